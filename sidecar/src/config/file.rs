@@ -1,0 +1,179 @@
+//! The sidecar's config file: the one contract between operator and sidecar.
+//!
+//! These serde types are the whole format. The operator renders its ConfigMap
+//! through them and a person running the sidecar by hand writes the same YAML.
+//! Secrets never appear inline: only paths to files (a mounted Secret).
+//! Required strings default to empty so that validation can report every
+//! missing field at once instead of stopping at the first.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The whole sidecar config file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SidecarConfig {
+    /// Address the proxy listens on, e.g. `0.0.0.0:4180`.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Address of the health and metrics port, e.g. `0.0.0.0:9090`.
+    #[serde(default = "default_admin_listen")]
+    pub admin_listen: String,
+    /// The protected app, `http://127.0.0.1:8080`.
+    #[serde(default)]
+    pub upstream: String,
+    /// The origin people type into their browser; the callback is `publicUrl` + `/auth/oidc`.
+    #[serde(default)]
+    pub public_url: String,
+    /// The identity provider and this app's client registration there.
+    #[serde(default)]
+    pub oidc: OidcConfig,
+    /// The local root admin: always admin, and the backup login's only user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_admin: Option<RootAdminConfig>,
+    /// Session cookie settings.
+    #[serde(default)]
+    pub session: SessionConfig,
+}
+
+/// The six settings of an OpenID Connect login (the secret by file).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The provider's discovery document, ending in `/.well-known/openid-configuration`.
+    #[serde(default)]
+    pub well_known_url: String,
+    /// The client id registered at the provider.
+    #[serde(default)]
+    pub client_id: String,
+    /// File holding the client secret (one line).
+    #[serde(default)]
+    pub client_secret_file: PathBuf,
+    /// Scopes requested at login; must include `openid`.
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// Claim used as the (unique) username.
+    #[serde(default = "default_username_claim")]
+    pub username_claim: String,
+    /// Claim holding the groups: a string or a list of strings.
+    #[serde(default = "default_group_claim")]
+    pub group_claim: String,
+}
+
+/// The local root admin account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RootAdminConfig {
+    /// Whoever logs in with this username is root admin.
+    #[serde(default)]
+    pub username: String,
+    /// File holding the argon2id PHC hash of the root admin's password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash_file: Option<PathBuf>,
+}
+
+/// How sessions are sealed into cookies and how long they last.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionConfig {
+    /// File with one key per line (standard base64, at least 32 bytes each).
+    /// The first seals new cookies; every listed key opens them.
+    #[serde(default)]
+    pub key_file: PathBuf,
+    /// Name of the session cookie.
+    #[serde(default = "default_cookie_name")]
+    pub cookie_name: String,
+    /// Session lifetime when the provider's token response has no `expires_in`.
+    #[serde(default = "default_fallback_lifetime")]
+    pub fallback_lifetime_seconds: u64,
+}
+
+fn default_listen() -> String {
+    "0.0.0.0:4180".into()
+}
+fn default_admin_listen() -> String {
+    "0.0.0.0:9090".into()
+}
+fn default_scopes() -> Vec<String> {
+    ["openid", "profile", "email"].map(String::from).to_vec()
+}
+fn default_username_claim() -> String {
+    "preferred_username".into()
+}
+fn default_group_claim() -> String {
+    "groups".into()
+}
+fn default_cookie_name() -> String {
+    "portcullis_session".into()
+}
+fn default_fallback_lifetime() -> u64 {
+    3600
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            well_known_url: String::new(),
+            client_id: String::new(),
+            client_secret_file: PathBuf::new(),
+            scopes: default_scopes(),
+            username_claim: default_username_claim(),
+            group_claim: default_group_claim(),
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            key_file: PathBuf::new(),
+            cookie_name: default_cookie_name(),
+            fallback_lifetime_seconds: default_fallback_lifetime(),
+        }
+    }
+}
+
+impl SidecarConfig {
+    /// Parses YAML; a syntax or type error names the line and the field.
+    pub fn from_yaml(text: &str) -> Result<Self, serde_yaml::Error> {
+        serde_yaml::from_str(text)
+    }
+
+    /// Renders YAML that [`SidecarConfig::from_yaml`] reads back unchanged.
+    pub fn to_yaml(&self) -> Result<String, serde_yaml::Error> {
+        serde_yaml::to_string(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_file_gets_documented_defaults() {
+        let config = SidecarConfig::from_yaml("upstream: http://127.0.0.1:8080\n").expect("parses");
+        assert_eq!(config.listen, "0.0.0.0:4180");
+        assert_eq!(config.oidc.scopes, ["openid", "profile", "email"]);
+        assert_eq!(config.oidc.username_claim, "preferred_username");
+        assert_eq!(config.session.cookie_name, "portcullis_session");
+        assert_eq!(config.root_admin, None);
+    }
+
+    #[test]
+    fn unknown_field_is_an_error_naming_it() {
+        let error =
+            SidecarConfig::from_yaml("oidc:\n  clientSecret: inline\n").expect_err("refused");
+        assert!(error.to_string().contains("clientSecret"), "{error}");
+    }
+
+    #[test]
+    fn rendered_yaml_reads_back_the_same() {
+        let mut config = SidecarConfig::from_yaml("{}").expect("parses");
+        config.root_admin = Some(RootAdminConfig {
+            username: "admin".into(),
+            password_hash_file: Some("/secret/root".into()),
+        });
+        let text = config.to_yaml().expect("renders");
+        assert_eq!(SidecarConfig::from_yaml(&text).expect("reads back"), config);
+    }
+}

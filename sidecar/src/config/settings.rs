@@ -1,0 +1,485 @@
+//! Validated, ready-to-use settings built from a [`SidecarConfig`].
+//!
+//! Validation is pure: file contents come through a reader function, so
+//! tests feed them from memory and the binary from disk. It keeps going after
+//! the first problem and returns them all, each naming its field.
+
+use super::file::SidecarConfig;
+use super::problems::Problems;
+use super::secret::Secret;
+use crate::session::keys::KeyRing;
+use argon2::PasswordHash;
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+use url::Url;
+
+/// Suffix every discovery URL ends with (OpenID Connect Discovery 1.0 §4).
+pub const WELL_KNOWN_SUFFIX: &str = "/.well-known/openid-configuration";
+
+/// The path the identity provider redirects back to.
+pub const CALLBACK_PATH: &str = "/auth/oidc";
+
+/// Settings the running sidecar uses; built only by [`Settings::from_config`].
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Proxy listen address.
+    pub listen: SocketAddr,
+    /// Health and metrics listen address.
+    pub admin_listen: SocketAddr,
+    /// Base URL of the protected app (`http://host:port`).
+    pub upstream: Url,
+    /// The public origin, without a trailing slash in its path.
+    pub public_url: Url,
+    /// OpenID Connect settings.
+    pub oidc: OidcSettings,
+    /// Root admin, when configured.
+    pub root_admin: Option<RootAdmin>,
+    /// Session settings.
+    pub session: SessionSettings,
+}
+
+/// The identity provider and the client registered there.
+#[derive(Clone, Debug)]
+pub struct OidcSettings {
+    /// The issuer, derived from the discovery URL.
+    pub issuer: String,
+    /// Client id.
+    pub client_id: String,
+    /// Client secret, read from its file.
+    pub client_secret: Secret,
+    /// Scopes requested at login.
+    pub scopes: Vec<String>,
+    /// Claim read as the username.
+    pub username_claim: String,
+    /// Claim read as the groups.
+    pub group_claim: String,
+    /// `publicUrl` + [`CALLBACK_PATH`].
+    pub redirect_url: Url,
+}
+
+/// The local root admin.
+#[derive(Clone, Debug)]
+pub struct RootAdmin {
+    /// Username that makes a login root admin.
+    pub username: String,
+    /// argon2id PHC string; `None` disables the backup login.
+    pub password_hash: Option<Secret>,
+}
+
+/// Session cookie settings.
+#[derive(Clone, Debug)]
+pub struct SessionSettings {
+    /// Keys that seal and open cookies.
+    pub keys: KeyRing,
+    /// Session cookie name.
+    pub cookie_name: String,
+    /// Lifetime when the provider sends no `expires_in`.
+    pub fallback_lifetime: Duration,
+    /// Whether cookies get the `Secure` attribute (public URL is https).
+    pub secure_cookies: bool,
+}
+
+impl Settings {
+    /// Validates `config`, reading secret files with `read_file`.
+    pub fn from_config(
+        config: &SidecarConfig,
+        read_file: impl Fn(&Path) -> io::Result<String>,
+    ) -> Result<Settings, Problems> {
+        let mut problems = Problems::default();
+        let listen = socket_addr(&mut problems, "listen", &config.listen);
+        let admin_listen = socket_addr(&mut problems, "adminListen", &config.admin_listen);
+        let upstream = upstream_url(&mut problems, &config.upstream);
+        let public_url = public_url(&mut problems, &config.public_url);
+        let issuer = issuer_from_well_known(&mut problems, &config.oidc.well_known_url);
+        let oidc = &config.oidc;
+        required(&mut problems, "oidc.clientId", &oidc.client_id);
+        required(&mut problems, "oidc.usernameClaim", &oidc.username_claim);
+        required(&mut problems, "oidc.groupClaim", &oidc.group_claim);
+        if !oidc.scopes.iter().any(|scope| scope == "openid") {
+            problems.push("oidc.scopes", "must include `openid`");
+        }
+        if let Some(bad) = oidc.scopes.iter().find(|scope| !is_scope_token(scope)) {
+            problems.push(
+                "oidc.scopes",
+                format!("`{bad}` is not a valid scope (no spaces or quotes)"),
+            );
+        }
+        let client_secret = secret_file(
+            &mut problems,
+            "oidc.clientSecretFile",
+            &oidc.client_secret_file,
+            &read_file,
+        );
+        let root_admin = root_admin(&mut problems, config, &read_file);
+        let keys = key_ring(&mut problems, &config.session.key_file, &read_file);
+        let cookie_name = &config.session.cookie_name;
+        if cookie_name.is_empty()
+            || !cookie_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            problems.push("session.cookieName", "must be letters, digits, `_` or `-`");
+        }
+        if config.session.fallback_lifetime_seconds == 0 {
+            problems.push("session.fallbackLifetimeSeconds", "must be more than 0");
+        }
+
+        match (
+            listen,
+            admin_listen,
+            upstream,
+            public_url,
+            issuer,
+            client_secret,
+            keys,
+        ) {
+            (
+                Some(listen),
+                Some(admin_listen),
+                Some(upstream),
+                Some(public_url),
+                Some(issuer),
+                Some(client_secret),
+                Some(keys),
+            ) if problems.is_empty() => {
+                let redirect_url = public_url
+                    .join(CALLBACK_PATH)
+                    .map_err(|_| problems.clone())?;
+                Ok(Settings {
+                    listen,
+                    admin_listen,
+                    upstream,
+                    public_url: public_url.clone(),
+                    oidc: OidcSettings {
+                        issuer,
+                        client_id: oidc.client_id.clone(),
+                        client_secret,
+                        scopes: oidc.scopes.clone(),
+                        username_claim: oidc.username_claim.clone(),
+                        group_claim: oidc.group_claim.clone(),
+                        redirect_url,
+                    },
+                    root_admin,
+                    session: SessionSettings {
+                        keys,
+                        cookie_name: cookie_name.clone(),
+                        fallback_lifetime: Duration::from_secs(
+                            config.session.fallback_lifetime_seconds,
+                        ),
+                        secure_cookies: public_url.scheme() == "https",
+                    },
+                })
+            }
+            _ => Err(problems),
+        }
+    }
+}
+
+fn required(problems: &mut Problems, field: &str, value: &str) {
+    if value.trim().is_empty() {
+        problems.push(field, "is required");
+    }
+}
+
+fn is_scope_token(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+}
+
+fn socket_addr(problems: &mut Problems, field: &str, value: &str) -> Option<SocketAddr> {
+    let parsed = value.parse().ok();
+    if parsed.is_none() {
+        problems.push(
+            field,
+            format!("`{value}` is not an address like `0.0.0.0:4180`"),
+        );
+    }
+    parsed
+}
+
+fn upstream_url(problems: &mut Problems, value: &str) -> Option<Url> {
+    const FIELD: &str = "upstream";
+    let Ok(url) = Url::parse(value) else {
+        problems.push(
+            FIELD,
+            format!("`{value}` is not a URL like `http://127.0.0.1:8080`"),
+        );
+        return None;
+    };
+    let plain = url.scheme() == "http"
+        && url.host().is_some()
+        && url.path() == "/"
+        && url.query().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    if !plain {
+        problems.push(
+            FIELD,
+            "must be `http://host:port` with no path, query or credentials",
+        );
+        return None;
+    }
+    Some(url)
+}
+
+fn public_url(problems: &mut Problems, value: &str) -> Option<Url> {
+    const FIELD: &str = "publicUrl";
+    let Ok(url) = Url::parse(value) else {
+        problems.push(
+            FIELD,
+            format!("`{value}` is not a URL like `https://books.example.com`"),
+        );
+        return None;
+    };
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        problems.push(FIELD, "must be an http or https URL with a host");
+        return None;
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        problems.push(FIELD, "must be an origin only (no path, query or fragment)");
+        return None;
+    }
+    Some(url)
+}
+
+fn issuer_from_well_known(problems: &mut Problems, value: &str) -> Option<String> {
+    const FIELD: &str = "oidc.wellKnownUrl";
+    let Ok(url) = Url::parse(value) else {
+        problems.push(FIELD, format!("`{value}` is not a URL"));
+        return None;
+    };
+    if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
+        problems.push(FIELD, "must be an http(s) URL without a query");
+        return None;
+    }
+    match value.strip_suffix(WELL_KNOWN_SUFFIX) {
+        Some(issuer) if !issuer.is_empty() => Some(issuer.to_owned()),
+        _ => {
+            problems.push(FIELD, format!("must end with `{WELL_KNOWN_SUFFIX}`"));
+            None
+        }
+    }
+}
+
+fn secret_file(
+    problems: &mut Problems,
+    field: &str,
+    path: &Path,
+    read_file: &impl Fn(&Path) -> io::Result<String>,
+) -> Option<Secret> {
+    if path.as_os_str().is_empty() {
+        problems.push(field, "is required");
+        return None;
+    }
+    match read_file(path) {
+        Ok(text) if !text.trim().is_empty() => {
+            Some(Secret::new(text.trim_end_matches(['\r', '\n'])))
+        }
+        Ok(_) => {
+            problems.push(field, format!("{} is empty", path.display()));
+            None
+        }
+        Err(error) => {
+            problems.push(field, format!("cannot read {}: {error}", path.display()));
+            None
+        }
+    }
+}
+
+fn root_admin(
+    problems: &mut Problems,
+    config: &SidecarConfig,
+    read_file: &impl Fn(&Path) -> io::Result<String>,
+) -> Option<RootAdmin> {
+    let root = config.root_admin.as_ref()?;
+    required(problems, "rootAdmin.username", &root.username);
+    let password_hash = root.password_hash_file.as_deref().and_then(|path| {
+        const FIELD: &str = "rootAdmin.passwordHashFile";
+        let hash = secret_file(problems, FIELD, path, read_file)?;
+        let hash = Secret::new(hash.expose().trim());
+        match PasswordHash::new(hash.expose()) {
+            Ok(parsed) if parsed.algorithm.as_str() == "argon2id" => Some(hash),
+            Ok(_) => {
+                problems.push(
+                    FIELD,
+                    "must hold an argon2id hash (`portcullis-sidecar hash-password`)",
+                );
+                None
+            }
+            Err(_) => {
+                problems.push(
+                    FIELD,
+                    "is not a PHC hash string (`portcullis-sidecar hash-password` prints one)",
+                );
+                None
+            }
+        }
+    });
+    Some(RootAdmin {
+        username: root.username.clone(),
+        password_hash,
+    })
+}
+
+fn key_ring(
+    problems: &mut Problems,
+    path: &Path,
+    read_file: &impl Fn(&Path) -> io::Result<String>,
+) -> Option<KeyRing> {
+    const FIELD: &str = "session.keyFile";
+    if path.as_os_str().is_empty() {
+        problems.push(FIELD, "is required");
+        return None;
+    }
+    let text = match read_file(path) {
+        Ok(text) => text,
+        Err(error) => {
+            problems.push(FIELD, format!("cannot read {}: {error}", path.display()));
+            return None;
+        }
+    };
+    KeyRing::parse(&text)
+        .map_err(|error| problems.push(FIELD, format!("{}: {error}", path.display())))
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::keys::generate_key_line;
+    use std::collections::HashMap;
+
+    const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$J0GZ3k0kGfX3b0S2tP0g5r3sWY8d2m5zDk8VbZb7w9E";
+
+    fn files() -> HashMap<&'static str, String> {
+        HashMap::from([
+            ("/s/client-secret", "s3cret\n".to_owned()),
+            ("/s/keys", format!("{}\n", generate_key_line())),
+            ("/s/root-hash", format!("{HASH}\n")),
+        ])
+    }
+
+    fn reader(files: HashMap<&'static str, String>) -> impl Fn(&Path) -> io::Result<String> {
+        move |path| {
+            files
+                .get(path.to_str().unwrap_or_default())
+                .cloned()
+                .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "No such file"))
+        }
+    }
+
+    const GOOD: &str = r#"
+upstream: http://127.0.0.1:8080
+publicUrl: https://books.example.com
+oidc:
+  wellKnownUrl: https://sso.example.com/realms/home/.well-known/openid-configuration
+  clientId: books
+  clientSecretFile: /s/client-secret
+rootAdmin:
+  username: admin
+  passwordHashFile: /s/root-hash
+session:
+  keyFile: /s/keys
+"#;
+
+    fn load(yaml: &str) -> Result<Settings, Problems> {
+        Settings::from_config(
+            &SidecarConfig::from_yaml(yaml).expect("yaml"),
+            reader(files()),
+        )
+    }
+
+    #[test]
+    fn good_config_builds_settings() {
+        let settings = load(GOOD).expect("valid");
+        assert_eq!(settings.oidc.issuer, "https://sso.example.com/realms/home");
+        assert_eq!(
+            settings.oidc.redirect_url.as_str(),
+            "https://books.example.com/auth/oidc"
+        );
+        assert_eq!(settings.oidc.client_secret.expose(), "s3cret");
+        assert!(settings.session.secure_cookies);
+        let root = settings.root_admin.expect("root admin");
+        assert_eq!(
+            root.password_hash.map(|h| h.expose().to_owned()).as_deref(),
+            Some(HASH)
+        );
+    }
+
+    #[test]
+    fn empty_config_reports_every_missing_field_at_once() {
+        let problems = load("{}").expect_err("invalid");
+        for field in [
+            "upstream",
+            "publicUrl",
+            "oidc.wellKnownUrl",
+            "oidc.clientId",
+            "oidc.clientSecretFile",
+            "session.keyFile",
+        ] {
+            assert!(problems.mentions(field), "{field} missing from {problems}");
+        }
+    }
+
+    #[test]
+    fn hostile_or_malformed_values_are_named() {
+        let yaml = GOOD
+            .replace("http://127.0.0.1:8080", "http://127.0.0.1:8080/app")
+            .replace("https://books.example.com", "https://books.example.com/x")
+            .replace("/.well-known/openid-configuration", "")
+            .replace("/s/client-secret", "/s/missing");
+        let problems = load(&format!("{yaml}listen: nowhere\n")).expect_err("invalid");
+        for field in [
+            "upstream",
+            "publicUrl",
+            "oidc.wellKnownUrl",
+            "oidc.clientSecretFile",
+            "listen",
+        ] {
+            assert!(problems.mentions(field), "{field} missing from {problems}");
+        }
+        assert!(problems.to_string().contains("/s/missing"), "{problems}");
+    }
+
+    #[test]
+    fn scopes_without_openid_or_with_spaces_are_refused() {
+        let yaml = GOOD.replace(
+            "  clientId: books\n",
+            "  clientId: books\n  scopes: [profile, \"bad scope\"]\n",
+        );
+        let problems = load(&yaml).expect_err("invalid");
+        assert_eq!(
+            problems
+                .0
+                .iter()
+                .filter(|p| p.field == "oidc.scopes")
+                .count(),
+            2,
+            "{problems}"
+        );
+    }
+
+    #[test]
+    fn bad_keys_and_hashes_are_refused_with_the_reason() {
+        let mut broken = files();
+        broken.insert("/s/keys", "c2hvcnQ=\n".into());
+        broken.insert("/s/root-hash", "plaintext-password".into());
+        let config = SidecarConfig::from_yaml(GOOD).expect("yaml");
+        let problems = Settings::from_config(&config, reader(broken)).expect_err("invalid");
+        assert!(problems.to_string().contains("at least 32"), "{problems}");
+        assert!(
+            problems.mentions("rootAdmin.passwordHashFile"),
+            "{problems}"
+        );
+    }
+
+    #[test]
+    fn http_public_url_gives_cookies_without_secure() {
+        let settings = load(&GOOD.replace("https://books", "http://books")).expect("valid");
+        assert!(!settings.session.secure_cookies);
+    }
+}

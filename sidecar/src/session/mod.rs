@@ -1,0 +1,3 @@
+//! Sessions: what a login grants, sealed into a cookie.
+
+pub mod keys;
