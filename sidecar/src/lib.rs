@@ -1,7 +1,18 @@
 //! Portcullis sidecar: an OpenID Connect login, roles and identity headers in
 //! front of an app that knows nothing about them.
+//!
+//! The crate is split so that decisions are pure and tested on their own
+//! (`roles`, `return_path`, `session`, `oidc::claims`, `oidc::pending`,
+//! `config`), while IO lives in thin layers (`oidc::provider`,
+//! `oidc::flow`, `http`, `admin`, `server`).
 
+pub mod admin;
+pub mod cli;
 pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod oidc;
 pub mod return_path;
 pub mod roles;
+pub mod server;
 pub mod session;

@@ -1,3 +1,9 @@
 //! Sessions: what a login grants, sealed into a cookie.
 
+pub mod cookie;
 pub mod keys;
+pub mod model;
+
+pub use self::cookie::{NoSession, open_session, seal_session};
+pub use keys::KeyRing;
+pub use model::{LoginMethod, Session};

@@ -1,0 +1,125 @@
+//! Command line: run the proxy, check a config, hash a password, make a key.
+
+use crate::config::{self, LoadError};
+use crate::session::keys::generate_key_line;
+use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+use clap::{Parser, Subcommand};
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit code for a config that cannot be used (EX_USAGE).
+pub const EXIT_BAD_CONFIG: u8 = 64;
+
+/// Portcullis sidecar: an OpenID Connect login in front of an app.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// Config file to run the proxy with.
+    #[arg(long, env = "PORTCULLIS_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// What to do instead of running the proxy.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Helper commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a config file and the files it names; report every problem at once.
+    CheckConfig {
+        /// The config file.
+        file: PathBuf,
+    },
+    /// Read a password on stdin and print its argon2id hash (for `rootAdmin.passwordHashFile`).
+    HashPassword,
+    /// Print a new random session key (a line for `session.keyFile`).
+    GenerateKey,
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Some(Command::CheckConfig { file }) => match config::load(&file) {
+            Ok(settings) => {
+                println!(
+                    "{} is valid (issuer {})",
+                    file.display(),
+                    settings.oidc.issuer
+                );
+                ExitCode::SUCCESS
+            }
+            Err(error) => bad_config(&error),
+        },
+        Some(Command::HashPassword) => hash_password(),
+        Some(Command::GenerateKey) => {
+            println!("{}", generate_key_line());
+            ExitCode::SUCCESS
+        }
+        None => {
+            let Some(path) = cli.config else {
+                eprintln!(
+                    "error: give --config FILE (or PORTCULLIS_CONFIG) to run the proxy; see --help"
+                );
+                return ExitCode::from(EXIT_BAD_CONFIG);
+            };
+            let settings = match config::load(&path) {
+                Ok(settings) => settings,
+                Err(error) => return bad_config(&error),
+            };
+            init_logging();
+            match tokio::runtime::Runtime::new()
+                .map(|runtime| runtime.block_on(crate::server::serve(settings)))
+            {
+                Ok(Ok(())) => ExitCode::SUCCESS,
+                Ok(Err(error)) => {
+                    tracing::error!(error = %format!("{error:#}"), "the sidecar stopped with an error");
+                    ExitCode::FAILURE
+                }
+                Err(error) => {
+                    eprintln!("error: cannot start the runtime: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn bad_config(error: &LoadError) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::from(EXIT_BAD_CONFIG)
+}
+
+fn hash_password() -> ExitCode {
+    let mut password = String::new();
+    if let Err(error) = std::io::stdin().lock().read_line(&mut password) {
+        eprintln!("error: cannot read the password from stdin: {error}");
+        return ExitCode::FAILURE;
+    }
+    let password = password.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        eprintln!("error: the password on stdin is empty");
+        return ExitCode::from(EXIT_BAD_CONFIG);
+    }
+    let salt = SaltString::generate(&mut OsRng);
+    match argon2::Argon2::default().hash_password(password.as_bytes(), &salt) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: cannot hash the password: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

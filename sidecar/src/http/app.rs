@@ -1,0 +1,61 @@
+//! The sidecar's router: its own few routes, and the proxy for everything else.
+
+use super::login::{callback, login_page_handler, me, start};
+use super::proxy::proxy;
+use super::state::SharedState;
+use crate::metrics::StatusLabels;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+
+/// The public router (listen address).
+pub fn app(state: SharedState) -> Router {
+    Router::new()
+        .route("/login", get(login_page_handler))
+        .route("/auth/start", get(start))
+        .route("/auth/oidc", get(callback))
+        .route("/auth/me", get(me))
+        .route_layer(middleware::from_fn(own_page_headers))
+        .fallback(proxy)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_responses,
+        ))
+        .with_state(state)
+}
+
+/// Sidecar pages are never cached or framed.
+async fn own_page_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self' *; frame-ancestors 'none'"),
+    );
+    response
+}
+
+async fn count_responses(
+    State(state): State<SharedState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(request).await;
+    state
+        .metrics
+        .requests
+        .get_or_create(&StatusLabels {
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
+}

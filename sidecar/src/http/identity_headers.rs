@@ -1,0 +1,192 @@
+//! The headers that tell the app who is calling, and the ones it must never see.
+//!
+//! Whatever the client sent under an identity header name is removed first,
+//! so only the sidecar speaks for the user. The sidecar's own cookies are
+//! removed too: the app has no use for them and should not hold them.
+
+use crate::session::Session;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+/// `X-Forwarded-User`: the username.
+pub const USER: HeaderName = HeaderName::from_static("x-forwarded-user");
+/// `X-Forwarded-Groups`: the groups, comma-separated.
+pub const GROUPS: HeaderName = HeaderName::from_static("x-forwarded-groups");
+/// `X-Forwarded-Email`: the email claim.
+pub const EMAIL: HeaderName = HeaderName::from_static("x-forwarded-email");
+/// `X-Forwarded-Preferred-Username`: the `preferred_username` claim.
+pub const PREFERRED_USERNAME: HeaderName =
+    HeaderName::from_static("x-forwarded-preferred-username");
+/// `X-Portcullis-Role`: `untrusted`, `trusted` or `admin`.
+pub const ROLE: HeaderName = HeaderName::from_static("x-portcullis-role");
+/// `X-Portcullis-Root`: `true` for the root admin, else `false`.
+pub const ROOT: HeaderName = HeaderName::from_static("x-portcullis-root");
+
+/// Prefix of every header the sidecar owns; all are stripped from clients.
+const OWN_PREFIX: &str = "x-portcullis-";
+
+const IDENTITY_HEADERS: [HeaderName; 4] = [USER, GROUPS, EMAIL, PREFERRED_USERNAME];
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) never forwarded as they are.
+const HOP_BY_HOP: [HeaderName; 7] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+];
+
+/// Removes every identity header a client may have sent, however it is spelled.
+pub fn strip_identity_headers(headers: &mut HeaderMap) {
+    for name in &IDENTITY_HEADERS {
+        headers.remove(name);
+    }
+    let own: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with(OWN_PREFIX))
+        .cloned()
+        .collect();
+    for name in own {
+        headers.remove(name);
+    }
+}
+
+/// Removes hop-by-hop headers, including those named in `Connection`; keeps `Upgrade` when asked.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|name| HeaderName::try_from(name.trim()).ok())
+        .filter(|name| !(keep_upgrade && name == header::UPGRADE))
+        .collect();
+    for name in named.iter().chain(&HOP_BY_HOP) {
+        headers.remove(name);
+    }
+    if keep_upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    } else {
+        headers.remove(header::UPGRADE);
+    }
+}
+
+/// Removes the cookies called `names` from the `Cookie` headers, keeping the app's own.
+pub fn strip_cookies(headers: &mut HeaderMap, names: &[&str]) {
+    if !headers.contains_key(header::COOKIE) {
+        return;
+    }
+    let kept: Vec<String> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .map(str::trim)
+        .filter(|pair| {
+            let name = pair.split_once('=').map_or(*pair, |(name, _)| name);
+            !pair.is_empty() && !names.contains(&name)
+        })
+        .map(str::to_owned)
+        .collect();
+    headers.remove(header::COOKIE);
+    if let Ok(value) = HeaderValue::from_str(&kept.join("; "))
+        && !kept.is_empty()
+    {
+        headers.insert(header::COOKIE, value);
+    }
+}
+
+/// Sets the identity headers for `session` (after [`strip_identity_headers`]).
+pub fn add_identity_headers(headers: &mut HeaderMap, session: &Session) {
+    let mut set = |name: HeaderName, value: &str| {
+        if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
+            headers.insert(name, value);
+        }
+    };
+    set(USER, &session.user);
+    set(GROUPS, &session.groups.join(","));
+    if let Some(email) = &session.email {
+        set(EMAIL, email);
+    }
+    if let Some(preferred) = &session.preferred_username {
+        set(PREFERRED_USERNAME, preferred);
+    }
+    set(ROLE, session.role.as_str());
+    set(ROOT, if session.root { "true" } else { "false" });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::roles::Role;
+    use crate::session::LoginMethod;
+
+    fn session() -> Session {
+        Session {
+            sid: "x".into(),
+            user: "alice".into(),
+            email: None,
+            preferred_username: Some("alice".into()),
+            groups: vec!["admin".into(), "staff".into()],
+            role: Role::Admin,
+            root: false,
+            method: LoginMethod::Oidc,
+            expires_at: 0,
+            id_token: None,
+        }
+    }
+
+    #[test]
+    fn spoofed_identity_headers_are_replaced_not_appended() {
+        let mut headers = HeaderMap::new();
+        headers.insert("X-Forwarded-User", HeaderValue::from_static("root"));
+        headers.append("x-forwarded-user", HeaderValue::from_static("root2"));
+        headers.insert("X-Forwarded-Email", HeaderValue::from_static("root@evil"));
+        headers.insert("X-Portcullis-Root", HeaderValue::from_static("true"));
+        headers.insert("X-Portcullis-Anything", HeaderValue::from_static("1"));
+        strip_identity_headers(&mut headers);
+        add_identity_headers(&mut headers, &session());
+        assert_eq!(headers.get_all(USER).iter().count(), 1);
+        assert_eq!(headers[USER], "alice");
+        assert_eq!(headers.get(EMAIL), None);
+        assert_eq!(headers[ROOT], "false");
+        assert_eq!(headers[ROLE], "admin");
+        assert_eq!(headers[GROUPS], "admin,staff");
+        assert!(headers.get("x-portcullis-anything").is_none());
+    }
+
+    #[test]
+    fn only_the_sidecars_cookies_are_removed() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("app=1; s=secret; s_login=x"),
+        );
+        headers.append(header::COOKIE, HeaderValue::from_static("theme=dark"));
+        strip_cookies(&mut headers, &["s", "s_login"]);
+        assert_eq!(headers[header::COOKIE], "app=1; theme=dark");
+        let mut only_ours = HeaderMap::new();
+        only_ours.insert(header::COOKIE, HeaderValue::from_static("s=secret"));
+        strip_cookies(&mut only_ours, &["s"]);
+        assert!(only_ours.get(header::COOKIE).is_none());
+    }
+
+    #[test]
+    fn hop_by_hop_headers_are_dropped_unless_upgrading() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-private"),
+        );
+        headers.insert("x-private", HeaderValue::from_static("1"));
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        let mut upgrading = headers.clone();
+        strip_hop_by_hop(&mut headers, false);
+        assert!(headers.is_empty(), "{headers:?}");
+        upgrading.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        strip_hop_by_hop(&mut upgrading, true);
+        assert_eq!(upgrading[header::UPGRADE], "websocket");
+        assert_eq!(upgrading[header::CONNECTION], "upgrade");
+    }
+}

@@ -1,0 +1,215 @@
+//! The login pages and the two legs of the code flow: `/auth/start` and `/auth/oidc`.
+
+use super::current_session::current_session;
+use super::error::AppError;
+use super::pages::login_page;
+use super::state::{SharedState, unix_now};
+use crate::metrics::LoginOutcome;
+use crate::oidc::claims::identity_from_claims;
+use crate::oidc::flow::{authorization_request, finish_login};
+use crate::oidc::pending::{PENDING_LOGIN_SECONDS, PendingLogin, pending_cookie_name};
+use crate::return_path::return_path_or_default;
+use crate::roles::grant_for;
+use crate::session::cookie::{clear_cookie, request_cookie, set_cookie};
+use crate::session::model::{bounded_groups, new_session_id};
+use crate::session::{LoginMethod, Session, seal_session};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use std::time::Duration;
+
+/// Longest provider error description shown on the error page.
+const MAX_DESCRIPTION_CHARS: usize = 200;
+
+/// Query of `/login` and `/auth/start`.
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginQuery {
+    /// Where to return after login.
+    pub rd: Option<String>,
+}
+
+/// `GET /login`: the page with the "Sign in" button.
+pub async fn login_page_handler(Query(query): Query<LoginQuery>) -> Html<String> {
+    Html(login_page(
+        &return_path_or_default(query.rd.as_deref()),
+        None,
+    ))
+}
+
+/// `GET /auth/start`: sends the browser to the provider with state, nonce and PKCE.
+pub async fn start(
+    State(state): State<SharedState>,
+    Query(query): Query<LoginQuery>,
+) -> Result<Response, AppError> {
+    let settings = state.settings.load_full();
+    let discovered = state
+        .provider
+        .get(&settings.oidc.issuer)
+        .await
+        .inspect_err(|_| {
+            state.metrics.login(LoginOutcome::ProviderUnavailable);
+        })?;
+    let return_to = return_path_or_default(query.rd.as_deref());
+    let (url, pending) = authorization_request(&discovered, &settings.oidc, return_to, unix_now());
+    let cookie_name = pending_cookie_name(&settings.session.cookie_name);
+    let cookie = set_cookie(
+        &cookie_name,
+        pending.seal(&settings.session.keys, &cookie_name),
+        PENDING_LOGIN_SECONDS as i64,
+        settings.session.secure_cookies,
+    );
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(url.as_str())).into_response())
+}
+
+/// Query of the provider's redirect back to `/auth/oidc`.
+#[derive(Debug, Default, Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// `GET /auth/oidc`: finishes the login and issues the session cookie.
+pub async fn callback(
+    State(state): State<SharedState>,
+    Query(query): Query<CallbackQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let settings = state.settings.load_full();
+    let pending_name = pending_cookie_name(&settings.session.cookie_name);
+    let outcome = finish(&state, &settings, &pending_name, query, &headers).await;
+    state.metrics.login(match &outcome {
+        Ok(_) => LoginOutcome::Success,
+        Err(AppError::ProviderRefused { .. }) => LoginOutcome::ProviderError,
+        Err(AppError::Pending(_) | AppError::MalformedCallback) => LoginOutcome::InvalidCallback,
+        Err(AppError::Claims(_)) => LoginOutcome::BadClaims,
+        Err(AppError::ProviderUnavailable(_)) => LoginOutcome::ProviderUnavailable,
+        Err(_) => LoginOutcome::TokenFailure,
+    });
+    if let Err(error) = &outcome {
+        tracing::warn!(reason = %error, "login failed");
+    }
+    let mut response = outcome.unwrap_or_else(IntoResponse::into_response);
+    if let Ok(clear) = HeaderValue::from_str(&clear_cookie(
+        &pending_name,
+        settings.session.secure_cookies,
+    )) {
+        response.headers_mut().append(header::SET_COOKIE, clear);
+    }
+    response
+}
+
+async fn finish(
+    state: &SharedState,
+    settings: &crate::config::Settings,
+    pending_name: &str,
+    query: CallbackQuery,
+    headers: &HeaderMap,
+) -> Result<Response, AppError> {
+    if let Some(code) = query.error {
+        let description = query
+            .error_description
+            .map(|text| text.chars().take(MAX_DESCRIPTION_CHARS).collect());
+        return Err(AppError::ProviderRefused {
+            code: code.chars().take(64).collect(),
+            description,
+        });
+    }
+    let (Some(code), Some(returned_state)) = (query.code, query.state) else {
+        return Err(AppError::MalformedCallback);
+    };
+    let now = unix_now();
+    let pending = PendingLogin::open_matching(
+        &settings.session.keys,
+        pending_name,
+        request_cookie(headers, pending_name),
+        &returned_state,
+        now,
+    )?;
+    let discovered = state.provider.get(&settings.oidc.issuer).await?;
+    let login = finish_login(
+        &state.provider,
+        discovered,
+        &settings.oidc,
+        &state.http,
+        code,
+        &pending,
+    )
+    .await?;
+    let identity = identity_from_claims(
+        &login.claims,
+        &settings.oidc.username_claim,
+        &settings.oidc.group_claim,
+    )?;
+    let root_username = settings
+        .root_admin
+        .as_ref()
+        .map(|root| root.username.as_str());
+    let grant = grant_for(&identity.user, &identity.groups, root_username);
+    let lifetime = login
+        .expires_in
+        .unwrap_or(settings.session.fallback_lifetime)
+        .max(Duration::from_secs(1));
+    let session = Session {
+        sid: new_session_id(),
+        user: identity.user,
+        email: identity.email,
+        preferred_username: identity.preferred_username,
+        groups: bounded_groups(identity.groups),
+        role: grant.role,
+        root: grant.root,
+        method: LoginMethod::Oidc,
+        expires_at: now + lifetime.as_secs(),
+        id_token: Some(login.id_token),
+    };
+    tracing::info!(user = %session.user, role = session.role.as_str(), root = session.root, "login succeeded");
+    Ok(session_response(
+        state,
+        settings,
+        &session,
+        lifetime,
+        &pending.return_to,
+    ))
+}
+
+/// Sets the session cookie and redirects to `return_to`.
+pub fn session_response(
+    _state: &SharedState,
+    settings: &crate::config::Settings,
+    session: &Session,
+    lifetime: Duration,
+    return_to: &str,
+) -> Response {
+    let name = &settings.session.cookie_name;
+    let sealed = seal_session(&settings.session.keys, name, session);
+    let cookie = set_cookie(
+        name,
+        sealed,
+        lifetime.as_secs() as i64,
+        settings.session.secure_cookies,
+    );
+    ([(header::SET_COOKIE, cookie)], Redirect::to(return_to)).into_response()
+}
+
+/// `GET /auth/me`: the current identity as JSON, or 401.
+pub async fn me(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let settings = state.settings.load();
+    let session =
+        current_session(&state, &settings, &headers).map_err(|_| AppError::Unauthenticated)?;
+    let body = serde_json::json!({
+        "user": session.user,
+        "email": session.email,
+        "preferredUsername": session.preferred_username,
+        "groups": session.groups,
+        "role": session.role,
+        "root": session.root,
+        "method": session.method,
+        "expiresAt": session.expires_at,
+    });
+    Ok((StatusCode::OK, axum::Json(body)).into_response())
+}

@@ -1,0 +1,10 @@
+//! The public HTTP surface: login pages, the callback, and the proxy.
+
+pub mod app;
+pub mod current_session;
+pub mod error;
+pub mod identity_headers;
+pub mod login;
+pub mod pages;
+pub mod proxy;
+pub mod state;

@@ -1,0 +1,141 @@
+//! Forwarding requests with a session to the app, streaming both ways.
+//!
+//! Method, path, query, `Host` and bodies pass through untouched; identity
+//! headers are replaced by the sidecar's; the sidecar's cookies stay behind.
+//! WebSocket (and any HTTP/1.1) upgrades are spliced byte for byte once the
+//! app agrees with `101 Switching Protocols`.
+
+use super::current_session::current_session;
+use super::error::AppError;
+use super::identity_headers::{
+    add_identity_headers, strip_cookies, strip_hop_by_hop, strip_identity_headers,
+};
+use super::state::SharedState;
+use crate::oidc::pending::pending_cookie_name;
+use crate::session::Session;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+const X_FORWARDED_HOST: &str = "x-forwarded-host";
+
+/// Fallback handler: every path the sidecar does not serve itself.
+pub async fn proxy(
+    State(state): State<SharedState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let settings = state.settings.load();
+    match current_session(&state, &settings, request.headers()) {
+        Ok(session) => forward(&state, session, peer, request)
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
+        Err(_) if wants_page(&request) => {
+            let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("rd", target)
+                .finish();
+            Redirect::to(&format!("/auth/start?{query}")).into_response()
+        }
+        Err(_) => AppError::Unauthenticated.into_response(),
+    }
+}
+
+/// A browser navigating to a page (as opposed to a script or API call).
+fn wants_page(request: &Request) -> bool {
+    let accepts_html = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    (request.method() == Method::GET || request.method() == Method::HEAD) && accepts_html
+}
+
+async fn forward(
+    state: &SharedState,
+    session: Session,
+    peer: SocketAddr,
+    mut request: Request,
+) -> Result<Response, AppError> {
+    let settings = state.settings.load();
+    let upgrading = request.headers().contains_key(header::UPGRADE);
+    let client_upgrade = upgrading.then(|| hyper::upgrade::on(&mut request));
+
+    let upstream = &settings.upstream;
+    let path_and_query = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let uri = format!(
+        "http://{}:{}{}",
+        upstream.host_str().unwrap_or("127.0.0.1"),
+        upstream.port_or_known_default().unwrap_or(80),
+        path_and_query
+    );
+    *request.uri_mut() = uri
+        .parse::<Uri>()
+        .map_err(|_| AppError::UpstreamUnavailable)?;
+
+    let headers = request.headers_mut();
+    strip_hop_by_hop(headers, upgrading);
+    strip_identity_headers(headers);
+    let pending_name = pending_cookie_name(&settings.session.cookie_name);
+    strip_cookies(
+        headers,
+        &[settings.session.cookie_name.as_str(), pending_name.as_str()],
+    );
+    add_identity_headers(headers, &session);
+    add_forwarded_headers(headers, peer, settings.public_url.scheme());
+
+    let started = Instant::now();
+    let mut response = state.upstream.request(request).await.map_err(|error| {
+        tracing::warn!(error = %error, "the app did not answer");
+        AppError::UpstreamUnavailable
+    })?;
+    state
+        .metrics
+        .upstream_latency
+        .observe(started.elapsed().as_secs_f64());
+
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS
+        && let Some(client_upgrade) = client_upgrade
+    {
+        let upstream_upgrade = hyper::upgrade::on(&mut response);
+        tokio::spawn(async move {
+            if let (Ok(client), Ok(app)) = (client_upgrade.await, upstream_upgrade.await) {
+                let _ = tokio::io::copy_bidirectional(
+                    &mut TokioIo::new(client),
+                    &mut TokioIo::new(app),
+                )
+                .await;
+            }
+        });
+    } else {
+        strip_hop_by_hop(response.headers_mut(), false);
+    }
+    Ok(response.map(Body::new))
+}
+
+fn add_forwarded_headers(headers: &mut http::HeaderMap, peer: SocketAddr, scheme: &str) {
+    let peer_ip = peer.ip().to_string();
+    let forwarded_for = match headers
+        .get(X_FORWARDED_FOR)
+        .and_then(|value| value.to_str().ok())
+    {
+        Some(earlier) => format!("{earlier}, {peer_ip}"),
+        None => peer_ip,
+    };
+    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+        headers.insert(X_FORWARDED_FOR, value);
+    }
+    if let Some(host) = headers.get(header::HOST).cloned() {
+        headers.insert(X_FORWARDED_HOST, host);
+    }
+    headers.insert(
+        X_FORWARDED_PROTO,
+        HeaderValue::from_static(if scheme == "https" { "https" } else { "http" }),
+    );
+}

@@ -1,0 +1,120 @@
+//! Prometheus metrics, served on the admin port only.
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, text::encode};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of the request counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabels {
+    /// HTTP status code of the response.
+    pub status: u16,
+}
+
+/// How a login attempt ended.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum LoginOutcome {
+    /// A session was issued.
+    Success,
+    /// The provider returned an error (e.g. `access_denied`).
+    ProviderError,
+    /// The callback did not belong to this browser, or came too late.
+    InvalidCallback,
+    /// Code exchange, ID token or userinfo failed.
+    TokenFailure,
+    /// The claims do not make a login (e.g. no username).
+    BadClaims,
+    /// The provider's discovery document was unavailable.
+    ProviderUnavailable,
+}
+
+/// Labels of the login counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LoginLabels {
+    /// How the login ended.
+    pub outcome: LoginOutcome,
+}
+
+/// Every metric the sidecar exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Responses by status code.
+    pub requests: Family<StatusLabels, Counter>,
+    /// Login attempts by outcome.
+    pub logins: Family<LoginLabels, Counter>,
+    /// Time from sending a request upstream to its response headers.
+    pub upstream_latency: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("portcullis");
+        let requests = Family::<StatusLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "Responses by status code",
+            requests.clone(),
+        );
+        let logins = Family::<LoginLabels, Counter>::default();
+        registry.register("logins", "Login attempts by outcome", logins.clone());
+        let upstream_latency = Histogram::new(exponential_buckets(0.0001, 2.5, 14));
+        registry.register(
+            "upstream_latency_seconds",
+            "Time until the app's response headers arrive",
+            upstream_latency.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            logins,
+            upstream_latency,
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts a login attempt.
+    pub fn login(&self, outcome: LoginOutcome) {
+        self.logins.get_or_create(&LoginLabels { outcome }).inc();
+    }
+
+    /// The registry in Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        if encode(&mut text, &self.registry).is_err() {
+            text.clear();
+        }
+        text
+    }
+
+    /// Adds more metrics to the same registry.
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counted_events_appear_in_the_text_format() {
+        let metrics = Metrics::default();
+        metrics
+            .requests
+            .get_or_create(&StatusLabels { status: 502 })
+            .inc();
+        metrics.login(LoginOutcome::ProviderError);
+        let text = metrics.render();
+        assert!(
+            text.contains("portcullis_http_requests_total{status=\"502\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("portcullis_logins_total{outcome=\"ProviderError\"} 1"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! The half-finished login a browser carries between `/auth/start` and `/auth/oidc`.
+//!
+//! `state`, `nonce` and the PKCE verifier live only in a short-lived cookie
+//! sealed with the session keys, so a callback counts only in the browser
+//! that started the login, and the sidecar keeps no per-login memory.
+
+use crate::session::KeyRing;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+/// How long a browser may take at the provider before the login must restart.
+pub const PENDING_LOGIN_SECONDS: u64 = 600;
+
+/// What the callback needs to finish a login.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingLogin {
+    /// The `state` sent to the provider.
+    pub state: String,
+    /// The `nonce` the ID token must carry.
+    pub nonce: String,
+    /// The PKCE code verifier.
+    pub pkce_verifier: String,
+    /// Where to go after login (already checked to be a safe path).
+    pub return_to: String,
+    /// Unix seconds when the login began.
+    pub started_at: u64,
+}
+
+/// Why a callback does not match a pending login.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PendingError {
+    /// This browser started no login (or its cookie was not kept).
+    #[error(
+        "this browser has no sign-in in progress; it may have been started in another browser or already finished"
+    )]
+    Missing,
+    /// The callback's `state` is not the one this browser sent.
+    #[error("the sign-in response does not belong to this browser's sign-in (state mismatch)")]
+    StateMismatch,
+    /// The login took longer than [`PENDING_LOGIN_SECONDS`].
+    #[error("the sign-in took too long; please start again")]
+    Expired,
+}
+
+/// The name of the pending-login cookie for a session cookie name.
+pub fn pending_cookie_name(session_cookie: &str) -> String {
+    format!("{session_cookie}_login")
+}
+
+impl PendingLogin {
+    /// Seals this pending login for its cookie.
+    pub fn seal(&self, keys: &KeyRing, cookie_name: &str) -> String {
+        keys.seal(
+            cookie_name,
+            &serde_json::to_string(self).unwrap_or_default(),
+        )
+    }
+
+    /// Opens the cookie and checks it against the callback's `state` and the time.
+    pub fn open_matching(
+        keys: &KeyRing,
+        cookie_name: &str,
+        sealed: Option<&str>,
+        state: &str,
+        now: u64,
+    ) -> Result<PendingLogin, PendingError> {
+        let json = sealed
+            .and_then(|sealed| keys.open(cookie_name, sealed))
+            .ok_or(PendingError::Missing)?;
+        let pending: PendingLogin =
+            serde_json::from_str(&json).map_err(|_| PendingError::Missing)?;
+        if !bool::from(pending.state.as_bytes().ct_eq(state.as_bytes())) {
+            return Err(PendingError::StateMismatch);
+        }
+        if now.saturating_sub(pending.started_at) > PENDING_LOGIN_SECONDS {
+            return Err(PendingError::Expired);
+        }
+        Ok(pending)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::keys::generate_key_line;
+
+    fn pending() -> PendingLogin {
+        PendingLogin {
+            state: "state-1".into(),
+            nonce: "nonce-1".into(),
+            pkce_verifier: "verifier".into(),
+            return_to: "/books".into(),
+            started_at: 1000,
+        }
+    }
+
+    #[test]
+    fn callback_with_the_same_state_in_time_matches() {
+        let keys = KeyRing::parse(&generate_key_line()).expect("key");
+        let sealed = pending().seal(&keys, "p");
+        assert_eq!(
+            PendingLogin::open_matching(&keys, "p", Some(&sealed), "state-1", 1100),
+            Ok(pending())
+        );
+    }
+
+    #[test]
+    fn callback_in_another_browser_or_with_another_state_fails() {
+        let keys = KeyRing::parse(&generate_key_line()).expect("key");
+        let sealed = pending().seal(&keys, "p");
+        assert_eq!(
+            PendingLogin::open_matching(&keys, "p", None, "state-1", 1000),
+            Err(PendingError::Missing)
+        );
+        assert_eq!(
+            PendingLogin::open_matching(&keys, "p", Some(&sealed), "state-2", 1000),
+            Err(PendingError::StateMismatch)
+        );
+        assert_eq!(
+            PendingLogin::open_matching(&keys, "p", Some("garbage"), "state-1", 1000),
+            Err(PendingError::Missing)
+        );
+    }
+
+    #[test]
+    fn slow_logins_must_restart() {
+        let keys = KeyRing::parse(&generate_key_line()).expect("key");
+        let sealed = pending().seal(&keys, "p");
+        let late = 1000 + PENDING_LOGIN_SECONDS + 1;
+        assert_eq!(
+            PendingLogin::open_matching(&keys, "p", Some(&sealed), "state-1", late),
+            Err(PendingError::Expired)
+        );
+    }
+}

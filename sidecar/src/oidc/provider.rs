@@ -1,0 +1,156 @@
+//! The identity provider's discovery document, fetched once and kept.
+//!
+//! Discovery runs in the background from start-up, retrying with backoff
+//! while the provider is down, so the sidecar (and the backup login) work
+//! without it. Login paths ask for the cached document; a token signed by an
+//! unknown key triggers one forced refetch, rate-limited so a forged token
+//! cannot make the sidecar hammer the provider.
+
+use super::types::Metadata;
+use arc_swap::ArcSwapOption;
+use openidconnect::IssuerUrl;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+/// Shortest time between two forced refetches.
+const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+/// How often a good document is refreshed anyway (keys rotate).
+const REFRESH_EVERY: Duration = Duration::from_secs(3600);
+/// Longest wait between retries while the provider is unreachable.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
+
+/// A discovery document for one issuer.
+#[derive(Debug)]
+pub struct Discovered {
+    /// The issuer it was fetched for (and that it declares).
+    pub issuer: String,
+    /// The document and keys.
+    pub metadata: Metadata,
+    fetched_at: Instant,
+}
+
+/// Why the provider's document is not available.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("cannot load the identity provider's discovery document for {issuer}: {reason}")]
+pub struct DiscoveryFailure {
+    /// The issuer asked for.
+    pub issuer: String,
+    /// What went wrong, without secrets.
+    pub reason: String,
+}
+
+/// The cached discovery state, shared by all requests.
+pub struct Provider {
+    http: reqwest::Client,
+    current: ArcSwapOption<Discovered>,
+    last_failure: ArcSwapOption<DiscoveryFailure>,
+    fetch_lock: Mutex<()>,
+}
+
+impl Provider {
+    /// A provider cache using `http` (no redirects, with timeouts) for discovery.
+    pub fn new(http: reqwest::Client) -> Self {
+        Self {
+            http,
+            current: ArcSwapOption::empty(),
+            last_failure: ArcSwapOption::empty(),
+            fetch_lock: Mutex::new(()),
+        }
+    }
+
+    /// The document for `issuer`, from cache or fetched now.
+    pub async fn get(&self, issuer: &str) -> Result<Arc<Discovered>, DiscoveryFailure> {
+        if let Some(found) = self.cached(issuer) {
+            return Ok(found);
+        }
+        let _guard = self.fetch_lock.lock().await;
+        if let Some(found) = self.cached(issuer) {
+            return Ok(found);
+        }
+        self.fetch(issuer).await
+    }
+
+    /// Refetches the document unless it was fetched very recently; returns the newest.
+    pub async fn refresh(&self, issuer: &str) -> Result<Arc<Discovered>, DiscoveryFailure> {
+        let _guard = self.fetch_lock.lock().await;
+        match self.cached(issuer) {
+            Some(found) if found.fetched_at.elapsed() < MIN_REFRESH_INTERVAL => Ok(found),
+            _ => self.fetch(issuer).await,
+        }
+    }
+
+    /// The cached document when it belongs to `issuer`.
+    pub fn cached(&self, issuer: &str) -> Option<Arc<Discovered>> {
+        self.current
+            .load_full()
+            .filter(|found| found.issuer == issuer)
+    }
+
+    /// The most recent failure, cleared by the next success.
+    pub fn last_failure(&self) -> Option<Arc<DiscoveryFailure>> {
+        self.last_failure.load_full()
+    }
+
+    async fn fetch(&self, issuer: &str) -> Result<Arc<Discovered>, DiscoveryFailure> {
+        let failure = |reason: String| DiscoveryFailure {
+            issuer: issuer.to_owned(),
+            reason,
+        };
+        let issuer_url =
+            IssuerUrl::new(issuer.to_owned()).map_err(|error| failure(error.to_string()))?;
+        match Metadata::discover_async(issuer_url, &self.http).await {
+            Ok(metadata) => {
+                let found = Arc::new(Discovered {
+                    issuer: issuer.to_owned(),
+                    metadata,
+                    fetched_at: Instant::now(),
+                });
+                self.current.store(Some(found.clone()));
+                self.last_failure.store(None);
+                tracing::info!(issuer, "loaded the identity provider's discovery document");
+                Ok(found)
+            }
+            Err(error) => {
+                let error = failure(error_chain(&error));
+                tracing::warn!(issuer, reason = %error.reason, "identity provider discovery failed");
+                self.last_failure.store(Some(Arc::new(error.clone())));
+                Err(error)
+            }
+        }
+    }
+
+    /// Keeps the document for the issuer that `current_issuer` returns loaded and fresh.
+    pub async fn keep_fresh(self: Arc<Self>, current_issuer: impl Fn() -> String) {
+        let mut retry_delay = Duration::from_secs(1);
+        loop {
+            let issuer = current_issuer();
+            let stale = self
+                .cached(&issuer)
+                .is_none_or(|found| found.fetched_at.elapsed() >= REFRESH_EVERY);
+            let delay = if !stale {
+                Duration::from_secs(5)
+            } else if self.refresh(&issuer).await.is_ok() {
+                retry_delay = Duration::from_secs(1);
+                Duration::from_secs(5)
+            } else {
+                let delay = retry_delay;
+                retry_delay = (retry_delay * 2).min(MAX_RETRY_DELAY);
+                delay
+            };
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+/// An error and its causes on one line, e.g. `Request failed: connection refused`.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

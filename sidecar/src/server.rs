@@ -1,0 +1,94 @@
+//! Running the sidecar: both listeners, background discovery, graceful shutdown.
+
+use crate::admin::admin_app;
+use crate::config::Settings;
+use crate::http::app::app;
+use crate::http::state::{AppState, SharedState};
+use crate::metrics::Metrics;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// How long in-flight requests may take to finish after SIGTERM.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves until SIGTERM or Ctrl-C, then drains in-flight requests for a bounded time.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let metrics = Arc::new(Metrics::default());
+    let state: SharedState = Arc::new(AppState::new(settings, metrics)?);
+    let settings = state.settings.load_full();
+
+    let public = TcpListener::bind(settings.listen).await?;
+    let admin = TcpListener::bind(settings.admin_listen).await?;
+    tracing::info!(
+        listen = %public.local_addr()?,
+        admin = %admin.local_addr()?,
+        upstream = %settings.upstream,
+        issuer = %settings.oidc.issuer,
+        "portcullis sidecar is serving"
+    );
+
+    let discovery_state = state.clone();
+    tokio::spawn(
+        state
+            .provider
+            .clone()
+            .keep_fresh(move || discovery_state.settings.load().oidc.issuer.clone()),
+    );
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let public_server = axum::serve(
+        public,
+        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(stopped(stop_rx.clone()));
+    let admin_server =
+        axum::serve(admin, admin_app(state.clone())).with_graceful_shutdown(stopped(stop_rx));
+    let servers =
+        async { tokio::try_join!(public_server.into_future(), admin_server.into_future()) };
+    tokio::pin!(servers);
+
+    tokio::select! {
+        result = &mut servers => { result?; return Ok(()); }
+        () = shutdown_signal() => {}
+    }
+    tracing::info!("shutting down: no new connections, finishing in-flight requests");
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(DRAIN_TIMEOUT, servers).await {
+        Ok(result) => result.map(|_| ()).map_err(Into::into),
+        Err(_) => {
+            tracing::warn!(
+                "in-flight requests did not finish within {DRAIN_TIMEOUT:?}; stopping anyway"
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,183 @@
+//! Sealing sessions into cookies and reading them back.
+//!
+//! A cookie that is missing, tampered with, sealed by an unknown key,
+//! unparsable or expired counts as no session; the reason is kept only for
+//! metrics and debug logs, never shown with the cookie's value.
+
+use super::keys::KeyRing;
+use super::model::Session;
+use cookie::{Cookie, SameSite};
+use http::HeaderMap;
+use http::header::COOKIE;
+
+/// Browsers keep cookies up to about 4096 bytes; stay clear of it.
+const MAX_SEALED_LEN: usize = 3800;
+
+/// Why a request carries no usable session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NoSession {
+    /// No session cookie at all.
+    #[error("no session cookie")]
+    Missing,
+    /// The cookie did not open with any key, or did not parse.
+    #[error("session cookie is not valid")]
+    Invalid,
+    /// The session's expiry has passed.
+    #[error("session has expired")]
+    Expired,
+}
+
+/// Seals `session`, dropping the optional ID token when the cookie would get too large.
+pub fn seal_session(keys: &KeyRing, name: &str, session: &Session) -> String {
+    let sealed = keys.seal(name, &to_json(session));
+    if sealed.len() <= MAX_SEALED_LEN || session.id_token.is_none() {
+        return sealed;
+    }
+    let slimmer = Session {
+        id_token: None,
+        ..session.clone()
+    };
+    keys.seal(name, &to_json(&slimmer))
+}
+
+fn to_json(session: &Session) -> String {
+    serde_json::to_string(session).unwrap_or_default()
+}
+
+/// Opens a sealed session value and checks its expiry against `now`.
+pub fn open_session(
+    keys: &KeyRing,
+    name: &str,
+    sealed: &str,
+    now: u64,
+) -> Result<Session, NoSession> {
+    let json = keys.open(name, sealed).ok_or(NoSession::Invalid)?;
+    let session: Session = serde_json::from_str(&json).map_err(|_| NoSession::Invalid)?;
+    if session.is_expired(now) {
+        return Err(NoSession::Expired);
+    }
+    Ok(session)
+}
+
+/// The value of the cookie called `name` in the request's `Cookie` headers.
+pub fn request_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// A `Set-Cookie` value: `HttpOnly`, `SameSite=Lax`, path `/`, `Secure` when asked.
+pub fn set_cookie(name: &str, value: String, max_age_seconds: i64, secure: bool) -> String {
+    Cookie::build((name.to_owned(), value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .max_age(cookie::time::Duration::seconds(max_age_seconds.max(0)))
+        .build()
+        .to_string()
+}
+
+/// A `Set-Cookie` value that deletes the cookie called `name`.
+pub fn clear_cookie(name: &str, secure: bool) -> String {
+    set_cookie(name, String::new(), 0, secure)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::roles::Role;
+    use crate::session::keys::generate_key_line;
+    use crate::session::model::LoginMethod;
+    use http::HeaderValue;
+
+    fn keys() -> KeyRing {
+        KeyRing::parse(&generate_key_line()).expect("key")
+    }
+
+    fn session(expires_at: u64) -> Session {
+        Session {
+            sid: "sid".into(),
+            user: "alice".into(),
+            email: Some("alice@example.com".into()),
+            preferred_username: Some("alice".into()),
+            groups: vec!["admin".into()],
+            role: Role::Admin,
+            root: false,
+            method: LoginMethod::Oidc,
+            expires_at,
+            id_token: Some("header.payload.signature".into()),
+        }
+    }
+
+    #[test]
+    fn a_sealed_session_opens_until_it_expires() {
+        let keys = keys();
+        let sealed = seal_session(&keys, "s", &session(100));
+        assert_eq!(open_session(&keys, "s", &sealed, 99), Ok(session(100)));
+        assert_eq!(
+            open_session(&keys, "s", &sealed, 100),
+            Err(NoSession::Expired)
+        );
+    }
+
+    #[test]
+    fn tampered_cookie_is_rejected() {
+        let keys = keys();
+        let sealed = seal_session(&keys, "s", &session(100));
+        let tampered = format!("A{}", &sealed[1..]);
+        assert_eq!(
+            open_session(&keys, "s", &tampered, 0),
+            Err(NoSession::Invalid)
+        );
+        let forged = keys.seal("s", "{\"user\":\"mallory\"}");
+        assert_eq!(
+            open_session(&keys, "s", &forged, 0),
+            Err(NoSession::Invalid)
+        );
+    }
+
+    #[test]
+    fn oversized_id_token_is_dropped_not_the_session() {
+        let keys = keys();
+        let mut big = session(100);
+        big.id_token = Some("x".repeat(4000));
+        let sealed = seal_session(&keys, "s", &big);
+        assert!(sealed.len() <= MAX_SEALED_LEN);
+        let opened = open_session(&keys, "s", &sealed, 0).expect("opens");
+        assert_eq!(opened.id_token, None);
+        assert_eq!(opened.user, "alice");
+    }
+
+    #[test]
+    fn request_cookie_finds_the_named_cookie_among_many() {
+        let mut headers = HeaderMap::new();
+        headers.append(COOKIE, HeaderValue::from_static("a=1; s=two; b=3"));
+        headers.append(COOKIE, HeaderValue::from_static("c=4"));
+        assert_eq!(request_cookie(&headers, "s"), Some("two"));
+        assert_eq!(request_cookie(&headers, "c"), Some("4"));
+        assert_eq!(request_cookie(&headers, "missing"), None);
+    }
+
+    #[test]
+    fn set_cookie_carries_the_safety_attributes() {
+        let header = set_cookie("s", "v".into(), 60, true);
+        for part in [
+            "s=v",
+            "HttpOnly",
+            "SameSite=Lax",
+            "Secure",
+            "Path=/",
+            "Max-Age=60",
+        ] {
+            assert!(header.contains(part), "{part} missing from {header}");
+        }
+        assert!(!set_cookie("s", "v".into(), 60, false).contains("Secure"));
+        assert!(clear_cookie("s", false).contains("Max-Age=0"));
+    }
+}

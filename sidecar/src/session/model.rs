@@ -1,0 +1,97 @@
+//! What a session grants, and the bounds that keep it inside one cookie.
+
+use crate::roles::Role;
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+/// Most groups kept in a session; the role is decided before trimming.
+pub const MAX_GROUPS: usize = 32;
+/// Longest group name kept in a session.
+pub const MAX_GROUP_LEN: usize = 128;
+
+/// How the session was started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoginMethod {
+    /// Through the identity provider.
+    Oidc,
+    /// Through the root admin's backup password.
+    Backup,
+}
+
+/// One logged-in browser.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Random id, so a logged-out session can be refused if its cookie is replayed.
+    pub sid: String,
+    /// The username (from the configured username claim).
+    pub user: String,
+    /// The `email` claim, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The `preferred_username` claim, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+    /// Groups from the group claim, bounded by [`MAX_GROUPS`] and [`MAX_GROUP_LEN`].
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// The role these groups (or root status) give.
+    pub role: Role,
+    /// True for the root admin.
+    #[serde(default)]
+    pub root: bool,
+    /// How the session began.
+    pub method: LoginMethod,
+    /// Unix time (seconds) after which the session is over.
+    pub expires_at: u64,
+    /// The ID token, kept for `id_token_hint` at the provider's logout when it fits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}
+
+impl Session {
+    /// True once `now` (unix seconds) has reached the expiry.
+    pub fn is_expired(&self, now: u64) -> bool {
+        now >= self.expires_at
+    }
+}
+
+/// Keeps at most [`MAX_GROUPS`] groups, dropping overlong names.
+pub fn bounded_groups(groups: Vec<String>) -> Vec<String> {
+    groups
+        .into_iter()
+        .filter(|group| group.len() <= MAX_GROUP_LEN)
+        .take(MAX_GROUPS)
+        .collect()
+}
+
+/// A fresh random session id.
+pub fn new_session_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_are_bounded_in_count_and_length() {
+        let many: Vec<String> = (0..100).map(|i| format!("g{i}")).collect();
+        assert_eq!(bounded_groups(many).len(), MAX_GROUPS);
+        let long = vec!["x".repeat(MAX_GROUP_LEN + 1), "ok".into()];
+        assert_eq!(bounded_groups(long), ["ok"]);
+    }
+
+    #[test]
+    fn session_ids_are_unique_and_url_safe() {
+        let (a, b) = (new_session_id(), new_session_id());
+        assert_ne!(a, b);
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
+    }
+}
