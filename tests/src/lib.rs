@@ -1,1 +1,15 @@
+//! Test harness: real processes on loopback, started and stopped per test.
+//!
+//! - [`idp::Idp`]: the OpenID-certified `oidc-provider` npm package (`tests/idp`).
+//! - [`echo::Echo`]: a small app that echoes what it receives.
+//! - [`sidecar::Sidecar`]: the `portcullis-sidecar` binary with a config
+//!   written through the sidecar's own config types.
+//! - [`browser::Browser`]: an HTTP client with a cookie jar that logs in by
+//!   posting the provider's forms, following redirects one at a time.
 
+pub mod browser;
+pub mod echo;
+pub mod idp;
+pub mod process;
+pub mod sidecar;
+pub mod stack;

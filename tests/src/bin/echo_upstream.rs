@@ -1,1 +1,91 @@
-fn main() {}
+//! A tiny app to put behind the proxies: it answers every request with JSON
+//! describing what it received (method, path, query, headers), so tests can
+//! see exactly what the sidecar passed on. A request with
+//! `Upgrade: portcullis-echo` is switched to a raw byte echo, to prove that
+//! upgrades (as WebSockets use) pass through.
+//!
+//! Usage: `echo-upstream [PORT]` (0 or none picks a free port); prints
+//! `ECHO_READY 127.0.0.1:<port>` once listening on loopback.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{Map, Value, json};
+use std::io::Write;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let port: u16 = std::env::args()
+        .nth(1)
+        .map(|arg| arg.parse())
+        .transpose()?
+        .unwrap_or(0);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("ECHO_READY {}", listener.local_addr()?);
+    std::io::stdout().flush()?;
+    let app = Router::new().fallback(echo);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+async fn echo(mut request: Request) -> Response {
+    if request
+        .headers()
+        .get(header::UPGRADE)
+        .is_some_and(|value| value == "portcullis-echo")
+    {
+        let upgrade = hyper::upgrade::on(&mut request);
+        tokio::spawn(async move {
+            if let Ok(upgraded) = upgrade.await {
+                let mut io = TokioIo::new(upgraded);
+                let mut buffer = [0u8; 1024];
+                while let Ok(read) = io.read(&mut buffer).await {
+                    if read == 0 || io.write_all(&buffer[..read]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        response
+            .headers_mut()
+            .insert(header::UPGRADE, HeaderValue::from_static("portcullis-echo"));
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        return response;
+    }
+    if request.uri().path() == "/bench" {
+        return "ok".into_response();
+    }
+    let mut headers = Map::new();
+    for (name, value) in request.headers() {
+        let values = headers
+            .entry(name.as_str())
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(values) = values {
+            values.push(Value::String(
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            ));
+        }
+    }
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().unwrap_or_default().to_owned();
+    let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    axum::Json(json!({
+        "method": method,
+        "path": path,
+        "query": query,
+        "headers": headers,
+        "body": String::from_utf8_lossy(&body),
+    }))
+    .into_response()
+}

@@ -1,0 +1,36 @@
+# `make demo` runs the login path locally; `make test` installs what the tests
+# need on a fresh machine and runs them all.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+CARGO ?= cargo
+IDP_DEPS := tests/idp/node_modules/.package-lock.json
+
+.PHONY: help demo test lint build toolchain deps
+
+help:
+	@echo "make demo   run the identity provider, an app and the sidecar on 127.0.0.1"
+	@echo "make test   install test dependencies and run every check and test"
+
+toolchain:
+	rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+$(IDP_DEPS): tests/idp/package.json tests/idp/package-lock.json
+	npm ci --prefix tests/idp --no-audit --no-fund
+	@touch $@
+
+deps: toolchain $(IDP_DEPS)
+
+build:
+	$(CARGO) build --workspace --all-targets
+
+lint: toolchain
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+demo: $(IDP_DEPS)
+	$(CARGO) build --workspace --bins
+	scripts/demo.sh
+
+test: deps lint build
+	$(CARGO) test --workspace
+	npm test --prefix tests/idp

@@ -1,0 +1,392 @@
+// Portcullis test identity provider: a real, OpenID-certified OpenID Connect
+// provider (the `oidc-provider` npm package) configured for tests and the demo.
+//
+// Run:  node idp.mjs            (after `npm ci` in this folder)
+//
+// Environment variables:
+//   IDP_PORT     TCP port to listen on, on 127.0.0.1 only. 0 (the default)
+//                picks a free port.
+//   IDP_CLIENTS  JSON array of clients. Each item:
+//                  { "client_id": "...", "client_secret": "...",
+//                    "redirect_uris": ["http://127.0.0.1:4180/auth/oidc"],
+//                    "post_logout_redirect_uris": ["http://127.0.0.1:4180/"] }
+//                Any other client metadata given in an item (for example
+//                "token_endpoint_auth_method": "none" for a public client)
+//                is passed to oidc-provider as is. Defaults per client:
+//                application_type "web", token_endpoint_auth_method
+//                "client_secret_basic" (client_secret_post is accepted too),
+//                grant_types ["authorization_code"], response_types ["code"].
+//                Default: one client "portcullis" / "portcullis-secret" with
+//                redirect_uris ["http://127.0.0.1:4180/auth/oidc"] and
+//                post_logout_redirect_uris ["http://127.0.0.1:4180/",
+//                "http://127.0.0.1:4180/login"].
+//
+// Output: exactly one line on stdout once listening,
+//   IDP_READY http://127.0.0.1:<port>
+// where the URL is the issuer (discovery at <issuer>/.well-known/openid-configuration).
+// Everything else (oidc-provider notices and warnings, request errors) goes
+// to stderr. SIGTERM and SIGINT stop the server and exit with status 0.
+//
+// Accounts (account id = login name = `sub`; password = "<login>-pw"):
+//   alice   groups ["admin", "staff"]
+//   trudy   groups ["trusted"], roles ["admin"]   (the only one whose roles differ)
+//   ursula  no groups and no roles claim at all
+//   mixed   groups "Staff TRUSTED" (one whitespace-separated string)
+//   root    groups ["untrusted"]
+//   shorty  groups ["trusted"]; access tokens live 3 s (everyone else 3600 s)
+//   noname  groups ["trusted"], no preferred_username claim at all
+// For everyone except trudy, `roles` carries the same value as `groups`.
+//
+// The login and consent pages are this file's own server-rendered HTML forms
+// (no JavaScript); consent is granted automatically. See README.md for the
+// exact HTTP sequence of a login.
+
+import { generateKeyPairSync, randomBytes, createHash, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
+
+// oidc-provider prints its notices with console.info (stdout); stdout is
+// reserved for the IDP_READY line, so send them to stderr.
+console.info = (...args) => console.error(...args);
+
+const { default: Provider } = await import('oidc-provider');
+
+const HOST = '127.0.0.1';
+const ACCESS_TOKEN_TTL = 3600;
+const SHORT_ACCESS_TOKEN_TTL = 3;
+const SHORT_LIVED_ACCOUNTS = new Set(['shorty']);
+
+// === Accounts ===
+
+/** Claims of each account. A claim that is absent here is absent everywhere. */
+const ACCOUNTS = {
+  alice: {
+    preferred_username: 'alice', name: 'Alice Admin', email: 'alice@example.test', groups: ['admin', 'staff'],
+  },
+  trudy: {
+    preferred_username: 'trudy', name: 'Trudy Trusted', email: 'trudy@example.test', groups: ['trusted'], roles: ['admin'],
+  },
+  ursula: {
+    preferred_username: 'ursula', name: 'Ursula Untrusted', email: 'ursula@example.test',
+  },
+  mixed: {
+    preferred_username: 'mixed', name: 'Mixed Case', email: 'mixed@example.test', groups: 'Staff TRUSTED',
+  },
+  root: {
+    preferred_username: 'root', name: 'Root Impostor', email: 'root@example.test', groups: ['untrusted'],
+  },
+  shorty: {
+    preferred_username: 'shorty', name: 'Shorty Short', email: 'shorty@example.test', groups: ['trusted'],
+  },
+  noname: {
+    name: 'No Name', email: 'noname@example.test', groups: ['trusted'],
+  },
+};
+for (const claims of Object.values(ACCOUNTS)) {
+  if (claims.groups !== undefined && claims.roles === undefined) claims.roles = claims.groups;
+  claims.email_verified = true;
+}
+
+function digest(s) {
+  return createHash('sha256').update(String(s), 'utf8').digest();
+}
+
+/** True when `login` names an account and `password` is "<login>-pw". */
+function passwordMatches(login, password) {
+  const known = Object.hasOwn(ACCOUNTS, login);
+  const ok = timingSafeEqual(digest(password), digest(`${login}-pw`));
+  return known && ok;
+}
+
+async function findAccount(ctx, id) {
+  if (!Object.hasOwn(ACCOUNTS, id)) return undefined;
+  return {
+    accountId: id,
+    // oidc-provider filters these by the granted scopes and by where the
+    // claims go (ID token: openid-scope claims only; userinfo: all granted).
+    async claims() {
+      return { sub: id, ...structuredClone(ACCOUNTS[id]) };
+    },
+  };
+}
+
+// === Clients ===
+
+function loadClients() {
+  const raw = process.env.IDP_CLIENTS;
+  const list = raw
+    ? JSON.parse(raw)
+    : [{
+      client_id: 'portcullis',
+      client_secret: 'portcullis-secret',
+      redirect_uris: ['http://127.0.0.1:4180/auth/oidc'],
+      post_logout_redirect_uris: ['http://127.0.0.1:4180/', 'http://127.0.0.1:4180/login'],
+    }];
+  if (!Array.isArray(list)) throw new TypeError('IDP_CLIENTS must be a JSON array');
+  return list.map((c) => ({
+    application_type: 'web',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    post_logout_redirect_uris: [],
+    ...c,
+  }));
+}
+
+// === HTML ===
+
+function esc(value) {
+  return String(value ?? '')
+    .replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;').replaceAll("'", '&#39;');
+}
+
+function page(title, body) {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>${esc(title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font-family:sans-serif;max-width:26em;margin:2em auto}label,input,button{display:block;margin:.3em 0}p.error{color:#b00}</style>
+</head>
+<body>
+<h1>${esc(title)}</h1>
+${body}
+</body>
+</html>`;
+}
+
+function loginPage(uid, clientId, { login = '', error } = {}) {
+  return page('Sign in', `<p>Sign in to continue to <strong>${esc(clientId)}</strong>.</p>
+${error ? `<p class="error" id="error">${esc(error)}</p>` : ''}
+<form id="login-form" method="post" action="/interaction/${esc(uid)}/login">
+<label for="login">Username</label>
+<input id="login" name="login" type="text" autocomplete="username" required value="${esc(login)}">
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button id="submit" type="submit">Sign in</button>
+</form>
+<form id="abort-form" method="post" action="/interaction/${esc(uid)}/abort">
+<button id="cancel" type="submit">Cancel</button>
+</form>`);
+}
+
+// === Provider ===
+
+const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
+  .export({ format: 'jwk' });
+
+/** Scope -> claims. `groups` also releases `roles`, so a test can switch the
+ *  group claim between the two without changing the requested scopes. */
+const CLAIMS = {
+  openid: ['sub'],
+  profile: ['preferred_username', 'name'],
+  email: ['email', 'email_verified'],
+  groups: ['groups', 'roles'],
+  roles: ['roles'],
+};
+
+function configuration() {
+  return {
+    clients: loadClients(),
+    findAccount,
+    jwks: { keys: [{ ...signingKey, kid: 'portcullis-test-idp', use: 'sig', alg: 'RS256' }] },
+    cookies: {
+      // Browsers share cookies between ports of one host, and the sidecar
+      // also runs on 127.0.0.1: prefix ours so the names cannot collide.
+      names: { session: 'idp_session', interaction: 'idp_interaction', resume: 'idp_interaction_resume' },
+      keys: [randomBytes(32).toString('hex')],
+    },
+    claims: CLAIMS,
+    // conformIdTokenClaims stays true (the default): the ID token carries
+    // only openid-scope claims; everything else comes from userinfo.
+    features: {
+      devInteractions: { enabled: false },
+      rpInitiatedLogout: {
+        enabled: true,
+        // The default page puts the buttons outside the form (form="...");
+        // put them inside so the page is a plain form.
+        async logoutSource(ctx, form) {
+          ctx.type = 'html';
+          ctx.body = page('Sign out', form.replace('</form>', `
+<button id="logout-yes" type="submit" name="logout" value="yes">Yes, sign me out</button>
+<button id="logout-no" type="submit">No, stay signed in</button>
+</form>`));
+        },
+        async postLogoutSuccessSource(ctx) {
+          ctx.type = 'html';
+          ctx.body = page('Signed out', '<p id="signed-out">You are signed out.</p>');
+        },
+      },
+    },
+    interactions: {
+      url: (ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    ttl: {
+      AccessToken: (ctx, token) => (
+        SHORT_LIVED_ACCOUNTS.has(token.accountId) ? SHORT_ACCESS_TOKEN_TTL : ACCESS_TOKEN_TTL),
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      Interaction: 3600,
+      Session: 24 * 3600,
+      Grant: 24 * 3600,
+      RefreshToken: 24 * 3600,
+      ClientCredentials: 600,
+    },
+    // Everything runs on one machine; the default 15 s tolerance would keep
+    // shorty's 3 s access token usable at userinfo for 18 s.
+    clockTolerance: 0,
+    clientBasedCORS: () => true,
+    async renderError(ctx, out, error) {
+      console.error(`idp: error page: ${out.error}: ${out.error_description}`, error?.message ?? '');
+      ctx.type = 'html';
+      ctx.body = page('Error', Object.entries(out)
+        .map(([k, v]) => `<p><strong>${esc(k)}</strong>: <span id="${esc(k)}">${esc(v)}</span></p>`).join('\n'));
+    },
+  };
+}
+
+// === Interactions ===
+
+async function readForm(req) {
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > 64 * 1024) throw new Error('form too large');
+    chunks.push(chunk);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+function sendHtml(res, status, html) {
+  res.writeHead(status, {
+    'Content-Type': 'text/html; charset=utf-8',
+    'Cache-Control': 'no-store',
+  });
+  res.end(html);
+}
+
+/** Grants everything the consent prompt says is missing (auto consent). */
+async function grantMissing(provider, details, { grantId, accountId, clientId }) {
+  const grant = (grantId && await provider.Grant.find(grantId))
+    || new provider.Grant({ accountId, clientId });
+  if (details.missingOIDCScope) grant.addOIDCScope(details.missingOIDCScope.join(' '));
+  if (details.missingOIDCClaims) grant.addOIDCClaims(details.missingOIDCClaims);
+  for (const [indicator, scope] of Object.entries(details.missingResourceScopes ?? {})) {
+    grant.addResourceScope(indicator, scope.join(' '));
+  }
+  for (const detail of details.rar ?? []) grant.addRar(detail);
+  return grant.save();
+}
+
+/** Grant for a fresh login: every OIDC scope and claim the request asks for. */
+async function grantRequested(provider, params, accountId) {
+  const grant = new provider.Grant({ accountId, clientId: params.client_id });
+  const supported = new Set(['openid', 'offline_access', ...Object.keys(CLAIMS)]);
+  const scopes = String(params.scope ?? '').split(' ').filter((s) => supported.has(s));
+  if (scopes.length) grant.addOIDCScope(scopes.join(' '));
+  if (params.claims) {
+    try {
+      const requested = JSON.parse(params.claims);
+      const names = [...Object.keys(requested.userinfo ?? {}), ...Object.keys(requested.id_token ?? {})];
+      if (names.length) grant.addOIDCClaims(names);
+    } catch { /* the authorization endpoint already validated it */ }
+  }
+  return grant.save();
+}
+
+async function handleInteraction(provider, req, res, uid, action) {
+  const details = await provider.interactionDetails(req, res);
+  if (details.uid !== uid) {
+    sendHtml(res, 400, page('Error', '<p>This sign-in page is out of date. Start again from the application.</p>'));
+    return;
+  }
+  const { prompt, params, session, grantId } = details;
+
+  if (action === 'abort') {
+    // GET is accepted too, like oidc-provider's own dev interactions.
+    await provider.interactionFinished(req, res, {
+      error: 'access_denied',
+      error_description: 'End-User aborted interaction',
+    }, { mergeWithLastSubmission: false });
+    return;
+  }
+
+  if (prompt.name === 'login') {
+    if (action === '' && req.method === 'GET') {
+      sendHtml(res, 200, loginPage(uid, params.client_id, { login: params.login_hint ?? '' }));
+      return;
+    }
+    if (action === 'login' && req.method === 'POST') {
+      const form = await readForm(req);
+      const login = form.get('login') ?? '';
+      if (!passwordMatches(login, form.get('password') ?? '')) {
+        console.error(`idp: failed login for ${JSON.stringify(login.slice(0, 64))}`);
+        sendHtml(res, 401, loginPage(uid, params.client_id, { login, error: 'Invalid username or password.' }));
+        return;
+      }
+      // Log in and consent in one step: the resume then goes straight back
+      // to the client's redirect_uri with the code.
+      const consentGrantId = await grantRequested(provider, params, login);
+      await provider.interactionFinished(req, res, {
+        login: { accountId: login },
+        consent: { grantId: consentGrantId },
+      }, { mergeWithLastSubmission: false });
+      return;
+    }
+  }
+
+  if (prompt.name === 'consent' && (action === '' || action === 'consent')) {
+    // Automatic consent: an already signed-in user, or something the login
+    // step's grant did not cover. No page is shown.
+    const newGrantId = await grantMissing(provider, prompt.details, {
+      grantId, accountId: session.accountId, clientId: params.client_id,
+    });
+    await provider.interactionFinished(req, res, { consent: { grantId: newGrantId } }, {
+      mergeWithLastSubmission: true,
+    });
+    return;
+  }
+
+  sendHtml(res, 400, page('Error', `<p>Unexpected ${esc(req.method)} for prompt ${esc(prompt.name)}.</p>`));
+}
+
+// === Server ===
+
+const server = createServer();
+server.listen(Number(process.env.IDP_PORT ?? 0), HOST, () => {
+  const { port } = server.address();
+  const issuer = `http://${HOST}:${port}`;
+  const provider = new Provider(issuer, configuration());
+  provider.on('server_error', (ctx, err) => console.error('idp: server_error', err));
+  const oidc = provider.callback();
+
+  server.on('request', (req, res) => {
+    const path = new URL(req.url, issuer).pathname;
+    const m = /^\/interaction\/([^/]+)(?:\/(login|abort|consent))?\/?$/.exec(path);
+    if (!m) {
+      oidc(req, res);
+      return;
+    }
+    handleInteraction(provider, req, res, m[1], m[2] ?? '').catch((err) => {
+      console.error('idp: interaction error:', err.message);
+      if (res.headersSent) { res.end(); return; }
+      const status = err.statusCode ?? err.status ?? 500;
+      sendHtml(res, status, page('Error', `<p id="error">${esc(err.error ?? 'server_error')}: ${esc(err.error_description ?? err.message)}</p>`));
+    });
+  });
+
+  process.stdout.write(`IDP_READY ${issuer}\n`);
+});
+server.on('error', (err) => {
+  console.error('idp: cannot listen:', err.message);
+  process.exit(1);
+});
+
+function stop(signal) {
+  console.error(`idp: ${signal}, stopping`);
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+  setTimeout(() => process.exit(0), 2000).unref();
+}
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));

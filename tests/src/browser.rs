@@ -1,0 +1,148 @@
+//! A browser stand-in: a cookie jar, redirects followed one by one, forms posted.
+
+use anyhow::{Context, Result, bail};
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::header::{ACCEPT, LOCATION};
+use reqwest::{Response, StatusCode};
+use std::sync::Arc;
+use url::Url;
+
+/// Most redirects followed in a row.
+const MAX_REDIRECTS: usize = 20;
+
+/// One browser with its own cookies.
+pub struct Browser {
+    client: reqwest::Client,
+    /// Its cookie jar.
+    pub jar: Arc<Jar>,
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Browser {
+    /// A browser with an empty cookie jar.
+    pub fn new() -> Self {
+        let jar = Arc::new(Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        Self { client, jar }
+    }
+
+    /// The underlying client (cookies included, no redirects).
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// A page view: GET that accepts HTML.
+    pub async fn open(&self, url: &str) -> Result<Response> {
+        Ok(self
+            .client
+            .get(url)
+            .header(ACCEPT, "text/html,*/*;q=0.8")
+            .send()
+            .await?)
+    }
+
+    /// Follows redirects from `url` until one points where `stop` says (not fetched),
+    /// or a response is not a redirect. Returns the URL reached and, if fetched, its response.
+    pub async fn follow_until(
+        &self,
+        url: Url,
+        stop: impl Fn(&Url) -> bool,
+    ) -> Result<(Url, Option<Response>)> {
+        let mut current = url;
+        for _ in 0..MAX_REDIRECTS {
+            if stop(&current) {
+                return Ok((current, None));
+            }
+            let response = self.open(current.as_str()).await?;
+            match location(&current, &response)? {
+                Some(next) => current = next,
+                None => return Ok((current, Some(response))),
+            }
+        }
+        bail!("more than {MAX_REDIRECTS} redirects from {current}")
+    }
+
+    /// Follows every redirect from `url`; returns the final URL and response.
+    pub async fn follow(&self, url: Url) -> Result<(Url, Response)> {
+        let (url, response) = self.follow_until(url, |_| false).await?;
+        Ok((url, response.context("a final response")?))
+    }
+
+    /// Goes from `start` through the provider's login form as `login` and stops
+    /// right before delivering the callback; returns the callback URL.
+    pub async fn sign_in_until_callback(
+        &self,
+        start: &str,
+        login: &str,
+        password: &str,
+    ) -> Result<Url> {
+        let is_callback = |url: &Url| url.path() == "/auth/oidc";
+        let (url, page) = self.follow_until(Url::parse(start)?, is_callback).await?;
+        if is_callback(&url) {
+            return Ok(url);
+        }
+        if !url.path().starts_with("/interaction/") {
+            let status = page.map(|page| page.status());
+            bail!("expected the provider's login form, got {url} ({status:?})");
+        }
+        let form_action = url.join(&format!("{}/login", url.path()))?;
+        let response = self
+            .client
+            .post(form_action.clone())
+            .form(&[("login", login), ("password", password)])
+            .send()
+            .await?;
+        let Some(next) = location(&form_action, &response)? else {
+            bail!(
+                "login as {login} was refused by the provider: {}",
+                response.status()
+            );
+        };
+        let (url, page) = self.follow_until(next, is_callback).await?;
+        if !is_callback(&url) {
+            bail!(
+                "expected a redirect to the callback, stopped at {url} ({:?})",
+                page.map(|p| p.status())
+            );
+        }
+        Ok(url)
+    }
+
+    /// Opens `start`, signs in as `login` and follows on to the end.
+    pub async fn log_in(&self, start: &str, login: &str) -> Result<(Url, Response)> {
+        let callback = self
+            .sign_in_until_callback(start, login, &format!("{login}-pw"))
+            .await?;
+        self.follow(callback).await
+    }
+
+    /// The `Cookie` header this browser would send to `url`.
+    pub fn cookies_for(&self, url: &str) -> Option<String> {
+        let url = Url::parse(url).ok()?;
+        self.jar
+            .cookies(&url)
+            .and_then(|value| value.to_str().ok().map(str::to_owned))
+    }
+}
+
+/// The absolute target of a redirect response, if it is one.
+pub fn location(base: &Url, response: &Response) -> Result<Option<Url>> {
+    if !response.status().is_redirection() || response.status() == StatusCode::NOT_MODIFIED {
+        return Ok(None);
+    }
+    let target = response
+        .headers()
+        .get(LOCATION)
+        .context("redirect without Location")?
+        .to_str()?;
+    Ok(Some(base.join(target)?))
+}

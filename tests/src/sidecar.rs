@@ -1,0 +1,145 @@
+//! The `portcullis-sidecar` binary, configured through its own config types.
+
+use crate::idp::{CLIENT_ID, CLIENT_SECRET};
+use crate::process::{free_port, target_bin, wait_for_http_ok};
+use anyhow::{Context, Result};
+use portcullis_sidecar::config::SidecarConfig;
+use portcullis_sidecar::config::file::RootAdminConfig;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use tokio::process::{Child, Command};
+
+/// The root admin's username in tests (the IdP also has a user `root`).
+pub const ROOT_USERNAME: &str = "root";
+/// The root admin's backup password in tests.
+pub const ROOT_PASSWORD: &str = "correct horse battery staple";
+
+/// A sidecar's ports and files, before it starts.
+pub struct SidecarSetup {
+    /// The config that will be written; tests may change it first.
+    pub config: SidecarConfig,
+    /// Temporary folder holding the config and secret files.
+    pub dir: tempfile::TempDir,
+    /// Public URL, `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// Admin URL, `http://127.0.0.1:<port>`.
+    pub admin_url: String,
+}
+
+/// The public URL a sidecar will have, chosen before the IdP registers it.
+pub fn reserve_public_url() -> (u16, String) {
+    let port = free_port();
+    (port, format!("http://127.0.0.1:{port}"))
+}
+
+impl SidecarSetup {
+    /// Config for a sidecar on `port` in front of `upstream`, logging in at `well_known_url`.
+    pub fn new(port: u16, well_known_url: &str, upstream: &str) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let admin_port = free_port();
+        let write = |name: &str, text: &str| -> Result<PathBuf> {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text)?;
+            Ok(path)
+        };
+        let mut config = SidecarConfig::from_yaml("{}")?;
+        config.listen = format!("127.0.0.1:{port}");
+        config.admin_listen = format!("127.0.0.1:{admin_port}");
+        config.upstream = upstream.to_owned();
+        config.public_url = format!("http://127.0.0.1:{port}");
+        config.oidc.well_known_url = well_known_url.to_owned();
+        config.oidc.client_id = CLIENT_ID.to_owned();
+        config.oidc.client_secret_file = write("client-secret", CLIENT_SECRET)?;
+        config.oidc.scopes = ["openid", "profile", "email", "groups"]
+            .map(String::from)
+            .to_vec();
+        config.session.key_file = write("session-keys", &format!("{}\n", generate_key()?))?;
+        config.root_admin = Some(RootAdminConfig {
+            username: ROOT_USERNAME.to_owned(),
+            password_hash_file: Some(write("root-password-hash", &hash_password(ROOT_PASSWORD)?)?),
+        });
+        Ok(Self {
+            url: config.public_url.clone(),
+            admin_url: format!("http://127.0.0.1:{admin_port}"),
+            config,
+            dir,
+        })
+    }
+
+    /// Where the config file is written.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("sidecar.yaml")
+    }
+
+    /// Writes the config file as it stands now.
+    pub fn write_config(&self) -> Result<()> {
+        std::fs::write(self.config_path(), self.config.to_yaml()?)?;
+        Ok(())
+    }
+
+    /// Writes the config and starts the sidecar; returns once `/healthz` answers.
+    pub async fn start(self) -> Result<Sidecar> {
+        self.write_config()?;
+        let child = Command::new(target_bin("portcullis-sidecar"))
+            .arg("--config")
+            .arg(self.config_path())
+            .env("RUST_LOG", "info")
+            .kill_on_drop(true)
+            .spawn()
+            .context("start portcullis-sidecar (is it built? `cargo build --workspace`)")?;
+        wait_for_http_ok(&format!("{}/healthz", self.admin_url)).await?;
+        Ok(Sidecar { child, setup: self })
+    }
+}
+
+/// A running sidecar; stopped on drop.
+pub struct Sidecar {
+    /// The process.
+    pub child: Child,
+    /// How it was set up (URLs, files, config).
+    pub setup: SidecarSetup,
+}
+
+impl Sidecar {
+    /// The public URL.
+    pub fn url(&self) -> &str {
+        &self.setup.url
+    }
+
+    /// The admin URL.
+    pub fn admin_url(&self) -> &str {
+        &self.setup.admin_url
+    }
+
+    /// The folder with the config and secret files.
+    pub fn dir(&self) -> &Path {
+        self.setup.dir.path()
+    }
+}
+
+/// `portcullis-sidecar generate-key`.
+pub fn generate_key() -> Result<String> {
+    let output = std::process::Command::new(target_bin("portcullis-sidecar"))
+        .arg("generate-key")
+        .output()?;
+    anyhow::ensure!(output.status.success(), "generate-key failed: {output:?}");
+    Ok(String::from_utf8(output.stdout)?.trim().to_owned())
+}
+
+/// `portcullis-sidecar hash-password` with `password` on stdin.
+pub fn hash_password(password: &str) -> Result<String> {
+    let mut child = std::process::Command::new(target_bin("portcullis-sidecar"))
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .context("stdin")?
+        .write_all(format!("{password}\n").as_bytes())?;
+    let output = child.wait_with_output()?;
+    anyhow::ensure!(output.status.success(), "hash-password failed: {output:?}");
+    Ok(String::from_utf8(output.stdout)?.trim().to_owned())
+}
