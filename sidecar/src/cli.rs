@@ -69,7 +69,7 @@ pub fn run(cli: Cli) -> ExitCode {
             };
             init_logging();
             match tokio::runtime::Runtime::new()
-                .map(|runtime| runtime.block_on(crate::server::serve(settings)))
+                .map(|runtime| runtime.block_on(crate::server::serve(settings, path)))
             {
                 Ok(Ok(())) => ExitCode::SUCCESS,
                 Ok(Err(error)) => {

@@ -37,6 +37,22 @@ pub struct LoginLabels {
     pub outcome: LoginOutcome,
 }
 
+/// How a config reload ended.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum ReloadResult {
+    /// The new settings are in use.
+    Applied,
+    /// The new files were refused; the last good settings stay.
+    Refused,
+}
+
+/// Labels of the reload counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReloadLabels {
+    /// How the reload ended.
+    pub result: ReloadResult,
+}
+
 /// Every metric the sidecar exports.
 pub struct Metrics {
     registry: Registry,
@@ -46,6 +62,8 @@ pub struct Metrics {
     pub logins: Family<LoginLabels, Counter>,
     /// Time from sending a request upstream to its response headers.
     pub upstream_latency: Histogram,
+    /// Config reloads by result.
+    pub reloads: Family<ReloadLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -65,11 +83,18 @@ impl Default for Metrics {
             "Time until the app's response headers arrive",
             upstream_latency.clone(),
         );
+        let reloads = Family::<ReloadLabels, Counter>::default();
+        registry.register(
+            "config_reloads",
+            "Config reloads by result",
+            reloads.clone(),
+        );
         Self {
             registry,
             requests,
             logins,
             upstream_latency,
+            reloads,
         }
     }
 }
@@ -89,9 +114,9 @@ impl Metrics {
         text
     }
 
-    /// Adds more metrics to the same registry.
-    pub fn registry_mut(&mut self) -> &mut Registry {
-        &mut self.registry
+    /// Counts a config reload.
+    pub fn reload(&self, result: ReloadResult) {
+        self.reloads.get_or_create(&ReloadLabels { result }).inc();
     }
 }
 

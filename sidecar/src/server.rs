@@ -6,6 +6,7 @@ use crate::http::app::app;
 use crate::http::state::{AppState, SharedState};
 use crate::metrics::Metrics;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -15,7 +16,7 @@ use tokio::sync::watch;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves until SIGTERM or Ctrl-C, then drains in-flight requests for a bounded time.
-pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+pub async fn serve(settings: Settings, config_path: PathBuf) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
     let state: SharedState = Arc::new(AppState::new(settings, metrics)?);
     let settings = state.settings.load_full();
@@ -37,6 +38,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             .clone()
             .keep_fresh(move || discovery_state.settings.load().oidc.issuer.clone()),
     );
+
+    tokio::spawn(crate::reload::watch(state.clone(), config_path));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let public_server = axum::serve(

@@ -125,6 +125,44 @@ impl Browser {
         self.follow(callback).await
     }
 
+    /// Opens `/login?backup=1` on `base` and posts the form with these credentials.
+    pub async fn backup_login(
+        &self,
+        base: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<Response> {
+        let form = self
+            .open(&format!("{base}/login?backup=1"))
+            .await?
+            .text()
+            .await?;
+        let csrf = form_token(&form).context("the backup form has a CSRF token")?;
+        Ok(self
+            .client
+            .post(format!("{base}/login"))
+            .form(&[
+                ("username", username),
+                ("password", password),
+                ("csrf", &csrf),
+                ("rd", "/"),
+            ])
+            .send()
+            .await?)
+    }
+
+    /// Opens `/logout` on `base` and confirms it.
+    pub async fn log_out(&self, base: &str) -> Result<Response> {
+        let page = self.open(&format!("{base}/logout")).await?.text().await?;
+        let csrf = form_token(&page).context("the log-out form has a CSRF token")?;
+        Ok(self
+            .client
+            .post(format!("{base}/logout"))
+            .form(&[("csrf", &csrf)])
+            .send()
+            .await?)
+    }
+
     /// The `Cookie` header this browser would send to `url`.
     pub fn cookies_for(&self, url: &str) -> Option<String> {
         let url = Url::parse(url).ok()?;
@@ -145,4 +183,10 @@ pub fn location(base: &Url, response: &Response) -> Result<Option<Url>> {
         .context("redirect without Location")?
         .to_str()?;
     Ok(Some(base.join(target)?))
+}
+
+/// The value of the hidden `csrf` field in a page.
+pub fn form_token(page: &str) -> Option<String> {
+    let pattern = regex_lite::Regex::new(r#"name="csrf" value="([^"]+)""#).ok()?;
+    pattern.captures(page).map(|found| found[1].to_owned())
 }

@@ -58,6 +58,7 @@ impl SidecarSetup {
         config.root_admin = Some(RootAdminConfig {
             username: ROOT_USERNAME.to_owned(),
             password_hash_file: Some(write("root-password-hash", &hash_password(ROOT_PASSWORD)?)?),
+            session_lifetime_seconds: 3600,
         });
         Ok(Self {
             url: config.public_url.clone(),

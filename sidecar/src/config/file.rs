@@ -58,6 +58,10 @@ pub struct OidcConfig {
     /// Claim holding the groups: a string or a list of strings.
     #[serde(default = "default_group_claim")]
     pub group_claim: String,
+    /// On log out, also end the session at the provider (when it publishes
+    /// `end_session_endpoint`).
+    #[serde(default = "default_true")]
+    pub logout_at_provider: bool,
 }
 
 /// The local root admin account.
@@ -70,6 +74,9 @@ pub struct RootAdminConfig {
     /// File holding the argon2id PHC hash of the root admin's password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_hash_file: Option<PathBuf>,
+    /// How long a backup-login session lasts.
+    #[serde(default = "default_backup_lifetime")]
+    pub session_lifetime_seconds: u64,
 }
 
 /// How sessions are sealed into cookies and how long they last.
@@ -103,6 +110,12 @@ fn default_username_claim() -> String {
 fn default_group_claim() -> String {
     "groups".into()
 }
+fn default_true() -> bool {
+    true
+}
+fn default_backup_lifetime() -> u64 {
+    8 * 3600
+}
 fn default_cookie_name() -> String {
     "portcullis_session".into()
 }
@@ -119,6 +132,7 @@ impl Default for OidcConfig {
             scopes: default_scopes(),
             username_claim: default_username_claim(),
             group_claim: default_group_claim(),
+            logout_at_provider: true,
         }
     }
 }
@@ -172,6 +186,7 @@ mod tests {
         config.root_admin = Some(RootAdminConfig {
             username: "admin".into(),
             password_hash_file: Some("/secret/root".into()),
+            session_lifetime_seconds: 60,
         });
         let text = config.to_yaml().expect("renders");
         assert_eq!(SidecarConfig::from_yaml(&text).expect("reads back"), config);

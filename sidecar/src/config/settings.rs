@@ -57,6 +57,8 @@ pub struct OidcSettings {
     pub group_claim: String,
     /// `publicUrl` + [`CALLBACK_PATH`].
     pub redirect_url: Url,
+    /// Whether log out continues to the provider's `end_session_endpoint`.
+    pub logout_at_provider: bool,
 }
 
 /// The local root admin.
@@ -66,6 +68,8 @@ pub struct RootAdmin {
     pub username: String,
     /// argon2id PHC string; `None` disables the backup login.
     pub password_hash: Option<Secret>,
+    /// Lifetime of a backup-login session.
+    pub session_lifetime: Duration,
 }
 
 /// Session cookie settings.
@@ -160,6 +164,7 @@ impl Settings {
                         username_claim: oidc.username_claim.clone(),
                         group_claim: oidc.group_claim.clone(),
                         redirect_url,
+                        logout_at_provider: oidc.logout_at_provider,
                     },
                     root_admin,
                     session: SessionSettings {
@@ -319,9 +324,13 @@ fn root_admin(
             }
         }
     });
+    if root.session_lifetime_seconds == 0 {
+        problems.push("rootAdmin.sessionLifetimeSeconds", "must be more than 0");
+    }
     Some(RootAdmin {
         username: root.username.clone(),
         password_hash,
+        session_lifetime: Duration::from_secs(root.session_lifetime_seconds),
     })
 }
 

@@ -1,6 +1,8 @@
 //! The sidecar's router: its own few routes, and the proxy for everything else.
 
+use super::backup::backup_login;
 use super::login::{callback, login_page_handler, me, start};
+use super::logout::{confirm, logout};
 use super::proxy::proxy;
 use super::state::SharedState;
 use crate::metrics::StatusLabels;
@@ -14,7 +16,8 @@ use axum::routing::get;
 /// The public router (listen address).
 pub fn app(state: SharedState) -> Router {
     Router::new()
-        .route("/login", get(login_page_handler))
+        .route("/login", get(login_page_handler).post(backup_login))
+        .route("/logout", get(confirm).post(logout))
         .route("/auth/start", get(start))
         .route("/auth/oidc", get(callback))
         .route("/auth/me", get(me))

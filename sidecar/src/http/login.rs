@@ -1,5 +1,6 @@
 //! The login pages and the two legs of the code flow: `/auth/start` and `/auth/oidc`.
 
+use super::backup::backup_form;
 use super::current_session::current_session;
 use super::error::AppError;
 use super::pages::login_page;
@@ -27,14 +28,25 @@ const MAX_DESCRIPTION_CHARS: usize = 200;
 pub struct LoginQuery {
     /// Where to return after login.
     pub rd: Option<String>,
+    /// `1` shows the root admin's backup login form.
+    pub backup: Option<String>,
 }
 
-/// `GET /login`: the page with the "Sign in" button.
-pub async fn login_page_handler(Query(query): Query<LoginQuery>) -> Html<String> {
-    Html(login_page(
-        &return_path_or_default(query.rd.as_deref()),
-        None,
-    ))
+/// `GET /login`: the "Sign in" button, or with `?backup=1` the backup login form.
+pub async fn login_page_handler(
+    State(state): State<SharedState>,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    let return_to = return_path_or_default(query.rd.as_deref());
+    if query
+        .backup
+        .as_deref()
+        .is_some_and(|flag| flag == "1" || flag == "true")
+    {
+        let settings = state.settings.load();
+        return backup_form(&settings, &return_to, None, StatusCode::OK);
+    }
+    Html(login_page(&return_to, None)).into_response()
 }
 
 /// `GET /auth/start`: sends the browser to the provider with state, nonce and PKCE.
@@ -166,7 +178,6 @@ async fn finish(
     };
     tracing::info!(user = %session.user, role = session.role.as_str(), root = session.root, "login succeeded");
     Ok(session_response(
-        state,
         settings,
         &session,
         lifetime,
@@ -176,7 +187,6 @@ async fn finish(
 
 /// Sets the session cookie and redirects to `return_to`.
 pub fn session_response(
-    _state: &SharedState,
     settings: &crate::config::Settings,
     session: &Session,
     lifetime: Duration,

@@ -1,10 +1,13 @@
 //! The public HTTP surface: login pages, the callback, and the proxy.
 
 pub mod app;
+pub mod backup;
+pub mod csrf;
 pub mod current_session;
 pub mod error;
 pub mod identity_headers;
 pub mod login;
+pub mod logout;
 pub mod pages;
 pub mod proxy;
 pub mod state;

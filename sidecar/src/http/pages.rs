@@ -59,6 +59,66 @@ pub fn login_page(return_to: &str, notice: Option<&str>) -> String {
     layout("Sign in", &body)
 }
 
+/// A page with a title and one alert message.
+pub fn message_page(title: &str, message: &str) -> String {
+    let body = format!(
+        "<h1>{}</h1><p class=\"error\" role=\"alert\">{}</p>",
+        escape(title),
+        escape(message)
+    );
+    layout(title, &body)
+}
+
+/// The root admin's backup login form (`/login?backup=1`).
+pub fn backup_login_page(csrf: Option<&str>, return_to: &str, error: Option<&str>) -> String {
+    let mut body = String::from("<h1>Backup login</h1>");
+    let Some(csrf) = csrf else {
+        body.push_str(
+            "<p class=\"error\" role=\"alert\">Backup login is disabled: no root admin password is configured.</p>\
+<p><a href=\"/login\">Sign in with your organisation's account</a></p>",
+        );
+        return layout("Backup login", &body);
+    };
+    if let Some(error) = error {
+        let _ = write!(
+            body,
+            "<p class=\"error\" role=\"alert\">{}</p>",
+            escape(error)
+        );
+    }
+    let _ = write!(
+        body,
+        "<p>For the root admin when the identity provider cannot be used.</p>\
+<form method=\"post\" action=\"/login\">\
+<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"rd\" value=\"{rd}\">\
+<label for=\"username\">Username</label><input id=\"username\" type=\"text\" name=\"username\" autocomplete=\"username\" required>\
+<label for=\"password\">Password</label><input id=\"password\" type=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
+<button type=\"submit\">Log in</button></form>\
+<p class=\"hint\"><a href=\"/login\">Sign in with your organisation's account instead</a></p>",
+        csrf = escape(csrf),
+        rd = escape(return_to),
+    );
+    layout("Backup login", &body)
+}
+
+/// The log-out confirmation: a form, so a link or image cannot log anyone out.
+pub fn logout_page(csrf: &str, user: Option<&str>) -> String {
+    let body = match user {
+        Some(user) => format!(
+            "<h1>Log out</h1><p>You are signed in as <strong>{user}</strong>.</p>\
+<form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+<button type=\"submit\">Log out</button></form>",
+            user = escape(user),
+            csrf = escape(csrf),
+        ),
+        None => {
+            "<h1>Signed out</h1><p>You are not signed in.</p><p><a href=\"/login\">Sign in</a></p>"
+                .to_owned()
+        }
+    };
+    layout("Log out", &body)
+}
+
 /// A page explaining why a login failed, with the way back in for admins.
 pub fn error_page(title: &str, message: &str, code: Option<&str>) -> String {
     let mut body = format!(
@@ -101,6 +161,17 @@ mod tests {
         );
         assert!(page.contains("<code>access_denied</code>"));
         assert!(page.contains("/login?backup=1"));
+    }
+
+    #[test]
+    fn backup_page_has_a_csrf_field_or_says_it_is_disabled() {
+        let page = backup_login_page(Some("tok"), "/", Some("Wrong username or password."));
+        assert!(page.contains("name=\"csrf\" value=\"tok\""));
+        assert!(page.contains("type=\"password\""));
+        assert!(page.contains("Wrong username or password."));
+        let disabled = backup_login_page(None, "/", None);
+        assert!(disabled.contains("Backup login is disabled"));
+        assert!(!disabled.contains("type=\"password\""));
     }
 
     #[test]

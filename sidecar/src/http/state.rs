@@ -3,11 +3,16 @@
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::oidc::provider::Provider;
+use crate::rate_limit::{Rate, RateLimiter};
+use crate::session::revoked::RevokedSessions;
 use arc_swap::ArcSwap;
 use axum::body::Body;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::Instant;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The hyper client that talks to the protected app.
@@ -25,7 +30,25 @@ pub struct AppState {
     pub upstream: UpstreamClient,
     /// Metrics for the admin port.
     pub metrics: Arc<Metrics>,
+    /// Sessions ended by log out.
+    pub revoked: RevokedSessions,
+    /// Backup-login attempts per client address and overall.
+    pub backup_attempts: Mutex<RateLimiter<IpAddr>>,
+    started: Instant,
 }
+
+/// Backup-login attempts per client: 5 at once, then one every 12 s.
+const BACKUP_PER_CLIENT: Rate = Rate {
+    burst: 5.0,
+    seconds_per_attempt: 12.0,
+};
+/// Backup-login attempts overall: 20 at once, then one every 3 s.
+const BACKUP_OVERALL: Rate = Rate {
+    burst: 20.0,
+    seconds_per_attempt: 3.0,
+};
+/// Client addresses remembered by the backup-login limiter.
+const BACKUP_MAX_CLIENTS: usize = 10_000;
 
 /// The state as handlers receive it.
 pub type SharedState = Arc<AppState>;
@@ -40,7 +63,23 @@ impl AppState {
             http,
             upstream: upstream_client(),
             metrics,
+            revoked: RevokedSessions::default(),
+            backup_attempts: Mutex::new(RateLimiter::new(
+                BACKUP_PER_CLIENT,
+                BACKUP_OVERALL,
+                BACKUP_MAX_CLIENTS,
+            )),
+            started: Instant::now(),
         })
+    }
+
+    /// Takes one backup-login attempt for `client`, or says how long to wait.
+    pub fn take_backup_attempt(&self, client: IpAddr) -> Result<(), Duration> {
+        let now = self.started.elapsed().as_secs_f64();
+        match self.backup_attempts.lock() {
+            Ok(mut limiter) => limiter.try_acquire(&client, now),
+            Err(_) => Err(Duration::from_secs(60)),
+        }
     }
 }
 

@@ -7,3 +7,4 @@ pub mod model;
 pub use self::cookie::{NoSession, open_session, seal_session};
 pub use keys::KeyRing;
 pub use model::{LoginMethod, Session};
+pub mod revoked;

@@ -1,0 +1,146 @@
+//! The root admin's way back in: `/login?backup=1`.
+//!
+//! It never talks to the identity provider, so it works while the provider
+//! is down or misconfigured. It is guarded by a CSRF token, a rate limit per
+//! client and overall, one generic message for every wrong username or
+//! password, and an audit log line per attempt (never the password).
+
+use super::csrf;
+use super::login::session_response;
+use super::pages::{backup_login_page, message_page};
+use super::state::{SharedState, unix_now};
+use crate::config::Settings;
+use crate::return_path::return_path_or_default;
+use crate::roles::Role;
+use crate::session::model::new_session_id;
+use crate::session::{LoginMethod, Session};
+use argon2::{Argon2, PasswordHash, PasswordVerifier};
+use axum::Form;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use subtle::ConstantTimeEq;
+
+/// The one message for a wrong username or a wrong password.
+pub const WRONG_CREDENTIALS: &str = "Wrong username or password.";
+
+/// The backup form page, with a fresh CSRF token.
+pub fn backup_form(
+    settings: &Settings,
+    return_to: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let enabled = settings
+        .root_admin
+        .as_ref()
+        .is_some_and(|root| root.password_hash.is_some());
+    if !enabled {
+        return (
+            StatusCode::FORBIDDEN,
+            Html(backup_login_page(None, return_to, None)),
+        )
+            .into_response();
+    }
+    let (token, cookie) = csrf::issue(settings);
+    (
+        status,
+        [(header::SET_COOKIE, cookie)],
+        Html(backup_login_page(Some(&token), return_to, error)),
+    )
+        .into_response()
+}
+
+/// The backup login form's fields.
+#[derive(Deserialize)]
+pub struct BackupForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    rd: Option<String>,
+}
+
+/// `POST /login`: checks the root admin's password and issues a root session.
+pub async fn backup_login(
+    State(state): State<SharedState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<BackupForm>,
+) -> Response {
+    let settings = state.settings.load_full();
+    let return_to = return_path_or_default(form.rd.as_deref());
+    let Some((root_username, hash)) = settings.root_admin.as_ref().and_then(|root| {
+        root.password_hash
+            .as_ref()
+            .map(|hash| (root.username.clone(), hash.clone()))
+    }) else {
+        return (
+            StatusCode::FORBIDDEN,
+            Html(backup_login_page(None, &return_to, None)),
+        )
+            .into_response();
+    };
+    if !csrf::verify(&settings, &headers, &form.csrf) {
+        tracing::warn!(client = %peer.ip(), "backup login refused: missing or stale form token");
+        let error = "The form expired. Please try again.";
+        return backup_form(&settings, &return_to, Some(error), StatusCode::FORBIDDEN);
+    }
+    if let Err(wait) = state.take_backup_attempt(peer.ip()) {
+        tracing::warn!(client = %peer.ip(), retry_after_seconds = wait.as_secs(), "backup login rate limited");
+        let page = message_page(
+            "Backup login",
+            "Too many attempts. Please wait and try again.",
+        );
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, wait.as_secs().to_string())],
+            Html(page),
+        )
+            .into_response();
+    }
+
+    let username_matches = bool::from(form.username.as_bytes().ct_eq(root_username.as_bytes()));
+    let password = form.password;
+    let password_matches = tokio::task::spawn_blocking(move || {
+        PasswordHash::new(hash.expose()).is_ok_and(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+    })
+    .await
+    .unwrap_or(false);
+
+    if !(username_matches && password_matches) {
+        tracing::warn!(client = %peer.ip(), username_matches, "backup login failed");
+        return backup_form(
+            &settings,
+            &return_to,
+            Some(WRONG_CREDENTIALS),
+            StatusCode::UNAUTHORIZED,
+        );
+    }
+    tracing::info!(client = %peer.ip(), user = %root_username, "backup login succeeded");
+    let lifetime = settings
+        .root_admin
+        .as_ref()
+        .map(|root| root.session_lifetime)
+        .unwrap_or_default();
+    let session = Session {
+        sid: new_session_id(),
+        user: root_username,
+        email: None,
+        preferred_username: None,
+        groups: Vec::new(),
+        role: Role::Admin,
+        root: true,
+        method: LoginMethod::Backup,
+        expires_at: unix_now() + lifetime.as_secs(),
+        id_token: None,
+    };
+    session_response(&settings, &session, lifetime, &return_to)
+}

@@ -1,0 +1,154 @@
+//! Live settings: the config file and the secret files it names are watched,
+//! re-validated and swapped in whole for new requests.
+//!
+//! Kubernetes updates a mounted ConfigMap or Secret by writing a new
+//! timestamped folder and renaming the `..data` symlink over the old one, so
+//! the watch is on the folders that hold the files, not on the files. Any
+//! event there (or a slow periodic check, as a safety net) compares the
+//! contents with the last ones seen; a change is loaded with the same
+//! validation as at start-up. A refused file is logged and counted, and the
+//! last good settings keep serving. Sessions are untouched: the session keys
+//! and their rotation decide which cookies open, not the reload.
+
+use crate::config::{self, SidecarConfig};
+use crate::http::state::AppState;
+use crate::metrics::ReloadResult;
+use notify::{RecommendedWatcher, RecursiveMode, Watcher};
+use std::collections::BTreeSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Wait after an event so a burst of writes becomes one reload.
+const SETTLE: Duration = Duration::from_millis(200);
+/// Check the files this often even without events.
+const SAFETY_NET: Duration = Duration::from_secs(30);
+
+/// The files a config depends on: itself and the secret files it names.
+pub fn watched_files(config_path: &Path, config: Option<&SidecarConfig>) -> Vec<PathBuf> {
+    let mut files = vec![config_path.to_path_buf()];
+    if let Some(config) = config {
+        files.push(config.oidc.client_secret_file.clone());
+        files.push(config.session.key_file.clone());
+        if let Some(hash) = config
+            .root_admin
+            .as_ref()
+            .and_then(|root| root.password_hash_file.clone())
+        {
+            files.push(hash);
+        }
+    }
+    files.retain(|file| !file.as_os_str().is_empty());
+    files
+}
+
+/// A fingerprint of the config and its files' contents (missing files count too).
+fn fingerprint(config_path: &Path) -> (u64, Vec<PathBuf>) {
+    let text = std::fs::read_to_string(config_path).ok();
+    let parsed = text
+        .as_deref()
+        .and_then(|text| SidecarConfig::from_yaml(text).ok());
+    let files = watched_files(config_path, parsed.as_ref());
+    let mut hasher = DefaultHasher::new();
+    for file in &files {
+        file.hash(&mut hasher);
+        std::fs::read(file).ok().hash(&mut hasher);
+    }
+    (hasher.finish(), files)
+}
+
+/// Watches `config_path` and its files and reloads `state.settings` on change; runs forever.
+pub async fn watch(state: Arc<AppState>, config_path: PathBuf) {
+    let changed = Arc::new(Notify::new());
+    let signal = changed.clone();
+    let mut watcher = match notify::recommended_watcher(move |_event| signal.notify_one()) {
+        Ok(watcher) => Some(watcher),
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch files; checking for config changes every 30 s instead");
+            None
+        }
+    };
+    let (mut last, files) = fingerprint(&config_path);
+    let mut watched = BTreeSet::new();
+    watch_folders(watcher.as_mut(), &files, &mut watched);
+    loop {
+        tokio::select! {
+            () = changed.notified() => tokio::time::sleep(SETTLE).await,
+            () = tokio::time::sleep(SAFETY_NET) => {}
+        }
+        let (now, files) = fingerprint(&config_path);
+        watch_folders(watcher.as_mut(), &files, &mut watched);
+        if now == last {
+            continue;
+        }
+        last = now;
+        reload(&state, &config_path);
+    }
+}
+
+fn watch_folders(
+    watcher: Option<&mut RecommendedWatcher>,
+    files: &[PathBuf],
+    watched: &mut BTreeSet<PathBuf>,
+) {
+    let Some(watcher) = watcher else { return };
+    for folder in files.iter().filter_map(|file| file.parent()) {
+        let folder = if folder.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            folder
+        };
+        if watched.contains(folder) {
+            continue;
+        }
+        match watcher.watch(folder, RecursiveMode::NonRecursive) {
+            Ok(()) => {
+                watched.insert(folder.to_path_buf());
+            }
+            Err(error) => tracing::warn!(folder = %folder.display(), %error, "cannot watch folder"),
+        }
+    }
+}
+
+/// Loads the config again and swaps it in, or keeps the current settings.
+pub fn reload(state: &AppState, config_path: &Path) {
+    match config::load(config_path) {
+        Ok(settings) => {
+            let current = state.settings.load();
+            if settings.listen != current.listen || settings.admin_listen != current.admin_listen {
+                tracing::warn!("listen addresses changed; they take effect after a restart");
+            }
+            state.settings.store(Arc::new(settings));
+            state.metrics.reload(ReloadResult::Applied);
+            tracing::info!(config = %config_path.display(), "settings reloaded");
+        }
+        Err(error) => {
+            state.metrics.reload(ReloadResult::Refused);
+            tracing::warn!(%error, "new settings refused; still serving the last good settings");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_and_every_secret_file_it_names_are_watched() {
+        let config = SidecarConfig::from_yaml(
+            "oidc: {clientSecretFile: /s/client}\nsession: {keyFile: /s/keys}\nrootAdmin: {username: r, passwordHashFile: /r/hash}\n",
+        )
+        .expect("yaml");
+        let files = watched_files(Path::new("/c/sidecar.yaml"), Some(&config));
+        let expected: Vec<PathBuf> = ["/c/sidecar.yaml", "/s/client", "/s/keys", "/r/hash"]
+            .map(PathBuf::from)
+            .to_vec();
+        assert_eq!(files, expected);
+        assert_eq!(
+            watched_files(Path::new("c.yaml"), None),
+            [PathBuf::from("c.yaml")]
+        );
+    }
+}
