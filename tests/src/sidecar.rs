@@ -82,9 +82,15 @@ impl SidecarSetup {
     /// Writes the config and starts the sidecar; returns once `/healthz` answers.
     pub async fn start(self) -> Result<Sidecar> {
         self.write_config()?;
+        let path = self.config_path();
+        self.start_with_config_at(&path).await
+    }
+
+    /// Starts the sidecar with a config file the test wrote itself at `path`.
+    pub async fn start_with_config_at(self, path: &Path) -> Result<Sidecar> {
         let child = Command::new(target_bin("portcullis-sidecar"))
             .arg("--config")
-            .arg(self.config_path())
+            .arg(path)
             .env("RUST_LOG", "info")
             .kill_on_drop(true)
             .spawn()
@@ -116,6 +122,30 @@ impl Sidecar {
     /// The folder with the config and secret files.
     pub fn dir(&self) -> &Path {
         self.setup.dir.path()
+    }
+
+    /// The admin port's metrics in Prometheus text format.
+    pub async fn metrics(&self) -> Result<String> {
+        Ok(reqwest::get(format!("{}/metrics", self.admin_url()))
+            .await?
+            .text()
+            .await?)
+    }
+
+    /// Waits (at most 15 s) until the metrics contain `line`.
+    pub async fn wait_for_metric(&self, line: &str) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let metrics = self.metrics().await?;
+            if metrics.lines().any(|found| found == line) {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "no `{line}` in metrics:\n{metrics}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 }
 

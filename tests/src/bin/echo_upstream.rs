@@ -2,7 +2,8 @@
 //! describing what it received (method, path, query, headers), so tests can
 //! see exactly what the sidecar passed on. A request with
 //! `Upgrade: portcullis-echo` is switched to a raw byte echo, to prove that
-//! upgrades (as WebSockets use) pass through.
+//! upgrades (as WebSockets use) pass through. `/bench` answers a bare `ok`
+//! (for load tests); `/slow` answers after 800 ms (for shutdown tests).
 //!
 //! Usage: `echo-upstream [PORT]` (0 or none picks a free port); prints
 //! `ECHO_READY 127.0.0.1:<port>` once listening on loopback.
@@ -62,6 +63,9 @@ async fn echo(mut request: Request) -> Response {
     }
     if request.uri().path() == "/bench" {
         return "ok".into_response();
+    }
+    if request.uri().path() == "/slow" {
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
     }
     let mut headers = Map::new();
     for (name, value) in request.headers() {
