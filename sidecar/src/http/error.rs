@@ -55,11 +55,13 @@ impl IntoResponse for AppError {
                 let body = json!({"error": "unauthenticated", "message": "sign in first", "login": "/login"});
                 return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
             }
-            AppError::ProviderUnavailable(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Identity provider unavailable",
-                None,
-            ),
+            AppError::ProviderUnavailable(failure) => {
+                tracing::warn!(reason = %failure.reason, "sign-in impossible: identity provider unavailable");
+                let message = "The identity provider cannot be reached right now, so signing in is not possible. \
+Please try again in a moment.";
+                let page = error_page("Identity provider unavailable", message, None);
+                return (StatusCode::SERVICE_UNAVAILABLE, Html(page)).into_response();
+            }
             AppError::ProviderRefused { code, description } => {
                 let page = error_page(
                     "Sign-in was not completed",

@@ -11,6 +11,7 @@ use super::identity_headers::{
     add_identity_headers, strip_cookies, strip_hop_by_hop, strip_identity_headers,
 };
 use super::state::SharedState;
+use crate::config::Settings;
 use crate::oidc::pending::pending_cookie_name;
 use crate::session::Session;
 use axum::body::Body;
@@ -31,9 +32,9 @@ pub async fn proxy(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    let settings = state.settings.load();
+    let settings = state.settings.load_full();
     match current_session(&state, &settings, request.headers()) {
-        Ok(session) => forward(&state, session, peer, request)
+        Ok(session) => forward(&state, &settings, session, peer, request)
             .await
             .unwrap_or_else(IntoResponse::into_response),
         Err(_) if wants_page(&request) => {
@@ -59,11 +60,11 @@ fn wants_page(request: &Request) -> bool {
 
 async fn forward(
     state: &SharedState,
+    settings: &Settings,
     session: Session,
     peer: SocketAddr,
     mut request: Request,
 ) -> Result<Response, AppError> {
-    let settings = state.settings.load();
     let upgrading = request.headers().contains_key(header::UPGRADE);
     let client_upgrade = upgrading.then(|| hyper::upgrade::on(&mut request));
 
