@@ -5,11 +5,12 @@ SHELL := /bin/bash
 CARGO ?= cargo
 IDP_DEPS := tests/idp/node_modules/.package-lock.json
 
-.PHONY: help demo test lint build toolchain deps
+.PHONY: help demo test lint build toolchain deps bench
 
 help:
 	@echo "make demo   run the identity provider, an app and the sidecar on 127.0.0.1"
 	@echo "make test   install test dependencies and run every check and test"
+	@echo "make bench  benchmark the sidecar against oauth2-proxy and no proxy (not part of make test)"
 
 toolchain:
 	rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -34,3 +35,9 @@ demo: $(IDP_DEPS)
 test: deps lint build
 	$(CARGO) test --workspace
 	npm test --prefix tests/idp
+
+# Not part of `make test`: a release build, then oauth2-proxy and wrk are
+# installed when missing; about two minutes, loopback only.
+bench: $(IDP_DEPS)
+	$(CARGO) build --release --workspace --bins
+	bench/run.py
