@@ -10,6 +10,7 @@
 pub mod browser;
 pub mod echo;
 pub mod idp;
+pub mod kube;
 pub mod process;
 pub mod sidecar;
 pub mod stack;

@@ -1,0 +1,127 @@
+//! The sidecar config, rendered through the sidecar's own types.
+//!
+//! Rendering through [`SidecarConfig`] (instead of a template) means a field
+//! the sidecar does not know cannot be written, and the sidecar's own loader
+//! reads back exactly what the operator meant.
+
+use crate::crd::OidcSettingsSpec;
+use crate::names::{CLIENT_SECRET_KEY, ROOT_HASH_KEY, SESSION_KEYS_KEY, secret_path};
+use portcullis_sidecar::config::SidecarConfig;
+use portcullis_sidecar::config::file::{OidcConfig, RootAdminConfig, SessionConfig};
+
+/// Where the sidecar listens inside the pod.
+pub const LISTEN: &str = "0.0.0.0:4180";
+/// Where the sidecar serves health and metrics inside the pod.
+pub const ADMIN_LISTEN: &str = "0.0.0.0:9090";
+
+/// The sidecar config for `spec`, with secrets as paths under the Secret mount.
+pub fn sidecar_config(spec: &OidcSettingsSpec) -> SidecarConfig {
+    SidecarConfig {
+        listen: LISTEN.into(),
+        admin_listen: ADMIN_LISTEN.into(),
+        upstream: format!("http://127.0.0.1:{}", spec.upstream_port),
+        public_url: spec.public_url.trim_end_matches('/').to_owned(),
+        oidc: OidcConfig {
+            well_known_url: spec.well_known_url.clone(),
+            client_id: spec.client_id.clone(),
+            client_secret_file: secret_path(CLIENT_SECRET_KEY).into(),
+            scopes: spec.scopes.clone(),
+            username_claim: spec.username_claim.clone(),
+            group_claim: spec.group_claim.clone(),
+            ..OidcConfig::default()
+        },
+        root_admin: spec.root_admin.as_ref().map(|root| RootAdminConfig {
+            username: root.username.clone(),
+            password_hash_file: Some(secret_path(ROOT_HASH_KEY).into()),
+            session_lifetime_seconds: default_root_lifetime(),
+        }),
+        session: SessionConfig {
+            key_file: secret_path(SESSION_KEYS_KEY).into(),
+            ..SessionConfig::default()
+        },
+    }
+}
+
+/// The sidecar config as the YAML text of the ConfigMap.
+pub fn sidecar_yaml(spec: &OidcSettingsSpec) -> Result<String, serde_yaml::Error> {
+    sidecar_config(spec).to_yaml()
+}
+
+fn default_root_lifetime() -> u64 {
+    // The sidecar's own default, read back through its parser so it stays one value.
+    SidecarConfig::from_yaml("rootAdmin: {}")
+        .ok()
+        .and_then(|config| config.root_admin)
+        .map_or(8 * 3600, |root| root.session_lifetime_seconds)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::crd::{RootAdminSpec, SecretKeyRef};
+
+    pub(crate) fn spec() -> OidcSettingsSpec {
+        OidcSettingsSpec {
+            well_known_url: "https://sso.example.com/realms/home/.well-known/openid-configuration"
+                .into(),
+            username_claim: "preferred_username".into(),
+            group_claim: "groups".into(),
+            scopes: ["openid", "profile", "groups"].map(String::from).to_vec(),
+            client_id: "books".into(),
+            client_secret_ref: SecretKeyRef {
+                name: "books-oidc".into(),
+                key: "client-secret".into(),
+            },
+            public_url: "https://books.example.com".into(),
+            upstream_port: 3000,
+            root_admin: Some(RootAdminSpec {
+                username: "admin".into(),
+                password_secret_ref: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn config_points_at_the_mounted_secret_files() {
+        let config = sidecar_config(&spec());
+        assert_eq!(config.upstream, "http://127.0.0.1:3000");
+        assert_eq!(
+            config.oidc.client_secret_file.to_str(),
+            Some("/etc/portcullis/secret/client-secret")
+        );
+        assert_eq!(
+            config.session.key_file.to_str(),
+            Some("/etc/portcullis/secret/session-keys")
+        );
+        let root = config.root_admin.expect("root admin");
+        assert_eq!(
+            root.password_hash_file.as_deref().and_then(|p| p.to_str()),
+            Some("/etc/portcullis/secret/root-password-hash")
+        );
+    }
+
+    #[test]
+    fn rendered_yaml_reads_back_through_the_sidecar_parser() {
+        let yaml = sidecar_yaml(&spec()).expect("renders");
+        let parsed = SidecarConfig::from_yaml(&yaml).expect("parses");
+        assert_eq!(parsed, sidecar_config(&spec()));
+        assert_eq!(parsed.oidc.scopes, ["openid", "profile", "groups"]);
+    }
+
+    #[test]
+    fn trailing_slash_of_public_url_is_dropped() {
+        let mut spec = spec();
+        spec.public_url = "https://books.example.com/".into();
+        assert_eq!(
+            sidecar_config(&spec).public_url,
+            "https://books.example.com"
+        );
+    }
+
+    #[test]
+    fn no_root_admin_means_no_backup_login() {
+        let mut spec = spec();
+        spec.root_admin = None;
+        assert_eq!(sidecar_config(&spec).root_admin, None);
+    }
+}

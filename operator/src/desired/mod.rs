@@ -1,0 +1,9 @@
+//! What the generated ConfigMap and Secret should contain: pure decisions.
+//!
+//! Nothing here talks to the API server; the reconciler reads what exists,
+//! asks these functions what should exist, and applies the answer.
+
+pub mod config;
+pub mod hash;
+pub mod objects;
+pub mod secrets;

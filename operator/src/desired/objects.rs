@@ -1,0 +1,186 @@
+//! The generated ConfigMap and Secrets as Kubernetes objects.
+//!
+//! Every object carries the same labels, an owner reference to its
+//! `OidcSettings` (so garbage collection, where it runs, cleans up) and the
+//! content hash; the apply is then a plain server-side apply of these.
+
+use crate::crd::OidcSettings;
+use crate::desired::hash::content_hash;
+use crate::names::{
+    CLIENT_SECRET_KEY, CONFIG_HASH_ANNOTATION, CONFIG_KEY, ROOT_HASH_KEY, ROOT_PASSWORD_KEY,
+    ROOT_USERNAME_KEY, SESSION_KEYS_KEY, common_labels, generated_name, root_admin_secret_name,
+};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::{Resource, ResourceExt};
+use std::collections::BTreeMap;
+
+/// The owner lacks the metadata an owner reference needs.
+#[derive(Debug, thiserror::Error)]
+#[error("OidcSettings has no {0} yet")]
+pub struct MissingMeta(pub &'static str);
+
+/// The values that go into the generated Secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretValues {
+    /// The OIDC client secret.
+    pub client_secret: String,
+    /// Session key lines.
+    pub session_keys: String,
+    /// argon2id hash of the root password, when a root admin is configured.
+    pub root_password_hash: Option<String>,
+}
+
+impl std::fmt::Debug for SecretValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretValues(..)")
+    }
+}
+
+/// The generated ConfigMap and Secret, and the hash both carry.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    /// `<name>-portcullis` ConfigMap with `sidecar.yaml`.
+    pub config_map: ConfigMap,
+    /// `<name>-portcullis` Secret with the files the config points at.
+    pub secret: Secret,
+    /// The content hash annotation value.
+    pub hash: String,
+}
+
+/// Builds the generated ConfigMap and Secret for `owner`.
+pub fn generated(
+    owner: &OidcSettings,
+    config_yaml: String,
+    values: SecretValues,
+) -> Result<Generated, MissingMeta> {
+    let mut data = BTreeMap::from([
+        (CLIENT_SECRET_KEY.to_owned(), values.client_secret),
+        (SESSION_KEYS_KEY.to_owned(), values.session_keys),
+    ]);
+    if let Some(hash) = values.root_password_hash {
+        data.insert(ROOT_HASH_KEY.to_owned(), hash);
+    }
+    let hash = content_hash(&config_yaml, &data);
+    let meta = meta(owner, generated_name(&owner.name_any()), Some(&hash))?;
+    Ok(Generated {
+        config_map: ConfigMap {
+            metadata: meta.clone(),
+            data: Some(BTreeMap::from([(CONFIG_KEY.to_owned(), config_yaml)])),
+            ..ConfigMap::default()
+        },
+        secret: Secret {
+            metadata: meta,
+            type_: Some("Opaque".into()),
+            data: Some(bytes(data)),
+            ..Secret::default()
+        },
+        hash,
+    })
+}
+
+/// The `<name>-root-admin` Secret holding a generated password (created once).
+pub fn root_admin_secret(
+    owner: &OidcSettings,
+    username: &str,
+    password: &str,
+) -> Result<Secret, MissingMeta> {
+    Ok(Secret {
+        metadata: meta(owner, root_admin_secret_name(&owner.name_any()), None)?,
+        type_: Some("Opaque".into()),
+        data: Some(bytes(BTreeMap::from([
+            (ROOT_USERNAME_KEY.to_owned(), username.to_owned()),
+            (ROOT_PASSWORD_KEY.to_owned(), password.to_owned()),
+        ]))),
+        ..Secret::default()
+    })
+}
+
+fn meta(owner: &OidcSettings, name: String, hash: Option<&str>) -> Result<ObjectMeta, MissingMeta> {
+    let namespace = owner.namespace().ok_or(MissingMeta("namespace"))?;
+    Ok(ObjectMeta {
+        name: Some(name),
+        namespace: Some(namespace),
+        labels: Some(common_labels(&owner.name_any())),
+        annotations: hash
+            .map(|hash| BTreeMap::from([(CONFIG_HASH_ANNOTATION.to_owned(), hash.to_owned())])),
+        owner_references: Some(vec![owner_ref(owner)?]),
+        ..ObjectMeta::default()
+    })
+}
+
+fn owner_ref(owner: &OidcSettings) -> Result<OwnerReference, MissingMeta> {
+    owner.controller_owner_ref(&()).ok_or(MissingMeta("uid"))
+}
+
+fn bytes(data: BTreeMap<String, String>) -> BTreeMap<String, ByteString> {
+    data.into_iter()
+        .map(|(key, value)| (key, ByteString(value.into_bytes())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::config::tests::spec;
+
+    fn owner() -> OidcSettings {
+        let mut owner = OidcSettings::new("books", spec());
+        owner.metadata.namespace = Some("media".into());
+        owner.metadata.uid = Some("uid-1".into());
+        owner
+    }
+
+    fn values() -> SecretValues {
+        SecretValues {
+            client_secret: "s3cret".into(),
+            session_keys: "key\n".into(),
+            root_password_hash: Some("$argon2id$...".into()),
+        }
+    }
+
+    #[test]
+    fn generated_objects_are_named_labelled_and_owned() {
+        let generated = generated(&owner(), "x: 1\n".into(), values()).expect("built");
+        let meta = &generated.secret.metadata;
+        assert_eq!(meta.name.as_deref(), Some("books-portcullis"));
+        assert_eq!(meta.namespace.as_deref(), Some("media"));
+        let owner_ref = &meta.owner_references.as_ref().expect("owner")[0];
+        assert_eq!(owner_ref.kind, "OidcSettings");
+        assert_eq!(owner_ref.controller, Some(true));
+        let labels = meta.labels.as_ref().expect("labels");
+        assert_eq!(
+            labels["app.kubernetes.io/managed-by"],
+            "portcullis-operator"
+        );
+        assert_eq!(generated.config_map.metadata, generated.secret.metadata);
+        let annotations = meta.annotations.as_ref().expect("annotations");
+        assert_eq!(annotations[CONFIG_HASH_ANNOTATION], generated.hash);
+    }
+
+    #[test]
+    fn secret_holds_the_three_files() {
+        let generated = generated(&owner(), "x: 1\n".into(), values()).expect("built");
+        let data = generated.secret.data.expect("data");
+        assert_eq!(data[CLIENT_SECRET_KEY].0, b"s3cret");
+        assert_eq!(data[SESSION_KEYS_KEY].0, b"key\n");
+        assert!(data.contains_key(ROOT_HASH_KEY));
+    }
+
+    #[test]
+    fn owner_without_uid_is_refused() {
+        let mut owner = owner();
+        owner.metadata.uid = None;
+        assert!(generated(&owner, String::new(), values()).is_err());
+    }
+
+    #[test]
+    fn root_admin_secret_has_username_and_password() {
+        let secret = root_admin_secret(&owner(), "admin", "pw").expect("built");
+        assert_eq!(secret.metadata.name.as_deref(), Some("books-root-admin"));
+        let data = secret.data.expect("data");
+        assert_eq!(data[ROOT_PASSWORD_KEY].0, b"pw");
+        assert_eq!(data[ROOT_USERNAME_KEY].0, b"admin");
+    }
+}

@@ -1,0 +1,86 @@
+//! Fetching discovery documents, with a timeout and a per-URL cache.
+//!
+//! Many `OidcSettings` usually share one provider, and every reconcile checks
+//! it: the cache keeps one fetch per URL per interval. Error messages are
+//! short and stable (no addresses or OS error numbers) so an unchanged outage
+//! yields an unchanged status, and nothing is rewritten.
+
+use crate::status::checks::Discovery;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Outcome of a fetch: the document or why it could not be used.
+pub type Outcome = Result<Discovery, String>;
+
+/// Fetches and caches discovery documents.
+pub struct DiscoveryCache {
+    client: reqwest::Client,
+    timeout: Duration,
+    ttl: Duration,
+    failure_ttl: Duration,
+    entries: Mutex<HashMap<String, (Instant, Outcome)>>,
+}
+
+impl DiscoveryCache {
+    /// A cache keeping documents for `ttl` and failures for `failure_ttl`.
+    pub fn new(timeout: Duration, ttl: Duration, failure_ttl: Duration) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Self {
+            client,
+            timeout,
+            ttl,
+            failure_ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The document at `url`, from the cache while it is fresh.
+    pub async fn get(&self, url: &str) -> Outcome {
+        if let Some(outcome) = self.cached(url) {
+            return outcome;
+        }
+        let outcome = self.fetch(url).await;
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.insert(url.to_owned(), (Instant::now(), outcome.clone()));
+        }
+        outcome
+    }
+
+    fn cached(&self, url: &str) -> Option<Outcome> {
+        let entries = self.entries.lock().ok()?;
+        let (at, outcome) = entries.get(url)?;
+        let ttl = if outcome.is_ok() {
+            self.ttl
+        } else {
+            self.failure_ttl
+        };
+        (at.elapsed() < ttl).then(|| outcome.clone())
+    }
+
+    async fn fetch(&self, url: &str) -> Outcome {
+        let response = self.client.get(url).send().await.map_err(|error| {
+            if error.is_timeout() {
+                format!("no answer within {}s", self.timeout.as_secs())
+            } else if error.is_connect() {
+                "connection failed".to_owned()
+            } else {
+                "request failed".to_owned()
+            }
+        })?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("HTTP {status}"));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|_| "the response body could not be read".to_owned())?;
+        serde_json::from_slice(&body)
+            .map_err(|error| format!("not an OpenID discovery document: {error}"))
+    }
+}

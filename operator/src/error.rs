@@ -1,0 +1,40 @@
+//! Errors of a reconcile; each maps to a short metric reason.
+
+use crate::desired::objects::MissingMeta;
+use crate::desired::secrets::HashError;
+
+/// Why a reconcile failed (it is retried with backoff).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The API server refused or could not be reached.
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// The sidecar config could not be rendered.
+    #[error("cannot render the sidecar config: {0}")]
+    Render(#[from] serde_yaml::Error),
+    /// The root admin password could not be hashed.
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    /// The object lacks metadata needed for owner references.
+    #[error(transparent)]
+    Meta(#[from] MissingMeta),
+    /// A blocking task (password hashing) did not finish.
+    #[error("background task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Result with the reconcile [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A short label for the failures metric.
+    pub fn metric_reason(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "kube",
+            Error::Render(_) => "render",
+            Error::Hash(_) => "hash",
+            Error::Meta(_) => "metadata",
+            Error::Task(_) => "task",
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Portcullis operator: turns `OidcSettings` into the sidecar's Secret and ConfigMap.
+//!
+//! Pure decisions (`desired`, `status`, `secret_refs`, `leader::decision`)
+//! have no IO and are tested with plain `#[test]`; IO lives in thin modules
+//! around them (`reconcile`, `discovery`, `leader::lease`, `controller`,
+//! `admin`, `run`).
+
+pub mod admin;
+pub mod cli;
+pub mod context;
+pub mod controller;
+pub mod crd;
+pub mod desired;
+pub mod discovery;
+pub mod error;
+pub mod leader;
+pub mod metrics;
+pub mod names;
+pub mod reconcile;
+pub mod run;
+pub mod secret_refs;
+pub mod status;

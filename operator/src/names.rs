@@ -1,0 +1,63 @@
+//! Names, labels, keys and paths shared by the objects the operator writes.
+//!
+//! The mount paths are part of the contract with the webhook that injects the
+//! sidecar: it mounts `<name>-portcullis` Secret at [`SECRET_DIR`] and the
+//! ConfigMap at [`CONFIG_DIR`].
+
+use std::collections::BTreeMap;
+
+/// Field manager of every server-side apply.
+pub const FIELD_MANAGER: &str = "portcullis-operator";
+/// Where the sidecar container sees the generated Secret.
+pub const SECRET_DIR: &str = "/etc/portcullis/secret";
+/// Where the sidecar container sees the generated ConfigMap.
+pub const CONFIG_DIR: &str = "/etc/portcullis/config";
+/// ConfigMap key holding the sidecar config.
+pub const CONFIG_KEY: &str = "sidecar.yaml";
+/// Secret key: the OIDC client secret.
+pub const CLIENT_SECRET_KEY: &str = "client-secret";
+/// Secret key: session keys, one per line; the first seals new cookies.
+pub const SESSION_KEYS_KEY: &str = "session-keys";
+/// Secret key: argon2id hash of the root admin's password.
+pub const ROOT_HASH_KEY: &str = "root-password-hash";
+/// Key of the generated root-admin Secret holding the password.
+pub const ROOT_PASSWORD_KEY: &str = "password";
+/// Key of the generated root-admin Secret holding the username.
+pub const ROOT_USERNAME_KEY: &str = "username";
+/// Annotation with a hash of the config and secret contents, for rollouts.
+pub const CONFIG_HASH_ANNOTATION: &str = "portcullis.dev/config-hash";
+/// Label naming the `OidcSettings` an object belongs to.
+pub const SETTINGS_LABEL: &str = "portcullis.dev/settings";
+/// Label every generated object carries; also the watch selector.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+
+/// Name of the generated ConfigMap and Secret.
+pub fn generated_name(settings: &str) -> String {
+    format!("{settings}-portcullis")
+}
+
+/// Name of the generated root-admin password Secret.
+pub fn root_admin_secret_name(settings: &str) -> String {
+    format!("{settings}-root-admin")
+}
+
+/// Selector matching everything the operator generates.
+pub fn managed_selector() -> String {
+    format!("{MANAGED_BY_LABEL}={FIELD_MANAGER}")
+}
+
+/// Labels on every generated object.
+pub fn common_labels(settings: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".into(), "portcullis".into()),
+        ("app.kubernetes.io/instance".into(), settings.into()),
+        ("app.kubernetes.io/component".into(), "auth-sidecar".into()),
+        (MANAGED_BY_LABEL.into(), FIELD_MANAGER.into()),
+        (SETTINGS_LABEL.into(), settings.into()),
+    ])
+}
+
+/// Path of a generated Secret key as the sidecar sees it.
+pub fn secret_path(key: &str) -> String {
+    format!("{SECRET_DIR}/{key}")
+}

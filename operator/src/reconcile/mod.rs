@@ -1,0 +1,78 @@
+//! One reconcile: read inputs, write the generated objects, report status.
+//!
+//! Nothing a user created is ever deleted or overwritten: a missing Secret
+//! stops the writes and is reported, the objects written before stay.
+
+mod inputs;
+mod status;
+mod write;
+
+use crate::context::{Context, backoff};
+use crate::crd::OidcSettings;
+use crate::error::{Error, Result};
+use crate::status::checks::{SecretsOutcome, checks};
+use kube::ResourceExt;
+use kube::api::{Api, Resource};
+use kube::runtime::controller::Action;
+use std::sync::Arc;
+use std::time::Instant;
+use tracing::{info, instrument, warn};
+
+/// Reconciles one `OidcSettings`.
+#[instrument(skip(settings, ctx), fields(namespace = settings.namespace(), name = settings.name_any()))]
+pub async fn reconcile(settings: Arc<OidcSettings>, ctx: Arc<Context>) -> Result<Action> {
+    ctx.metrics.reconcile_runs.inc();
+    let started = Instant::now();
+    let result = run(&settings, &ctx).await;
+    ctx.metrics
+        .reconcile_duration
+        .observe(started.elapsed().as_secs_f64());
+    if result.is_ok()
+        && let Ok(mut failures) = ctx.failures.lock()
+    {
+        failures.remove(&key(&settings));
+    }
+    result
+}
+
+/// Counts the failure and requeues with exponential backoff.
+pub fn error_policy(settings: Arc<OidcSettings>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.failed(error.metric_reason());
+    let attempts = ctx.failures.lock().map_or(1, |mut failures| {
+        let count = failures.entry(key(&settings)).or_insert(0);
+        *count = count.saturating_add(1);
+        *count
+    });
+    let delay = backoff(attempts);
+    warn!(%error, attempts, ?delay, name = settings.name_any(), "reconcile failed");
+    Action::requeue(delay)
+}
+
+async fn run(settings: &OidcSettings, ctx: &Context) -> Result<Action> {
+    let namespace = settings
+        .namespace()
+        .ok_or(crate::desired::objects::MissingMeta("namespace"))?;
+    let secrets = Api::namespaced(ctx.client.clone(), &namespace);
+    let outcome = match inputs::read(settings, &secrets).await? {
+        Ok(inputs) => {
+            write::apply(settings, ctx, &namespace, inputs).await?;
+            SecretsOutcome::Resolved
+        }
+        Err(missing) => {
+            info!(?missing, "referenced Secret missing; nothing written");
+            missing
+        }
+    };
+    let discovery = ctx.discovery.get(&settings.spec.well_known_url).await;
+    let checks = checks(&settings.spec, &outcome, &discovery);
+    let ready = status::report(settings, ctx, &namespace, &checks).await?;
+    Ok(Action::requeue(if ready { ctx.recheck } else { ctx.retry }))
+}
+
+fn key(settings: &OidcSettings) -> String {
+    format!(
+        "{}/{}",
+        settings.namespace().unwrap_or_default(),
+        settings.meta().name.as_deref().unwrap_or_default()
+    )
+}

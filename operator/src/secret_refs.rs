@@ -1,0 +1,73 @@
+//! Which `OidcSettings` a Secret event concerns.
+//!
+//! Secrets are watched metadata-only (no data is ever cached) and each event
+//! is mapped here, against the controller's own cache of `OidcSettings`, to
+//! the settings that read or generate that Secret.
+
+use crate::crd::OidcSettings;
+use crate::names::{generated_name, root_admin_secret_name};
+use kube::ResourceExt;
+use kube::runtime::reflector::ObjectRef;
+use std::sync::Arc;
+
+/// The names of the Secrets `settings` reads or writes.
+pub fn secret_names(settings: &OidcSettings) -> Vec<String> {
+    let name = settings.name_any();
+    let mut names = vec![
+        settings.spec.client_secret_ref.name.clone(),
+        generated_name(&name),
+    ];
+    if let Some(root) = &settings.spec.root_admin {
+        match &root.password_secret_ref {
+            Some(reference) => names.push(reference.name.clone()),
+            None => names.push(root_admin_secret_name(&name)),
+        }
+    }
+    names
+}
+
+/// The settings in `all` that concern Secret `namespace/name`.
+pub fn settings_for_secret(
+    all: &[Arc<OidcSettings>],
+    namespace: Option<&str>,
+    name: &str,
+) -> Vec<ObjectRef<OidcSettings>> {
+    all.iter()
+        .filter(|settings| settings.namespace().as_deref() == namespace)
+        .filter(|settings| secret_names(settings).iter().any(|n| n == name))
+        .map(|settings| ObjectRef::from_obj(settings.as_ref()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::config::tests::spec;
+
+    fn settings(name: &str, namespace: &str) -> Arc<OidcSettings> {
+        let mut settings = OidcSettings::new(name, spec());
+        settings.metadata.namespace = Some(namespace.into());
+        Arc::new(settings)
+    }
+
+    #[test]
+    fn referenced_and_generated_secrets_map_to_their_settings() {
+        let all = [settings("books", "media"), settings("films", "media")];
+        let names = |secret: &str| -> Vec<String> {
+            settings_for_secret(&all, Some("media"), secret)
+                .into_iter()
+                .map(|r| r.name)
+                .collect()
+        };
+        assert_eq!(names("books-oidc"), ["books", "films"]);
+        assert_eq!(names("books-portcullis"), ["books"]);
+        assert_eq!(names("films-root-admin"), ["films"]);
+        assert!(names("unrelated").is_empty());
+    }
+
+    #[test]
+    fn other_namespaces_do_not_match() {
+        let all = [settings("books", "media")];
+        assert!(settings_for_secret(&all, Some("other"), "books-oidc").is_empty());
+    }
+}

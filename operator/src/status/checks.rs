@@ -1,0 +1,325 @@
+//! Checks of the inputs and the provider's discovery document.
+//!
+//! A wrong issuer or an unsupported scope breaks every login, so they block
+//! `Ready`. Claims missing from `claims_supported` are only a warning:
+//! Keycloak and Dex do not list `groups` there although they send it. An
+//! `http://` issuer works but is a warning outside of tests.
+
+use crate::crd::OidcSettingsSpec;
+use portcullis_sidecar::config::settings::WELL_KNOWN_SUFFIX;
+use serde::Deserialize;
+
+/// Condition type: the referenced Secrets and keys exist.
+pub const SECRETS_RESOLVED: &str = "SecretsResolved";
+/// Condition type: the discovery document was fetched.
+pub const PROVIDER_REACHABLE: &str = "ProviderReachable";
+/// Condition type: issuer and scopes match what the provider publishes.
+pub const PROVIDER_COMPATIBLE: &str = "ProviderCompatible";
+/// Condition type (warning): the claims are listed in `claims_supported`.
+pub const CLAIMS_ADVERTISED: &str = "ClaimsAdvertised";
+/// Condition type (warning): the issuer uses https.
+pub const ISSUER_SECURE: &str = "IssuerSecure";
+/// Condition type: everything above that blocks logins is fine.
+pub const READY: &str = "Ready";
+
+/// The parts of an OpenID Provider's discovery document that are checked.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct Discovery {
+    /// The issuer the provider claims.
+    pub issuer: String,
+    /// Scopes it supports, if listed.
+    #[serde(default)]
+    pub scopes_supported: Option<Vec<String>>,
+    /// Claims it supports, if listed.
+    #[serde(default)]
+    pub claims_supported: Option<Vec<String>>,
+}
+
+/// Whether the referenced Secrets could be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretsOutcome {
+    /// Every referenced Secret and key exists.
+    Resolved,
+    /// A Secret or key is missing: `reason` is `SecretNotFound` or `SecretKeyMissing`.
+    Missing {
+        /// CamelCase reason.
+        reason: &'static str,
+        /// Which Secret and key, for people.
+        message: String,
+    },
+}
+
+/// One named check, before it becomes a condition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    /// Condition type.
+    pub type_: &'static str,
+    /// `Some(true)` passed, `Some(false)` failed, `None` not checked.
+    pub passed: Option<bool>,
+    /// CamelCase reason.
+    pub reason: String,
+    /// Human message.
+    pub message: String,
+    /// Whether a failure blocks `Ready`.
+    pub blocking: bool,
+}
+
+impl Check {
+    fn new(
+        type_: &'static str,
+        passed: Option<bool>,
+        reason: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        let blocking = !matches!(type_, CLAIMS_ADVERTISED | ISSUER_SECURE);
+        Self {
+            type_,
+            passed,
+            reason: reason.into(),
+            message: message.into(),
+            blocking,
+        }
+    }
+}
+
+/// The issuer named by `spec.wellKnownUrl`.
+pub fn expected_issuer(spec: &OidcSettingsSpec) -> String {
+    spec.well_known_url
+        .strip_suffix(WELL_KNOWN_SUFFIX)
+        .unwrap_or(&spec.well_known_url)
+        .to_owned()
+}
+
+/// All checks, in a fixed order, from what the reconciler found.
+pub fn checks(
+    spec: &OidcSettingsSpec,
+    secrets: &SecretsOutcome,
+    discovery: &Result<Discovery, String>,
+) -> Vec<Check> {
+    let mut out = vec![match secrets {
+        SecretsOutcome::Resolved => Check::new(
+            SECRETS_RESOLVED,
+            Some(true),
+            "SecretsFound",
+            "every referenced Secret and key exists",
+        ),
+        SecretsOutcome::Missing { reason, message } => {
+            Check::new(SECRETS_RESOLVED, Some(false), reason, message.clone())
+        }
+    }];
+    let url = &spec.well_known_url;
+    match discovery {
+        Err(error) => {
+            out.push(Check::new(
+                PROVIDER_REACHABLE,
+                Some(false),
+                "DiscoveryUnreachable",
+                format!("cannot fetch {url}: {error}"),
+            ));
+            for type_ in [PROVIDER_COMPATIBLE, CLAIMS_ADVERTISED] {
+                out.push(Check::new(
+                    type_,
+                    None,
+                    "NotChecked",
+                    "the discovery document could not be fetched",
+                ));
+            }
+        }
+        Ok(document) => {
+            out.push(Check::new(
+                PROVIDER_REACHABLE,
+                Some(true),
+                "DiscoveryFetched",
+                format!("fetched {url}"),
+            ));
+            out.push(compatibility(spec, document));
+            out.push(claims(spec, document));
+        }
+    }
+    let issuer = expected_issuer(spec);
+    out.push(if issuer.starts_with("https://") {
+        Check::new(
+            ISSUER_SECURE,
+            Some(true),
+            "HttpsIssuer",
+            "the issuer uses https",
+        )
+    } else {
+        Check::new(
+            ISSUER_SECURE,
+            Some(false),
+            "InsecureIssuer",
+            format!("issuer {issuer} is not https: tokens and secrets travel unencrypted"),
+        )
+    });
+    out
+}
+
+fn compatibility(spec: &OidcSettingsSpec, document: &Discovery) -> Check {
+    let expected = expected_issuer(spec);
+    if document.issuer != expected {
+        return Check::new(
+            PROVIDER_COMPATIBLE,
+            Some(false),
+            "IssuerMismatch",
+            format!(
+                "the provider says its issuer is {}, but spec.wellKnownUrl names {expected}; every ID token would be rejected",
+                document.issuer
+            ),
+        );
+    }
+    if let Some(supported) = &document.scopes_supported {
+        let missing: Vec<&str> = spec
+            .scopes
+            .iter()
+            .filter(|scope| !supported.contains(scope))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            return Check::new(
+                PROVIDER_COMPATIBLE,
+                Some(false),
+                "ScopeNotSupported",
+                format!(
+                    "spec.scopes requests {} that the provider does not list in scopes_supported",
+                    missing.join(", ")
+                ),
+            );
+        }
+    }
+    Check::new(
+        PROVIDER_COMPATIBLE,
+        Some(true),
+        "ProviderMatches",
+        "issuer and scopes match the discovery document",
+    )
+}
+
+fn claims(spec: &OidcSettingsSpec, document: &Discovery) -> Check {
+    let Some(supported) = &document.claims_supported else {
+        return Check::new(
+            CLAIMS_ADVERTISED,
+            None,
+            "ClaimsNotListed",
+            "the provider does not publish claims_supported",
+        );
+    };
+    let missing: Vec<String> = [
+        ("spec.usernameClaim", &spec.username_claim),
+        ("spec.groupClaim", &spec.group_claim),
+    ]
+    .into_iter()
+    .filter(|(_, claim)| !supported.contains(claim))
+    .map(|(field, claim)| format!("{field} {claim}"))
+    .collect();
+    if missing.is_empty() {
+        Check::new(
+            CLAIMS_ADVERTISED,
+            Some(true),
+            "ClaimsListed",
+            "username and group claims are listed in claims_supported",
+        )
+    } else {
+        Check::new(
+            CLAIMS_ADVERTISED,
+            Some(false),
+            "ClaimNotAdvertised",
+            format!(
+                "{} not listed in claims_supported (a warning: many providers send groups without listing them)",
+                missing.join(", ")
+            ),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::config::tests::spec;
+
+    fn document() -> Discovery {
+        Discovery {
+            issuer: "https://sso.example.com/realms/home".into(),
+            scopes_supported: Some(
+                ["openid", "profile", "groups", "email"]
+                    .map(String::from)
+                    .to_vec(),
+            ),
+            claims_supported: Some(["sub", "preferred_username"].map(String::from).to_vec()),
+        }
+    }
+
+    fn find<'a>(checks: &'a [Check], type_: &str) -> &'a Check {
+        checks.iter().find(|c| c.type_ == type_).expect(type_)
+    }
+
+    #[test]
+    fn matching_provider_passes_with_a_claim_warning() {
+        let checks = checks(&spec(), &SecretsOutcome::Resolved, &Ok(document()));
+        assert_eq!(find(&checks, PROVIDER_COMPATIBLE).passed, Some(true));
+        let claims = find(&checks, CLAIMS_ADVERTISED);
+        assert_eq!(claims.passed, Some(false));
+        assert!(!claims.blocking);
+        assert!(
+            claims.message.contains("spec.groupClaim groups"),
+            "{}",
+            claims.message
+        );
+    }
+
+    #[test]
+    fn issuer_mismatch_blocks() {
+        let mut document = document();
+        document.issuer = "https://other.example.com".into();
+        let checks = checks(&spec(), &SecretsOutcome::Resolved, &Ok(document));
+        let check = find(&checks, PROVIDER_COMPATIBLE);
+        assert_eq!(
+            (check.passed, check.reason.as_str()),
+            (Some(false), "IssuerMismatch")
+        );
+        assert!(check.blocking);
+    }
+
+    #[test]
+    fn unsupported_scope_is_named() {
+        let mut document = document();
+        document.scopes_supported = Some(vec!["openid".into()]);
+        let checks = checks(&spec(), &SecretsOutcome::Resolved, &Ok(document));
+        let check = find(&checks, PROVIDER_COMPATIBLE);
+        assert_eq!(check.reason, "ScopeNotSupported");
+        assert!(
+            check.message.contains("profile, groups"),
+            "{}",
+            check.message
+        );
+    }
+
+    #[test]
+    fn unreachable_provider_is_reported_and_the_rest_not_checked() {
+        let checks = checks(&spec(), &SecretsOutcome::Resolved, &Err("timed out".into()));
+        let check = find(&checks, PROVIDER_REACHABLE);
+        assert_eq!(check.reason, "DiscoveryUnreachable");
+        assert!(check.message.contains("timed out"));
+        assert_eq!(find(&checks, PROVIDER_COMPATIBLE).passed, None);
+    }
+
+    #[test]
+    fn http_issuer_is_a_warning() {
+        let mut spec = spec();
+        spec.well_known_url = "http://127.0.0.1:1/.well-known/openid-configuration".into();
+        let checks = checks(&spec, &SecretsOutcome::Resolved, &Err("x".into()));
+        let check = find(&checks, ISSUER_SECURE);
+        assert_eq!((check.passed, check.blocking), (Some(false), false));
+        assert_eq!(expected_issuer(&spec), "http://127.0.0.1:1");
+    }
+
+    #[test]
+    fn missing_secret_is_reported_with_its_reason() {
+        let outcome = SecretsOutcome::Missing {
+            reason: "SecretNotFound",
+            message: "Secret books-oidc not found".into(),
+        };
+        let checks = checks(&spec(), &outcome, &Ok(document()));
+        assert_eq!(find(&checks, SECRETS_RESOLVED).reason, "SecretNotFound");
+    }
+}

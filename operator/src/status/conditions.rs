@@ -1,0 +1,192 @@
+//! From checks to `status`: `Ready`, transition times, and "did it change?".
+
+use super::checks::{Check, READY};
+use crate::crd::{Condition, OidcSettingsStatus};
+
+/// The status for `checks`, keeping transition times from `old` where the status did not flip.
+pub fn next_status(
+    old: Option<&OidcSettingsStatus>,
+    generation: Option<i64>,
+    issuer: String,
+    checks: &[Check],
+    now: &str,
+) -> OidcSettingsStatus {
+    let mut all: Vec<Check> = checks.to_vec();
+    all.push(ready(checks));
+    let conditions = all
+        .iter()
+        .map(|check| {
+            let status = match check.passed {
+                Some(true) => "True",
+                Some(false) => "False",
+                None => "Unknown",
+            };
+            let since = old
+                .and_then(|old| old.conditions.iter().find(|c| c.type_ == check.type_))
+                .filter(|previous| previous.status == status)
+                .map_or_else(
+                    || now.to_owned(),
+                    |previous| previous.last_transition_time.clone(),
+                );
+            Condition {
+                type_: check.type_.to_owned(),
+                status: status.to_owned(),
+                reason: check.reason.clone(),
+                message: check.message.clone(),
+                observed_generation: generation,
+                last_transition_time: since,
+            }
+        })
+        .collect();
+    OidcSettingsStatus {
+        observed_generation: generation,
+        issuer: Some(issuer),
+        conditions,
+    }
+}
+
+/// `Ready`: the first failing blocking check, else ready with any warnings named.
+fn ready(checks: &[Check]) -> Check {
+    if let Some(failed) = checks
+        .iter()
+        .find(|check| check.blocking && check.passed != Some(true))
+    {
+        return Check {
+            type_: READY,
+            passed: Some(false),
+            reason: failed.reason.clone(),
+            message: failed.message.clone(),
+            blocking: true,
+        };
+    }
+    let warnings: Vec<&str> = checks
+        .iter()
+        .filter(|check| check.passed == Some(false))
+        .map(|check| check.message.as_str())
+        .collect();
+    let mut message = "the sidecar ConfigMap and Secret are up to date".to_owned();
+    if !warnings.is_empty() {
+        message.push_str("; warnings: ");
+        message.push_str(&warnings.join("; "));
+    }
+    Check {
+        type_: READY,
+        passed: Some(true),
+        reason: "Reconciled".into(),
+        message,
+        blocking: true,
+    }
+}
+
+/// The `Ready` condition of a status, if any.
+pub fn ready_condition(status: Option<&OidcSettingsStatus>) -> Option<&Condition> {
+    status?.conditions.iter().find(|c| c.type_ == READY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::checks::{CLAIMS_ADVERTISED, PROVIDER_REACHABLE};
+
+    fn check(type_: &'static str, passed: Option<bool>, blocking: bool) -> Check {
+        Check {
+            type_,
+            passed,
+            reason: format!("{type_}Reason"),
+            message: format!("{type_} message"),
+            blocking,
+        }
+    }
+
+    #[test]
+    fn all_passing_is_ready() {
+        let status = next_status(
+            None,
+            Some(2),
+            "https://i".into(),
+            &[check(PROVIDER_REACHABLE, Some(true), true)],
+            "t0",
+        );
+        let ready = ready_condition(Some(&status)).expect("ready");
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("True", "Reconciled")
+        );
+        assert_eq!(status.observed_generation, Some(2));
+        assert_eq!(ready.last_transition_time, "t0");
+    }
+
+    #[test]
+    fn a_blocking_failure_gives_its_reason_to_ready() {
+        let checks = [
+            check(PROVIDER_REACHABLE, Some(false), true),
+            check(CLAIMS_ADVERTISED, Some(false), false),
+        ];
+        let status = next_status(None, None, "i".into(), &checks, "t0");
+        let ready = ready_condition(Some(&status)).expect("ready");
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "ProviderReachableReason")
+        );
+    }
+
+    #[test]
+    fn warnings_keep_ready_true_and_are_mentioned() {
+        let status = next_status(
+            None,
+            None,
+            "i".into(),
+            &[check(CLAIMS_ADVERTISED, Some(false), false)],
+            "t0",
+        );
+        let ready = ready_condition(Some(&status)).expect("ready");
+        assert_eq!(ready.status, "True");
+        assert!(
+            ready.message.contains("ClaimsAdvertised message"),
+            "{}",
+            ready.message
+        );
+    }
+
+    #[test]
+    fn unchanged_world_gives_an_identical_status() {
+        let checks = [check(PROVIDER_REACHABLE, Some(true), true)];
+        let first = next_status(None, Some(1), "i".into(), &checks, "t0");
+        let second = next_status(Some(&first), Some(1), "i".into(), &checks, "t1");
+        assert_eq!(first, second);
+    }
+
+    #[test]
+    fn a_flip_moves_only_that_transition_time() {
+        let first = next_status(
+            None,
+            Some(1),
+            "i".into(),
+            &[
+                check(PROVIDER_REACHABLE, Some(true), true),
+                check(CLAIMS_ADVERTISED, Some(true), false),
+            ],
+            "t0",
+        );
+        let second = next_status(
+            Some(&first),
+            Some(1),
+            "i".into(),
+            &[
+                check(PROVIDER_REACHABLE, Some(false), true),
+                check(CLAIMS_ADVERTISED, Some(true), false),
+            ],
+            "t1",
+        );
+        let time = |type_: &str| {
+            second
+                .conditions
+                .iter()
+                .find(|c| c.type_ == type_)
+                .map(|c| c.last_transition_time.clone())
+        };
+        assert_eq!(time(PROVIDER_REACHABLE).as_deref(), Some("t1"));
+        assert_eq!(time(CLAIMS_ADVERTISED).as_deref(), Some("t0"));
+        assert_eq!(time(READY).as_deref(), Some("t1"));
+    }
+}

@@ -1,0 +1,9 @@
+//! What goes into `status`: pure checks and the condition bookkeeping.
+//!
+//! `checks` turns what the reconciler found (Secrets, discovery document)
+//! into named checks; `conditions` turns checks into conditions, keeping each
+//! `lastTransitionTime` unless the status flipped, so an unchanged world
+//! yields an identical status and nothing is written.
+
+pub mod checks;
+pub mod conditions;
