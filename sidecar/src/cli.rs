@@ -2,7 +2,6 @@
 
 use crate::config::{self, LoadError};
 use crate::session::keys::generate_key_line;
-use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
 use clap::{Parser, Subcommand};
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -101,14 +100,13 @@ fn hash_password() -> ExitCode {
         eprintln!("error: the password on stdin is empty");
         return ExitCode::from(EXIT_BAD_CONFIG);
     }
-    let salt = SaltString::generate(&mut OsRng);
-    match argon2::Argon2::default().hash_password(password.as_bytes(), &salt) {
+    match crate::password::hash_password(password) {
         Ok(hash) => {
             println!("{hash}");
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("error: cannot hash the password: {error}");
+            eprintln!("error: {error}");
             ExitCode::FAILURE
         }
     }

@@ -7,16 +7,9 @@
 //! hash is kept while it still verifies against the password, so a reconcile
 //! does not rewrite it (argon2 salts are random) and trigger a rollout.
 
-use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
-use argon2::{Argon2, PasswordHash, PasswordVerifier};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
+use portcullis_sidecar::password::{hash_password, verify_password};
 
-/// Why a password could not be hashed.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot hash the root admin password: {0}")]
-pub struct HashError(String);
+pub use portcullis_sidecar::password::HashError;
 
 /// The session keys to write: the existing ones if present, else a new key.
 pub fn session_keys(existing: Option<&str>, generate: impl FnOnce() -> String) -> String {
@@ -34,31 +27,16 @@ pub fn new_session_key() -> String {
 /// The argon2id hash to write: `existing` if it verifies `password`, else a new one.
 pub fn root_password_hash(password: &str, existing: Option<&str>) -> Result<String, HashError> {
     if let Some(existing) = existing.map(str::trim)
-        && verifies(password, existing)
+        && verify_password(password, existing)
     {
         return Ok(existing.to_owned());
     }
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|error| HashError(error.to_string()))
-}
-
-fn verifies(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        parsed.algorithm.as_str() == "argon2id"
-            && Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-    })
+    hash_password(password)
 }
 
 /// A strong random password for the generated root-admin Secret (32 bytes, base64url).
 pub fn generate_password() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+    portcullis_sidecar::random::url_safe_token(32)
 }
 
 #[cfg(test)]
@@ -98,13 +76,13 @@ mod tests {
         let first = root_password_hash("pw", None).expect("hashes");
         let second = root_password_hash("other", Some(&first)).expect("hashes");
         assert_ne!(first, second);
-        assert!(verifies("other", &second));
+        assert!(verify_password("other", &second));
     }
 
     #[test]
     fn garbage_existing_hash_is_replaced() {
         let hash = root_password_hash("pw", Some("not a hash")).expect("hashes");
-        assert!(verifies("pw", &hash));
+        assert!(verify_password("pw", &hash));
     }
 
     #[test]

@@ -14,7 +14,6 @@ use crate::return_path::return_path_or_default;
 use crate::roles::Role;
 use crate::session::model::new_session_id;
 use crate::session::{LoginMethod, Session};
-use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use axum::Form;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -106,11 +105,7 @@ pub async fn backup_login(
     let username_matches = bool::from(form.username.as_bytes().ct_eq(root_username.as_bytes()));
     let password = form.password;
     let password_matches = tokio::task::spawn_blocking(move || {
-        PasswordHash::new(hash.expose()).is_ok_and(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
+        crate::password::verify_password(&password, hash.expose())
     })
     .await
     .unwrap_or(false);

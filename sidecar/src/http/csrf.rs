@@ -6,9 +6,7 @@
 
 use crate::config::Settings;
 use crate::session::cookie::{request_cookie, set_cookie};
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use http::HeaderMap;
-use rand::RngCore;
 use subtle::ConstantTimeEq;
 
 /// Lifetime of a form's token.
@@ -20,9 +18,7 @@ fn cookie_name(settings: &Settings) -> String {
 
 /// A new token for a form, and the `Set-Cookie` value that goes with it.
 pub fn issue(settings: &Settings) -> (String, String) {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let token = crate::random::url_safe_token(32);
     let name = cookie_name(settings);
     let sealed = settings.session.keys.seal(&name, &token);
     let cookie = set_cookie(&name, sealed, CSRF_SECONDS, settings.session.secure_cookies);

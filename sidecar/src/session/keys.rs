@@ -7,7 +7,6 @@
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use cookie::{Cookie, CookieJar, Key};
-use rand::RngCore;
 use std::fmt;
 
 /// Fewest random bytes a session key must hold.
@@ -99,9 +98,7 @@ impl KeyRing {
 
 /// A new random key line for a key file.
 pub fn generate_key_line() -> String {
-    let mut bytes = [0u8; 48];
-    rand::rng().fill_bytes(&mut bytes);
-    STANDARD.encode(bytes)
+    STANDARD.encode(crate::random::random_bytes(48))
 }
 
 #[cfg(test)]

@@ -1,8 +1,6 @@
 //! What a session grants, and the bounds that keep it inside one cookie.
 
 use crate::roles::Role;
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 /// Most groups kept in a session; the role is decided before trimming.
@@ -68,9 +66,7 @@ pub fn bounded_groups(groups: Vec<String>) -> Vec<String> {
 
 /// A fresh random session id.
 pub fn new_session_id() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+    crate::random::url_safe_token(16)
 }
 
 #[cfg(test)]
