@@ -5,7 +5,8 @@ SHELL := /bin/bash
 CARGO ?= cargo
 IDP_DEPS := tests/idp/node_modules/.package-lock.json
 
-.PHONY: help demo test lint build toolchain deps bench kube-tools
+.PHONY: help demo test lint build toolchain deps bench kube-tools browser-deps
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 help:
 	@echo "make demo   run the identity provider, an app and the sidecar on 127.0.0.1"
@@ -24,7 +25,13 @@ $(IDP_DEPS): tests/idp/package.json tests/idp/package-lock.json
 kube-tools:
 	tests/tools/install-kube-tools.sh
 
-deps: toolchain $(IDP_DEPS) kube-tools
+# Debian's Chromium and ChromeDriver for the real-browser tests.
+browser-deps:
+	@test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || { \
+	  $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; }
+
+deps: toolchain $(IDP_DEPS) kube-tools browser-deps
 
 build:
 	$(CARGO) build --workspace --all-targets

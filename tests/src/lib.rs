@@ -6,6 +6,8 @@
 //!   written through the sidecar's own config types.
 //! - [`browser::Browser`]: an HTTP client with a cookie jar that logs in by
 //!   posting the provider's forms, following redirects one at a time.
+//! - [`webdriver::Chromium`]: a real headless Chromium driven over WebDriver.
+//! - [`kube`]: a real kube-apiserver and etcd, and the operator binary.
 
 pub mod browser;
 pub mod echo;
@@ -14,3 +16,4 @@ pub mod kube;
 pub mod process;
 pub mod sidecar;
 pub mod stack;
+pub mod webdriver;
