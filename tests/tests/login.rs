@@ -393,3 +393,21 @@ async fn login_outcomes_are_counted_in_metrics() -> Result<()> {
     assert_eq!(ready["identityProvider"]["status"], "ok");
     Ok(())
 }
+
+#[tokio::test]
+async fn two_sign_ins_started_in_one_browser_both_finish() -> Result<()> {
+    let stack = Stack::start().await?;
+    let browser = Browser::new();
+    let first = browser
+        .sign_in_until_callback(&stack.url("/first"), "alice", "alice-pw")
+        .await?;
+    let second = browser
+        .sign_in_until_callback(&stack.url("/second"), "alice", "alice-pw")
+        .await?;
+    for (callback, page) in [(first, "/first"), (second, "/second")] {
+        let response = browser.open(callback.as_str()).await?;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{page}");
+        assert_eq!(response.headers()[LOCATION], page);
+    }
+    Ok(())
+}

@@ -8,7 +8,9 @@ use super::state::{SharedState, unix_now};
 use crate::metrics::LoginOutcome;
 use crate::oidc::claims::identity_from_claims;
 use crate::oidc::flow::{authorization_request, finish_login};
-use crate::oidc::pending::{PENDING_LOGIN_SECONDS, PendingLogin, pending_cookie_name};
+use crate::oidc::pending::{
+    PENDING_LOGIN_SECONDS, PendingError, PendingLogin, pending_cookie_name,
+};
 use crate::return_path::return_path_or_default;
 use crate::roles::grant_for;
 use crate::session::cookie::{clear_cookie, request_cookie, set_cookie};
@@ -64,7 +66,8 @@ pub async fn start(
         })?;
     let return_to = return_path_or_default(query.rd.as_deref());
     let (url, pending) = authorization_request(&discovered, &settings.oidc, return_to, unix_now());
-    let cookie_name = pending_cookie_name(&settings.session.cookie_name);
+    let cookie_name = pending_cookie_name(&settings.session.cookie_name, &pending.state)
+        .unwrap_or_else(|| format!("{}_login", settings.session.cookie_name));
     let cookie = set_cookie(
         &cookie_name,
         pending.seal(&settings.session.keys, &cookie_name),
@@ -90,8 +93,11 @@ pub async fn callback(
     headers: HeaderMap,
 ) -> Response {
     let settings = state.settings.load_full();
-    let pending_name = pending_cookie_name(&settings.session.cookie_name);
-    let outcome = finish(&state, &settings, &pending_name, query, &headers).await;
+    let pending_name = query
+        .state
+        .as_deref()
+        .and_then(|returned| pending_cookie_name(&settings.session.cookie_name, returned));
+    let outcome = finish(&state, &settings, pending_name.as_deref(), query, &headers).await;
     state.metrics.login(match &outcome {
         Ok(_) => LoginOutcome::Success,
         Err(AppError::ProviderRefused { .. }) => LoginOutcome::ProviderError,
@@ -104,10 +110,10 @@ pub async fn callback(
         tracing::warn!(reason = %error, "login failed");
     }
     let mut response = outcome.unwrap_or_else(IntoResponse::into_response);
-    if let Ok(clear) = HeaderValue::from_str(&clear_cookie(
-        &pending_name,
-        settings.session.secure_cookies,
-    )) {
+    if let Some(pending_name) = &pending_name
+        && let Ok(clear) =
+            HeaderValue::from_str(&clear_cookie(pending_name, settings.session.secure_cookies))
+    {
         response.headers_mut().append(header::SET_COOKIE, clear);
     }
     response
@@ -116,7 +122,7 @@ pub async fn callback(
 async fn finish(
     state: &SharedState,
     settings: &crate::config::Settings,
-    pending_name: &str,
+    pending_name: Option<&str>,
     query: CallbackQuery,
     headers: &HeaderMap,
 ) -> Result<Response, AppError> {
@@ -133,6 +139,7 @@ async fn finish(
         return Err(AppError::MalformedCallback);
     };
     let now = unix_now();
+    let pending_name = pending_name.ok_or(PendingError::Missing)?;
     let pending = PendingLogin::open_matching(
         &settings.session.keys,
         pending_name,

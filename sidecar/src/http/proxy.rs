@@ -12,8 +12,8 @@ use super::identity_headers::{
 };
 use super::state::SharedState;
 use crate::config::Settings;
-use crate::oidc::pending::pending_cookie_name;
 use crate::session::Session;
+use crate::session::cookie::is_sidecar_cookie;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
@@ -83,11 +83,9 @@ async fn forward(
     let headers = request.headers_mut();
     strip_hop_by_hop(headers, upgrading);
     strip_identity_headers(headers);
-    let pending_name = pending_cookie_name(&settings.session.cookie_name);
-    strip_cookies(
-        headers,
-        &[settings.session.cookie_name.as_str(), pending_name.as_str()],
-    );
+    strip_cookies(headers, |name| {
+        is_sidecar_cookie(&settings.session.cookie_name, name)
+    });
     add_identity_headers(headers, &session);
     add_forwarded_headers(headers, peer, settings.public_url.scheme());
 

@@ -42,9 +42,19 @@ pub enum PendingError {
     Expired,
 }
 
-/// The name of the pending-login cookie for a session cookie name.
-pub fn pending_cookie_name(session_cookie: &str) -> String {
-    format!("{session_cookie}_login")
+/// Characters of `state` that name its pending-login cookie.
+const STATE_CHARS_IN_NAME: usize = 16;
+
+/// The name of the pending-login cookie for the login with this `state`.
+///
+/// Each login has its own cookie, so two sign-ins started in one browser
+/// (two tabs, or several tabs reloading after a session ends) do not
+/// overwrite each other. `None` for a `state` the sidecar cannot have made.
+pub fn pending_cookie_name(session_cookie: &str, state: &str) -> Option<String> {
+    let id = state.get(..STATE_CHARS_IN_NAME)?;
+    id.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        .then(|| format!("{session_cookie}_login_{id}"))
 }
 
 impl PendingLogin {
@@ -120,6 +130,16 @@ mod tests {
             PendingLogin::open_matching(&keys, "p", Some("garbage"), "state-1", 1000),
             Err(PendingError::Missing)
         );
+    }
+
+    #[test]
+    fn each_login_gets_its_own_cookie_name() {
+        let a = pending_cookie_name("s", "AAAAAAAAAAAAAAAA-rest");
+        let b = pending_cookie_name("s", "BBBBBBBBBBBBBBBB-rest");
+        assert_eq!(a.as_deref(), Some("s_login_AAAAAAAAAAAAAAAA"));
+        assert_ne!(a, b);
+        assert_eq!(pending_cookie_name("s", "short"), None);
+        assert_eq!(pending_cookie_name("s", "AAAAAAAA;AAAAAAAAAA"), None);
     }
 
     #[test]

@@ -71,6 +71,12 @@ pub fn request_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str>
         .map(|(_, value)| value)
 }
 
+/// True for the session cookie and every `<session>_…` helper cookie the sidecar sets.
+pub fn is_sidecar_cookie(session_cookie: &str, name: &str) -> bool {
+    name.strip_prefix(session_cookie)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('_'))
+}
+
 /// A `Set-Cookie` value: `HttpOnly`, `SameSite=Lax`, path `/`, `Secure` when asked.
 pub fn set_cookie(name: &str, value: String, max_age_seconds: i64, secure: bool) -> String {
     Cookie::build((name.to_owned(), value))
@@ -162,6 +168,16 @@ mod tests {
         assert_eq!(request_cookie(&headers, "s"), Some("two"));
         assert_eq!(request_cookie(&headers, "c"), Some("4"));
         assert_eq!(request_cookie(&headers, "missing"), None);
+    }
+
+    #[test]
+    fn the_sidecars_cookies_are_recognised_by_name() {
+        for name in ["s", "s_login_abc", "s_csrf"] {
+            assert!(is_sidecar_cookie("s", name), "{name}");
+        }
+        for name in ["session", "app", "s2", "x_s"] {
+            assert!(!is_sidecar_cookie("s", name), "{name}");
+        }
     }
 
     #[test]
