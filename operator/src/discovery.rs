@@ -1,14 +1,19 @@
 //! Fetching discovery documents, with a timeout and a per-URL cache.
 //!
 //! Many `OidcSettings` usually share one provider, and every reconcile checks
-//! it: the cache keeps one fetch per URL per interval. Error messages are
+//! it: the cache keeps one fetch per URL per interval, and reconciles that
+//! miss the cache together wait for a single fetch. Error messages are
 //! short and stable (no addresses or OS error numbers) so an unchanged outage
 //! yields an unchanged status, and nothing is rewritten.
 
 use crate::status::checks::Discovery;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// One URL's cached outcome; the async lock makes concurrent misses wait
+/// for the fetch in progress instead of starting their own.
+type Entry = Arc<tokio::sync::Mutex<Option<(Instant, Outcome)>>>;
 
 /// Outcome of a fetch: the document or why it could not be used.
 pub type Outcome = Result<Discovery, String>;
@@ -19,7 +24,7 @@ pub struct DiscoveryCache {
     timeout: Duration,
     ttl: Duration,
     failure_ttl: Duration,
-    entries: Mutex<HashMap<String, (Instant, Outcome)>>,
+    entries: Mutex<HashMap<String, Entry>>,
 }
 
 impl DiscoveryCache {
@@ -41,25 +46,31 @@ impl DiscoveryCache {
 
     /// The document at `url`, from the cache while it is fresh.
     pub async fn get(&self, url: &str) -> Outcome {
-        if let Some(outcome) = self.cached(url) {
-            return outcome;
+        let Some(entry) = self.entry(url) else {
+            return self.fetch(url).await;
+        };
+        let mut slot = entry.lock().await;
+        if let Some((at, outcome)) = slot.as_ref()
+            && at.elapsed() < self.ttl_of(outcome)
+        {
+            return outcome.clone();
         }
         let outcome = self.fetch(url).await;
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.insert(url.to_owned(), (Instant::now(), outcome.clone()));
-        }
+        *slot = Some((Instant::now(), outcome.clone()));
         outcome
     }
 
-    fn cached(&self, url: &str) -> Option<Outcome> {
-        let entries = self.entries.lock().ok()?;
-        let (at, outcome) = entries.get(url)?;
-        let ttl = if outcome.is_ok() {
+    fn entry(&self, url: &str) -> Option<Entry> {
+        let mut entries = self.entries.lock().ok()?;
+        Some(entries.entry(url.to_owned()).or_default().clone())
+    }
+
+    fn ttl_of(&self, outcome: &Outcome) -> Duration {
+        if outcome.is_ok() {
             self.ttl
         } else {
             self.failure_ttl
-        };
-        (at.elapsed() < ttl).then(|| outcome.clone())
+        }
     }
 
     async fn fetch(&self, url: &str) -> Outcome {
