@@ -48,6 +48,13 @@ pub struct Args {
     /// Seconds between re-checks of an OidcSettings that is not ready.
     #[arg(long, env = "PORTCULLIS_RETRY_SECONDS", default_value_t = 30)]
     pub retry_seconds: u64,
+    /// Most OidcSettings reconciled at once (0: no limit).
+    #[arg(long, env = "PORTCULLIS_CONCURRENT_RECONCILES", default_value_t = 16)]
+    pub concurrent_reconciles: u16,
+    /// Most root-admin passwords hashed at once; each argon2id run takes about
+    /// 19 MiB and one core for about 25 ms.
+    #[arg(long, env = "PORTCULLIS_CONCURRENT_HASHES", default_value_t = 2)]
+    pub concurrent_hashes: usize,
     /// Log format.
     #[arg(long, env = "PORTCULLIS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,

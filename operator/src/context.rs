@@ -1,12 +1,15 @@
 //! What every reconcile shares: the client, caches, metrics and timings.
 
+use crate::crd::OidcSettingsStatus;
 use crate::discovery::DiscoveryCache;
 use crate::metrics::Metrics;
 use kube::Client;
 use kube::runtime::events::Recorder;
 use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// Shared state of the controller.
 pub struct Context {
@@ -24,6 +27,21 @@ pub struct Context {
     pub retry: Duration,
     /// Consecutive failures by object, for backoff.
     pub failures: Mutex<HashMap<String, u32>>,
+    /// Bounds concurrent argon2 runs: each takes about 19 MiB and a core.
+    pub hashing: Semaphore,
+    /// The status this process last wrote, by object uid. The watch cache
+    /// can lag behind a write; deciding on this avoids writing (and
+    /// announcing) the same status twice.
+    pub written_status: Mutex<HashMap<String, OidcSettingsStatus>>,
+}
+
+/// `base` stretched by up to a tenth, the same for the same `key`, so
+/// objects reconciled together do not all come due together again.
+pub fn spread(base: Duration, key: &str) -> Duration {
+    let mut hasher = DefaultHasher::new();
+    key.hash(&mut hasher);
+    let tenth_ms = u64::try_from(base.as_millis() / 10).unwrap_or(u64::MAX);
+    base + Duration::from_millis(hasher.finish() % tenth_ms.max(1))
 }
 
 /// Exponential backoff after `failures` consecutive failures: 1 s doubling up to 5 min.
@@ -42,5 +60,22 @@ mod tests {
         assert_eq!(backoff(2), Duration::from_secs(2));
         assert_eq!(backoff(4), Duration::from_secs(8));
         assert_eq!(backoff(40), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn spread_stays_within_a_tenth_and_is_stable_per_key() {
+        let base = Duration::from_secs(300);
+        let delays: Vec<_> = (0..200)
+            .map(|i| spread(base, &format!("ns/s{i}")))
+            .collect();
+        assert!(delays.iter().all(|d| *d >= base && *d < base + base / 10));
+        assert_eq!(spread(base, "ns/s1"), spread(base, "ns/s1"));
+        let distinct: std::collections::HashSet<_> = delays.iter().collect();
+        assert!(distinct.len() > 150, "{} distinct delays", distinct.len());
+    }
+
+    #[test]
+    fn spread_of_zero_is_zero() {
+        assert_eq!(spread(Duration::ZERO, "a"), Duration::ZERO);
     }
 }

@@ -1,6 +1,7 @@
 //! Wiring the kube-runtime Controller: what is watched and what triggers a reconcile.
 //!
-//! - `OidcSettings`: the primary resource;
+//! - `OidcSettings`: the primary resource, when its generation changes (a new
+//!   spec), not on the status writes the operator itself makes;
 //! - ConfigMaps the operator generated (label-selected), as owned children;
 //! - Secrets, metadata only (no data is ever cached), mapped to the
 //!   `OidcSettings` that reference or generate them.
@@ -13,25 +14,34 @@ use crate::secret_refs::settings_for_secret;
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::core::PartialObjectMeta;
+use kube::runtime::controller::Config;
 use kube::runtime::watcher::{self, watcher};
-use kube::runtime::{Controller, WatchStreamExt};
+use kube::runtime::{Controller, WatchStreamExt, predicates, reflector};
 use kube::{Api, Client, ResourceExt};
 use std::future::Future;
 use std::sync::Arc;
 use tracing::{debug, warn};
 
-/// Runs the controller until `shutdown` resolves (then finishes in-flight reconciles).
+/// Runs the controller until `shutdown` resolves (then finishes in-flight
+/// reconciles), with at most `concurrency` reconciles at once (0: no limit).
 pub async fn run(
     client: Client,
     namespace: Option<&str>,
+    concurrency: u16,
     ctx: Arc<Context>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let settings: Api<OidcSettings> = api(&client, namespace);
     let config_maps: Api<ConfigMap> = api(&client, namespace);
     let secrets: Api<PartialObjectMeta<Secret>> = api(&client, namespace);
-    let controller = Controller::new(settings, watcher::Config::default().any_semantic());
-    let store = controller.store();
+    let (store, writer) = reflector::store();
+    let spec_changes = watcher(settings, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(predicates::generation, Default::default());
+    let controller = Controller::for_stream(spec_changes, store.clone())
+        .with_config(Config::default().concurrency(concurrency));
     let secret_events = watcher(secrets, watcher::Config::default().any_semantic())
         .default_backoff()
         .touched_objects();

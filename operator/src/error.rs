@@ -21,6 +21,9 @@ pub enum Error {
     /// A blocking task (password hashing) did not finish.
     #[error("background task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The password-hashing queue was closed (the operator is shutting down).
+    #[error("password hashing stopped: {0}")]
+    HashQueue(#[from] tokio::sync::AcquireError),
 }
 
 /// Result with the reconcile [`Error`].
@@ -34,7 +37,7 @@ impl Error {
             Error::Render(_) => "render",
             Error::Hash(_) => "hash",
             Error::Meta(_) => "metadata",
-            Error::Task(_) => "task",
+            Error::Task(_) | Error::HashQueue(_) => "task",
         }
     }
 }

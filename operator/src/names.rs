@@ -26,6 +26,9 @@ pub const ROOT_PASSWORD_KEY: &str = "password";
 pub const ROOT_USERNAME_KEY: &str = "username";
 /// Annotation with a hash of the config and secret contents, for rollouts.
 pub const CONFIG_HASH_ANNOTATION: &str = "portcullis.dev/config-hash";
+/// Annotation on the generated Secret: `<uid>/<resourceVersion>` of the
+/// password Secret its root-admin hash was made from.
+pub const ROOT_PASSWORD_SOURCE_ANNOTATION: &str = "portcullis.dev/root-password-source";
 /// Label naming the `OidcSettings` an object belongs to.
 pub const SETTINGS_LABEL: &str = "portcullis.dev/settings";
 /// Label every generated object carries; also the watch selector.

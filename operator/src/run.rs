@@ -88,12 +88,20 @@ pub async fn run(args: Args) -> Result<()> {
         recheck: Duration::from_secs(args.recheck_seconds),
         retry: Duration::from_secs(args.retry_seconds),
         failures: Default::default(),
+        hashing: tokio::sync::Semaphore::new(args.concurrent_hashes.max(1)),
+        written_status: Default::default(),
     });
     let stop = wait_true(stop_rx.clone());
     let lost = wait_true(lost_rx.clone());
-    crate::controller::run(client, args.namespace.as_deref(), ctx, async move {
-        tokio::select! { () = stop => {}, () = lost => {} }
-    })
+    crate::controller::run(
+        client,
+        args.namespace.as_deref(),
+        args.concurrent_reconciles,
+        ctx,
+        async move {
+            tokio::select! { () = stop => {}, () = lost => {} }
+        },
+    )
     .await;
     renewer.abort();
     metrics.leader.set(0);

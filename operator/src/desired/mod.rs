@@ -7,3 +7,4 @@ pub mod config;
 pub mod hash;
 pub mod objects;
 pub mod secrets;
+pub mod unchanged;

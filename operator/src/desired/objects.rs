@@ -8,7 +8,8 @@ use crate::crd::OidcSettings;
 use crate::desired::hash::content_hash;
 use crate::names::{
     CLIENT_SECRET_KEY, CONFIG_HASH_ANNOTATION, CONFIG_KEY, ROOT_HASH_KEY, ROOT_PASSWORD_KEY,
-    ROOT_USERNAME_KEY, SESSION_KEYS_KEY, common_labels, generated_name, root_admin_secret_name,
+    ROOT_PASSWORD_SOURCE_ANNOTATION, ROOT_USERNAME_KEY, SESSION_KEYS_KEY, common_labels,
+    generated_name, root_admin_secret_name,
 };
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -30,6 +31,8 @@ pub struct SecretValues {
     pub session_keys: String,
     /// argon2id hash of the root password, when a root admin is configured.
     pub root_password_hash: Option<String>,
+    /// Which version of the password Secret that hash was made from.
+    pub root_password_source: Option<String>,
 }
 
 impl std::fmt::Debug for SecretValues {
@@ -64,14 +67,21 @@ pub fn generated(
     }
     let hash = content_hash(&config_yaml, &data);
     let meta = meta(owner, generated_name(&owner.name_any()), Some(&hash))?;
+    let mut secret_meta = meta.clone();
+    if let (Some(source), Some(annotations)) = (
+        values.root_password_source,
+        secret_meta.annotations.as_mut(),
+    ) {
+        annotations.insert(ROOT_PASSWORD_SOURCE_ANNOTATION.to_owned(), source);
+    }
     Ok(Generated {
         config_map: ConfigMap {
-            metadata: meta.clone(),
+            metadata: meta,
             data: Some(BTreeMap::from([(CONFIG_KEY.to_owned(), config_yaml)])),
             ..ConfigMap::default()
         },
         secret: Secret {
-            metadata: meta,
+            metadata: secret_meta,
             type_: Some("Opaque".into()),
             data: Some(bytes(data)),
             ..Secret::default()
@@ -137,6 +147,7 @@ mod tests {
             client_secret: "s3cret".into(),
             session_keys: "key\n".into(),
             root_password_hash: Some("$argon2id$...".into()),
+            root_password_source: Some("uid-2/41".into()),
         }
     }
 
@@ -154,9 +165,16 @@ mod tests {
             labels["app.kubernetes.io/managed-by"],
             "portcullis-operator"
         );
-        assert_eq!(generated.config_map.metadata, generated.secret.metadata);
+        assert_eq!(generated.config_map.metadata.labels, meta.labels);
+        assert_eq!(
+            generated.config_map.metadata.owner_references,
+            meta.owner_references
+        );
         let annotations = meta.annotations.as_ref().expect("annotations");
         assert_eq!(annotations[CONFIG_HASH_ANNOTATION], generated.hash);
+        assert_eq!(annotations[ROOT_PASSWORD_SOURCE_ANNOTATION], "uid-2/41");
+        let config_map_annotations = generated.config_map.metadata.annotations.expect("hash");
+        assert!(!config_map_annotations.contains_key(ROOT_PASSWORD_SOURCE_ANNOTATION));
     }
 
     #[test]

@@ -3,9 +3,14 @@
 //! Session keys are generated once and then kept forever: a new key would log
 //! every user out. To rotate, put a new key as the first line of the
 //! generated Secret's `session-keys` and keep the old one below it for a
-//! session lifetime; the operator keeps whatever is there. The root-admin
-//! hash is kept while it still verifies against the password, so a reconcile
-//! does not rewrite it (argon2 salts are random) and trigger a rollout.
+//! session lifetime; the operator keeps whatever is there.
+//!
+//! The root-admin hash is kept while it still matches the password, so a
+//! reconcile does not rewrite it (argon2 salts are random) and trigger a
+//! rollout. argon2 is slow and memory-hard on purpose (about 25 ms and 19 MiB
+//! a call), so the generated Secret records which version of the password
+//! Secret the hash was made from: while that version is unchanged, the hash is
+//! reused without running argon2 at all.
 
 use portcullis_sidecar::password::{hash_password, verify_password};
 
@@ -22,6 +27,19 @@ pub fn session_keys(existing: Option<&str>, generate: impl FnOnce() -> String) -
 /// A fresh session key line, as the sidecar's `generate-key` prints it.
 pub fn new_session_key() -> String {
     portcullis_sidecar::session::keys::generate_key_line()
+}
+
+/// The existing hash, when it was made from this very version of the password Secret.
+///
+/// `source` identifies that version (uid and resourceVersion); `recorded` is
+/// what the generated Secret says its hash was made from.
+pub fn reusable_root_hash(
+    existing: Option<&str>,
+    recorded: Option<&str>,
+    source: &str,
+) -> Option<String> {
+    let existing = existing.map(str::trim).filter(|hash| !hash.is_empty())?;
+    (recorded == Some(source)).then(|| existing.to_owned())
 }
 
 /// The argon2id hash to write: `existing` if it verifies `password`, else a new one.
@@ -59,6 +77,20 @@ mod tests {
     fn generated_session_key_is_accepted_by_the_sidecar() {
         let keys = session_keys(None, new_session_key);
         assert!(portcullis_sidecar::session::keys::KeyRing::parse(&keys).is_ok());
+    }
+
+    #[test]
+    fn hash_from_the_same_password_version_is_reused_without_argon2() {
+        let reused = reusable_root_hash(Some("$argon2id$x\n"), Some("uid/7"), "uid/7");
+        assert_eq!(reused.as_deref(), Some("$argon2id$x"));
+    }
+
+    #[test]
+    fn changed_or_unknown_password_version_is_not_reused() {
+        assert_eq!(reusable_root_hash(Some("h"), Some("uid/7"), "uid/8"), None);
+        assert_eq!(reusable_root_hash(Some("h"), None, "uid/8"), None);
+        assert_eq!(reusable_root_hash(None, Some("uid/8"), "uid/8"), None);
+        assert_eq!(reusable_root_hash(Some(" "), Some("uid/8"), "uid/8"), None);
     }
 
     #[test]

@@ -17,7 +17,21 @@ pub struct Inputs {
     /// The OIDC client secret.
     pub client_secret: String,
     /// The root admin password, when a root admin is configured.
-    pub root_password: Option<String>,
+    pub root_password: Option<RootPassword>,
+}
+
+/// The root admin password and which version of its Secret it came from.
+pub struct RootPassword {
+    /// The password itself.
+    pub value: String,
+    /// `<uid>/<resourceVersion>` of the Secret it was read from.
+    pub source: String,
+}
+
+/// A key's value and the version of the Secret that held it.
+struct Found {
+    value: String,
+    source: String,
 }
 
 /// Reads what `settings` references; `Ok(Err(..))` names what is missing.
@@ -27,7 +41,7 @@ pub async fn read(
 ) -> Result<Result<Inputs, SecretsOutcome>> {
     let spec = &settings.spec;
     let client_secret = match read_key(secrets, &spec.client_secret_ref, "clientSecretRef").await? {
-        Ok(value) => value,
+        Ok(found) => found.value,
         Err(missing) => return Ok(Err(missing)),
     };
     let root_password = match &spec.root_admin {
@@ -40,7 +54,10 @@ pub async fn read(
                 None => generated_password(settings, secrets, &root.username).await?,
             };
             match found {
-                Ok(password) => Some(password),
+                Ok(found) => Some(RootPassword {
+                    value: found.value,
+                    source: found.source,
+                }),
                 Err(missing) => return Ok(Err(missing)),
             }
         }
@@ -55,25 +72,39 @@ async fn read_key(
     secrets: &Api<Secret>,
     reference: &SecretKeyRef,
     field: &str,
-) -> Result<Result<String, SecretsOutcome>> {
-    let Some(secret) = secrets.get_opt(&reference.name).await? else {
-        return Ok(Err(SecretsOutcome::Missing {
+) -> Result<Result<Found, SecretsOutcome>> {
+    let secret = secrets.get_opt(&reference.name).await?;
+    Ok(found_in(secret.as_ref(), reference, field))
+}
+
+/// The referenced key in `secret`, or what is missing, naming the field.
+fn found_in(
+    secret: Option<&Secret>,
+    reference: &SecretKeyRef,
+    field: &str,
+) -> Result<Found, SecretsOutcome> {
+    let Some(secret) = secret else {
+        return Err(SecretsOutcome::Missing {
             reason: "SecretNotFound",
             message: format!(
                 "Secret {} (spec.{field}.name) not found in this namespace",
                 reference.name
             ),
-        }));
+        });
     };
-    Ok(
-        value(&secret, &reference.key).ok_or_else(|| SecretsOutcome::Missing {
-            reason: "SecretKeyMissing",
-            message: format!(
-                "Secret {} has no key {} (spec.{field}.key), or its value is empty or not UTF-8",
-                reference.name, reference.key
-            ),
-        }),
-    )
+    let source = format!(
+        "{}/{}",
+        secret.metadata.uid.as_deref().unwrap_or_default(),
+        secret.resource_version().unwrap_or_default()
+    );
+    let found = value(secret, &reference.key).map(|value| Found { value, source });
+    found.ok_or_else(|| SecretsOutcome::Missing {
+        reason: "SecretKeyMissing",
+        message: format!(
+            "Secret {} has no key {} (spec.{field}.key), or its value is empty or not UTF-8",
+            reference.name, reference.key
+        ),
+    })
 }
 
 /// The password of `<name>-root-admin`, creating that Secret if it does not exist.
@@ -82,21 +113,27 @@ async fn generated_password(
     settings: &OidcSettings,
     secrets: &Api<Secret>,
     username: &str,
-) -> Result<Result<String, SecretsOutcome>> {
+) -> Result<Result<Found, SecretsOutcome>> {
     let name = root_admin_secret_name(&settings.name_any());
     let reference = SecretKeyRef {
         name: name.clone(),
         key: ROOT_PASSWORD_KEY.into(),
     };
-    if secrets.get_opt(&name).await?.is_none() {
-        let secret = root_admin_secret(settings, username, &generate_password())?;
-        match secrets.create(&PostParams::default(), &secret).await {
-            Ok(_) => info!(secret = name, "generated the root admin password"),
-            Err(kube::Error::Api(status)) if status.code == 409 => {}
-            Err(error) => return Err(error.into()),
-        }
+    let field = "rootAdmin (generated)";
+    if let Some(existing) = secrets.get_opt(&name).await? {
+        return Ok(found_in(Some(&existing), &reference, field));
     }
-    read_key(secrets, &reference, "rootAdmin (generated)").await
+    let secret = root_admin_secret(settings, username, &generate_password())?;
+    match secrets.create(&PostParams::default(), &secret).await {
+        Ok(created) => {
+            info!(secret = name, "generated the root admin password");
+            Ok(found_in(Some(&created), &reference, field))
+        }
+        Err(kube::Error::Api(status)) if status.code == 409 => {
+            read_key(secrets, &reference, field).await
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// A key's value as text, trailing newlines removed; `None` if absent, empty or not UTF-8.

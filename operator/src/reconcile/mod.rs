@@ -7,7 +7,7 @@ mod inputs;
 mod status;
 mod write;
 
-use crate::context::{Context, backoff};
+use crate::context::{Context, backoff, spread};
 use crate::crd::OidcSettings;
 use crate::error::{Error, Result};
 use crate::status::checks::{SecretsOutcome, checks};
@@ -55,7 +55,10 @@ async fn run(settings: &OidcSettings, ctx: &Context) -> Result<Action> {
     let secrets = Api::namespaced(ctx.client.clone(), &namespace);
     let outcome = match inputs::read(settings, &secrets).await? {
         Ok(inputs) => {
-            write::apply(settings, ctx, &namespace, inputs).await?;
+            let written = write::apply(settings, ctx, &namespace, inputs).await?;
+            if written > 0 {
+                info!(written, "wrote the generated objects");
+            }
             SecretsOutcome::Resolved
         }
         Err(missing) => {
@@ -66,7 +69,8 @@ async fn run(settings: &OidcSettings, ctx: &Context) -> Result<Action> {
     let discovery = ctx.discovery.get(&settings.spec.well_known_url).await;
     let checks = checks(&settings.spec, &outcome, &discovery);
     let ready = status::report(settings, ctx, &namespace, &checks).await?;
-    Ok(Action::requeue(if ready { ctx.recheck } else { ctx.retry }))
+    let delay = if ready { ctx.recheck } else { ctx.retry };
+    Ok(Action::requeue(spread(delay, &key(settings))))
 }
 
 fn key(settings: &OidcSettings) -> String {

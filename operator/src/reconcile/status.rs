@@ -1,4 +1,8 @@
 //! Writing `status` only when it changed, with an Event when `Ready` flips.
+//!
+//! "Changed" is judged against the newest status known: the one this process
+//! last wrote, else the one in the watch cache (which may lag behind a write
+//! by a moment; judging on it alone wrote and announced `Ready` twice).
 
 use crate::context::Context;
 use crate::crd::OidcSettings;
@@ -22,7 +26,13 @@ pub async fn report(
     let now = Timestamp::from_second(Timestamp::now().as_second())
         .unwrap_or_else(|_| Timestamp::now())
         .to_string();
-    let old = settings.status.as_ref();
+    let uid = settings.uid().unwrap_or_default();
+    let last_written = ctx
+        .written_status
+        .lock()
+        .ok()
+        .and_then(|written| written.get(&uid).cloned());
+    let old = last_written.as_ref().or(settings.status.as_ref());
     let status = next_status(
         old,
         settings.metadata.generation,
@@ -42,6 +52,9 @@ pub async fn report(
         &Patch::Merge(json!({ "status": status })),
     )
     .await?;
+    if let Ok(mut written) = ctx.written_status.lock() {
+        written.insert(uid, status.clone());
+    }
     let was = ready_condition(old).map(|c| c.status.clone());
     if let Some(ready) = ready
         && was.as_deref() != Some(ready.status.as_str())

@@ -1,50 +1,57 @@
 //! Server-side apply of the generated Secret and ConfigMap.
 //!
 //! The Secret goes first so a sidecar reloading the new config finds the
-//! files it names. Applying identical content is a no-op on the API server,
-//! so re-reconciles and restarts write nothing.
+//! files it names. An object that already holds what it should is not
+//! applied at all, so re-reconciles, re-checks and restarts write nothing.
 
-use super::inputs::{Inputs, value};
+use super::inputs::{Inputs, RootPassword, value};
 use crate::context::Context;
 use crate::crd::OidcSettings;
 use crate::desired::config::sidecar_yaml;
 use crate::desired::objects::{SecretValues, generated};
-use crate::desired::secrets::{new_session_key, root_password_hash, session_keys};
+use crate::desired::secrets::{
+    new_session_key, reusable_root_hash, root_password_hash, session_keys,
+};
+use crate::desired::unchanged::{config_map_unchanged, secret_unchanged};
 use crate::error::Result;
-use crate::names::{FIELD_MANAGER, ROOT_HASH_KEY, SESSION_KEYS_KEY, generated_name};
+use crate::names::{
+    FIELD_MANAGER, ROOT_HASH_KEY, ROOT_PASSWORD_SOURCE_ANNOTATION, SESSION_KEYS_KEY, generated_name,
+};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use tracing::debug;
 
-/// Applies `<name>-portcullis` Secret and ConfigMap.
+/// Applies `<name>-portcullis` Secret and ConfigMap where they differ from
+/// what they should be; returns how many objects were written.
 pub async fn apply(
     settings: &OidcSettings,
     ctx: &Context,
     namespace: &str,
     inputs: Inputs,
-) -> Result<()> {
+) -> Result<usize> {
     let name = generated_name(&settings.name_any());
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
     let config_maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
-    let existing = secrets.get_opt(&name).await?;
-    let existing_value = |key: &str| existing.as_ref().and_then(|secret| value(secret, key));
+    let (existing_secret, existing_config_map) =
+        tokio::try_join!(secrets.get_opt(&name), config_maps.get_opt(&name))?;
+    let existing = existing_secret.as_ref();
 
     let session_keys = session_keys(
-        existing_value(SESSION_KEYS_KEY)
+        existing
+            .and_then(|secret| value(secret, SESSION_KEYS_KEY))
             .map(|keys| format!("{keys}\n"))
             .as_deref(),
         new_session_key,
     );
-    let root_password_hash = match inputs.root_password {
-        None => None,
+    let (root_password_hash, root_password_source) = match inputs.root_password {
+        None => (None, None),
         Some(password) => {
-            let previous = existing_value(ROOT_HASH_KEY);
-            let hash = tokio::task::spawn_blocking(move || {
-                root_password_hash(&password, previous.as_deref())
-            })
-            .await??;
-            Some(hash)
+            let source = password.source.clone();
+            (
+                Some(root_hash(ctx, existing, password).await?),
+                Some(source),
+            )
         }
     };
     let generated = generated(
@@ -54,18 +61,53 @@ pub async fn apply(
             client_secret: inputs.client_secret,
             session_keys,
             root_password_hash,
+            root_password_source,
         },
     )?;
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    secrets
-        .patch(&name, &params, &Patch::Apply(&generated.secret))
-        .await?;
-    config_maps
-        .patch(&name, &params, &Patch::Apply(&generated.config_map))
-        .await?;
+    let mut written = 0;
+    if !secret_unchanged(existing, &generated.secret) {
+        secrets
+            .patch(&name, &params, &Patch::Apply(&generated.secret))
+            .await?;
+        written += 1;
+    }
+    if !config_map_unchanged(existing_config_map.as_ref(), &generated.config_map) {
+        config_maps
+            .patch(&name, &params, &Patch::Apply(&generated.config_map))
+            .await?;
+        written += 1;
+    }
     debug!(
         hash = generated.hash,
-        "applied the generated Secret and ConfigMap"
+        written, "the generated Secret and ConfigMap are current"
     );
-    Ok(())
+    Ok(written)
+}
+
+/// The root-admin hash: reused while the password Secret is the version it was
+/// made from, else verified or made anew, a bounded number at a time.
+async fn root_hash(
+    ctx: &Context,
+    existing: Option<&Secret>,
+    password: RootPassword,
+) -> Result<String> {
+    let previous = existing.and_then(|secret| value(secret, ROOT_HASH_KEY));
+    let recorded = existing.and_then(|secret| {
+        secret
+            .annotations()
+            .get(ROOT_PASSWORD_SOURCE_ANNOTATION)
+            .cloned()
+    });
+    if let Some(hash) =
+        reusable_root_hash(previous.as_deref(), recorded.as_deref(), &password.source)
+    {
+        return Ok(hash);
+    }
+    let _permit = ctx.hashing.acquire().await?;
+    let hash = tokio::task::spawn_blocking(move || {
+        root_password_hash(&password.value, previous.as_deref())
+    })
+    .await??;
+    Ok(hash)
 }
