@@ -2,6 +2,7 @@
 
 use crate::crd::OidcSettingsStatus;
 use crate::discovery::DiscoveryCache;
+use crate::hashing::HashingPool;
 use crate::metrics::Metrics;
 use kube::Client;
 use kube::runtime::events::Recorder;
@@ -9,7 +10,6 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Semaphore;
 
 /// Shared state of the controller.
 pub struct Context {
@@ -27,8 +27,8 @@ pub struct Context {
     pub retry: Duration,
     /// Consecutive failures by object, for backoff.
     pub failures: Mutex<HashMap<String, u32>>,
-    /// Bounds concurrent argon2 runs: each takes about 19 MiB and a core.
-    pub hashing: Semaphore,
+    /// Runs argon2, a bounded number at a time: each takes 19 MiB and a core.
+    pub hashing: HashingPool,
     /// The status this process last wrote, by object uid. The watch cache
     /// can lag behind a write; deciding on this avoids writing (and
     /// announcing) the same status twice.

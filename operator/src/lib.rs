@@ -13,6 +13,7 @@ pub mod crd;
 pub mod desired;
 pub mod discovery;
 pub mod error;
+pub mod hashing;
 pub mod leader;
 pub mod metrics;
 pub mod names;

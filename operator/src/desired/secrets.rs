@@ -12,7 +12,7 @@
 //! Secret the hash was made from: while that version is unchanged, the hash is
 //! reused without running argon2 at all.
 
-use portcullis_sidecar::password::{hash_password, verify_password};
+use portcullis_sidecar::password::PasswordWork;
 
 pub use portcullis_sidecar::password::HashError;
 
@@ -43,13 +43,17 @@ pub fn reusable_root_hash(
 }
 
 /// The argon2id hash to write: `existing` if it verifies `password`, else a new one.
-pub fn root_password_hash(password: &str, existing: Option<&str>) -> Result<String, HashError> {
+pub fn root_password_hash(
+    work: &mut PasswordWork,
+    password: &str,
+    existing: Option<&str>,
+) -> Result<String, HashError> {
     if let Some(existing) = existing.map(str::trim)
-        && verify_password(password, existing)
+        && work.verify(password, existing)
     {
         return Ok(existing.to_owned());
     }
-    hash_password(password)
+    work.hash(password)
 }
 
 /// A strong random password for the generated root-admin Secret (32 bytes, base64url).
@@ -60,6 +64,11 @@ pub fn generate_password() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portcullis_sidecar::password::verify_password;
+
+    fn hash(password: &str, existing: Option<&str>) -> Result<String, HashError> {
+        root_password_hash(&mut PasswordWork::new(), password, existing)
+    }
 
     #[test]
     fn existing_session_keys_are_kept_verbatim() {
@@ -95,26 +104,23 @@ mod tests {
 
     #[test]
     fn hash_that_still_verifies_is_kept() {
-        let first = root_password_hash("pw", None).expect("hashes");
+        let first = hash("pw", None).expect("hashes");
         assert!(first.starts_with("$argon2id$"));
-        assert_eq!(
-            root_password_hash("pw", Some(&first)).expect("keeps"),
-            first
-        );
+        assert_eq!(hash("pw", Some(&first)).expect("keeps"), first);
     }
 
     #[test]
     fn changed_password_gets_a_new_hash() {
-        let first = root_password_hash("pw", None).expect("hashes");
-        let second = root_password_hash("other", Some(&first)).expect("hashes");
+        let first = hash("pw", None).expect("hashes");
+        let second = hash("other", Some(&first)).expect("hashes");
         assert_ne!(first, second);
         assert!(verify_password("other", &second));
     }
 
     #[test]
     fn garbage_existing_hash_is_replaced() {
-        let hash = root_password_hash("pw", Some("not a hash")).expect("hashes");
-        assert!(verify_password("pw", &hash));
+        let replaced = hash("pw", Some("not a hash")).expect("hashes");
+        assert!(verify_password("pw", &replaced));
     }
 
     #[test]

@@ -104,10 +104,9 @@ async fn root_hash(
     {
         return Ok(hash);
     }
-    let _permit = ctx.hashing.acquire().await?;
-    let hash = tokio::task::spawn_blocking(move || {
-        root_password_hash(&password.value, previous.as_deref())
-    })
-    .await??;
+    let hash = ctx
+        .hashing
+        .run(move |work| root_password_hash(work, &password.value, previous.as_deref()))
+        .await??;
     Ok(hash)
 }
