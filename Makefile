@@ -5,13 +5,14 @@ SHELL := /bin/bash
 CARGO ?= cargo
 IDP_DEPS := tests/idp/node_modules/.package-lock.json
 
-.PHONY: help demo test lint build toolchain deps bench kube-tools browser-deps
+.PHONY: help demo test lint build toolchain deps bench bench-proxy bench-operator kube-tools browser-deps
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 help:
 	@echo "make demo   run the identity provider, an app and the sidecar on 127.0.0.1"
 	@echo "make test   install test dependencies and run every check and test"
-	@echo "make bench  benchmark the sidecar against oauth2-proxy and no proxy (not part of make test)"
+	@echo "make bench  benchmark the sidecar against oauth2-proxy and no proxy, and the operator"
+	@echo "            with 1,000 OidcSettings (not part of make test; bench-proxy, bench-operator)"
 
 toolchain:
 	rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -48,8 +49,17 @@ test: deps lint build
 	$(CARGO) test --workspace
 	npm test --prefix tests/idp
 
-# Not part of `make test`: a release build, then oauth2-proxy and wrk are
-# installed when missing; about two minutes, loopback only.
-bench: $(IDP_DEPS)
+# Not part of `make test`; loopback only, every run bounded in time.
+bench: bench-proxy bench-operator
+
+# A release build, then oauth2-proxy and wrk are installed when missing; about
+# three minutes.
+bench-proxy: $(IDP_DEPS)
 	$(CARGO) build --release --workspace --bins
-	bench/run.py
+	BENCH_BIN_DIR=$${CARGO_TARGET_DIR:-target}/release bench/run.py
+
+# The release operator against the real API server with 1,000 OidcSettings;
+# about two minutes.
+bench-operator: $(IDP_DEPS) kube-tools
+	$(CARGO) build --release -p portcullis-operator
+	OPBENCH_BIN_DIR=$${CARGO_TARGET_DIR:-target}/release bench/operator/run.py
