@@ -1,11 +1,11 @@
 //! What every reconcile shares: the client, caches, metrics and timings.
 
-use crate::crd::OidcSettingsStatus;
+use crate::crd::{OidcSettings, OidcSettingsStatus};
 use crate::discovery::DiscoveryCache;
 use crate::hashing::HashingPool;
 use crate::metrics::Metrics;
-use kube::Client;
 use kube::runtime::events::Recorder;
+use kube::{Client, ResourceExt};
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
@@ -33,6 +33,28 @@ pub struct Context {
     /// can lag behind a write; deciding on this avoids writing (and
     /// announcing) the same status twice.
     pub written_status: Mutex<HashMap<String, OidcSettingsStatus>>,
+}
+
+impl Context {
+    /// Drops what is kept about a deleted object. Best effort: a deletion the
+    /// watch missed only leaves a few bytes behind.
+    pub fn forget(&self, settings: &OidcSettings) {
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.remove(&settings_key(settings));
+        }
+        if let (Ok(mut written), Some(uid)) = (self.written_status.lock(), settings.uid()) {
+            written.remove(&uid);
+        }
+    }
+}
+
+/// `namespace/name` of an `OidcSettings`.
+pub fn settings_key(settings: &OidcSettings) -> String {
+    format!(
+        "{}/{}",
+        settings.namespace().unwrap_or_default(),
+        settings.name_any()
+    )
 }
 
 /// `base` stretched by up to a tenth, the same for the same `key`, so

@@ -11,7 +11,7 @@ use crate::crd::OidcSettings;
 use crate::names::managed_selector;
 use crate::reconcile::{error_policy, reconcile};
 use crate::secret_refs::settings_for_secret;
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Config;
@@ -35,8 +35,14 @@ pub async fn run(
     let config_maps: Api<ConfigMap> = api(&client, namespace);
     let secrets: Api<PartialObjectMeta<Secret>> = api(&client, namespace);
     let (store, writer) = reflector::store();
+    let forget = ctx.clone();
     let spec_changes = watcher(settings, watcher::Config::default().any_semantic())
         .default_backoff()
+        .inspect_ok(move |event| {
+            if let watcher::Event::Delete(settings) = event {
+                forget.forget(settings);
+            }
+        })
         .reflect(writer)
         .applied_objects()
         .predicate_filter(predicates::generation, Default::default());

@@ -7,12 +7,12 @@ mod inputs;
 mod status;
 mod write;
 
-use crate::context::{Context, backoff, spread};
+use crate::context::{Context, backoff, settings_key as key, spread};
 use crate::crd::OidcSettings;
 use crate::error::{Error, Result};
 use crate::status::checks::{SecretsOutcome, checks};
 use kube::ResourceExt;
-use kube::api::{Api, Resource};
+use kube::api::Api;
 use kube::runtime::controller::Action;
 use std::sync::Arc;
 use std::time::Instant;
@@ -71,12 +71,4 @@ async fn run(settings: &OidcSettings, ctx: &Context) -> Result<Action> {
     let ready = status::report(settings, ctx, &namespace, &checks).await?;
     let delay = if ready { ctx.recheck } else { ctx.retry };
     Ok(Action::requeue(spread(delay, &key(settings))))
-}
-
-fn key(settings: &OidcSettings) -> String {
-    format!(
-        "{}/{}",
-        settings.namespace().unwrap_or_default(),
-        settings.meta().name.as_deref().unwrap_or_default()
-    )
 }
