@@ -6,8 +6,9 @@
 use anyhow::{Context, Result, bail};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config, ResourceExt};
 use portcullis_e2e::idp::{CLIENT_ID, CLIENT_SECRET, Idp};
@@ -153,10 +154,30 @@ async fn missing_secret_is_reported_and_nothing_generated_is_deleted() -> Result
     assert_eq!(after, before);
     env.config_maps().get("books-portcullis").await?;
     env.secrets().get("books-root-admin").await?;
+    let warning = env.wait_event("SecretNotFound").await?;
+    assert_eq!(warning.type_.as_deref(), Some("Warning"));
+    assert!(
+        warning
+            .note
+            .as_deref()
+            .unwrap_or_default()
+            .contains(SECRET_NAME),
+        "{warning:?}"
+    );
 
-    // Putting it back heals it.
+    // Putting it back heals it, and says so: a second Reconciled occurrence
+    // (the Recorder counts repeats in the Event's series).
     env.put_client_secret(CLIENT_SECRET).await?;
     env.wait_ready().await?;
+    eventually("a second Reconciled Event", || async {
+        let events = env.events("Reconciled").await.ok()?;
+        (occurrences(&events) >= 2).then_some(())
+    })
+    .await?;
+    // Each transition is told once, not once per reconcile.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(occurrences(&env.events("SecretNotFound").await?), 1);
+    assert_eq!(occurrences(&env.events("Reconciled").await?), 2);
     Ok(())
 }
 
@@ -346,6 +367,28 @@ impl Env {
         found.with_context(|| format!("operator log:\n{}", self.operator.logs()))
     }
 
+    /// Events about the `OidcSettings` with this reason.
+    async fn events(&self, reason: &str) -> Result<Vec<Event>> {
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
+        let all = events.list(&ListParams::default()).await?;
+        Ok(all
+            .items
+            .into_iter()
+            .filter(|event| {
+                event.reason.as_deref() == Some(reason)
+                    && event.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(NAME)
+            })
+            .collect())
+    }
+
+    async fn wait_event(&self, reason: &str) -> Result<Event> {
+        let found = eventually(&format!("an Event {reason}"), || async {
+            self.events(reason).await.ok()?.into_iter().next()
+        })
+        .await;
+        found.with_context(|| format!("operator log:\n{}", self.operator.logs()))
+    }
+
     async fn resource_versions(&self) -> Result<Vec<(String, String)>> {
         let mut versions = vec![(
             "OidcSettings".to_owned(),
@@ -453,6 +496,14 @@ fn data(secret: &Secret) -> BTreeMap<String, String> {
 }
 
 /// Polls `check` every 200 ms for up to 60 s.
+/// How many times these Events happened, repeats included.
+fn occurrences(events: &[Event]) -> i32 {
+    events
+        .iter()
+        .map(|event| event.series.as_ref().map_or(1, |series| series.count))
+        .sum()
+}
+
 async fn eventually<T, F, Fut>(what: &str, check: F) -> Result<T>
 where
     F: Fn() -> Fut,
