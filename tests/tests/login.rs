@@ -268,6 +268,49 @@ async fn a_callback_delivered_to_another_browser_does_not_log_it_in() -> Result<
 }
 
 #[tokio::test]
+async fn a_callback_naming_another_provider_is_refused_before_the_code_is_used() -> Result<()> {
+    let stack = Stack::start().await?;
+    let browser = Browser::new();
+    let callback = browser
+        .sign_in_until_callback(&stack.url("/"), "alice", "alice-pw")
+        .await?;
+    let issuer = callback
+        .query_pairs()
+        .find(|(name, _)| name == "iss")
+        .map(|(_, value)| value.into_owned());
+    assert_eq!(
+        issuer.as_deref(),
+        Some(stack.idp.issuer.as_str()),
+        "the provider names itself in the response (RFC 9207)"
+    );
+    let mut mixed_up = callback.clone();
+    let pairs: Vec<(String, String)> = callback
+        .query_pairs()
+        .map(|(name, value)| {
+            let value = if name == "iss" {
+                "https://evil.example".to_owned()
+            } else {
+                value.into_owned()
+            };
+            (name.into_owned(), value)
+        })
+        .collect();
+    mixed_up.query_pairs_mut().clear().extend_pairs(pairs);
+    let response = browser.open(mixed_up.as_str()).await?;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let issued_session = response.headers().get_all(SET_COOKIE).iter().any(|c| {
+        c.to_str()
+            .is_ok_and(|c| c.starts_with("portcullis_session="))
+    });
+    assert!(!issued_session);
+    let page = response.text().await?;
+    assert!(page.contains("different identity provider"), "{page}");
+    let me = browser.client().get(stack.url("/auth/me")).send().await?;
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+    Ok(())
+}
+
+#[tokio::test]
 async fn access_denied_at_the_provider_shows_a_clear_page() -> Result<()> {
     let stack = Stack::start().await?;
     let browser = Browser::new();

@@ -6,6 +6,7 @@
 use super::pages::error_page;
 use crate::oidc::claims::ClaimsError;
 use crate::oidc::flow::FlowError;
+use crate::oidc::issuer_param::IssuerParamError;
 use crate::oidc::pending::PendingError;
 use crate::oidc::provider::DiscoveryFailure;
 use axum::Json;
@@ -36,6 +37,9 @@ pub enum AppError {
     /// The callback does not match this browser's pending login.
     #[error(transparent)]
     Pending(#[from] PendingError),
+    /// The callback names another provider, or none where one was promised.
+    #[error(transparent)]
+    IssuerParam(#[from] IssuerParamError),
     /// Code exchange or token validation failed.
     #[error(transparent)]
     Flow(#[from] FlowError),
@@ -75,7 +79,7 @@ Please try again in a moment.";
                 };
                 return (status, Html(page)).into_response();
             }
-            AppError::MalformedCallback | AppError::Pending(_) => (
+            AppError::MalformedCallback | AppError::Pending(_) | AppError::IssuerParam(_) => (
                 StatusCode::BAD_REQUEST,
                 "Sign-in could not be completed",
                 None,

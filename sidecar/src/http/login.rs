@@ -8,6 +8,7 @@ use super::state::{SharedState, unix_now};
 use crate::metrics::LoginOutcome;
 use crate::oidc::claims::identity_from_claims;
 use crate::oidc::flow::{authorization_request, finish_login};
+use crate::oidc::issuer_param::check_issuer_param;
 use crate::oidc::pending::{
     PENDING_LOGIN_SECONDS, PendingError, PendingLogin, pending_cookie_name,
 };
@@ -84,6 +85,7 @@ pub struct CallbackQuery {
     state: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+    iss: Option<String>,
 }
 
 /// `GET /auth/oidc`: finishes the login and issues the session cookie.
@@ -101,7 +103,9 @@ pub async fn callback(
     state.metrics.login(match &outcome {
         Ok(_) => LoginOutcome::Success,
         Err(AppError::ProviderRefused { .. }) => LoginOutcome::ProviderError,
-        Err(AppError::Pending(_) | AppError::MalformedCallback) => LoginOutcome::InvalidCallback,
+        Err(AppError::Pending(_) | AppError::MalformedCallback | AppError::IssuerParam(_)) => {
+            LoginOutcome::InvalidCallback
+        }
         Err(AppError::Claims(_)) => LoginOutcome::BadClaims,
         Err(AppError::ProviderUnavailable(_)) => LoginOutcome::ProviderUnavailable,
         Err(_) => LoginOutcome::TokenFailure,
@@ -148,6 +152,14 @@ async fn finish(
         now,
     )?;
     let discovered = state.provider.get(&settings.oidc.issuer).await?;
+    check_issuer_param(
+        query.iss.as_deref(),
+        &discovered.issuer,
+        discovered
+            .metadata
+            .additional_metadata()
+            .promises_issuer_param(),
+    )?;
     let login = finish_login(
         &state.provider,
         discovered,

@@ -2,6 +2,7 @@
 
 pub mod claims;
 pub mod flow;
+pub mod issuer_param;
 pub mod pending;
 pub mod provider;
 pub mod types;

@@ -3,7 +3,8 @@
 //! The library's `Core*` aliases drop claims they do not know; the group
 //! claim's name is configurable, so ID token and userinfo claims are kept in
 //! a flat map ([`OtherClaims`]) and the provider metadata keeps
-//! `end_session_endpoint` for logging out at the provider.
+//! `end_session_endpoint` for logging out at the provider and whether it
+//! names itself in authorization responses (RFC 9207).
 
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreClaimName, CoreClaimType, CoreClientAuthMethod,
@@ -32,17 +33,31 @@ impl AdditionalClaims for OtherClaims {}
 
 /// Provider metadata fields beyond OpenID Connect Discovery's core set.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct LogoutMetadata {
+pub struct ExtraMetadata {
     /// RP-initiated logout endpoint, when the provider has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_session_endpoint: Option<url::Url>,
+    /// RFC 9207: `true` when every authorization response carries `iss`.
+    /// Kept as any JSON value so an odd value cannot break discovery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_response_iss_parameter_supported: Option<Value>,
 }
 
-impl AdditionalProviderMetadata for LogoutMetadata {}
+impl ExtraMetadata {
+    /// Whether the provider promises `iss` in every authorization response.
+    pub fn promises_issuer_param(&self) -> bool {
+        matches!(
+            self.authorization_response_iss_parameter_supported,
+            Some(Value::Bool(true))
+        )
+    }
+}
+
+impl AdditionalProviderMetadata for ExtraMetadata {}
 
 /// The discovery document with its JWKS.
 pub type Metadata = ProviderMetadata<
-    LogoutMetadata,
+    ExtraMetadata,
     CoreAuthDisplay,
     CoreClientAuthMethod,
     CoreClaimName,
