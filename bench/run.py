@@ -28,22 +28,20 @@ import http.cookiejar
 import json
 import os
 import platform
-import re
 import secrets
-import select
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from processes import BenchError, Proc, Processes, free_port, tail, wait_for_line
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -76,112 +74,10 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-class BenchError(Exception):
-    """A step of the benchmark failed; the message says which."""
-
-
 # === processes ===
 
-@dataclass
-class Proc:
-    name: str
-    popen: subprocess.Popen
-    log_path: Path
-    started_at: float
-
-
-PROCS: list[Proc] = []
-
-
-def spawn(name: str, argv: list[str], *, env: dict | None = None, stdout_pipe: bool = False) -> Proc:
-    log_path = WORK / f"{name}.log"
-    log_file = open(log_path, "ab")
-    started = time.perf_counter()
-    popen = subprocess.Popen(
-        argv,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE if stdout_pipe else log_file,
-        stderr=log_file,
-    )
-    log_file.close()
-    proc = Proc(name, popen, log_path, started)
-    PROCS.append(proc)
-    return proc
-
-
-def stop(proc: Proc, timeout: float = 5.0) -> None:
-    """SIGTERM, then SIGKILL after `timeout`; only this one process, by its id."""
-    if proc.popen.poll() is None:
-        proc.popen.terminate()
-        try:
-            proc.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.popen.kill()
-            proc.popen.wait(5)
-    if proc.popen.stdout:
-        proc.popen.stdout.close()
-    if proc in PROCS:
-        PROCS.remove(proc)
-
-
-def stop_all() -> None:
-    for proc in list(reversed(PROCS)):
-        try:
-            stop(proc)
-        except Exception as error:  # keep stopping the others
-            log(f"could not stop {proc.name} (pid {proc.popen.pid}): {error}")
-
-
-def wait_for_line(proc: Proc, prefix: str, timeout: float) -> str:
-    """Reads the process's stdout until a line starts with `prefix`; then drains the rest to its log."""
-    assert proc.popen.stdout is not None
-    fd = proc.popen.stdout.fileno()
-    deadline = time.monotonic() + timeout
-    buffer = b""
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.1)
-        if ready:
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                break
-            buffer += chunk
-            for line in buffer.decode(errors="replace").splitlines():
-                if line.startswith(prefix):
-                    drain(proc)
-                    return line[len(prefix):].strip()
-        elif proc.popen.poll() is not None:
-            break
-    raise BenchError(
-        f"{proc.name} did not print {prefix!r} within {timeout}s (exit {proc.popen.poll()}); "
-        f"see {proc.log_path}: {tail(proc.log_path)}"
-    )
-
-
-def drain(proc: Proc) -> None:
-    def run() -> None:
-        with open(proc.log_path, "ab") as out:
-            try:
-                for chunk in iter(lambda: proc.popen.stdout.read1(4096), b""):
-                    out.write(chunk)
-            except (ValueError, OSError):
-                pass
-
-    threading.Thread(target=run, daemon=True).start()
-
-
-def tail(path: Path, lines: int = 8) -> str:
-    try:
-        return " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+PROCESSES = Processes(WORK, ROOT, log, stop_timeout=5.0)
+spawn, stop, stop_all = PROCESSES.spawn, PROCESSES.stop, PROCESSES.stop_all
 
 
 def http_status(url: str, timeout: float = 0.5) -> tuple[int, bytes]:
@@ -203,7 +99,7 @@ def wait_until_ok(url: str, proc: Proc, timeout: float, interval: float = 0.001,
         try:
             status, body = http_status(url)
             if status == 200 and accept(body):
-                return time.perf_counter() - proc.started_at
+                return time.monotonic() - proc.started_at
         except OSError:
             pass
         if proc.popen.poll() is not None:
@@ -806,31 +702,26 @@ def on_alarm(signum, frame):
     raise BenchError(f"the benchmark took longer than BENCH_TIMEOUT={TIMEOUT}s")
 
 
-def preflight() -> str:
+def preflight() -> tuple[str, str]:
     for binary in ("portcullis-sidecar", "echo-upstream"):
         if not (BIN_DIR / binary).is_file():
             raise BenchError(f"{BIN_DIR / binary} is missing: run `cargo build --release --workspace --bins`")
     if not (ROOT / "tests/idp/node_modules").is_dir():
         raise BenchError("tests/idp/node_modules is missing: run `npm ci --prefix tests/idp`")
-    o2p = os.environ.get("OAUTH2_PROXY")
-    if not o2p:
-        result = subprocess.run(
-            [str(BENCH / "install-oauth2-proxy.sh")], stdout=subprocess.PIPE, text=True, timeout=1800
-        )
-        if result.returncode != 0:
-            raise BenchError("bench/install-oauth2-proxy.sh failed")
-        o2p = result.stdout.strip().splitlines()[-1]
+    o2p = installed("OAUTH2_PROXY", "install-oauth2-proxy.sh")  # also installs wrk
     if not shutil.which("wrk"):
         raise BenchError("wrk is not installed")
-    oha = os.environ.get("OHA")
-    if not oha:
-        result = subprocess.run(
-            [str(BENCH / "install-oha.sh")], stdout=subprocess.PIPE, text=True, timeout=1800
-        )
-        if result.returncode != 0:
-            raise BenchError("bench/install-oha.sh failed")
-        oha = result.stdout.strip().splitlines()[-1]
-    return o2p, oha
+    return o2p, installed("OHA", "install-oha.sh")
+
+
+def installed(variable: str, script: str) -> str:
+    """The binary `$variable` names, else the one `bench/<script>` installs (once) and prints."""
+    if os.environ.get(variable):
+        return os.environ[variable]
+    result = subprocess.run([str(BENCH / script)], stdout=subprocess.PIPE, text=True, timeout=1800)
+    if result.returncode != 0:
+        raise BenchError(f"bench/{script} failed")
+    return result.stdout.strip().splitlines()[-1]
 
 
 def main() -> int:

@@ -55,7 +55,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -65,6 +64,10 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from processes import BenchError, Proc, Processes, free_port, wait_for_line  # noqa: E402
+from processes import tail as log_tail  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -135,102 +138,14 @@ def log(message: str) -> None:
     print(f"[opbench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-class BenchError(Exception):
-    """A step of the benchmark failed; the message says which."""
-
-
 # === processes ===
 
-@dataclass
-class Proc:
-    name: str
-    popen: subprocess.Popen
-    log_path: Path
-    started_at: float  # time.monotonic()
+PROCESSES = Processes(WORK, ROOT, log, stop_timeout=20.0)
+spawn, stop_all = PROCESSES.spawn, PROCESSES.stop_all
 
 
-PROCS: list[Proc] = []
-
-
-def spawn(name: str, argv: list[str], *, env: dict | None = None, stdout_pipe: bool = False) -> Proc:
-    log_path = WORK / f"{name}.log"
-    with open(log_path, "ab") as log_file:
-        started = time.monotonic()
-        popen = subprocess.Popen(
-            argv, cwd=ROOT, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE if stdout_pipe else log_file, stderr=log_file,
-        )
-    proc = Proc(name, popen, log_path, started)
-    PROCS.append(proc)
-    return proc
-
-
-def stop(proc: Proc, timeout: float = 20.0) -> None:
-    """SIGTERM, then SIGKILL after `timeout`; only this one process, by its id."""
-    if proc.popen.poll() is None:
-        proc.popen.terminate()
-        try:
-            proc.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.popen.kill()
-            proc.popen.wait(5)
-    if proc.popen.stdout:
-        proc.popen.stdout.close()
-    if proc in PROCS:
-        PROCS.remove(proc)
-
-
-def stop_all() -> None:
-    for proc in list(reversed(PROCS)):
-        try:
-            stop(proc)
-        except Exception as error:  # keep stopping the others
-            log(f"could not stop {proc.name} (pid {proc.popen.pid}): {error}")
-
-
-def wait_for_line(proc: Proc, prefix: str, timeout: float) -> str:
-    """Reads stdout until a line starts with `prefix`, then copies the rest to the log."""
-    import select
-    assert proc.popen.stdout is not None
-    fd = proc.popen.stdout.fileno()
-    deadline = time.monotonic() + timeout
-    buffer = b""
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.1)
-        if ready:
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                break
-            buffer += chunk
-            for line in buffer.decode(errors="replace").splitlines():
-                if line.startswith(prefix):
-                    threading.Thread(target=drain, args=(proc,), daemon=True).start()
-                    return line[len(prefix):].strip()
-        elif proc.popen.poll() is not None:
-            break
-    raise BenchError(f"{proc.name} did not print {prefix!r} within {timeout}s; see {proc.log_path}")
-
-
-def drain(proc: Proc) -> None:
-    with open(proc.log_path, "ab") as out:
-        try:
-            for chunk in iter(lambda: proc.popen.stdout.read1(4096), b""):
-                out.write(chunk)
-        except (ValueError, OSError):
-            pass
-
-
-def tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def tail(path: Path) -> str:
+    return log_tail(path, lines=15, separator="\n")
 
 
 # === /proc readings ===
