@@ -17,21 +17,15 @@ pub struct Inputs {
     /// The OIDC client secret.
     pub client_secret: String,
     /// The root admin password, when a root admin is configured.
-    pub root_password: Option<RootPassword>,
+    pub root_password: Option<SecretValue>,
 }
 
-/// The root admin password and which version of its Secret it came from.
-pub struct RootPassword {
-    /// The password itself.
+/// A key's value and which version of its Secret held it.
+pub struct SecretValue {
+    /// The value itself.
     pub value: String,
     /// `<uid>/<resourceVersion>` of the Secret it was read from.
     pub source: String,
-}
-
-/// A key's value and the version of the Secret that held it.
-struct Found {
-    value: String,
-    source: String,
 }
 
 /// Reads what `settings` references; `Ok(Err(..))` names what is missing.
@@ -54,10 +48,7 @@ pub async fn read(
                 None => generated_password(settings, secrets, &root.username).await?,
             };
             match found {
-                Ok(found) => Some(RootPassword {
-                    value: found.value,
-                    source: found.source,
-                }),
+                Ok(found) => Some(found),
                 Err(missing) => return Ok(Err(missing)),
             }
         }
@@ -72,7 +63,7 @@ async fn read_key(
     secrets: &Api<Secret>,
     reference: &SecretKeyRef,
     field: &str,
-) -> Result<Result<Found, SecretsOutcome>> {
+) -> Result<Result<SecretValue, SecretsOutcome>> {
     let secret = secrets.get_opt(&reference.name).await?;
     Ok(found_in(secret.as_ref(), reference, field))
 }
@@ -82,7 +73,7 @@ fn found_in(
     secret: Option<&Secret>,
     reference: &SecretKeyRef,
     field: &str,
-) -> Result<Found, SecretsOutcome> {
+) -> Result<SecretValue, SecretsOutcome> {
     let Some(secret) = secret else {
         return Err(SecretsOutcome::Missing {
             reason: "SecretNotFound",
@@ -97,7 +88,7 @@ fn found_in(
         secret.metadata.uid.as_deref().unwrap_or_default(),
         secret.resource_version().unwrap_or_default()
     );
-    let found = value(secret, &reference.key).map(|value| Found { value, source });
+    let found = value(secret, &reference.key).map(|value| SecretValue { value, source });
     found.ok_or_else(|| SecretsOutcome::Missing {
         reason: "SecretKeyMissing",
         message: format!(
@@ -113,7 +104,7 @@ async fn generated_password(
     settings: &OidcSettings,
     secrets: &Api<Secret>,
     username: &str,
-) -> Result<Result<Found, SecretsOutcome>> {
+) -> Result<Result<SecretValue, SecretsOutcome>> {
     let name = root_admin_secret_name(&settings.name_any());
     let reference = SecretKeyRef {
         name: name.clone(),

@@ -4,7 +4,7 @@
 //! files it names. An object that already holds what it should is not
 //! applied at all, so re-reconciles, re-checks and restarts write nothing.
 
-use super::inputs::{Inputs, RootPassword, value};
+use super::inputs::{Inputs, SecretValue, value};
 use crate::context::Context;
 use crate::crd::OidcSettings;
 use crate::desired::config::sidecar_yaml;
@@ -90,7 +90,7 @@ pub async fn apply(
 async fn root_hash(
     ctx: &Context,
     existing: Option<&Secret>,
-    password: RootPassword,
+    password: SecretValue,
 ) -> Result<String> {
     let previous = existing.and_then(|secret| value(secret, ROOT_HASH_KEY));
     let recorded = existing.and_then(|secret| {
