@@ -2,6 +2,8 @@
 //!
 //! - [`idp::Idp`]: the OpenID-certified `oidc-provider` npm package (`tests/idp`).
 //! - [`echo::Echo`]: a small app that echoes what it receives.
+//! - [`guarded::Guarded`]: the echo app behind a sidecar, with sessions
+//!   sealed by the sidecar's own keys (no provider needed).
 //! - [`sidecar::Sidecar`]: the `portcullis-sidecar` binary with a config
 //!   written through the sidecar's own config types.
 //! - [`browser::Browser`]: an HTTP client with a cookie jar that logs in by
@@ -11,6 +13,7 @@
 
 pub mod browser;
 pub mod echo;
+pub mod guarded;
 pub mod idp;
 pub mod kube;
 pub mod process;

@@ -392,7 +392,7 @@ async fn an_unreachable_app_gives_a_502_page() -> Result<()> {
 }
 
 #[tokio::test]
-async fn upgrades_are_spliced_through_to_the_app() -> Result<()> {
+async fn websocket_upgrades_are_spliced_through_to_the_app() -> Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let stack = Stack::start().await?;
     let browser = Browser::new();
@@ -401,7 +401,7 @@ async fn upgrades_are_spliced_through_to_the_app() -> Result<()> {
     let addr = stack.sidecar.url().trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&addr).await?;
     let request = format!(
-        "GET /socket HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: portcullis-echo\r\nCookie: {cookies}\r\n\r\n"
+        "GET /socket HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nCookie: {cookies}\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).await?;
     let mut head = vec![0u8; 4096];

@@ -8,9 +8,9 @@ use super::state::SharedState;
 use crate::metrics::StatusLabels;
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 /// The public router (listen address).
@@ -23,11 +23,27 @@ pub fn app(state: SharedState) -> Router {
         .route("/auth/me", get(me))
         .route_layer(middleware::from_fn(own_page_headers))
         .fallback(proxy)
+        .layer(middleware::from_fn(refuse_ambiguous_host))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_responses,
         ))
         .with_state(state)
+}
+
+/// A request with more than one `Host` is refused: the sidecar and the app
+/// could each read a different one (RFC 9112 §3.2 asks for a 400).
+async fn refuse_ambiguous_host(request: Request, next: Next) -> Response {
+    if request
+        .headers()
+        .get_all(header::HOST)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return (StatusCode::BAD_REQUEST, "more than one Host header").into_response();
+    }
+    next.run(request).await
 }
 
 /// Sidecar pages are never cached or framed.

@@ -1,7 +1,8 @@
 //! The headers that tell the app who is calling, and the ones it must never see.
 //!
-//! Whatever the client sent under an identity header name is removed first,
-//! so only the sidecar speaks for the user. The sidecar's own cookies are
+//! Whatever the client sent under an identity or forwarding header name, in
+//! any spelling an app server may read as that name, is removed first, so
+//! only the sidecar speaks for the user. The sidecar's own cookies are
 //! removed too: the app has no use for them and should not hold them.
 
 use crate::session::Session;
@@ -21,15 +22,29 @@ pub const ROLE: HeaderName = HeaderName::from_static("x-portcullis-role");
 /// `X-Portcullis-Root`: `true` for the root admin, else `false`.
 pub const ROOT: HeaderName = HeaderName::from_static("x-portcullis-root");
 
-/// Prefix of every header the sidecar owns; all are stripped from clients.
-const OWN_PREFIX: &str = "x-portcullis-";
+/// Name prefixes of request headers only the sidecar may set: its own, and
+/// the forwarding headers an app reads to learn who and where the client is.
+const OWNED_PREFIXES: [&str; 2] = ["x-portcullis-", "x-forwarded-"];
+/// Names of request headers only the sidecar may set, beside the prefixes.
+const OWNED_NAMES: [&str; 2] = ["forwarded", "x-real-ip"];
 
-const IDENTITY_HEADERS: [HeaderName; 4] = [USER, GROUPS, EMAIL, PREFERRED_USERNAME];
+/// Headers a `Connection` header may never remove: they carry the request
+/// itself (`Host`, `Cookie`, the body's length) or the sidecar's word on it.
+const NEVER_HOP_BY_HOP: [HeaderName; 4] = [
+    header::HOST,
+    header::COOKIE,
+    header::CONTENT_LENGTH,
+    header::AUTHORIZATION,
+];
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1) never forwarded as they are.
-const HOP_BY_HOP: [HeaderName; 7] = [
+/// Hop-by-hop headers (RFC 9110 §7.6.1) never forwarded as they are, with
+/// `Proxy-Connection` (still sent by some clients) and `HTTP2-Settings`
+/// (only meaningful with an `h2c` upgrade, which is never passed on).
+const HOP_BY_HOP: [HeaderName; 9] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    HeaderName::from_static("http2-settings"),
     header::PROXY_AUTHENTICATE,
     header::PROXY_AUTHORIZATION,
     header::TE,
@@ -37,22 +52,41 @@ const HOP_BY_HOP: [HeaderName; 7] = [
     header::TRANSFER_ENCODING,
 ];
 
-/// Removes every identity header a client may have sent, however it is spelled.
+/// True for a header name only the sidecar may send to the app, however the
+/// client spelled it: servers in the CGI tradition (WSGI, PHP, Rack) read
+/// `X_Forwarded_User` and `X-Forwarded-User` as the same variable, so `_`
+/// counts as `-` here. Header names arrive lowercased.
+pub fn is_sidecar_owned(name: &HeaderName) -> bool {
+    let name = name.as_str().as_bytes();
+    OWNED_NAMES
+        .iter()
+        .any(|owned| same_name(name, owned.as_bytes()))
+        || OWNED_PREFIXES.iter().any(|prefix| {
+            name.len() >= prefix.len() && same_name(&name[..prefix.len()], prefix.as_bytes())
+        })
+}
+
+/// Compares two lowercase header names, reading `_` as `-`.
+fn same_name(name: &[u8], owned: &[u8]) -> bool {
+    let dash = |byte: &u8| if *byte == b'_' { b'-' } else { *byte };
+    name.len() == owned.len() && name.iter().map(dash).eq(owned.iter().copied())
+}
+
+/// Removes every identity and forwarding header a client may have sent,
+/// however it is spelled, before the sidecar sets its own.
 pub fn strip_identity_headers(headers: &mut HeaderMap) {
-    for name in &IDENTITY_HEADERS {
-        headers.remove(name);
-    }
-    let own: Vec<HeaderName> = headers
+    let owned: Vec<HeaderName> = headers
         .keys()
-        .filter(|name| name.as_str().starts_with(OWN_PREFIX))
+        .filter(|name| is_sidecar_owned(name))
         .cloned()
         .collect();
-    for name in own {
+    for name in owned {
         headers.remove(name);
     }
 }
 
-/// Removes hop-by-hop headers, including those named in `Connection`; keeps `Upgrade` when asked.
+/// Removes hop-by-hop headers, including those named in `Connection`
+/// (except the end-to-end ones it may not remove); keeps `Upgrade` when asked.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
@@ -61,6 +95,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
         .flat_map(|value| value.split(','))
         .filter_map(|name| HeaderName::try_from(name.trim()).ok())
         .filter(|name| !(keep_upgrade && name == header::UPGRADE))
+        .filter(|name| !NEVER_HOP_BY_HOP.contains(name))
         .collect();
     for name in named.iter().chain(&HOP_BY_HOP) {
         headers.remove(name);
@@ -154,6 +189,54 @@ mod tests {
         assert_eq!(headers[ROLE], "admin");
         assert_eq!(headers[GROUPS], "admin,staff");
         assert!(headers.get("x-portcullis-anything").is_none());
+    }
+
+    #[test]
+    fn underscore_spellings_of_owned_headers_are_stripped() {
+        let mut headers = HeaderMap::new();
+        for name in [
+            "x_portcullis_role",
+            "x_forwarded_user",
+            "X-Forwarded_Groups",
+            "x_real_ip",
+            "forwarded",
+            "x-forwarded-prefix",
+            "x_forwarded_port",
+        ] {
+            headers.insert(
+                HeaderName::try_from(name).expect("name"),
+                HeaderValue::from_static("spoofed"),
+            );
+        }
+        headers.insert("x_app_header", HeaderValue::from_static("kept"));
+        headers.insert("x-forwardedness", HeaderValue::from_static("kept"));
+        strip_identity_headers(&mut headers);
+        let left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+        assert!(headers.contains_key("x_app_header"));
+        assert!(headers.contains_key("x-forwardedness"));
+    }
+
+    #[test]
+    fn connection_cannot_remove_end_to_end_headers() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("host, cookie, content-length, authorization, x-private"),
+        );
+        headers.insert(header::HOST, HeaderValue::from_static("app.example"));
+        headers.insert(header::COOKIE, HeaderValue::from_static("app=1"));
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic x"));
+        headers.insert("x-private", HeaderValue::from_static("1"));
+        headers.insert(
+            "http2-settings",
+            HeaderValue::from_static("AAMAAABkAAQAoAAAAAIAAAAA"),
+        );
+        strip_hop_by_hop(&mut headers, false);
+        let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["authorization", "content-length", "cookie", "host"]);
     }
 
     #[test]

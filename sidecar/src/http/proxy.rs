@@ -2,29 +2,26 @@
 //!
 //! Method, path, query, `Host` and bodies pass through untouched; identity
 //! headers are replaced by the sidecar's; the sidecar's cookies stay behind.
-//! WebSocket (and any HTTP/1.1) upgrades are spliced byte for byte once the
-//! app agrees with `101 Switching Protocols`.
+//! WebSocket handshakes are spliced byte for byte once the app agrees with
+//! `101 Switching Protocols` (see [`super::upgrade`] for why nothing else is).
 
 use super::current_session::current_session;
 use super::error::AppError;
+use super::forwarding::{ClientHops, set_forwarding_headers};
 use super::identity_headers::{
     add_identity_headers, strip_cookies, strip_hop_by_hop, strip_identity_headers,
 };
 use super::state::SharedState;
+use super::upgrade::{app_switched_to_websocket, is_websocket_handshake, splice};
 use crate::config::Settings;
 use crate::session::Session;
 use crate::session::cookie::is_sidecar_cookie;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::time::Instant;
-
-const X_FORWARDED_FOR: &str = "x-forwarded-for";
-const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
-const X_FORWARDED_HOST: &str = "x-forwarded-host";
 
 /// Fallback handler: every path the sidecar does not serve itself.
 pub async fn proxy(
@@ -65,8 +62,8 @@ async fn forward(
     peer: SocketAddr,
     mut request: Request,
 ) -> Result<Response, AppError> {
-    let upgrading = request.headers().contains_key(header::UPGRADE);
-    let client_upgrade = upgrading.then(|| hyper::upgrade::on(&mut request));
+    let websocket = is_websocket_handshake(request.method(), request.version(), request.headers());
+    let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut request));
 
     let upstream = &settings.upstream;
     let path_and_query = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
@@ -81,13 +78,17 @@ async fn forward(
         .map_err(|_| AppError::UpstreamUnavailable)?;
 
     let headers = request.headers_mut();
-    strip_hop_by_hop(headers, upgrading);
+    strip_hop_by_hop(headers, websocket);
     strip_identity_headers(headers);
     strip_cookies(headers, |name| {
         is_sidecar_cookie(&settings.session.cookie_name, name)
     });
     add_identity_headers(headers, &session);
-    add_forwarded_headers(headers, peer, settings.public_url.scheme());
+    set_forwarding_headers(
+        headers,
+        &ClientHops::direct(peer.ip()),
+        settings.public_url.scheme() == "https",
+    );
 
     let started = Instant::now();
     let mut response = state.upstream.request(request).await.map_err(|error| {
@@ -99,42 +100,17 @@ async fn forward(
         .upstream_latency
         .observe(started.elapsed().as_secs_f64());
 
-    if response.status() == StatusCode::SWITCHING_PROTOCOLS
-        && let Some(client_upgrade) = client_upgrade
-    {
-        let upstream_upgrade = hyper::upgrade::on(&mut response);
-        tokio::spawn(async move {
-            if let (Ok(client), Ok(app)) = (client_upgrade.await, upstream_upgrade.await) {
-                let _ = tokio::io::copy_bidirectional(
-                    &mut TokioIo::new(client),
-                    &mut TokioIo::new(app),
-                )
-                .await;
-            }
-        });
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let Some(client_upgrade) =
+            client_upgrade.filter(|_| app_switched_to_websocket(response.headers()))
+        else {
+            tracing::warn!("the app switched protocols without a WebSocket handshake to match");
+            return Err(AppError::UpstreamUnavailable);
+        };
+        let app_upgrade = hyper::upgrade::on(&mut response);
+        tokio::spawn(splice(state.clone(), session, client_upgrade, app_upgrade));
     } else {
         strip_hop_by_hop(response.headers_mut(), false);
     }
     Ok(response.map(Body::new))
-}
-
-fn add_forwarded_headers(headers: &mut http::HeaderMap, peer: SocketAddr, scheme: &str) {
-    let peer_ip = peer.ip().to_string();
-    let forwarded_for = match headers
-        .get(X_FORWARDED_FOR)
-        .and_then(|value| value.to_str().ok())
-    {
-        Some(earlier) => format!("{earlier}, {peer_ip}"),
-        None => peer_ip,
-    };
-    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
-        headers.insert(X_FORWARDED_FOR, value);
-    }
-    if let Some(host) = headers.get(header::HOST).cloned() {
-        headers.insert(X_FORWARDED_HOST, host);
-    }
-    headers.insert(
-        X_FORWARDED_PROTO,
-        HeaderValue::from_static(if scheme == "https" { "https" } else { "http" }),
-    );
 }

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use tokio::sync::Notify;
 
 /// Most ids kept; beyond this the soonest-expiring are dropped first.
 const MAX_REVOKED: usize = 100_000;
@@ -15,6 +16,8 @@ const MAX_REVOKED: usize = 100_000;
 #[derive(Debug, Default)]
 pub struct RevokedSessions {
     ids: Mutex<HashMap<String, u64>>,
+    /// Wakes whoever holds a connection open for a session (a spliced WebSocket).
+    changed: Notify,
 }
 
 impl RevokedSessions {
@@ -31,6 +34,19 @@ impl RevokedSessions {
             ids.remove(&soonest);
         }
         ids.insert(sid.to_owned(), expires_at);
+        drop(ids);
+        self.changed.notify_waiters();
+    }
+
+    /// Returns once `sid` is logged out (at once if it already is).
+    pub async fn wait_until_revoked(&self, sid: &str) {
+        loop {
+            let changed = self.changed.notified();
+            if self.is_revoked(sid) {
+                return;
+            }
+            changed.await;
+        }
     }
 
     /// True when `sid` was logged out.
@@ -58,5 +74,23 @@ mod tests {
             "a expired at 100 and was forgotten"
         );
         assert!(revoked.is_revoked("b"));
+    }
+
+    #[tokio::test]
+    async fn a_waiter_wakes_when_its_session_is_revoked() {
+        let revoked = std::sync::Arc::new(RevokedSessions::default());
+        let waiter = tokio::spawn({
+            let revoked = revoked.clone();
+            async move { revoked.wait_until_revoked("a").await }
+        });
+        tokio::task::yield_now().await;
+        revoked.revoke("other", 100, 0);
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        revoked.revoke("a", 100, 0);
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("woken")
+            .expect("joined");
     }
 }

@@ -1,8 +1,9 @@
 //! A tiny app to put behind the proxies: it answers every request with JSON
 //! describing what it received (method, path, query, headers), so tests can
-//! see exactly what the sidecar passed on. A request with
-//! `Upgrade: portcullis-echo` is switched to a raw byte echo, to prove that
-//! upgrades (as WebSockets use) pass through. `/bench` answers a bare `ok`
+//! see exactly what the sidecar passed on. Like many app servers (Hypercorn
+//! accepts `h2c`), it agrees to any `Upgrade` it is asked for, switching to
+//! a raw byte echo; `?switch-to=<protocol>` makes it answer with another
+//! protocol than asked, as a misbehaving app would. `/bench` answers a bare `ok`
 //! (for load tests); `/slow` answers after 800 ms (for shutdown tests).
 //!
 //! Usage: `echo-upstream [PORT]` (0 or none picks a free port); prints
@@ -34,11 +35,13 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn echo(mut request: Request) -> Response {
-    if request
-        .headers()
-        .get(header::UPGRADE)
-        .is_some_and(|value| value == "portcullis-echo")
-    {
+    if let Some(asked) = request.headers().get(header::UPGRADE).cloned() {
+        let answered = request
+            .uri()
+            .query()
+            .and_then(|query| query.strip_prefix("switch-to="))
+            .and_then(|protocol| HeaderValue::from_str(protocol).ok())
+            .unwrap_or(asked);
         let upgrade = hyper::upgrade::on(&mut request);
         tokio::spawn(async move {
             if let Ok(upgraded) = upgrade.await {
@@ -53,9 +56,7 @@ async fn echo(mut request: Request) -> Response {
         });
         let mut response = Response::new(Body::empty());
         *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-        response
-            .headers_mut()
-            .insert(header::UPGRADE, HeaderValue::from_static("portcullis-echo"));
+        response.headers_mut().insert(header::UPGRADE, answered);
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));

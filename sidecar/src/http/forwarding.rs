@@ -1,0 +1,109 @@
+//! The forwarding headers the app receives: who the client is, which host it
+//! asked for, and over which scheme.
+//!
+//! A client's own forwarding headers were removed before (see
+//! [`super::identity_headers`]), so every value here is the sidecar's: an
+//! app that trusts `X-Forwarded-For` or `Forwarded` for an audit log or an
+//! allow-list cannot be lied to by a client that talks to the sidecar.
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use std::net::IpAddr;
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+
+/// Where a request came from, as the sidecar decided it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientHops {
+    /// The client's address: the peer, or the address a trusted proxy vouched for.
+    pub client: IpAddr,
+    /// The `X-Forwarded-For` chain to pass on, ending with the peer.
+    pub chain: String,
+}
+
+impl ClientHops {
+    /// A client that reached the sidecar directly.
+    pub fn direct(peer: IpAddr) -> Self {
+        Self {
+            client: peer,
+            chain: peer.to_string(),
+        }
+    }
+}
+
+/// Sets `X-Forwarded-For`, `X-Real-IP`, `X-Forwarded-Host`,
+/// `X-Forwarded-Proto` and `Forwarded` (RFC 7239) from the sidecar's view.
+pub fn set_forwarding_headers(headers: &mut HeaderMap, hops: &ClientHops, https: bool) {
+    let proto = if https { "https" } else { "http" };
+    if let Ok(chain) = HeaderValue::from_str(&hops.chain) {
+        headers.insert(X_FORWARDED_FOR, chain);
+    }
+    if let Ok(client) = HeaderValue::from_str(&hops.client.to_string()) {
+        headers.insert(X_REAL_IP, client);
+    }
+    let host = headers
+        .get(header::HOST)
+        .filter(|host| is_plain_host(host.as_bytes()))
+        .cloned();
+    let mut forwarded = format!("for={};proto={proto}", forwarded_node(hops.client));
+    if let Some(host) = host {
+        if let Ok(text) = host.to_str() {
+            forwarded.push_str(&format!(";host=\"{text}\""));
+        }
+        headers.insert(X_FORWARDED_HOST, host);
+    }
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    if let Ok(forwarded) = HeaderValue::from_str(&forwarded) {
+        headers.insert(FORWARDED, forwarded);
+    }
+}
+
+/// A node for `Forwarded: for=`: IPv6 addresses are bracketed and quoted.
+fn forwarded_node(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("\"[{v6}]\""),
+    }
+}
+
+/// A `Host` value made only of the characters a host and port may hold.
+fn is_plain_host(host: &[u8]) -> bool {
+    !host.is_empty()
+        && host
+            .iter()
+            .all(|byte| byte.is_ascii_alphanumeric() || b".-:[]".contains(byte))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_forwarding_header_is_the_sidecars_view() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("books.example:8443"));
+        let hops = ClientHops::direct("192.0.2.7".parse().expect("ip"));
+        set_forwarding_headers(&mut headers, &hops, true);
+        assert_eq!(headers[X_FORWARDED_FOR], "192.0.2.7");
+        assert_eq!(headers[X_REAL_IP], "192.0.2.7");
+        assert_eq!(headers[X_FORWARDED_HOST], "books.example:8443");
+        assert_eq!(headers[X_FORWARDED_PROTO], "https");
+        assert_eq!(
+            headers[FORWARDED],
+            "for=192.0.2.7;proto=https;host=\"books.example:8443\""
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_are_quoted_and_odd_hosts_left_out() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("evil\";for=1.2.3.4"));
+        let hops = ClientHops::direct("2001:db8::1".parse().expect("ip"));
+        set_forwarding_headers(&mut headers, &hops, false);
+        assert_eq!(headers[FORWARDED], "for=\"[2001:db8::1]\";proto=http");
+        assert!(headers.get(X_FORWARDED_HOST).is_none());
+    }
+}

@@ -1,0 +1,136 @@
+//! The echo app behind a sidecar whose provider is unreachable, for tests
+//! of what a signed-in client can and cannot do once past the login.
+//!
+//! No provider starts: sessions are sealed with the sidecar's own key file
+//! through the sidecar's own sealing code, so a test can be any user with
+//! any role in milliseconds, and many such tests can run at once on a busy
+//! machine. The backup login works here too (it never needs the provider).
+
+use crate::echo::Echo;
+use crate::process::free_port;
+use crate::sidecar::{Sidecar, SidecarSetup, reserve_public_url};
+use anyhow::{Context, Result};
+use portcullis_sidecar::roles::Role;
+use portcullis_sidecar::session::model::new_session_id;
+use portcullis_sidecar::session::{KeyRing, LoginMethod, Session, seal_session};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The echo app and a sidecar in front of it; both stopped on drop.
+pub struct Guarded {
+    /// The app.
+    pub echo: Echo,
+    /// The sidecar under test.
+    pub sidecar: Sidecar,
+}
+
+impl Guarded {
+    /// Starts the echo app and a sidecar whose provider never answers.
+    pub async fn start() -> Result<Self> {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts both, letting `tweak` change the sidecar's setup first.
+    pub async fn start_with(tweak: impl FnOnce(&mut SidecarSetup)) -> Result<Self> {
+        let (port, _) = reserve_public_url();
+        let nowhere = format!(
+            "http://127.0.0.1:{}/.well-known/openid-configuration",
+            free_port()
+        );
+        let echo = Echo::start().await?;
+        let mut setup = SidecarSetup::new(port, &nowhere, &echo.url)?;
+        tweak(&mut setup);
+        let sidecar = setup.start().await?;
+        Ok(Self { echo, sidecar })
+    }
+
+    /// A URL on the sidecar.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.sidecar.url())
+    }
+
+    /// `host:port` of the sidecar, for raw connections.
+    pub fn addr(&self) -> &str {
+        self.sidecar.url().trim_start_matches("http://")
+    }
+
+    /// A `Cookie` header value with a session for `user` in `role`, valid for `seconds`.
+    pub fn session_cookie(&self, user: &str, role: Role, seconds: u64) -> Result<String> {
+        let config = &self.sidecar.setup.config;
+        let keys = KeyRing::parse(&std::fs::read_to_string(&config.session.key_file)?)
+            .ok()
+            .context("the sidecar's key file parses")?;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+        let session = Session {
+            sid: new_session_id(),
+            user: user.to_owned(),
+            email: None,
+            preferred_username: Some(user.to_owned()),
+            groups: vec![role.as_str().to_owned()],
+            role,
+            root: false,
+            method: LoginMethod::Oidc,
+            expires_at: now + seconds,
+            id_token: None,
+        };
+        let name = &config.session.cookie_name;
+        Ok(format!("{name}={}", seal_session(&keys, name, &session)))
+    }
+}
+
+/// One response read off a raw connection: its head, and its body when it
+/// declares a `Content-Length`.
+#[derive(Debug)]
+pub struct RawResponse {
+    /// Status line and headers, as sent.
+    pub head: String,
+    /// The body (empty without a `Content-Length`).
+    pub body: String,
+}
+
+impl RawResponse {
+    /// The status code from the status line.
+    pub fn status(&self) -> u16 {
+        self.head
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// Reads one response from `stream` (within 10 s), leaving the connection open.
+pub async fn read_response(stream: &mut tokio::net::TcpStream) -> Result<RawResponse> {
+    use tokio::io::AsyncReadExt;
+    let read = async {
+        let mut bytes = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let head_end = loop {
+            if let Some(end) = bytes.windows(4).position(|window| window == b"\r\n\r\n") {
+                break end + 4;
+            }
+            let read = stream.read(&mut chunk).await?;
+            anyhow::ensure!(read > 0, "connection closed before a full response head");
+            bytes.extend_from_slice(&chunk[..read]);
+        };
+        let head = String::from_utf8_lossy(&bytes[..head_end]).into_owned();
+        let length = head
+            .lines()
+            .filter_map(|line| line.split_once(':'))
+            .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, value)| value.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        let mut body = bytes[head_end..].to_vec();
+        while body.len() < length {
+            let read = stream.read(&mut chunk).await?;
+            anyhow::ensure!(read > 0, "connection closed inside the body");
+            body.extend_from_slice(&chunk[..read]);
+        }
+        Ok(RawResponse {
+            head,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), read)
+        .await
+        .context("no response within 10 s")?
+}
