@@ -1,13 +1,12 @@
-//! The sidecar config, rendered through the sidecar's own types.
+//! The sidecar config, rendered through the contract crate's types.
 //!
 //! Rendering through [`SidecarConfig`] (instead of a template) means a field
-//! the sidecar does not know cannot be written, and the sidecar's own loader
-//! reads back exactly what the operator meant.
+//! the sidecar does not know cannot be written, and the sidecar, which loads
+//! the file through the same types, reads back exactly what the operator meant.
 
 use crate::crd::OidcSettingsSpec;
 use crate::names::{CLIENT_SECRET_KEY, ROOT_HASH_KEY, SESSION_KEYS_KEY, secret_path};
-use portcullis_sidecar::config::SidecarConfig;
-use portcullis_sidecar::config::file::{OidcConfig, RootAdminConfig, SessionConfig};
+use portcullis_contract::config::{OidcConfig, RootAdminConfig, SessionConfig, SidecarConfig};
 
 /// Where the sidecar listens inside the pod.
 pub const LISTEN: &str = "0.0.0.0:4180";
