@@ -8,4 +8,7 @@
 
 pub mod config;
 pub mod defaults;
+pub mod password;
 pub mod paths;
+pub mod random;
+pub mod session_keys;

@@ -12,8 +12,6 @@ pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod oidc;
-pub mod password;
-pub mod random;
 pub mod rate_limit;
 pub mod reload;
 pub mod return_path;

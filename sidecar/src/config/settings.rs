@@ -355,7 +355,7 @@ fn key_ring(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::keys::generate_key_line;
+    use portcullis_contract::session_keys::generate_key_line;
     use std::collections::HashMap;
 
     const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$J0GZ3k0kGfX3b0S2tP0g5r3sWY8d2m5zDk8VbZb7w9E";
