@@ -4,7 +4,9 @@
 //! The crate is split so that decisions are pure and tested on their own
 //! (`roles`, `return_path`, `session`, `oidc::claims`, `oidc::pending`,
 //! `config`), while IO lives in thin layers (`oidc::provider`,
-//! `oidc::flow`, `http`, `admin`, `server`).
+//! `oidc::flow`, `http`, `admin`, `server`). The config file's types and
+//! defaults, password hashing and the session-key format come from the
+//! `portcullis-contract` crate, which the operator uses too.
 
 pub mod admin;
 pub mod cli;
