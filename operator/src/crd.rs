@@ -6,6 +6,10 @@
 //! generated from these types by the `crdgen` binary; a test fails on drift.
 
 use kube::{CustomResource, KubeSchema};
+use portcullis_contract::defaults::{
+    DEFAULT_GROUP_CLAIM, DEFAULT_SCOPES, DEFAULT_USERNAME_CLAIM, REQUIRED_SCOPE,
+};
+use portcullis_contract::paths::WELL_KNOWN_SUFFIX;
 use serde::{Deserialize, Serialize};
 
 /// Group of every Portcullis resource.
@@ -44,8 +48,8 @@ pub struct OidcSettingsSpec {
     /// `/.well-known/openid-configuration`.
     #[x_kube(validation = Rule::new("self.startsWith('https://') || self.startsWith('http://')")
         .message("must start with https:// or http://"))]
-    #[x_kube(validation = Rule::new("self.endsWith('/.well-known/openid-configuration')")
-        .message("must end with /.well-known/openid-configuration"))]
+    #[x_kube(validation = Rule::new(format!("self.endsWith('{WELL_KNOWN_SUFFIX}')"))
+        .message(format!("must end with {WELL_KNOWN_SUFFIX}").as_str()))]
     #[schemars(length(max = 2048))]
     pub well_known_url: String,
     /// Claim used as the (unique) username.
@@ -58,7 +62,8 @@ pub struct OidcSettingsSpec {
     pub group_claim: String,
     /// Scopes requested at login; must contain `openid`.
     #[serde(default = "default_scopes")]
-    #[x_kube(validation = Rule::new("'openid' in self").message("must contain openid"))]
+    #[x_kube(validation = Rule::new(format!("'{REQUIRED_SCOPE}' in self"))
+        .message(format!("must contain {REQUIRED_SCOPE}").as_str()))]
     #[x_kube(validation = Rule::new("self.all(s, s.matches('^[!#-\\\\[\\\\]-~]+$'))")
         .message("each scope must be a single word without spaces, quotes or backslashes"))]
     #[schemars(length(max = 32), inner(length(min = 1, max = 128)))]
@@ -143,13 +148,16 @@ pub struct Condition {
 }
 
 fn default_username_claim() -> String {
-    "preferred_username".into()
+    DEFAULT_USERNAME_CLAIM.into()
 }
 fn default_group_claim() -> String {
-    "groups".into()
+    DEFAULT_GROUP_CLAIM.into()
 }
 fn default_scopes() -> Vec<String> {
-    ["openid", "profile", "email"].map(String::from).to_vec()
+    DEFAULT_SCOPES
+        .iter()
+        .map(|scope| (*scope).to_owned())
+        .collect()
 }
 fn default_upstream_port() -> i32 {
     8080

@@ -7,7 +7,7 @@
 //! memory is `size × 19 MiB`, whatever the load.
 
 use crate::error::Result;
-use portcullis_sidecar::password::PasswordWork;
+use portcullis_contract::password::PasswordWork;
 use std::sync::Mutex;
 use tokio::sync::Semaphore;
 

@@ -1,8 +1,8 @@
 //! Command line: run the proxy, check a config, hash a password, make a key.
 
 use crate::config::{self, LoadError};
-use crate::session::keys::generate_key_line;
 use clap::{Parser, Subcommand};
+use portcullis_contract::session_keys::generate_key_line;
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -100,7 +100,7 @@ fn hash_password() -> ExitCode {
         eprintln!("error: the password on stdin is empty");
         return ExitCode::from(EXIT_BAD_CONFIG);
     }
-    match crate::password::hash_password(password) {
+    match portcullis_contract::password::hash_password(password) {
         Ok(hash) => {
             println!("{hash}");
             ExitCode::SUCCESS

@@ -4,7 +4,9 @@
 //! The crate is split so that decisions are pure and tested on their own
 //! (`roles`, `return_path`, `session`, `oidc::claims`, `oidc::pending`,
 //! `config`), while IO lives in thin layers (`oidc::provider`,
-//! `oidc::flow`, `http`, `admin`, `server`).
+//! `oidc::flow`, `http`, `admin`, `server`). The config file's types and
+//! defaults, password hashing and the session-key format come from the
+//! `portcullis-contract` crate, which the operator uses too.
 
 pub mod admin;
 pub mod cli;
@@ -12,8 +14,6 @@ pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod oidc;
-pub mod password;
-pub mod random;
 pub mod rate_limit;
 pub mod reload;
 pub mod return_path;

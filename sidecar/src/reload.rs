@@ -10,10 +10,11 @@
 //! last good settings keep serving. Sessions are untouched: the session keys
 //! and their rotation decide which cookies open, not the reload.
 
-use crate::config::{self, SidecarConfig};
+use crate::config;
 use crate::http::state::AppState;
 use crate::metrics::ReloadResult;
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
+use portcullis_contract::config::SidecarConfig;
 use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};

@@ -1,10 +1,9 @@
-//! The `portcullis-sidecar` binary, configured through its own config types.
+//! The `portcullis-sidecar` binary, configured through the contract's config types.
 
 use crate::idp::{CLIENT_ID, CLIENT_SECRET};
 use crate::process::{free_port, target_bin, wait_for_http_ok};
 use anyhow::{Context, Result};
-use portcullis_sidecar::config::SidecarConfig;
-use portcullis_sidecar::config::file::RootAdminConfig;
+use portcullis_contract::config::{RootAdminConfig, SidecarConfig};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -11,6 +11,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config, ResourceExt};
+use portcullis_contract::config::SidecarConfig;
 use portcullis_e2e::idp::{CLIENT_ID, CLIENT_SECRET, Idp};
 use portcullis_e2e::kube::{Cluster, Operator};
 use portcullis_e2e::process::{free_port, repo_root};
@@ -18,7 +19,7 @@ use portcullis_e2e::sidecar::reserve_public_url;
 use portcullis_operator::crd::{
     Condition, OidcSettings, OidcSettingsSpec, RootAdminSpec, SecretKeyRef,
 };
-use portcullis_sidecar::config::{Settings, SidecarConfig};
+use portcullis_sidecar::config::Settings;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;

@@ -1,24 +1,21 @@
-//! The sidecar config, rendered through the sidecar's own types.
+//! The sidecar config, rendered through the contract crate's types.
 //!
 //! Rendering through [`SidecarConfig`] (instead of a template) means a field
-//! the sidecar does not know cannot be written, and the sidecar's own loader
-//! reads back exactly what the operator meant.
+//! the sidecar does not know cannot be written, and the sidecar, which loads
+//! the file through the same types, reads back exactly what the operator meant.
 
 use crate::crd::OidcSettingsSpec;
 use crate::names::{CLIENT_SECRET_KEY, ROOT_HASH_KEY, SESSION_KEYS_KEY, secret_path};
-use portcullis_sidecar::config::SidecarConfig;
-use portcullis_sidecar::config::file::{OidcConfig, RootAdminConfig, SessionConfig};
-
-/// Where the sidecar listens inside the pod.
-pub const LISTEN: &str = "0.0.0.0:4180";
-/// Where the sidecar serves health and metrics inside the pod.
-pub const ADMIN_LISTEN: &str = "0.0.0.0:9090";
+use portcullis_contract::config::{OidcConfig, RootAdminConfig, SessionConfig, SidecarConfig};
+use portcullis_contract::defaults::{
+    DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, DEFAULT_ROOT_SESSION_LIFETIME_SECONDS,
+};
 
 /// The sidecar config for `spec`, with secrets as paths under the Secret mount.
 pub fn sidecar_config(spec: &OidcSettingsSpec) -> SidecarConfig {
     SidecarConfig {
-        listen: LISTEN.into(),
-        admin_listen: ADMIN_LISTEN.into(),
+        listen: DEFAULT_LISTEN.into(),
+        admin_listen: DEFAULT_ADMIN_LISTEN.into(),
         upstream: format!("http://127.0.0.1:{}", spec.upstream_port),
         public_url: spec.public_url.trim_end_matches('/').to_owned(),
         oidc: OidcConfig {
@@ -33,7 +30,7 @@ pub fn sidecar_config(spec: &OidcSettingsSpec) -> SidecarConfig {
         root_admin: spec.root_admin.as_ref().map(|root| RootAdminConfig {
             username: root.username.clone(),
             password_hash_file: Some(secret_path(ROOT_HASH_KEY).into()),
-            session_lifetime_seconds: default_root_lifetime(),
+            session_lifetime_seconds: DEFAULT_ROOT_SESSION_LIFETIME_SECONDS,
         }),
         session: SessionConfig {
             key_file: secret_path(SESSION_KEYS_KEY).into(),
@@ -45,14 +42,6 @@ pub fn sidecar_config(spec: &OidcSettingsSpec) -> SidecarConfig {
 /// The sidecar config as the YAML text of the ConfigMap.
 pub fn sidecar_yaml(spec: &OidcSettingsSpec) -> Result<String, serde_yaml::Error> {
     sidecar_config(spec).to_yaml()
-}
-
-fn default_root_lifetime() -> u64 {
-    // The sidecar's own default, read back through its parser so it stays one value.
-    SidecarConfig::from_yaml("rootAdmin: {}")
-        .ok()
-        .and_then(|config| config.root_admin)
-        .map_or(8 * 3600, |root| root.session_lifetime_seconds)
 }
 
 #[cfg(test)]

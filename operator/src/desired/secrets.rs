@@ -12,9 +12,9 @@
 //! Secret the hash was made from: while that version is unchanged, the hash is
 //! reused without running argon2 at all.
 
-use portcullis_sidecar::password::PasswordWork;
+use portcullis_contract::password::PasswordWork;
 
-pub use portcullis_sidecar::password::HashError;
+pub use portcullis_contract::password::HashError;
 
 /// The session keys to write: the existing ones if present, else a new key.
 pub fn session_keys(existing: Option<&str>, generate: impl FnOnce() -> String) -> String {
@@ -26,7 +26,7 @@ pub fn session_keys(existing: Option<&str>, generate: impl FnOnce() -> String) -
 
 /// A fresh session key line, as the sidecar's `generate-key` prints it.
 pub fn new_session_key() -> String {
-    portcullis_sidecar::session::keys::generate_key_line()
+    portcullis_contract::session_keys::generate_key_line()
 }
 
 /// The existing hash, when it was made from this very version of the password Secret.
@@ -58,13 +58,13 @@ pub fn root_password_hash(
 
 /// A strong random password for the generated root-admin Secret (32 bytes, base64url).
 pub fn generate_password() -> String {
-    portcullis_sidecar::random::url_safe_token(32)
+    portcullis_contract::random::url_safe_token(32)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use portcullis_sidecar::password::verify_password;
+    use portcullis_contract::password::verify_password;
 
     fn hash(password: &str, existing: Option<&str>) -> Result<String, HashError> {
         root_password_hash(&mut PasswordWork::new(), password, existing)
@@ -85,7 +85,7 @@ mod tests {
     #[test]
     fn generated_session_key_is_accepted_by_the_sidecar() {
         let keys = session_keys(None, new_session_key);
-        assert!(portcullis_sidecar::session::keys::KeyRing::parse(&keys).is_ok());
+        assert!(portcullis_contract::session_keys::parse_key_file(&keys).is_ok());
     }
 
     #[test]

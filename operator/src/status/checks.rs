@@ -6,7 +6,7 @@
 //! `http://` issuer works but is a warning outside of tests.
 
 use crate::crd::OidcSettingsSpec;
-use portcullis_sidecar::config::settings::WELL_KNOWN_SUFFIX;
+use portcullis_contract::paths::WELL_KNOWN_SUFFIX;
 use serde::Deserialize;
 
 /// Condition type: the referenced Secrets and keys exist.

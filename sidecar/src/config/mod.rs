@@ -1,15 +1,15 @@
-//! The config file (the contract with the operator) and its validation.
+//! Loading and validating the config file, whose format is the contract
+//! crate's [`SidecarConfig`].
 
-pub mod file;
 pub mod problems;
 pub mod secret;
 pub mod settings;
 
-pub use file::SidecarConfig;
 pub use problems::{Problem, Problems};
 pub use secret::Secret;
 pub use settings::Settings;
 
+use portcullis_contract::config::SidecarConfig;
 use std::path::Path;
 
 /// Why a config file could not be turned into settings.

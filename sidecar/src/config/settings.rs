@@ -4,22 +4,18 @@
 //! tests feed them from memory and the binary from disk. It keeps going after
 //! the first problem and returns them all, each naming its field.
 
-use super::file::SidecarConfig;
 use super::problems::Problems;
 use super::secret::Secret;
 use crate::session::keys::KeyRing;
 use argon2::PasswordHash;
+use portcullis_contract::config::SidecarConfig;
+use portcullis_contract::defaults::REQUIRED_SCOPE;
+use portcullis_contract::paths::{CALLBACK_PATH, WELL_KNOWN_SUFFIX};
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 use url::Url;
-
-/// Suffix every discovery URL ends with (OpenID Connect Discovery 1.0 §4).
-pub const WELL_KNOWN_SUFFIX: &str = "/.well-known/openid-configuration";
-
-/// The path the identity provider redirects back to.
-pub const CALLBACK_PATH: &str = "/auth/oidc";
 
 /// Settings the running sidecar uses; built only by [`Settings::from_config`].
 #[derive(Clone, Debug)]
@@ -101,8 +97,8 @@ impl Settings {
         required(&mut problems, "oidc.clientId", &oidc.client_id);
         required(&mut problems, "oidc.usernameClaim", &oidc.username_claim);
         required(&mut problems, "oidc.groupClaim", &oidc.group_claim);
-        if !oidc.scopes.iter().any(|scope| scope == "openid") {
-            problems.push("oidc.scopes", "must include `openid`");
+        if !oidc.scopes.iter().any(|scope| scope == REQUIRED_SCOPE) {
+            problems.push("oidc.scopes", format!("must include `{REQUIRED_SCOPE}`"));
         }
         if let Some(bad) = oidc.scopes.iter().find(|scope| !is_scope_token(scope)) {
             problems.push(
@@ -359,7 +355,7 @@ fn key_ring(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::keys::generate_key_line;
+    use portcullis_contract::session_keys::generate_key_line;
     use std::collections::HashMap;
 
     const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$J0GZ3k0kGfX3b0S2tP0g5r3sWY8d2m5zDk8VbZb7w9E";

@@ -12,6 +12,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use portcullis_contract::paths::CALLBACK_PATH;
 
 /// The public router (listen address).
 pub fn app(state: SharedState) -> Router {
@@ -19,7 +20,7 @@ pub fn app(state: SharedState) -> Router {
         .route("/login", get(login_page_handler).post(backup_login))
         .route("/logout", get(confirm).post(logout))
         .route("/auth/start", get(start))
-        .route("/auth/oidc", get(callback))
+        .route(CALLBACK_PATH, get(callback))
         .route("/auth/me", get(me))
         .route_layer(middleware::from_fn(own_page_headers))
         .fallback(proxy)

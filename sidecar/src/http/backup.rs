@@ -105,7 +105,7 @@ pub async fn backup_login(
     let username_matches = bool::from(form.username.as_bytes().ct_eq(root_username.as_bytes()));
     let password = form.password;
     let password_matches = tokio::task::spawn_blocking(move || {
-        crate::password::verify_password(&password, hash.expose())
+        portcullis_contract::password::verify_password(&password, hash.expose())
     })
     .await
     .unwrap_or(false);

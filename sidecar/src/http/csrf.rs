@@ -18,7 +18,7 @@ fn cookie_name(settings: &Settings) -> String {
 
 /// A new token for a form, and the `Set-Cookie` value that goes with it.
 pub fn issue(settings: &Settings) -> (String, String) {
-    let token = crate::random::url_safe_token(32);
+    let token = portcullis_contract::random::url_safe_token(32);
     let name = cookie_name(settings);
     let sealed = settings.session.keys.seal(&name, &token);
     let cookie = set_cookie(&name, sealed, CSRF_SECONDS, settings.session.secure_cookies);

@@ -15,6 +15,7 @@ use openidconnect::{
     OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError,
     Scope, SignatureVerificationError, TokenResponse as _, UserInfoClaims,
 };
+use portcullis_contract::defaults::REQUIRED_SCOPE;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,7 +83,7 @@ pub fn authorization_request(
     let scopes = oidc
         .scopes
         .iter()
-        .filter(|scope| *scope != "openid")
+        .filter(|scope| *scope != REQUIRED_SCOPE)
         .cloned()
         .map(Scope::new);
     let (url, state, nonce) = client

@@ -92,7 +92,7 @@ impl PendingLogin {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::keys::generate_key_line;
+    use portcullis_contract::session_keys::generate_key_line;
 
     fn pending() -> PendingLogin {
         PendingLogin {

@@ -98,9 +98,9 @@ pub fn clear_cookie(name: &str, secure: bool) -> String {
 mod tests {
     use super::*;
     use crate::roles::Role;
-    use crate::session::keys::generate_key_line;
     use crate::session::model::LoginMethod;
     use http::HeaderValue;
+    use portcullis_contract::session_keys::generate_key_line;
 
     fn keys() -> KeyRing {
         KeyRing::parse(&generate_key_line()).expect("key")

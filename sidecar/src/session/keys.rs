@@ -3,38 +3,13 @@
 //! Cookies are sealed with the `cookie` crate's private jar (AES-256-GCM with
 //! the cookie name as associated data), never with hand-rolled crypto. Keeping
 //! old keys in the list after adding a new one first rotates keys without
-//! logging anybody out.
+//! logging anybody out. The key file's format is the contract crate's
+//! [`portcullis_contract::session_keys`]; this module only turns its keys into
+//! the cookie crate's.
 
-use base64::{Engine, engine::general_purpose::STANDARD};
 use cookie::{Cookie, CookieJar, Key};
+use portcullis_contract::session_keys::{KeyFileError, parse_key_file};
 use std::fmt;
-
-/// Fewest random bytes a session key must hold.
-pub const MIN_KEY_BYTES: usize = 32;
-
-/// Why a key file was refused.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum KeyFileError {
-    /// No key lines at all.
-    #[error(
-        "holds no keys (one standard-base64 key per line; `portcullis-sidecar generate-key` prints one)"
-    )]
-    Empty,
-    /// A line is not standard base64.
-    #[error("line {line} is not standard base64")]
-    NotBase64 {
-        /// 1-based line number.
-        line: usize,
-    },
-    /// A line decodes to fewer than [`MIN_KEY_BYTES`] bytes.
-    #[error("line {line} holds {bytes} bytes; a key needs at least {MIN_KEY_BYTES}")]
-    TooShort {
-        /// 1-based line number.
-        line: usize,
-        /// Decoded length.
-        bytes: usize,
-    },
-}
 
 /// The ordered list of session keys.
 #[derive(Clone)]
@@ -51,28 +26,10 @@ impl fmt::Debug for KeyRing {
 impl KeyRing {
     /// Parses a key file: one standard-base64 key per line; blank lines and `#` comments skipped.
     pub fn parse(text: &str) -> Result<Self, KeyFileError> {
-        let mut keys = Vec::new();
-        for (index, line) in text.lines().enumerate() {
-            let line_no = index + 1;
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let bytes = STANDARD
-                .decode(line)
-                .map_err(|_| KeyFileError::NotBase64 { line: line_no })?;
-            if bytes.len() < MIN_KEY_BYTES {
-                return Err(KeyFileError::TooShort {
-                    line: line_no,
-                    bytes: bytes.len(),
-                });
-            }
-            keys.push(Key::derive_from(&bytes));
-        }
-        if keys.is_empty() {
-            return Err(KeyFileError::Empty);
-        }
-        Ok(Self { keys })
+        let keys = parse_key_file(text)?;
+        Ok(Self {
+            keys: keys.iter().map(|bytes| Key::derive_from(bytes)).collect(),
+        })
     }
 
     /// Seals `plaintext` for a cookie called `name` with the first key.
@@ -96,14 +53,10 @@ impl KeyRing {
     }
 }
 
-/// A new random key line for a key file.
-pub fn generate_key_line() -> String {
-    STANDARD.encode(crate::random::random_bytes(48))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portcullis_contract::session_keys::generate_key_line;
 
     fn ring(lines: &[String]) -> KeyRing {
         KeyRing::parse(&lines.join("\n")).expect("valid keys")
@@ -142,18 +95,10 @@ mod tests {
     }
 
     #[test]
-    fn key_file_problems_name_the_line() {
-        assert_eq!(
-            KeyRing::parse("\n# only a comment\n").err(),
-            Some(KeyFileError::Empty)
-        );
+    fn refused_key_file_gives_the_reason() {
         assert_eq!(
             KeyRing::parse("%%%").err(),
             Some(KeyFileError::NotBase64 { line: 1 })
-        );
-        assert_eq!(
-            KeyRing::parse(&format!("{}\nc2hvcnQ=", generate_key_line())).err(),
-            Some(KeyFileError::TooShort { line: 2, bytes: 5 })
         );
     }
 }

@@ -66,7 +66,7 @@ pub fn bounded_groups(groups: Vec<String>) -> Vec<String> {
 
 /// A fresh random session id.
 pub fn new_session_id() -> String {
-    crate::random::url_safe_token(16)
+    portcullis_contract::random::url_safe_token(16)
 }
 
 #[cfg(test)]

@@ -1,11 +1,18 @@
 //! The sidecar's config file: the one contract between operator and sidecar.
 //!
 //! These serde types are the whole format. The operator renders its ConfigMap
-//! through them and a person running the sidecar by hand writes the same YAML.
+//! through them, the sidecar reads it through them, and a person running the
+//! sidecar by hand writes the same YAML. A left-out field takes its value
+//! from [`crate::defaults`].
 //! Secrets never appear inline: only paths to files (a mounted Secret).
 //! Required strings default to empty so that validation can report every
 //! missing field at once instead of stopping at the first.
 
+use crate::defaults::{
+    DEFAULT_ADMIN_LISTEN, DEFAULT_COOKIE_NAME, DEFAULT_FALLBACK_LIFETIME_SECONDS,
+    DEFAULT_GROUP_CLAIM, DEFAULT_LISTEN, DEFAULT_LOGOUT_AT_PROVIDER,
+    DEFAULT_ROOT_SESSION_LIFETIME_SECONDS, DEFAULT_SCOPES, DEFAULT_USERNAME_CLAIM,
+};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -60,7 +67,7 @@ pub struct OidcConfig {
     pub group_claim: String,
     /// On log out, also end the session at the provider (when it publishes
     /// `end_session_endpoint`).
-    #[serde(default = "default_true")]
+    #[serde(default = "default_logout_at_provider")]
     pub logout_at_provider: bool,
 }
 
@@ -75,7 +82,7 @@ pub struct RootAdminConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_hash_file: Option<PathBuf>,
     /// How long a backup-login session lasts.
-    #[serde(default = "default_backup_lifetime")]
+    #[serde(default = "default_root_session_lifetime")]
     pub session_lifetime_seconds: u64,
 }
 
@@ -96,31 +103,34 @@ pub struct SessionConfig {
 }
 
 fn default_listen() -> String {
-    "0.0.0.0:4180".into()
+    DEFAULT_LISTEN.into()
 }
 fn default_admin_listen() -> String {
-    "0.0.0.0:9090".into()
+    DEFAULT_ADMIN_LISTEN.into()
 }
 fn default_scopes() -> Vec<String> {
-    ["openid", "profile", "email"].map(String::from).to_vec()
+    DEFAULT_SCOPES
+        .iter()
+        .map(|scope| (*scope).to_owned())
+        .collect()
 }
 fn default_username_claim() -> String {
-    "preferred_username".into()
+    DEFAULT_USERNAME_CLAIM.into()
 }
 fn default_group_claim() -> String {
-    "groups".into()
+    DEFAULT_GROUP_CLAIM.into()
 }
-fn default_true() -> bool {
-    true
+fn default_logout_at_provider() -> bool {
+    DEFAULT_LOGOUT_AT_PROVIDER
 }
-fn default_backup_lifetime() -> u64 {
-    8 * 3600
+fn default_root_session_lifetime() -> u64 {
+    DEFAULT_ROOT_SESSION_LIFETIME_SECONDS
 }
 fn default_cookie_name() -> String {
-    "portcullis_session".into()
+    DEFAULT_COOKIE_NAME.into()
 }
 fn default_fallback_lifetime() -> u64 {
-    3600
+    DEFAULT_FALLBACK_LIFETIME_SECONDS
 }
 
 impl Default for OidcConfig {
@@ -132,7 +142,7 @@ impl Default for OidcConfig {
             scopes: default_scopes(),
             username_claim: default_username_claim(),
             group_claim: default_group_claim(),
-            logout_at_provider: true,
+            logout_at_provider: default_logout_at_provider(),
         }
     }
 }
@@ -167,10 +177,29 @@ mod tests {
     fn minimal_file_gets_documented_defaults() {
         let config = SidecarConfig::from_yaml("upstream: http://127.0.0.1:8080\n").expect("parses");
         assert_eq!(config.listen, "0.0.0.0:4180");
+        assert_eq!(config.admin_listen, "0.0.0.0:9090");
         assert_eq!(config.oidc.scopes, ["openid", "profile", "email"]);
         assert_eq!(config.oidc.username_claim, "preferred_username");
+        assert_eq!(config.oidc.group_claim, "groups");
+        assert!(config.oidc.logout_at_provider);
         assert_eq!(config.session.cookie_name, "portcullis_session");
+        assert_eq!(config.session.fallback_lifetime_seconds, 3600);
         assert_eq!(config.root_admin, None);
+    }
+
+    #[test]
+    fn empty_sections_get_the_same_defaults_as_missing_ones() {
+        let config = SidecarConfig::from_yaml(
+            "oidc: {}
+session: {}
+rootAdmin: {}
+",
+        )
+        .expect("parses");
+        assert_eq!(config.oidc, OidcConfig::default());
+        assert_eq!(config.session, SessionConfig::default());
+        let root = config.root_admin.expect("root admin");
+        assert_eq!(root.session_lifetime_seconds, 8 * 3600);
     }
 
     #[test]

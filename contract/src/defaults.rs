@@ -1,0 +1,27 @@
+//! The value of every config field that may be left out, as named constants.
+//!
+//! The sidecar fills a missing field with these; the operator's CRD offers
+//! the same defaults and renders the fields it does not expose from them. One
+//! definition means the two cannot disagree about what an empty field means.
+
+/// The scope every scope list must contain: without it there is no ID token.
+pub const REQUIRED_SCOPE: &str = "openid";
+
+/// `listen`: the proxy's address.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:4180";
+/// `adminListen`: the health and metrics address.
+pub const DEFAULT_ADMIN_LISTEN: &str = "0.0.0.0:9090";
+/// `oidc.scopes`: the scopes requested at login.
+pub const DEFAULT_SCOPES: &[&str] = &[REQUIRED_SCOPE, "profile", "email"];
+/// `oidc.usernameClaim`: the claim read as the username.
+pub const DEFAULT_USERNAME_CLAIM: &str = "preferred_username";
+/// `oidc.groupClaim`: the claim read as the groups.
+pub const DEFAULT_GROUP_CLAIM: &str = "groups";
+/// `oidc.logoutAtProvider`: log out at the provider too, when it allows it.
+pub const DEFAULT_LOGOUT_AT_PROVIDER: bool = true;
+/// `rootAdmin.sessionLifetimeSeconds`: how long a backup-login session lasts (8 hours).
+pub const DEFAULT_ROOT_SESSION_LIFETIME_SECONDS: u64 = 8 * 3600;
+/// `session.cookieName`: the session cookie's name.
+pub const DEFAULT_COOKIE_NAME: &str = "portcullis_session";
+/// `session.fallbackLifetimeSeconds`: session lifetime when the provider sends no `expires_in` (1 hour).
+pub const DEFAULT_FALLBACK_LIFETIME_SECONDS: u64 = 3600;

@@ -1,0 +1,14 @@
+//! What the Portcullis operator and sidecar agree on, in one small crate.
+//!
+//! The operator writes the sidecar's config file and Secret; the sidecar reads
+//! them. Both sides take the file's types, its defaults, the fixed paths and
+//! the formats of the secret values from here, so neither keeps a copy that
+//! could drift. The crate has no IO, no async runtime, no HTTP and no
+//! Kubernetes client: depending on it costs either side almost nothing.
+
+pub mod config;
+pub mod defaults;
+pub mod password;
+pub mod paths;
+pub mod random;
+pub mod session_keys;

@@ -1,0 +1,13 @@
+//! Fixed paths both sides build URLs from.
+//!
+//! The operator checks a discovery URL and tells people the redirect URI to
+//! register; the sidecar serves the callback and derives the issuer. Both
+//! must use the same strings.
+
+/// Suffix every discovery URL ends with (OpenID Connect Discovery 1.0 §4);
+/// the issuer is the URL without it.
+pub const WELL_KNOWN_SUFFIX: &str = "/.well-known/openid-configuration";
+
+/// The path the identity provider redirects back to: the redirect URI is
+/// `publicUrl` + this.
+pub const CALLBACK_PATH: &str = "/auth/oidc";
