@@ -73,12 +73,24 @@ pub struct RootAdmin {
 pub struct SessionSettings {
     /// Keys that seal and open cookies.
     pub keys: KeyRing,
-    /// Session cookie name.
+    /// Session cookie name: the configured name, with the `__Host-` prefix
+    /// when the public URL is https (the browser then refuses the cookie
+    /// from a sibling or parent domain, so nobody can plant one).
     pub cookie_name: String,
+    /// The configured name without the prefix, still read (and cleared at
+    /// log out) so sessions issued before the prefix keep working.
+    pub legacy_cookie_name: Option<String>,
     /// Lifetime when the provider sends no `expires_in`.
     pub fallback_lifetime: Duration,
     /// Whether cookies get the `Secure` attribute (public URL is https).
     pub secure_cookies: bool,
+}
+
+impl SessionSettings {
+    /// The session cookie names to read, current first.
+    pub fn cookie_names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.cookie_name.as_str()).chain(self.legacy_cookie_name.as_deref())
+    }
 }
 
 impl Settings {
@@ -165,7 +177,9 @@ impl Settings {
                     root_admin,
                     session: SessionSettings {
                         keys,
-                        cookie_name: cookie_name.clone(),
+                        cookie_name: session_cookie_name(cookie_name, &public_url),
+                        legacy_cookie_name: (public_url.scheme() == "https")
+                            .then(|| cookie_name.clone()),
                         fallback_lifetime: Duration::from_secs(
                             config.session.fallback_lifetime_seconds,
                         ),
@@ -175,6 +189,17 @@ impl Settings {
             }
             _ => Err(problems),
         }
+    }
+}
+
+/// The prefix that binds a cookie to exactly this host (RFC 6265bis §4.1.3.2).
+const HOST_PREFIX: &str = "__Host-";
+
+fn session_cookie_name(configured: &str, public_url: &Url) -> String {
+    if public_url.scheme() == "https" {
+        format!("{HOST_PREFIX}{configured}")
+    } else {
+        configured.to_owned()
     }
 }
 
@@ -408,6 +433,11 @@ session:
         );
         assert_eq!(settings.oidc.client_secret.expose(), "s3cret");
         assert!(settings.session.secure_cookies);
+        assert_eq!(settings.session.cookie_name, "__Host-portcullis_session");
+        assert_eq!(
+            settings.session.legacy_cookie_name.as_deref(),
+            Some("portcullis_session")
+        );
         let root = settings.root_admin.expect("root admin");
         assert_eq!(
             root.password_hash.map(|h| h.expose().to_owned()).as_deref(),
@@ -486,5 +516,7 @@ session:
     fn http_public_url_gives_cookies_without_secure() {
         let settings = load(&GOOD.replace("https://books", "http://books")).expect("valid");
         assert!(!settings.session.secure_cookies);
+        assert_eq!(settings.session.cookie_name, "portcullis_session");
+        assert_eq!(settings.session.legacy_cookie_name, None);
     }
 }

@@ -28,6 +28,7 @@ pub const WRONG_CREDENTIALS: &str = "Wrong username or password.";
 /// The backup form page, with a fresh CSRF token.
 pub fn backup_form(
     settings: &Settings,
+    headers: &HeaderMap,
     return_to: &str,
     error: Option<&str>,
     status: StatusCode,
@@ -43,7 +44,7 @@ pub fn backup_form(
         )
             .into_response();
     }
-    let (token, cookie) = csrf::issue(settings);
+    let (token, cookie) = csrf::issue(settings, headers);
     (
         status,
         [(header::SET_COOKIE, cookie)],
@@ -83,10 +84,27 @@ pub async fn backup_login(
         )
             .into_response();
     };
+    if !csrf::same_origin(&settings, &headers) {
+        tracing::warn!("form post from another origin refused");
+        return (
+            StatusCode::FORBIDDEN,
+            Html(message_page(
+                "Refused",
+                "This form was sent from another site.",
+            )),
+        )
+            .into_response();
+    }
     if !csrf::verify(&settings, &headers, &form.csrf) {
         tracing::warn!(client = %peer.ip(), "backup login refused: missing or stale form token");
         let error = "The form expired. Please try again.";
-        return backup_form(&settings, &return_to, Some(error), StatusCode::FORBIDDEN);
+        return backup_form(
+            &settings,
+            &headers,
+            &return_to,
+            Some(error),
+            StatusCode::FORBIDDEN,
+        );
     }
     if let Err(wait) = state.take_backup_attempt(peer.ip()) {
         tracing::warn!(client = %peer.ip(), retry_after_seconds = wait.as_secs(), "backup login rate limited");
@@ -114,6 +132,7 @@ pub async fn backup_login(
         tracing::warn!(client = %peer.ip(), username_matches, "backup login failed");
         return backup_form(
             &settings,
+            &headers,
             &return_to,
             Some(WRONG_CREDENTIALS),
             StatusCode::UNAUTHORIZED,

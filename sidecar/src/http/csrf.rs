@@ -1,37 +1,93 @@
-//! CSRF tokens for the sidecar's own forms (backup login, log out).
+//! CSRF protection for the sidecar's own forms (backup login, log out).
 //!
-//! The form carries a random token; a cookie carries the same token sealed
-//! with the session keys. A cross-site page can neither read the cookie nor
-//! forge one that opens, so it cannot submit a matching pair.
+//! Two checks, each enough against a cross-site form on its own:
+//! - The browser holds a random secret in a sealed cookie, set once and
+//!   kept. Each form carries its own token: the secret and an expiry,
+//!   sealed with the session keys. A cross-site page can neither read the
+//!   cookie nor forge a token that opens, so it cannot submit a matching
+//!   pair; and since the secret is kept, every form a browser was given
+//!   stays valid for its lifetime (several tabs work).
+//! - A POST whose `Origin` (or, without one, `Referer`) names another origin
+//!   than `publicUrl` is refused before anything else.
 
+use super::state::unix_now;
 use crate::config::Settings;
-use crate::session::cookie::{request_cookie, set_cookie};
+use crate::session::cookie::{request_cookies, set_cookie};
 use http::HeaderMap;
+use http::header::{ORIGIN, REFERER};
 use subtle::ConstantTimeEq;
+use url::Url;
 
 /// Lifetime of a form's token.
-const CSRF_SECONDS: i64 = 3600;
+const FORM_SECONDS: u64 = 3600;
+/// Lifetime of the browser's secret; renewed whenever a form is issued.
+const BROWSER_SECONDS: i64 = 86_400;
 
 fn cookie_name(settings: &Settings) -> String {
     format!("{}_csrf", settings.session.cookie_name)
 }
 
-/// A new token for a form, and the `Set-Cookie` value that goes with it.
-pub fn issue(settings: &Settings) -> (String, String) {
-    let token = portcullis_contract::random::url_safe_token(32);
+fn form_name(settings: &Settings) -> String {
+    format!("{}_csrf_form", settings.session.cookie_name)
+}
+
+/// The browser's secret from its cookie, if one opens.
+fn browser_secret(settings: &Settings, headers: &HeaderMap) -> Option<String> {
     let name = cookie_name(settings);
-    let sealed = settings.session.keys.seal(&name, &token);
-    let cookie = set_cookie(&name, sealed, CSRF_SECONDS, settings.session.secure_cookies);
+    request_cookies(headers, &name).find_map(|sealed| settings.session.keys.open(&name, sealed))
+}
+
+/// A new token for a form, and the `Set-Cookie` value that keeps (or
+/// starts) this browser's secret.
+pub fn issue(settings: &Settings, headers: &HeaderMap) -> (String, String) {
+    let secret = browser_secret(settings, headers)
+        .unwrap_or_else(|| portcullis_contract::random::url_safe_token(32));
+    let keys = &settings.session.keys;
+    let token = keys.seal(
+        &form_name(settings),
+        &format!("{secret}.{}", unix_now() + FORM_SECONDS),
+    );
+    let name = cookie_name(settings);
+    let cookie = set_cookie(
+        &name,
+        keys.seal(&name, &secret),
+        BROWSER_SECONDS,
+        settings.session.secure_cookies,
+    );
     (token, cookie)
 }
 
-/// True when the form's token matches the one sealed in this browser's cookie.
+/// True when the form's token is unexpired and belongs to this browser.
 pub fn verify(settings: &Settings, headers: &HeaderMap, form_token: &str) -> bool {
-    let name = cookie_name(settings);
-    let Some(expected) =
-        request_cookie(headers, &name).and_then(|sealed| settings.session.keys.open(&name, sealed))
-    else {
+    let Some(opened) = settings.session.keys.open(&form_name(settings), form_token) else {
         return false;
     };
-    !form_token.is_empty() && bool::from(expected.as_bytes().ct_eq(form_token.as_bytes()))
+    let Some((secret, expires_at)) = opened.rsplit_once('.') else {
+        return false;
+    };
+    let fresh = expires_at
+        .parse::<u64>()
+        .is_ok_and(|expires_at| unix_now() < expires_at);
+    let Some(expected) = browser_secret(settings, headers) else {
+        return false;
+    };
+    fresh && bool::from(expected.as_bytes().ct_eq(secret.as_bytes()))
+}
+
+/// False when the request says it comes from a page of another origin.
+///
+/// Browsers send `Origin` on every cross-site POST; `Referer` is the
+/// fallback for older ones. A request with neither (a script) is left to
+/// the token check.
+pub fn same_origin(settings: &Settings, headers: &HeaderMap) -> bool {
+    let public = settings.public_url.origin();
+    let claimed = headers
+        .get(ORIGIN)
+        .or_else(|| headers.get(REFERER))
+        .map(|value| value.to_str().ok().and_then(|text| Url::parse(text).ok()));
+    match claimed {
+        None => true,
+        Some(Some(url)) => url.origin() == public,
+        Some(None) => false,
+    }
 }

@@ -2,23 +2,30 @@
 
 use super::state::{AppState, unix_now};
 use crate::config::Settings;
-use crate::session::cookie::request_cookie;
+use crate::session::cookie::request_cookies;
 use crate::session::{NoSession, Session, open_session};
 use http::HeaderMap;
 
 /// The valid session in `headers`, or why there is none.
 ///
-/// A session logged out on this replica counts as invalid.
+/// Every cookie of the session's names is tried, in the order sent, so a
+/// cookie of the same name planted by a sibling domain cannot shadow the
+/// real one. A session logged out on this replica counts as invalid.
 pub fn current_session(
     state: &AppState,
     settings: &Settings,
     headers: &HeaderMap,
 ) -> Result<Session, NoSession> {
-    let name = &settings.session.cookie_name;
-    let sealed = request_cookie(headers, name).ok_or(NoSession::Missing)?;
-    let session = open_session(&settings.session.keys, name, sealed, unix_now())?;
-    if state.revoked.is_revoked(&session.sid) {
-        return Err(NoSession::Invalid);
+    let now = unix_now();
+    let mut why = NoSession::Missing;
+    for name in settings.session.cookie_names() {
+        for sealed in request_cookies(headers, name) {
+            match open_session(&settings.session.keys, name, sealed, now) {
+                Ok(session) if !state.revoked.is_revoked(&session.sid) => return Ok(session),
+                Ok(_) => why = NoSession::Invalid,
+                Err(error) => why = error,
+            }
+        }
     }
-    Ok(session)
+    Err(why)
 }

@@ -107,25 +107,31 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     }
 }
 
-/// Removes the cookies whose name `remove` picks from the `Cookie` headers, keeping the app's own.
+/// Removes the cookies whose name `remove` picks from the `Cookie` headers,
+/// keeping the app's own byte for byte, even those that are not UTF-8.
 pub fn strip_cookies(headers: &mut HeaderMap, remove: impl Fn(&str) -> bool) {
     if !headers.contains_key(header::COOKIE) {
         return;
     }
-    let kept: Vec<String> = headers
+    let mut kept: Vec<u8> = Vec::new();
+    for pair in headers
         .get_all(header::COOKIE)
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .map(str::trim)
-        .filter(|pair| {
-            let name = pair.split_once('=').map_or(*pair, |(name, _)| name);
-            !pair.is_empty() && !remove(name)
-        })
-        .map(str::to_owned)
-        .collect();
+        .flat_map(|value| value.as_bytes().split(|byte| *byte == b';'))
+        .map(<[u8]>::trim_ascii)
+        .filter(|pair| !pair.is_empty())
+    {
+        let name = pair.split(|byte| *byte == b'=').next().unwrap_or(pair);
+        if std::str::from_utf8(name.trim_ascii()).is_ok_and(&remove) {
+            continue;
+        }
+        if !kept.is_empty() {
+            kept.extend_from_slice(b"; ");
+        }
+        kept.extend_from_slice(pair);
+    }
     headers.remove(header::COOKIE);
-    if let Ok(value) = HeaderValue::from_str(&kept.join("; "))
+    if let Ok(value) = HeaderValue::from_bytes(&kept)
         && !kept.is_empty()
     {
         headers.insert(header::COOKIE, value);
@@ -253,6 +259,18 @@ mod tests {
         only_ours.insert(header::COOKIE, HeaderValue::from_static("s=secret"));
         strip_cookies(&mut only_ours, |name| name == "s");
         assert!(only_ours.get(header::COOKIE).is_none());
+    }
+
+    #[test]
+    fn the_apps_non_ascii_cookies_pass_unchanged() {
+        let mut headers = HeaderMap::new();
+        let odd = HeaderValue::from_bytes(b"theme=d\xe9j\xe0; s=secret; lang=fr").expect("value");
+        headers.insert(header::COOKIE, odd);
+        strip_cookies(&mut headers, |name| name == "s");
+        assert_eq!(
+            headers[header::COOKIE].as_bytes(),
+            b"theme=d\xe9j\xe0; lang=fr"
+        );
     }
 
     #[test]

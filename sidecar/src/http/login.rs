@@ -5,16 +5,18 @@ use super::current_session::current_session;
 use super::error::AppError;
 use super::pages::login_page;
 use super::state::{SharedState, unix_now};
+use crate::config::Settings;
 use crate::metrics::LoginOutcome;
 use crate::oidc::claims::identity_from_claims;
 use crate::oidc::flow::{authorization_request, finish_login};
 use crate::oidc::issuer_param::check_issuer_param;
 use crate::oidc::pending::{
-    PENDING_LOGIN_SECONDS, PendingError, PendingLogin, pending_cookie_name,
+    PENDING_LOGIN_SECONDS, PendingError, PendingLogin, pending_cookie_name, pending_cookie_prefix,
+    pending_cookies_to_forget,
 };
 use crate::return_path::return_path_or_default;
 use crate::roles::grant_for;
-use crate::session::cookie::{clear_cookie, request_cookie, set_cookie};
+use crate::session::cookie::{clear_cookie, request_cookie_pairs, request_cookies, set_cookie};
 use crate::session::model::{bounded_groups, new_session_id};
 use crate::session::{LoginMethod, Session, seal_session};
 use axum::extract::{Query, State};
@@ -39,6 +41,7 @@ pub struct LoginQuery {
 pub async fn login_page_handler(
     State(state): State<SharedState>,
     Query(query): Query<LoginQuery>,
+    headers: HeaderMap,
 ) -> Response {
     let return_to = return_path_or_default(query.rd.as_deref());
     if query
@@ -47,7 +50,7 @@ pub async fn login_page_handler(
         .is_some_and(|flag| flag == "1" || flag == "true")
     {
         let settings = state.settings.load();
-        return backup_form(&settings, &return_to, None, StatusCode::OK);
+        return backup_form(&settings, &headers, &return_to, None, StatusCode::OK);
     }
     Html(login_page(&return_to, None)).into_response()
 }
@@ -56,6 +59,7 @@ pub async fn login_page_handler(
 pub async fn start(
     State(state): State<SharedState>,
     Query(query): Query<LoginQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let settings = state.settings.load_full();
     let discovered = state
@@ -75,7 +79,33 @@ pub async fn start(
         PENDING_LOGIN_SECONDS as i64,
         settings.session.secure_cookies,
     );
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(url.as_str())).into_response())
+    let mut response = ([(header::SET_COOKIE, cookie)], Redirect::to(url.as_str())).into_response();
+    for name in forgotten_sign_ins(&settings, &headers) {
+        if let Ok(clear) =
+            HeaderValue::from_str(&clear_cookie(&name, settings.session.secure_cookies))
+        {
+            response.headers_mut().append(header::SET_COOKIE, clear);
+        }
+    }
+    Ok(response)
+}
+
+/// The pending-login cookies this browser should drop as a new sign-in starts.
+fn forgotten_sign_ins(settings: &Settings, headers: &HeaderMap) -> Vec<String> {
+    let prefix = pending_cookie_prefix(&settings.session.cookie_name);
+    let found = request_cookie_pairs(headers)
+        .filter(|(name, _)| name.starts_with(&prefix))
+        .map(|(name, sealed)| {
+            let started_at = settings
+                .session
+                .keys
+                .open(name, sealed)
+                .and_then(|json| serde_json::from_str::<PendingLogin>(&json).ok())
+                .map(|pending| pending.started_at);
+            (name.to_owned(), started_at)
+        })
+        .collect();
+    pending_cookies_to_forget(found)
 }
 
 /// Query of the provider's redirect back to `/auth/oidc`.
@@ -125,32 +155,29 @@ pub async fn callback(
 
 async fn finish(
     state: &SharedState,
-    settings: &crate::config::Settings,
+    settings: &Settings,
     pending_name: Option<&str>,
     query: CallbackQuery,
     headers: &HeaderMap,
 ) -> Result<Response, AppError> {
+    let now = unix_now();
+    let pending = matching_pending(settings, pending_name, query.state.as_deref(), headers, now);
     if let Some(code) = query.error {
+        // The provider's text is shown only to the browser whose sign-in it
+        // answers: anyone can send a link to /auth/oidc?error=…
         let description = query
             .error_description
+            .filter(|_| pending.is_ok())
             .map(|text| text.chars().take(MAX_DESCRIPTION_CHARS).collect());
         return Err(AppError::ProviderRefused {
-            code: code.chars().take(64).collect(),
+            code: error_code(&code),
             description,
         });
     }
-    let (Some(code), Some(returned_state)) = (query.code, query.state) else {
+    let Some(code) = query.code.filter(|_| query.state.is_some()) else {
         return Err(AppError::MalformedCallback);
     };
-    let now = unix_now();
-    let pending_name = pending_name.ok_or(PendingError::Missing)?;
-    let pending = PendingLogin::open_matching(
-        &settings.session.keys,
-        pending_name,
-        request_cookie(headers, pending_name),
-        &returned_state,
-        now,
-    )?;
+    let pending = pending?;
     let discovered = state.provider.get(&settings.oidc.issuer).await?;
     check_issuer_param(
         query.iss.as_deref(),
@@ -204,9 +231,43 @@ async fn finish(
     ))
 }
 
+/// The pending login this callback answers: every cookie of its name is
+/// tried, so one planted by a sibling domain cannot hide the real one.
+fn matching_pending(
+    settings: &Settings,
+    pending_name: Option<&str>,
+    state: Option<&str>,
+    headers: &HeaderMap,
+    now: u64,
+) -> Result<PendingLogin, PendingError> {
+    let (Some(name), Some(state)) = (pending_name, state) else {
+        return Err(PendingError::Missing);
+    };
+    let mut why = PendingError::Missing;
+    for sealed in request_cookies(headers, name) {
+        match PendingLogin::open_matching(&settings.session.keys, name, Some(sealed), state, now) {
+            Ok(pending) => return Ok(pending),
+            Err(error) => why = error,
+        }
+    }
+    Err(why)
+}
+
+/// An OAuth error code as shown on the page: its token characters only.
+fn error_code(code: &str) -> String {
+    let plain = code
+        .bytes()
+        .all(|byte| byte.is_ascii_alphanumeric() || b"_.-".contains(&byte));
+    if plain && !code.is_empty() {
+        code.chars().take(64).collect()
+    } else {
+        "error".to_owned()
+    }
+}
+
 /// Sets the session cookie and redirects to `return_to`.
 pub fn session_response(
-    settings: &crate::config::Settings,
+    settings: &Settings,
     session: &Session,
     lifetime: Duration,
     return_to: &str,

@@ -26,7 +26,7 @@ const AFTER_LOGOUT_PATH: &str = "/login";
 pub async fn confirm(State(state): State<SharedState>, headers: HeaderMap) -> Response {
     let settings = state.settings.load();
     let session = current_session(&state, &settings, &headers).ok();
-    let (token, cookie) = csrf::issue(&settings);
+    let (token, cookie) = csrf::issue(&settings, &headers);
     let page = logout_page(
         &token,
         session.as_ref().map(|session| session.user.as_str()),
@@ -48,6 +48,17 @@ pub async fn logout(
     Form(form): Form<LogoutForm>,
 ) -> Response {
     let settings = state.settings.load_full();
+    if !csrf::same_origin(&settings, &headers) {
+        tracing::warn!("form post from another origin refused");
+        return (
+            StatusCode::FORBIDDEN,
+            Html(message_page(
+                "Refused",
+                "This form was sent from another site.",
+            )),
+        )
+            .into_response();
+    }
     if !csrf::verify(&settings, &headers, &form.csrf) {
         let page = message_page(
             "Log out",
@@ -68,12 +79,11 @@ pub async fn logout(
         None => AFTER_LOGOUT_PATH.to_owned(),
     };
     let mut response = Redirect::to(&target).into_response();
-    let clear = clear_cookie(
-        &settings.session.cookie_name,
-        settings.session.secure_cookies,
-    );
-    if let Ok(clear) = HeaderValue::from_str(&clear) {
-        response.headers_mut().append(header::SET_COOKIE, clear);
+    for name in settings.session.cookie_names() {
+        let clear = clear_cookie(name, settings.session.secure_cookies);
+        if let Ok(clear) = HeaderValue::from_str(&clear) {
+            response.headers_mut().append(header::SET_COOKIE, clear);
+        }
     }
     response
 }

@@ -81,7 +81,10 @@ async fn forward(
     strip_hop_by_hop(headers, websocket);
     strip_identity_headers(headers);
     strip_cookies(headers, |name| {
-        is_sidecar_cookie(&settings.session.cookie_name, name)
+        settings
+            .session
+            .cookie_names()
+            .any(|ours| is_sidecar_cookie(ours, name))
     });
     add_identity_headers(headers, &session);
     set_forwarding_headers(

@@ -42,6 +42,12 @@ pub enum PendingError {
     Expired,
 }
 
+/// Sign-ins a browser may have pending at once; starting another forgets
+/// the oldest. Each one is a cookie of about 300 bytes, and front proxies
+/// refuse request heads of a few kilobytes: abandoned sign-ins must not
+/// pile up until the browser can no longer reach the app.
+pub const MAX_PENDING_PER_BROWSER: usize = 3;
+
 /// Characters of `state` that name its pending-login cookie.
 const STATE_CHARS_IN_NAME: usize = 16;
 
@@ -54,7 +60,24 @@ pub fn pending_cookie_name(session_cookie: &str, state: &str) -> Option<String> 
     let id = state.get(..STATE_CHARS_IN_NAME)?;
     id.bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        .then(|| format!("{session_cookie}_login_{id}"))
+        .then(|| format!("{}{id}", pending_cookie_prefix(session_cookie)))
+}
+
+/// The start of every pending-login cookie's name.
+pub fn pending_cookie_prefix(session_cookie: &str) -> String {
+    format!("{session_cookie}_login_")
+}
+
+/// The pending-login cookies to clear when a new sign-in starts, so that
+/// with the new one at most [`MAX_PENDING_PER_BROWSER`] remain: the newest
+/// are kept; unreadable ones (`None`) count as oldest.
+pub fn pending_cookies_to_forget(mut found: Vec<(String, Option<u64>)>) -> Vec<String> {
+    found.sort_by(|(_, a), (_, b)| b.cmp(a));
+    found
+        .into_iter()
+        .skip(MAX_PENDING_PER_BROWSER - 1)
+        .map(|(name, _)| name)
+        .collect()
 }
 
 impl PendingLogin {
@@ -130,6 +153,20 @@ mod tests {
             PendingLogin::open_matching(&keys, "p", Some("garbage"), "state-1", 1000),
             Err(PendingError::Missing)
         );
+    }
+
+    #[test]
+    fn a_new_sign_in_forgets_all_but_the_newest_pending_ones() {
+        let found = vec![
+            ("old".to_owned(), Some(10)),
+            ("broken".to_owned(), None),
+            ("newest".to_owned(), Some(30)),
+            ("newer".to_owned(), Some(20)),
+        ];
+        let mut forgotten = pending_cookies_to_forget(found);
+        forgotten.sort();
+        assert_eq!(forgotten, ["broken", "old"]);
+        assert!(pending_cookies_to_forget(vec![("one".into(), Some(1))]).is_empty());
     }
 
     #[test]

@@ -59,15 +59,25 @@ pub fn open_session(
     Ok(session)
 }
 
-/// The value of the cookie called `name` in the request's `Cookie` headers.
-pub fn request_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// The pairs of the request's `Cookie` headers, read as bytes: a pair that
+/// is not UTF-8 or has no `=` is skipped alone, so one odd cookie of the
+/// app's (or a sibling site's) never hides the others.
+pub fn request_cookie_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
     headers
         .get_all(COOKIE)
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
+        .flat_map(|value| value.as_bytes().split(|byte| *byte == b';'))
+        .filter_map(|pair| std::str::from_utf8(pair).ok())
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
+        .map(|(name, value)| (name.trim(), value.trim()))
+}
+
+/// Every value of the cookies called `name`, in the order sent: a browser
+/// sends several when a parent or sibling domain planted one of the same
+/// name, and the planted one may come first.
+pub fn request_cookies<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = &'a str> {
+    request_cookie_pairs(headers)
+        .filter(move |(key, _)| *key == name)
         .map(|(_, value)| value)
 }
 
@@ -163,14 +173,39 @@ mod tests {
         assert_eq!(opened.user, "alice");
     }
 
+    fn values<'a>(headers: &'a HeaderMap, name: &str) -> Vec<&'a str> {
+        request_cookies(headers, name).collect()
+    }
+
     #[test]
-    fn request_cookie_finds_the_named_cookie_among_many() {
+    fn request_cookies_finds_the_named_cookie_among_many() {
         let mut headers = HeaderMap::new();
         headers.append(COOKIE, HeaderValue::from_static("a=1; s=two; b=3"));
         headers.append(COOKIE, HeaderValue::from_static("c=4"));
-        assert_eq!(request_cookie(&headers, "s"), Some("two"));
-        assert_eq!(request_cookie(&headers, "c"), Some("4"));
-        assert_eq!(request_cookie(&headers, "missing"), None);
+        assert_eq!(values(&headers, "s"), ["two"]);
+        assert_eq!(values(&headers, "c"), ["4"]);
+        assert!(values(&headers, "missing").is_empty());
+    }
+
+    #[test]
+    fn a_non_ascii_cookie_hides_no_other_cookie() {
+        let mut headers = HeaderMap::new();
+        let odd = HeaderValue::from_bytes(b"theme=d\xc3\xa9j\xe0; s=mine; broken; lang=fr")
+            .expect("obs-text is a valid header value");
+        headers.append(COOKIE, odd);
+        assert_eq!(values(&headers, "s"), ["mine"]);
+        assert_eq!(values(&headers, "lang"), ["fr"]);
+        assert!(
+            values(&headers, "theme").is_empty(),
+            "not UTF-8: skipped alone"
+        );
+    }
+
+    #[test]
+    fn every_cookie_of_a_name_is_offered_in_order() {
+        let mut headers = HeaderMap::new();
+        headers.append(COOKIE, HeaderValue::from_static("s=planted; s=real"));
+        assert_eq!(values(&headers, "s"), ["planted", "real"]);
     }
 
     #[test]
