@@ -9,11 +9,13 @@
 //! `portcullis-contract` crate, which the operator uses too.
 
 pub mod admin;
+pub mod backup_gate;
 pub mod cli;
 pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod oidc;
+pub mod password_checks;
 pub mod rate_limit;
 pub mod reload;
 pub mod return_path;

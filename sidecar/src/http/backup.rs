@@ -1,14 +1,19 @@
 //! The root admin's way back in: `/login?backup=1`.
 //!
 //! It never talks to the identity provider, so it works while the provider
-//! is down or misconfigured. It is guarded by a CSRF token, a rate limit per
-//! client and overall, one generic message for every wrong username or
-//! password, and an audit log line per attempt (never the password).
+//! is down or misconfigured. It is guarded by an origin check and a CSRF
+//! token, budgets that an attacker cannot use up for the root admin's own
+//! browser ([`crate::backup_gate`]), a bound on password checks at once
+//! ([`crate::password_checks`]), one generic message for every wrong
+//! username or password, and an audit log line per attempt (never the
+//! password).
 
 use super::csrf;
+use super::known_device::{known_device, remember_device};
 use super::login::session_response;
 use super::pages::{backup_login_page, message_page};
 use super::state::{SharedState, unix_now};
+use crate::backup_gate::Attempter;
 use crate::config::Settings;
 use crate::return_path::return_path_or_default;
 use crate::roles::Role;
@@ -16,11 +21,15 @@ use crate::session::model::new_session_id;
 use crate::session::{LoginMethod, Session};
 use axum::Form;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use std::net::SocketAddr;
+use std::time::Duration;
 use subtle::ConstantTimeEq;
+
+/// How long a known device waits for a free password check.
+const KNOWN_DEVICE_PATIENCE: Duration = Duration::from_secs(5);
 
 /// The one message for a wrong username or a wrong password.
 pub const WRONG_CREDENTIALS: &str = "Wrong username or password.";
@@ -106,30 +115,35 @@ pub async fn backup_login(
             StatusCode::FORBIDDEN,
         );
     }
-    if let Err(wait) = state.take_backup_attempt(peer.ip()) {
-        tracing::warn!(client = %peer.ip(), retry_after_seconds = wait.as_secs(), "backup login rate limited");
-        let page = message_page(
-            "Backup login",
-            "Too many attempts. Please wait and try again.",
-        );
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, wait.as_secs().to_string())],
-            Html(page),
-        )
-            .into_response();
+    let client = peer.ip();
+    let device = known_device(&settings, &headers);
+    let attempter = match &device {
+        Some(id) => Attempter::KnownDevice(id.clone()),
+        None => Attempter::Unknown(client),
+    };
+    if let Err(wait) = state.take_backup_attempt(&attempter) {
+        tracing::warn!(%client, known_device = device.is_some(), retry_after_seconds = wait.as_secs(), "backup login rate limited");
+        return too_many_attempts(wait);
     }
 
     let username_matches = bool::from(form.username.as_bytes().ct_eq(root_username.as_bytes()));
-    let password = form.password;
-    let password_matches = tokio::task::spawn_blocking(move || {
-        portcullis_contract::password::verify_password(&password, hash.expose())
-    })
-    .await
-    .unwrap_or(false);
+    let (password, phc) = (form.password, hash.expose().to_owned());
+    let checked = match device {
+        Some(_) => {
+            state
+                .password_checks
+                .check_within(KNOWN_DEVICE_PATIENCE, password, phc)
+                .await
+        }
+        None => state.password_checks.check_now(password, phc).await,
+    };
+    let Ok(password_matches) = checked else {
+        tracing::warn!(%client, "backup login refused: every password check is busy");
+        return too_many_attempts(Duration::from_secs(1));
+    };
 
     if !(username_matches && password_matches) {
-        tracing::warn!(client = %peer.ip(), username_matches, "backup login failed");
+        tracing::warn!(%client, username_matches, "backup login failed");
         return backup_form(
             &settings,
             &headers,
@@ -138,7 +152,7 @@ pub async fn backup_login(
             StatusCode::UNAUTHORIZED,
         );
     }
-    tracing::info!(client = %peer.ip(), user = %root_username, "backup login succeeded");
+    tracing::info!(%client, user = %root_username, "backup login succeeded");
     let lifetime = settings
         .root_admin
         .as_ref()
@@ -156,5 +170,22 @@ pub async fn backup_login(
         expires_at: unix_now() + lifetime.as_secs(),
         id_token: None,
     };
-    session_response(&settings, &session, lifetime, &return_to)
+    let mut response = session_response(&settings, &session, lifetime, &return_to);
+    if let Ok(cookie) = HeaderValue::from_str(&remember_device(&settings, device)) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+fn too_many_attempts(wait: Duration) -> Response {
+    let page = message_page(
+        "Backup login",
+        "Too many attempts. Please wait and try again.",
+    );
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, wait.as_secs().max(1).to_string())],
+        Html(page),
+    )
+        .into_response()
 }

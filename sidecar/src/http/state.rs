@@ -1,15 +1,15 @@
 //! What every request handler shares.
 
+use crate::backup_gate::{Attempter, BackupGate};
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::oidc::provider::Provider;
-use crate::rate_limit::{Rate, RateLimiter};
+use crate::password_checks::PasswordChecks;
 use crate::session::revoked::RevokedSessions;
 use arc_swap::ArcSwap;
 use axum::body::Body;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -32,23 +32,15 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Sessions ended by log out.
     pub revoked: RevokedSessions,
-    /// Backup-login attempts per client address and overall.
-    pub backup_attempts: Mutex<RateLimiter<IpAddr>>,
+    /// Backup-login budgets of unknown clients and known devices.
+    pub backup_gate: Mutex<BackupGate>,
+    /// Root-admin password checks, bounded in number and memory.
+    pub password_checks: PasswordChecks,
     started: Instant,
 }
 
-/// Backup-login attempts per client: 5 at once, then one every 12 s.
-const BACKUP_PER_CLIENT: Rate = Rate {
-    burst: 5.0,
-    seconds_per_attempt: 12.0,
-};
-/// Backup-login attempts overall: 20 at once, then one every 3 s.
-const BACKUP_OVERALL: Rate = Rate {
-    burst: 20.0,
-    seconds_per_attempt: 3.0,
-};
-/// Client addresses remembered by the backup-login limiter.
-const BACKUP_MAX_CLIENTS: usize = 10_000;
+/// Root-admin password checks at once: each holds 19 MiB of argon2 memory.
+const PASSWORD_CHECK_SLOTS: usize = 1;
 
 /// The state as handlers receive it.
 pub type SharedState = Arc<AppState>;
@@ -64,20 +56,17 @@ impl AppState {
             upstream: upstream_client(),
             metrics,
             revoked: RevokedSessions::default(),
-            backup_attempts: Mutex::new(RateLimiter::new(
-                BACKUP_PER_CLIENT,
-                BACKUP_OVERALL,
-                BACKUP_MAX_CLIENTS,
-            )),
+            backup_gate: Mutex::new(BackupGate::default()),
+            password_checks: PasswordChecks::new(PASSWORD_CHECK_SLOTS),
             started: Instant::now(),
         })
     }
 
-    /// Takes one backup-login attempt for `client`, or says how long to wait.
-    pub fn take_backup_attempt(&self, client: IpAddr) -> Result<(), Duration> {
+    /// Takes one backup-login attempt for `who`, or says how long to wait.
+    pub fn take_backup_attempt(&self, who: &Attempter) -> Result<(), Duration> {
         let now = self.started.elapsed().as_secs_f64();
-        match self.backup_attempts.lock() {
-            Ok(mut limiter) => limiter.try_acquire(&client, now),
+        match self.backup_gate.lock() {
+            Ok(mut gate) => gate.try_attempt(who, now),
             Err(_) => Err(Duration::from_secs(60)),
         }
     }

@@ -1,0 +1,136 @@
+//! Who may try the root admin's password now: the budgets of the backup login.
+//!
+//! The backup login exists for the day the identity provider fails, so an
+//! attacker must not be able to keep the root admin out of it. Budgets:
+//! - **unknown clients**: per client (an IPv4 address, or an IPv6 /64, which
+//!   one subscriber usually holds whole) and, together, an overall budget,
+//!   so neither one address nor many can guess quickly;
+//! - **known devices**: a browser that completed a backup login before holds
+//!   a sealed device cookie; its attempts draw on that device's own budget
+//!   and never on the shared ones. An attacker cycling addresses (or sharing
+//!   an ingress's address with everyone) empties only the shared budgets;
+//!   the root admin's browser still gets in.
+//!
+//! Time is passed in, so the decisions are tested without sleeping.
+
+use crate::rate_limit::{Rate, RateLimiter};
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Attempts per unknown client: 5 at once, then one every 12 s.
+const PER_CLIENT: Rate = Rate {
+    burst: 5.0,
+    seconds_per_attempt: 12.0,
+};
+/// Attempts of all unknown clients together: 20 at once, then one every 3 s.
+const OVERALL: Rate = Rate {
+    burst: 20.0,
+    seconds_per_attempt: 3.0,
+};
+/// Attempts per known device: 5 at once, then one every 12 s.
+const PER_DEVICE: Rate = Rate {
+    burst: 5.0,
+    seconds_per_attempt: 12.0,
+};
+/// No overall bound among known devices beyond their own budgets.
+const DEVICES_OVERALL: Rate = Rate {
+    burst: 1e9,
+    seconds_per_attempt: 1e-9,
+};
+/// Clients and devices remembered.
+const MAX_REMEMBERED: usize = 10_000;
+
+/// Who is attempting a backup login.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attempter {
+    /// A browser without a device cookie, from this client address.
+    Unknown(IpAddr),
+    /// A browser that completed a backup login before (its device id).
+    KnownDevice(String),
+}
+
+/// The backup login's budgets.
+#[derive(Debug)]
+pub struct BackupGate {
+    clients: RateLimiter<IpAddr>,
+    devices: RateLimiter<String>,
+}
+
+impl Default for BackupGate {
+    fn default() -> Self {
+        Self {
+            clients: RateLimiter::new(PER_CLIENT, OVERALL, MAX_REMEMBERED),
+            devices: RateLimiter::new(PER_DEVICE, DEVICES_OVERALL, MAX_REMEMBERED),
+        }
+    }
+}
+
+impl BackupGate {
+    /// Takes one attempt at `now` (seconds), or says how long to wait.
+    pub fn try_attempt(&mut self, who: &Attempter, now: f64) -> Result<(), Duration> {
+        match who {
+            Attempter::Unknown(ip) => self.clients.try_acquire(&client_group(*ip), now),
+            Attempter::KnownDevice(id) => self.devices.try_acquire(id, now),
+        }
+    }
+}
+
+/// The address that stands for a client: IPv6 grouped by /64.
+pub fn client_group(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unknown(ip: &str) -> Attempter {
+        Attempter::Unknown(ip.parse().expect("ip"))
+    }
+
+    #[test]
+    fn an_attacker_cycling_addresses_cannot_keep_a_known_device_out() {
+        let mut gate = BackupGate::default();
+        for n in 0..200u32 {
+            let _ = gate.try_attempt(&unknown(&format!("10.0.{}.{}", n / 250, n % 250)), 0.0);
+        }
+        assert!(gate.try_attempt(&unknown("10.9.9.9"), 0.0).is_err());
+        assert!(
+            gate.try_attempt(&Attempter::KnownDevice("root-laptop".into()), 0.0)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_known_device_has_its_own_bounded_budget() {
+        let mut gate = BackupGate::default();
+        let device = Attempter::KnownDevice("d".into());
+        for _ in 0..5 {
+            assert!(gate.try_attempt(&device, 0.0).is_ok());
+        }
+        assert_eq!(gate.try_attempt(&device, 0.0), Err(Duration::from_secs(12)));
+    }
+
+    #[test]
+    fn one_ipv6_subscriber_counts_as_one_client() {
+        let mut gate = BackupGate::default();
+        for host in 1..=5 {
+            assert!(
+                gate.try_attempt(&unknown(&format!("2001:db8::{host}")), 0.0)
+                    .is_ok()
+            );
+        }
+        assert!(gate.try_attempt(&unknown("2001:db8::ffff:1"), 0.0).is_err());
+        assert!(gate.try_attempt(&unknown("2001:db8:0:1::1"), 0.0).is_ok());
+        assert_eq!(
+            client_group("::ffff:192.0.2.1".parse().expect("ip")),
+            "192.0.2.1".parse::<IpAddr>().expect("ip")
+        );
+    }
+}
