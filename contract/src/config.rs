@@ -10,7 +10,8 @@
 
 use crate::defaults::{
     DEFAULT_ADMIN_LISTEN, DEFAULT_COOKIE_NAME, DEFAULT_FALLBACK_LIFETIME_SECONDS,
-    DEFAULT_GROUP_CLAIM, DEFAULT_LISTEN, DEFAULT_LOGOUT_AT_PROVIDER,
+    DEFAULT_GROUP_CLAIM, DEFAULT_HEADER_READ_TIMEOUT_SECONDS, DEFAULT_LISTEN,
+    DEFAULT_LOGOUT_AT_PROVIDER, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REQUEST_HEAD_BYTES,
     DEFAULT_ROOT_SESSION_LIFETIME_SECONDS, DEFAULT_SCOPES, DEFAULT_USERNAME_CLAIM,
 };
 use serde::{Deserialize, Serialize};
@@ -41,6 +42,48 @@ pub struct SidecarConfig {
     /// Session cookie settings.
     #[serde(default)]
     pub session: SessionConfig,
+    /// Bounds on client connections to the proxy port.
+    #[serde(default, skip_serializing_if = "ConnectionsConfig::is_default")]
+    pub connections: ConnectionsConfig,
+    /// Addresses or CIDRs of the proxies in front of the sidecar (an ingress)
+    /// whose `X-Forwarded-For` is believed; empty: only the peer counts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_proxies: Vec<String>,
+}
+
+/// Bounds on client connections, so slow or idle clients cannot hold the
+/// proxy's file descriptors and buffers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConnectionsConfig {
+    /// Seconds a client has to send a request head, counted from the
+    /// connection's start or the end of the previous response (so it also
+    /// closes idle keep-alive connections).
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_seconds: u64,
+    /// Client connections open at once; more wait in the listen queue.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Largest request head (request line and headers) accepted, in bytes.
+    #[serde(default = "default_max_request_head_bytes")]
+    pub max_request_head_bytes: usize,
+}
+
+impl ConnectionsConfig {
+    /// True when every bound has its default (then it is left out of rendered files).
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl Default for ConnectionsConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_seconds: DEFAULT_HEADER_READ_TIMEOUT_SECONDS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_request_head_bytes: DEFAULT_MAX_REQUEST_HEAD_BYTES,
+        }
+    }
 }
 
 /// The six settings of an OpenID Connect login (the secret by file).
@@ -102,6 +145,15 @@ pub struct SessionConfig {
     pub fallback_lifetime_seconds: u64,
 }
 
+fn default_header_read_timeout() -> u64 {
+    DEFAULT_HEADER_READ_TIMEOUT_SECONDS
+}
+fn default_max_connections() -> usize {
+    DEFAULT_MAX_CONNECTIONS
+}
+fn default_max_request_head_bytes() -> usize {
+    DEFAULT_MAX_REQUEST_HEAD_BYTES
+}
 fn default_listen() -> String {
     DEFAULT_LISTEN.into()
 }

@@ -25,3 +25,9 @@ pub const DEFAULT_ROOT_SESSION_LIFETIME_SECONDS: u64 = 8 * 3600;
 pub const DEFAULT_COOKIE_NAME: &str = "portcullis_session";
 /// `session.fallbackLifetimeSeconds`: session lifetime when the provider sends no `expires_in` (1 hour).
 pub const DEFAULT_FALLBACK_LIFETIME_SECONDS: u64 = 3600;
+/// `connections.headerReadTimeoutSeconds`: time to send a request head, or to stay idle between requests.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECONDS: u64 = 10;
+/// `connections.maxConnections`: client connections open at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// `connections.maxRequestHeadBytes`: the largest request head accepted (64 KiB).
+pub const DEFAULT_MAX_REQUEST_HEAD_BYTES: usize = 64 * 1024;

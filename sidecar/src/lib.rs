@@ -13,6 +13,7 @@ pub mod backup_gate;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod listener;
 pub mod metrics;
 pub mod oidc;
 pub mod password_checks;

@@ -4,8 +4,8 @@ use crate::admin::admin_app;
 use crate::config::Settings;
 use crate::http::app::app;
 use crate::http::state::{AppState, SharedState};
+use crate::listener::serve_bounded;
 use crate::metrics::Metrics;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,15 +42,18 @@ pub async fn serve(settings: Settings, config_path: PathBuf) -> anyhow::Result<(
     tokio::spawn(crate::reload::watch(state.clone(), config_path));
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let public_server = axum::serve(
+    let public_server = serve_bounded(
         public,
-        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(stopped(stop_rx.clone()));
+        app(state.clone()),
+        settings.connections,
+        stop_rx.clone(),
+    );
     let admin_server =
         axum::serve(admin, admin_app(state.clone())).with_graceful_shutdown(stopped(stop_rx));
-    let servers =
-        async { tokio::try_join!(public_server.into_future(), admin_server.into_future()) };
+    let servers = async {
+        let ((), admin) = tokio::join!(public_server, admin_server.into_future());
+        admin
+    };
     tokio::pin!(servers);
 
     tokio::select! {
@@ -60,7 +63,7 @@ pub async fn serve(settings: Settings, config_path: PathBuf) -> anyhow::Result<(
     tracing::info!("shutting down: no new connections, finishing in-flight requests");
     let _ = stop_tx.send(true);
     match tokio::time::timeout(DRAIN_TIMEOUT, servers).await {
-        Ok(result) => result.map(|_| ()).map_err(Into::into),
+        Ok(result) => result.map_err(Into::into),
         Err(_) => {
             tracing::warn!(
                 "in-flight requests did not finish within {DRAIN_TIMEOUT:?}; stopping anyway"

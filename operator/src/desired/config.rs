@@ -6,7 +6,9 @@
 
 use crate::crd::OidcSettingsSpec;
 use crate::names::{CLIENT_SECRET_KEY, ROOT_HASH_KEY, SESSION_KEYS_KEY, secret_path};
-use portcullis_contract::config::{OidcConfig, RootAdminConfig, SessionConfig, SidecarConfig};
+use portcullis_contract::config::{
+    ConnectionsConfig, OidcConfig, RootAdminConfig, SessionConfig, SidecarConfig,
+};
 use portcullis_contract::defaults::{
     DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, DEFAULT_ROOT_SESSION_LIFETIME_SECONDS,
 };
@@ -36,6 +38,8 @@ pub fn sidecar_config(spec: &OidcSettingsSpec) -> SidecarConfig {
             key_file: secret_path(SESSION_KEYS_KEY).into(),
             ..SessionConfig::default()
         },
+        connections: ConnectionsConfig::default(),
+        trusted_proxies: Vec::new(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Loading and validating the config file, whose format is the contract
 //! crate's [`SidecarConfig`].
 
+pub mod connections;
 pub mod problems;
 pub mod secret;
 pub mod settings;

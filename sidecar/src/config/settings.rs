@@ -4,10 +4,12 @@
 //! tests feed them from memory and the binary from disk. It keeps going after
 //! the first problem and returns them all, each naming its field.
 
+use super::connections::{ConnectionLimits, connection_limits, trusted_proxies};
 use super::problems::Problems;
 use super::secret::Secret;
 use crate::session::keys::KeyRing;
 use argon2::PasswordHash;
+use ipnet::IpNet;
 use portcullis_contract::config::SidecarConfig;
 use portcullis_contract::defaults::REQUIRED_SCOPE;
 use portcullis_contract::paths::{CALLBACK_PATH, WELL_KNOWN_SUFFIX};
@@ -34,6 +36,10 @@ pub struct Settings {
     pub root_admin: Option<RootAdmin>,
     /// Session settings.
     pub session: SessionSettings,
+    /// Bounds on client connections.
+    pub connections: ConnectionLimits,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 /// The identity provider and the client registered there.
@@ -134,6 +140,8 @@ impl Settings {
         {
             problems.push("session.cookieName", "must be letters, digits, `_` or `-`");
         }
+        let connections = connection_limits(&mut problems, &config.connections);
+        let trusted_proxies = trusted_proxies(&mut problems, &config.trusted_proxies);
         if config.session.fallback_lifetime_seconds == 0 {
             problems.push("session.fallbackLifetimeSeconds", "must be more than 0");
         }
@@ -185,6 +193,8 @@ impl Settings {
                         ),
                         secure_cookies: public_url.scheme() == "https",
                     },
+                    connections,
+                    trusted_proxies,
                 })
             }
             _ => Err(problems),

@@ -9,6 +9,7 @@
 //! password).
 
 use super::csrf;
+use super::forwarding::ClientHops;
 use super::known_device::{known_device, remember_device};
 use super::login::session_response;
 use super::pages::{backup_login_page, message_page};
@@ -115,7 +116,7 @@ pub async fn backup_login(
             StatusCode::FORBIDDEN,
         );
     }
-    let client = peer.ip();
+    let client = ClientHops::decide(peer.ip(), &headers, &settings.trusted_proxies).client;
     let device = known_device(&settings, &headers);
     let attempter = match &device {
         Some(id) => Attempter::KnownDevice(id.clone()),

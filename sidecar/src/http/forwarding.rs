@@ -7,6 +7,7 @@
 //! allow-list cannot be lied to by a client that talks to the sidecar.
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use ipnet::IpNet;
 use std::net::IpAddr;
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -31,6 +32,43 @@ impl ClientHops {
             client: peer,
             chain: peer.to_string(),
         }
+    }
+
+    /// Who the client is, believing `X-Forwarded-For` only as far as it was
+    /// written by `trusted` proxies: walking from the peer leftwards, the
+    /// first address that is not a trusted proxy is the client. The chain
+    /// passed on starts at that client; whatever the client itself wrote
+    /// further left is dropped.
+    pub fn decide(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Self {
+        let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+        if !is_trusted(&peer) {
+            return Self::direct(peer);
+        }
+        let listed: Vec<&str> = headers
+            .get_all(X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .collect();
+        let mut hops = vec![peer];
+        for entry in listed.iter().rev() {
+            let Ok(ip) = entry.parse::<IpAddr>() else {
+                break;
+            };
+            hops.push(ip);
+            if !is_trusted(&ip) {
+                break;
+            }
+        }
+        let client = hops.last().copied().unwrap_or(peer);
+        let chain = hops
+            .iter()
+            .rev()
+            .map(IpAddr::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        Self { client, chain }
     }
 }
 
@@ -95,6 +133,37 @@ mod tests {
             headers[FORWARDED],
             "for=192.0.2.7;proto=https;host=\"books.example:8443\""
         );
+    }
+
+    fn forwarded_for(value: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(X_FORWARDED_FOR, HeaderValue::from_static(value));
+        headers
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("net")];
+        let ingress: IpAddr = "10.1.2.3".parse().expect("ip");
+        let outsider: IpAddr = "198.51.100.9".parse().expect("ip");
+        let spoofed = forwarded_for("1.1.1.1, 203.0.113.5, 10.9.9.9");
+
+        let via_ingress = ClientHops::decide(ingress, &spoofed, &trusted);
+        assert_eq!(
+            via_ingress.client,
+            "203.0.113.5".parse::<IpAddr>().expect("ip")
+        );
+        assert_eq!(via_ingress.chain, "203.0.113.5, 10.9.9.9, 10.1.2.3");
+
+        let direct = ClientHops::decide(outsider, &spoofed, &trusted);
+        assert_eq!(direct, ClientHops::direct(outsider));
+        assert_eq!(
+            ClientHops::decide(ingress, &spoofed, &[]),
+            ClientHops::direct(ingress)
+        );
+
+        let garbage = ClientHops::decide(ingress, &forwarded_for("evil, <script>"), &trusted);
+        assert_eq!(garbage, ClientHops::direct(ingress));
     }
 
     #[test]

@@ -62,6 +62,7 @@ async fn forward(
     peer: SocketAddr,
     mut request: Request,
 ) -> Result<Response, AppError> {
+    let hops = ClientHops::decide(peer.ip(), request.headers(), &settings.trusted_proxies);
     let websocket = is_websocket_handshake(request.method(), request.version(), request.headers());
     let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut request));
 
@@ -87,11 +88,7 @@ async fn forward(
             .any(|ours| is_sidecar_cookie(ours, name))
     });
     add_identity_headers(headers, &session);
-    set_forwarding_headers(
-        headers,
-        &ClientHops::direct(peer.ip()),
-        settings.public_url.scheme() == "https",
-    );
+    set_forwarding_headers(headers, &hops, settings.public_url.scheme() == "https");
 
     let started = Instant::now();
     let mut response = state.upstream.request(request).await.map_err(|error| {
