@@ -35,6 +35,10 @@
 //   root    groups ["untrusted"]
 //   shorty  groups ["trusted"]; access tokens live 3 s (everyone else 3600 s)
 //   noname  groups ["trusted"], no preferred_username claim at all
+//   spacey  preferred_username " root" (a leading space; apps trim it)
+//   comma   groups ["admin,staff", "readers"] (a comma inside one group name)
+//   bell    preferred_username "bell\u0007user" (a control character)
+//   crowded 32 groups of 120 characters each (more than a cookie can hold)
 // For everyone except trudy, `roles` carries the same value as `groups`.
 //
 // The login and consent pages are this file's own server-rendered HTML forms
@@ -79,6 +83,19 @@ const ACCOUNTS = {
   },
   noname: {
     name: 'No Name', email: 'noname@example.test', groups: ['trusted'],
+  },
+  spacey: {
+    preferred_username: ' root', name: 'Spacey', email: 'spacey@example.test', groups: ['untrusted'],
+  },
+  comma: {
+    preferred_username: 'comma', name: 'Comma', email: 'comma@example.test', groups: ['admin,staff', 'readers'],
+  },
+  bell: {
+    preferred_username: 'bell\u0007user', name: 'Bell', email: 'bell@example.test', groups: ['trusted'],
+  },
+  crowded: {
+    preferred_username: 'crowded', name: 'Crowded', email: 'crowded@example.test',
+    groups: Array.from({ length: 32 }, (_, n) => `group-${String(n).padStart(2, '0')}-${'x'.repeat(111)}`),
   },
 };
 for (const claims of Object.values(ACCOUNTS)) {

@@ -73,7 +73,8 @@ impl Guarded {
             id_token: None,
         };
         let name = &config.session.cookie_name;
-        Ok(format!("{name}={}", seal_session(&keys, name, &session)))
+        let sealed = seal_session(&keys, name, &session)?;
+        Ok(format!("{name}={sealed}"))
     }
 }
 

@@ -222,3 +222,50 @@ async fn assert_closes_within(stream: &mut TcpStream, limit: Duration) -> Result
     );
     Ok(())
 }
+
+mod identity_values {
+    //! Identity values from the provider that an app could read differently
+    //! from the sidecar.
+
+    use anyhow::Result;
+    use portcullis_e2e::browser::Browser;
+    use portcullis_e2e::stack::Stack;
+    use reqwest::StatusCode;
+    use serde_json::Value;
+
+    #[tokio::test]
+    async fn a_username_with_a_leading_space_or_a_control_character_is_refused() -> Result<()> {
+        let stack = Stack::start().await?;
+        for login in ["spacey", "bell"] {
+            let (_, response) = Browser::new().log_in(&stack.url("/"), login).await?;
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{login}");
+            let page = response.text().await?;
+            assert!(page.contains("preferred_username"), "{login}: {page}");
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_group_name_with_a_comma_reaches_the_app_as_one_group() -> Result<()> {
+        let stack = Stack::start().await?;
+        let (_, response) = Browser::new().log_in(&stack.url("/"), "comma").await?;
+        assert_eq!(response.status(), StatusCode::OK);
+        let echo: Value = response.json().await?;
+        assert_eq!(
+            echo["headers"]["x-forwarded-groups"][0],
+            "admin%2Cstaff,readers"
+        );
+        assert_eq!(echo["headers"]["x-portcullis-role"][0], "untrusted");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn more_groups_than_a_cookie_holds_give_a_clear_page_not_a_loop() -> Result<()> {
+        let stack = Stack::start().await?;
+        let (url, response) = Browser::new().log_in(&stack.url("/"), "crowded").await?;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{url}");
+        let page = response.text().await?;
+        assert!(page.contains("too many groups"), "{page}");
+        Ok(())
+    }
+}

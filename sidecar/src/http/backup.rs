@@ -9,6 +9,7 @@
 //! password).
 
 use super::csrf;
+use super::error::AppError;
 use super::forwarding::ClientHops;
 use super::known_device::{known_device, remember_device};
 use super::login::session_response;
@@ -171,7 +172,10 @@ pub async fn backup_login(
         expires_at: unix_now() + lifetime.as_secs(),
         id_token: None,
     };
-    let mut response = session_response(&settings, &session, lifetime, &return_to);
+    let mut response = match session_response(&settings, &session, lifetime, &return_to) {
+        Ok(response) => response,
+        Err(error) => return AppError::from(error).into_response(),
+    };
     if let Ok(cookie) = HeaderValue::from_str(&remember_device(&settings, device)) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }

@@ -46,6 +46,13 @@ pub enum AppError {
     /// The claims do not make a login.
     #[error(transparent)]
     Claims(#[from] ClaimsError),
+    /// The session holds a value no header can carry (issued before such
+    /// values were refused at login).
+    #[error(transparent)]
+    Unforwardable(#[from] super::identity_headers::Unforwardable),
+    /// The provider sent more (or longer) groups than one cookie can hold.
+    #[error(transparent)]
+    SessionTooLarge(#[from] crate::session::cookie::SessionTooLarge),
     /// The app did not answer.
     #[error("the application is not reachable")]
     UpstreamUnavailable,
@@ -87,6 +94,12 @@ Please try again in a moment.";
             AppError::Flow(_) => (
                 StatusCode::BAD_GATEWAY,
                 "Sign-in could not be completed",
+                None,
+            ),
+            AppError::Unforwardable(_) => (StatusCode::FORBIDDEN, "Please sign in again", None),
+            AppError::SessionTooLarge(_) => (
+                StatusCode::FORBIDDEN,
+                "Your account has too many groups for this application",
                 None,
             ),
             AppError::Claims(_) => (

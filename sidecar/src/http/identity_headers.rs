@@ -138,23 +138,68 @@ pub fn strip_cookies(headers: &mut HeaderMap, remove: impl Fn(&str) -> bool) {
     }
 }
 
-/// Sets the identity headers for `session` (after [`strip_identity_headers`]).
-pub fn add_identity_headers(headers: &mut HeaderMap, session: &Session) {
-    let mut set = |name: HeaderName, value: &str| {
-        if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
-            headers.insert(name, value);
-        }
+/// An identity value no header can carry; the request is refused rather
+/// than forwarded with that header missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the session's `{0}` cannot be passed to the application in a header")]
+pub struct Unforwardable(pub &'static str);
+
+/// Sets the identity headers for `session` (after [`strip_identity_headers`]),
+/// all of them or none.
+pub fn add_identity_headers(
+    headers: &mut HeaderMap,
+    session: &Session,
+) -> Result<(), Unforwardable> {
+    let value = |field: &'static str, text: &str| {
+        HeaderValue::from_bytes(text.as_bytes()).map_err(|_| Unforwardable(field))
     };
-    set(USER, &session.user);
-    set(GROUPS, &session.groups.join(","));
-    if let Some(email) = &session.email {
-        set(EMAIL, email);
+    let user = value("user", &session.user)?;
+    let groups = value("groups", &encode_groups(&session.groups))?;
+    let email = session
+        .email
+        .as_deref()
+        .map(|email| value("email", email))
+        .transpose()?;
+    let preferred = session
+        .preferred_username
+        .as_deref()
+        .map(|preferred| value("preferred_username", preferred))
+        .transpose()?;
+    headers.insert(USER, user);
+    headers.insert(GROUPS, groups);
+    if let Some(email) = email {
+        headers.insert(EMAIL, email);
     }
-    if let Some(preferred) = &session.preferred_username {
-        set(PREFERRED_USERNAME, preferred);
+    if let Some(preferred) = preferred {
+        headers.insert(PREFERRED_USERNAME, preferred);
     }
-    set(ROLE, session.role.as_str());
-    set(ROOT, if session.root { "true" } else { "false" });
+    headers.insert(ROLE, HeaderValue::from_static(session.role.as_str()));
+    headers.insert(
+        ROOT,
+        HeaderValue::from_static(if session.root { "true" } else { "false" }),
+    );
+    Ok(())
+}
+
+/// The groups for `X-Forwarded-Groups`: comma-separated, each name
+/// percent-encoded where it holds `%`, `,` or a byte outside visible ASCII,
+/// so a group named `admin,staff` stays one group (`admin%2Cstaff`) and
+/// every name fits a header.
+pub fn encode_groups(groups: &[String]) -> String {
+    let mut joined = String::new();
+    for (index, group) in groups.iter().enumerate() {
+        if index > 0 {
+            joined.push(',');
+        }
+        for byte in group.bytes() {
+            if byte.is_ascii_graphic() && byte != b'%' && byte != b',' || byte == b' ' {
+                joined.push(char::from(byte));
+            } else {
+                joined.push_str(&format!("%{byte:02X}"));
+            }
+        }
+    }
+    joined
 }
 
 #[cfg(test)]
@@ -187,7 +232,7 @@ mod tests {
         headers.insert("X-Portcullis-Root", HeaderValue::from_static("true"));
         headers.insert("X-Portcullis-Anything", HeaderValue::from_static("1"));
         strip_identity_headers(&mut headers);
-        add_identity_headers(&mut headers, &session());
+        add_identity_headers(&mut headers, &session()).expect("forwardable");
         assert_eq!(headers.get_all(USER).iter().count(), 1);
         assert_eq!(headers[USER], "alice");
         assert_eq!(headers.get(EMAIL), None);
@@ -243,6 +288,27 @@ mod tests {
         let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
         left.sort_unstable();
         assert_eq!(left, ["authorization", "content-length", "cookie", "host"]);
+    }
+
+    #[test]
+    fn a_group_name_with_a_comma_stays_one_group() {
+        let groups = ["admin,staff", "100%", "Ärzte", "plain one"].map(String::from);
+        assert_eq!(
+            encode_groups(&groups),
+            "admin%2Cstaff,100%25,%C3%84rzte,plain one"
+        );
+    }
+
+    #[test]
+    fn a_session_value_no_header_can_carry_forwards_nothing() {
+        let mut bad = session();
+        bad.user = "a\nb".into();
+        let mut headers = HeaderMap::new();
+        assert_eq!(
+            add_identity_headers(&mut headers, &bad),
+            Err(Unforwardable("user"))
+        );
+        assert!(headers.is_empty());
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::oidc::pending::{
 };
 use crate::return_path::return_path_or_default;
 use crate::roles::grant_for;
+use crate::session::cookie::SessionTooLarge;
 use crate::session::cookie::{clear_cookie, request_cookie_pairs, request_cookies, set_cookie};
 use crate::session::model::{bounded_groups, new_session_id};
 use crate::session::{LoginMethod, Session, seal_session};
@@ -136,7 +137,7 @@ pub async fn callback(
         Err(AppError::Pending(_) | AppError::MalformedCallback | AppError::IssuerParam(_)) => {
             LoginOutcome::InvalidCallback
         }
-        Err(AppError::Claims(_)) => LoginOutcome::BadClaims,
+        Err(AppError::Claims(_) | AppError::SessionTooLarge(_)) => LoginOutcome::BadClaims,
         Err(AppError::ProviderUnavailable(_)) => LoginOutcome::ProviderUnavailable,
         Err(_) => LoginOutcome::TokenFailure,
     });
@@ -228,7 +229,7 @@ async fn finish(
         &session,
         lifetime,
         &pending.return_to,
-    ))
+    )?)
 }
 
 /// The pending login this callback answers: every cookie of its name is
@@ -271,16 +272,16 @@ pub fn session_response(
     session: &Session,
     lifetime: Duration,
     return_to: &str,
-) -> Response {
+) -> Result<Response, SessionTooLarge> {
     let name = &settings.session.cookie_name;
-    let sealed = seal_session(&settings.session.keys, name, session);
+    let sealed = seal_session(&settings.session.keys, name, session)?;
     let cookie = set_cookie(
         name,
         sealed,
         lifetime.as_secs() as i64,
         settings.session.secure_cookies,
     );
-    ([(header::SET_COOKIE, cookie)], Redirect::to(return_to)).into_response()
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(return_to)).into_response())
 }
 
 /// `GET /auth/me`: the current identity as JSON, or 401.

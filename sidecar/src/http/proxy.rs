@@ -87,7 +87,10 @@ async fn forward(
             .cookie_names()
             .any(|ours| is_sidecar_cookie(ours, name))
     });
-    add_identity_headers(headers, &session);
+    add_identity_headers(headers, &session).map_err(|error| {
+        tracing::warn!(%error, user = %session.user.escape_debug(), "request refused");
+        AppError::Unforwardable(error)
+    })?;
     set_forwarding_headers(headers, &hops, settings.public_url.scheme() == "https");
 
     let started = Instant::now();

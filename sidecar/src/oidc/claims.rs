@@ -37,6 +37,23 @@ pub enum ClaimsError {
         /// The configured claim name.
         claim: String,
     },
+    /// A value the app would receive in a header is not one it can read
+    /// the same way the sidecar does.
+    #[error(
+        "the `{claim}` claim has surrounding spaces or control characters, so the application could read it differently"
+    )]
+    UnsafeValue {
+        /// The claim's name.
+        claim: String,
+    },
+}
+
+/// True for a value an identity header carries exactly as the sidecar
+/// reads it: no surrounding whitespace (apps trim it, so ` root` would
+/// become `root` after the root check), and no control characters (a
+/// header cannot carry them at all).
+pub fn is_header_safe(value: &str) -> bool {
+    value.trim() == value && !value.chars().any(char::is_control)
 }
 
 /// Merges userinfo claims over ID token claims.
@@ -69,12 +86,24 @@ pub fn identity_from_claims(
         }
     };
     let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
-    Ok(Identity {
+    let identity = Identity {
         user,
         email: text("email"),
         preferred_username: text("preferred_username"),
         groups: groups_from_claim(claims.get(group_claim)),
-    })
+    };
+    for (claim, value) in [
+        (username_claim, Some(&identity.user)),
+        ("email", identity.email.as_ref()),
+        ("preferred_username", identity.preferred_username.as_ref()),
+    ] {
+        if value.is_some_and(|value| !is_header_safe(value)) {
+            return Err(ClaimsError::UnsafeValue {
+                claim: claim.to_owned(),
+            });
+        }
+    }
+    Ok(identity)
 }
 
 #[cfg(test)]
@@ -107,6 +136,34 @@ mod tests {
         assert_eq!(identity.user, "a@example.com");
         assert_eq!(identity.email.as_deref(), Some("a@example.com"));
         assert_eq!(identity.groups, ["trusted", "staff"]);
+    }
+
+    #[test]
+    fn values_an_app_could_read_differently_are_refused() {
+        for (claims, claim) in [
+            (json!({"preferred_username": " root"}), "preferred_username"),
+            (
+                json!({"preferred_username": "root\t"}),
+                "preferred_username",
+            ),
+            (
+                json!({"preferred_username": "a\u{7}b"}),
+                "preferred_username",
+            ),
+            (
+                json!({"preferred_username": "a", "email": "a@x\r\nX-Evil: 1"}),
+                "email",
+            ),
+        ] {
+            assert_eq!(
+                identity_from_claims(&object(claims), "preferred_username", "groups"),
+                Err(ClaimsError::UnsafeValue {
+                    claim: claim.into()
+                })
+            );
+        }
+        let fine = object(json!({"preferred_username": "José Ñ", "email": "j@example.com"}));
+        assert!(identity_from_claims(&fine, "preferred_username", "groups").is_ok());
     }
 
     #[test]

@@ -27,17 +27,43 @@ pub enum NoSession {
     Expired,
 }
 
-/// Seals `session`, dropping the optional ID token when the cookie would get too large.
-pub fn seal_session(keys: &KeyRing, name: &str, session: &Session) -> String {
+/// A session that does not fit in one cookie even without its ID token:
+/// the browser would refuse it and the login would start over, forever.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the session needs {sealed_len} bytes, more than the {MAX_SEALED_LEN} a cookie may hold ({groups} groups)"
+)]
+pub struct SessionTooLarge {
+    /// The sealed length without the ID token.
+    pub sealed_len: usize,
+    /// How many groups the session holds.
+    pub groups: usize,
+}
+
+/// Seals `session`, dropping the optional ID token when the cookie would
+/// get too large, and refusing a session that still does not fit.
+pub fn seal_session(
+    keys: &KeyRing,
+    name: &str,
+    session: &Session,
+) -> Result<String, SessionTooLarge> {
     let sealed = keys.seal(name, &to_json(session));
-    if sealed.len() <= MAX_SEALED_LEN || session.id_token.is_none() {
-        return sealed;
+    if sealed.len() <= MAX_SEALED_LEN {
+        return Ok(sealed);
     }
     let slimmer = Session {
         id_token: None,
         ..session.clone()
     };
-    keys.seal(name, &to_json(&slimmer))
+    let sealed = keys.seal(name, &to_json(&slimmer));
+    if sealed.len() <= MAX_SEALED_LEN {
+        Ok(sealed)
+    } else {
+        Err(SessionTooLarge {
+            sealed_len: sealed.len(),
+            groups: session.groups.len(),
+        })
+    }
 }
 
 fn to_json(session: &Session) -> String {
@@ -134,7 +160,7 @@ mod tests {
     #[test]
     fn a_sealed_session_opens_until_it_expires() {
         let keys = keys();
-        let sealed = seal_session(&keys, "s", &session(100));
+        let sealed = seal_session(&keys, "s", &session(100)).expect("fits");
         assert_eq!(open_session(&keys, "s", &sealed, 99), Ok(session(100)));
         assert_eq!(
             open_session(&keys, "s", &sealed, 100),
@@ -145,7 +171,7 @@ mod tests {
     #[test]
     fn tampered_cookie_is_rejected() {
         let keys = keys();
-        let sealed = seal_session(&keys, "s", &session(100));
+        let sealed = seal_session(&keys, "s", &session(100)).expect("fits");
         // Always a different first character: sealed values start with any base64 letter.
         let first = if sealed.starts_with('A') { 'B' } else { 'A' };
         let tampered = format!("{first}{}", &sealed[1..]);
@@ -166,7 +192,7 @@ mod tests {
         let keys = keys();
         let mut big = session(100);
         big.id_token = Some("x".repeat(4000));
-        let sealed = seal_session(&keys, "s", &big);
+        let sealed = seal_session(&keys, "s", &big).expect("fits without the token");
         assert!(sealed.len() <= MAX_SEALED_LEN);
         let opened = open_session(&keys, "s", &sealed, 0).expect("opens");
         assert_eq!(opened.id_token, None);
@@ -175,6 +201,18 @@ mod tests {
 
     fn values<'a>(headers: &'a HeaderMap, name: &str) -> Vec<&'a str> {
         request_cookies(headers, name).collect()
+    }
+
+    #[test]
+    fn a_session_too_large_for_a_cookie_is_refused_not_sealed() {
+        let keys = keys();
+        let mut crowded = session(100);
+        crowded.groups = (0..32)
+            .map(|n| format!("{n:03}{}", "g".repeat(120)))
+            .collect();
+        let refused = seal_session(&keys, "s", &crowded).expect_err("too large");
+        assert_eq!(refused.groups, 32);
+        assert!(refused.sealed_len > MAX_SEALED_LEN);
     }
 
     #[test]
