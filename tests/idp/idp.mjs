@@ -4,6 +4,8 @@
 // Run:  node idp.mjs            (after `npm ci` in this folder)
 //
 // Environment variables:
+//   IDP_KEY_ID   the `kid` of the signing key (a fresh key each start), for
+//                key-rotation tests; default `portcullis-test-idp`.
 //   IDP_PORT     TCP port to listen on, on 127.0.0.1 only. 0 (the default)
 //                picks a free port.
 //   IDP_CLIENTS  JSON array of clients. Each item:
@@ -205,7 +207,7 @@ function configuration() {
   return {
     clients: loadClients(),
     findAccount,
-    jwks: { keys: [{ ...signingKey, kid: 'portcullis-test-idp', use: 'sig', alg: 'RS256' }] },
+    jwks: { keys: [{ ...signingKey, kid: process.env.IDP_KEY_ID || 'portcullis-test-idp', use: 'sig', alg: 'RS256' }] },
     cookies: {
       // Browsers share cookies between ports of one host, and the sidecar
       // also runs on 127.0.0.1: prefix ours so the names cannot collide.

@@ -27,6 +27,11 @@ impl Idp {
 
     /// Starts the provider on `port` (0 picks one).
     pub async fn start_on(public_url: &str, port: u16) -> Result<Self> {
+        Self::start_with_key_id(public_url, port, None).await
+    }
+
+    /// Starts the provider on `port` with a fresh signing key named `key_id`.
+    async fn start_with_key_id(public_url: &str, port: u16, key_id: Option<&str>) -> Result<Self> {
         let clients = json!([{
             "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
@@ -38,6 +43,9 @@ impl Idp {
             .arg(repo_root().join("tests/idp/idp.mjs"))
             .env("IDP_PORT", port.to_string())
             .env("IDP_CLIENTS", clients.to_string());
+        if let Some(key_id) = key_id {
+            command.env("IDP_KEY_ID", key_id);
+        }
         let (child, issuer) = spawn_until_ready(command, "IDP_READY").await?;
         let port = issuer
             .rsplit(':')
@@ -66,8 +74,14 @@ impl Idp {
 
     /// Starts it again on the same port (new keys, no sessions).
     pub async fn restart(&mut self) -> Result<()> {
+        self.restart_with_key_id(None).await
+    }
+
+    /// Starts it again on the same port with a new signing key: under the
+    /// same `kid` (`None`) or a new one, as a provider rotating keys does.
+    pub async fn restart_with_key_id(&mut self, key_id: Option<&str>) -> Result<()> {
         self.stop().await;
-        let fresh = Self::start_on(&self.public_url, self.port).await?;
+        let fresh = Self::start_with_key_id(&self.public_url, self.port, key_id).await?;
         *self = fresh;
         Ok(())
     }

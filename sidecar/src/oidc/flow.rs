@@ -126,9 +126,9 @@ pub async fn finish_login(
     let nonce = Nonce::new(pending.nonce.clone());
 
     let verified = match id_token.claims(&client.id_token_verifier(), &nonce) {
-        Err(error) if is_unknown_key(&error) => {
+        Err(error) if keys_may_have_rotated(&error) => {
             let fresher = provider
-                .refresh(&discovered.issuer)
+                .refresh_after_key_failure(&discovered)
                 .await
                 .map_err(|failure| FlowError::InvalidIdToken(failure.reason))?;
             let client = client_for(&fresher, oidc);
@@ -141,6 +141,7 @@ pub async fn finish_login(
     .map_err(|error| FlowError::InvalidIdToken(error_chain(&error)))?;
 
     let mut claims = to_map(&verified);
+    check_not_before(&claims, unix_seconds())?;
     if let Ok(request) = client.user_info(
         token.access_token().clone(),
         Some(verified.subject().clone()),
@@ -165,11 +166,38 @@ fn to_map(claims: &impl serde::Serialize) -> Map<String, Value> {
     }
 }
 
-fn is_unknown_key(error: &ClaimsVerificationError) -> bool {
+/// A signature failure that new keys could cure: no key with the token's
+/// `kid`, several candidates, or a key replaced under the same `kid`.
+fn keys_may_have_rotated(error: &ClaimsVerificationError) -> bool {
     matches!(
         error,
-        ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)
+        ClaimsVerificationError::SignatureVerification(
+            SignatureVerificationError::NoMatchingKey
+                | SignatureVerificationError::AmbiguousKeyId(_)
+                | SignatureVerificationError::CryptoError(_)
+        )
     )
+}
+
+/// Refuses an ID token whose `nbf` (RFC 7519 §4.1.5) lies after `now`, with
+/// the same (zero) leeway the expiry check uses.
+pub fn check_not_before(claims: &Map<String, Value>, now: u64) -> Result<(), FlowError> {
+    match claims.get("nbf").map(Value::as_f64) {
+        None => Ok(()),
+        Some(Some(not_before)) if not_before <= now as f64 => Ok(()),
+        Some(Some(_)) => Err(FlowError::InvalidIdToken(
+            "the ID token is not valid yet (its `nbf` is in the future)".to_owned(),
+        )),
+        Some(None) => Err(FlowError::InvalidIdToken(
+            "the ID token's `nbf` is not a number".to_owned(),
+        )),
+    }
+}
+
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 fn token_error<RE, T>(error: &RequestTokenError<RE, T>) -> String
@@ -180,5 +208,26 @@ where
     match error {
         RequestTokenError::ServerResponse(response) => format!("the provider answered {response}"),
         other => error_chain(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_token_not_valid_yet_is_refused() {
+        assert!(check_not_before(&claims(json!({"nbf": 100})), 100).is_ok());
+        assert!(check_not_before(&claims(json!({})), 100).is_ok());
+        assert!(matches!(
+            check_not_before(&claims(json!({"nbf": 101})), 100),
+            Err(FlowError::InvalidIdToken(_))
+        ));
+        assert!(check_not_before(&claims(json!({"nbf": "soon"})), 100).is_err());
     }
 }

@@ -2,9 +2,12 @@
 //!
 //! Discovery runs in the background from start-up, retrying with backoff
 //! while the provider is down, so the sidecar (and the backup login) work
-//! without it. Login paths ask for the cached document; a token signed by an
-//! unknown key triggers one forced refetch, rate-limited so a forged token
-//! cannot make the sidecar hammer the provider.
+//! without it. Login paths ask for the cached document. A token whose
+//! signature does not verify with the cached keys (a new `kid`, or a key
+//! replaced under the same `kid`) triggers a refetch: single-flight, so a
+//! burst of logins after a rotation causes one fetch, and throttled only
+//! against repeating a forced fetch that already gave the failing keys, so
+//! the first login after a rotation always gets the new keys.
 
 use super::types::Metadata;
 use arc_swap::ArcSwapOption;
@@ -13,8 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
-/// Shortest time between two forced refetches.
-const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+/// Shortest time between two forced refetches that both saw the same failure.
+const MIN_FORCED_INTERVAL: Duration = Duration::from_secs(5);
 /// How often a good document is refreshed anyway (keys rotate).
 const REFRESH_EVERY: Duration = Duration::from_secs(3600);
 /// Longest wait between retries while the provider is unreachable.
@@ -45,7 +48,8 @@ pub struct Provider {
     http: reqwest::Client,
     current: ArcSwapOption<Discovered>,
     last_failure: ArcSwapOption<DiscoveryFailure>,
-    fetch_lock: Mutex<()>,
+    /// Held while fetching; holds when the last forced refetch ran.
+    fetch_lock: Mutex<Option<Instant>>,
 }
 
 impl Provider {
@@ -55,7 +59,7 @@ impl Provider {
             http,
             current: ArcSwapOption::empty(),
             last_failure: ArcSwapOption::empty(),
-            fetch_lock: Mutex::new(()),
+            fetch_lock: Mutex::new(None),
         }
     }
 
@@ -71,13 +75,28 @@ impl Provider {
         self.fetch(issuer).await
     }
 
-    /// Refetches the document unless it was fetched very recently; returns the newest.
+    /// Refetches the document now (the periodic refresh).
     pub async fn refresh(&self, issuer: &str) -> Result<Arc<Discovered>, DiscoveryFailure> {
         let _guard = self.fetch_lock.lock().await;
-        match self.cached(issuer) {
-            Some(found) if found.fetched_at.elapsed() < MIN_REFRESH_INTERVAL => Ok(found),
-            _ => self.fetch(issuer).await,
+        self.fetch(issuer).await
+    }
+
+    /// The keys after a token failed to verify with those of `used`: the
+    /// document another login already refetched, or a fresh one.
+    pub async fn refresh_after_key_failure(
+        &self,
+        used: &Arc<Discovered>,
+    ) -> Result<Arc<Discovered>, DiscoveryFailure> {
+        let mut last_forced = self.fetch_lock.lock().await;
+        if let Some(current) = self.cached(&used.issuer) {
+            let newer = !Arc::ptr_eq(&current, used);
+            let just_forced = last_forced.is_some_and(|at| at.elapsed() < MIN_FORCED_INTERVAL);
+            if newer || just_forced {
+                return Ok(current);
+            }
         }
+        *last_forced = Some(Instant::now());
+        self.fetch(&used.issuer).await
     }
 
     /// The cached document when it belongs to `issuer`.
