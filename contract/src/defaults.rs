@@ -25,3 +25,19 @@ pub const DEFAULT_ROOT_SESSION_LIFETIME_SECONDS: u64 = 8 * 3600;
 pub const DEFAULT_COOKIE_NAME: &str = "portcullis_session";
 /// `session.fallbackLifetimeSeconds`: session lifetime when the provider sends no `expires_in` (1 hour).
 pub const DEFAULT_FALLBACK_LIFETIME_SECONDS: u64 = 3600;
+
+/// The port of [`DEFAULT_LISTEN`]: where the sidecar takes the app's traffic.
+pub const DEFAULT_PORT: u16 = 4180;
+/// The port of [`DEFAULT_ADMIN_LISTEN`]: health and metrics.
+pub const DEFAULT_ADMIN_PORT: u16 = 9090;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses_use_the_named_ports() {
+        assert!(DEFAULT_LISTEN.ends_with(&format!(":{DEFAULT_PORT}")));
+        assert!(DEFAULT_ADMIN_LISTEN.ends_with(&format!(":{DEFAULT_ADMIN_PORT}")));
+    }
+}
