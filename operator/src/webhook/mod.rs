@@ -12,4 +12,5 @@
 pub mod admission;
 pub mod patch;
 pub mod sidecar;
+pub mod start;
 pub mod tls;
