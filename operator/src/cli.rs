@@ -56,7 +56,11 @@ pub struct Args {
     #[arg(long, env = "PORTCULLIS_CONCURRENT_HASHES", default_value_t = 2)]
     pub concurrent_hashes: usize,
     /// Address of the HTTPS admission webhook (every replica serves it).
-    #[arg(long, env = "PORTCULLIS_WEBHOOK_LISTEN", default_value = "0.0.0.0:8443")]
+    #[arg(
+        long,
+        env = "PORTCULLIS_WEBHOOK_LISTEN",
+        default_value = "0.0.0.0:8443"
+    )]
     pub webhook_listen: SocketAddr,
     /// Name of the MutatingWebhookConfiguration whose caBundle the operator keeps.
     #[arg(long, env = "PORTCULLIS_WEBHOOK_CONFIG", default_value = "portcullis")]
@@ -107,7 +111,11 @@ pub struct Args {
     #[arg(long, env = "PORTCULLIS_SIDECAR_CPU_REQUEST", default_value = "10m")]
     pub sidecar_cpu_request: String,
     /// Memory request of the injected sidecar.
-    #[arg(long, env = "PORTCULLIS_SIDECAR_MEMORY_REQUEST", default_value = "32Mi")]
+    #[arg(
+        long,
+        env = "PORTCULLIS_SIDECAR_MEMORY_REQUEST",
+        default_value = "32Mi"
+    )]
     pub sidecar_memory_request: String,
     /// CPU limit of the injected sidecar (default: none).
     #[arg(long, env = "PORTCULLIS_SIDECAR_CPU_LIMIT")]

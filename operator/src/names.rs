@@ -41,8 +41,9 @@ pub const CONFIG_VOLUME: &str = "portcullis-config";
 pub const SECRET_VOLUME: &str = "portcullis-secret";
 /// Named port of the sidecar's public listener.
 pub const PUBLIC_PORT_NAME: &str = "portcullis";
-/// Named port of the sidecar's admin listener.
-pub const ADMIN_PORT_NAME: &str = "portcullis-admin";
+/// Named port of the sidecar's admin listener (port names are at most 15
+/// characters, so not `portcullis-admin`).
+pub const ADMIN_PORT_NAME: &str = "portcullis-adm";
 /// Label every generated object carries; also the watch selector.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 

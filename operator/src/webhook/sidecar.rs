@@ -198,12 +198,21 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn port_names_are_valid_service_names() {
+        for port in sidecar_container(&options()).ports.expect("ports") {
+            let name = port.name.expect("named");
+            assert!(name.len() <= 15, "{name} is longer than 15 characters");
+            assert!(name.chars().any(|c| c.is_ascii_lowercase()), "{name}");
+        }
+    }
+
+    #[test]
     fn probes_use_the_admin_port_and_paths() {
         let container = sidecar_container(&options());
         let ports = container.ports.expect("ports");
         assert_eq!(ports[0].name.as_deref(), Some("portcullis"));
         assert_eq!(ports[0].container_port, 4180);
-        assert_eq!(ports[1].name.as_deref(), Some("portcullis-admin"));
+        assert_eq!(ports[1].name.as_deref(), Some("portcullis-adm"));
         assert_eq!(ports[1].container_port, 9090);
         for (probe, path) in [
             (container.liveness_probe, "/healthz"),
@@ -211,7 +220,7 @@ pub(crate) mod tests {
         ] {
             let get = probe.and_then(|p| p.http_get).expect("httpGet");
             assert_eq!(get.path.as_deref(), Some(path));
-            assert_eq!(get.port, IntOrString::String("portcullis-admin".into()));
+            assert_eq!(get.port, IntOrString::String("portcullis-adm".into()));
         }
     }
 
