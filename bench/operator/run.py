@@ -598,6 +598,7 @@ def start_operator(stack: Stack, kubeconfig: Path) -> None:
     stack.admin_url = f"http://127.0.0.1:{port}"
     argv = [str(BIN_DIR / "portcullis-operator"),
             "--admin-listen", f"127.0.0.1:{port}",
+            "--webhook-listen", f"127.0.0.1:{free_port()}",
             "--lease-namespace", LEASE_NAMESPACE, "--identity", "opbench", *OPERATOR_ARGS]
     stack.operator = spawn("operator", argv, env={"KUBECONFIG": str(kubeconfig), "RUST_LOG": "info", **OPERATOR_ENV})
     stack.monitor = Monitor(stack.operator)

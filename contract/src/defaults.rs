@@ -31,3 +31,19 @@ pub const DEFAULT_HEADER_READ_TIMEOUT_SECONDS: u64 = 10;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 /// `connections.maxRequestHeadBytes`: the largest request head accepted (64 KiB).
 pub const DEFAULT_MAX_REQUEST_HEAD_BYTES: usize = 64 * 1024;
+
+/// The port of [`DEFAULT_LISTEN`]: where the sidecar takes the app's traffic.
+pub const DEFAULT_PORT: u16 = 4180;
+/// The port of [`DEFAULT_ADMIN_LISTEN`]: health and metrics.
+pub const DEFAULT_ADMIN_PORT: u16 = 9090;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses_use_the_named_ports() {
+        assert!(DEFAULT_LISTEN.ends_with(&format!(":{DEFAULT_PORT}")));
+        assert!(DEFAULT_ADMIN_LISTEN.ends_with(&format!(":{DEFAULT_ADMIN_PORT}")));
+    }
+}

@@ -11,3 +11,16 @@ pub const WELL_KNOWN_SUFFIX: &str = "/.well-known/openid-configuration";
 /// The path the identity provider redirects back to: the redirect URI is
 /// `publicUrl` + this.
 pub const CALLBACK_PATH: &str = "/auth/oidc";
+
+/// Liveness path on the sidecar's admin port.
+pub const HEALTHZ_PATH: &str = "/healthz";
+/// Readiness path on the sidecar's admin port.
+pub const READYZ_PATH: &str = "/readyz";
+
+/// Folder where, in Kubernetes, the sidecar sees the generated Secret; the
+/// generated config names its files under it.
+pub const SECRET_DIR: &str = "/etc/portcullis/secret";
+/// Folder where, in Kubernetes, the sidecar sees the generated ConfigMap.
+pub const CONFIG_DIR: &str = "/etc/portcullis/config";
+/// File name of the sidecar config inside [`CONFIG_DIR`] (the ConfigMap key).
+pub const CONFIG_FILE: &str = "sidecar.yaml";

@@ -55,9 +55,86 @@ pub struct Args {
     /// 19 MiB and one core for about 25 ms.
     #[arg(long, env = "PORTCULLIS_CONCURRENT_HASHES", default_value_t = 2)]
     pub concurrent_hashes: usize,
+    /// Address of the HTTPS admission webhook (every replica serves it).
+    #[arg(
+        long,
+        env = "PORTCULLIS_WEBHOOK_LISTEN",
+        default_value = "0.0.0.0:8443"
+    )]
+    pub webhook_listen: SocketAddr,
+    /// Name of the MutatingWebhookConfiguration whose caBundle the operator keeps.
+    #[arg(long, env = "PORTCULLIS_WEBHOOK_CONFIG", default_value = "portcullis")]
+    pub webhook_config: String,
+    /// Service in front of the webhook; the certificate is made for `<service>.<namespace>.svc`.
+    #[arg(
+        long,
+        env = "PORTCULLIS_WEBHOOK_SERVICE",
+        default_value = "portcullis-webhook"
+    )]
+    pub webhook_service: String,
+    /// More DNS names or IP addresses for the webhook certificate, comma-separated.
+    #[arg(long, env = "PORTCULLIS_WEBHOOK_EXTRA_HOSTS", value_delimiter = ',')]
+    pub webhook_extra_hosts: Vec<String>,
+    /// Secret (in the Lease's namespace) holding the webhook certificate.
+    #[arg(
+        long,
+        env = "PORTCULLIS_WEBHOOK_CERT_SECRET",
+        default_value = "portcullis-webhook-tls"
+    )]
+    pub webhook_cert_secret: String,
+    /// Who makes the webhook certificate: the operator itself, or someone
+    /// else (cert-manager) who writes the Secret and the caBundle.
+    #[arg(long, env = "PORTCULLIS_WEBHOOK_CERT_MODE", value_enum, default_value_t = CertSource::SelfSigned)]
+    pub webhook_cert_mode: CertSource,
+    /// Validity of a self-made webhook certificate; renewed after two thirds.
+    #[arg(
+        long,
+        env = "PORTCULLIS_WEBHOOK_CERT_VALIDITY_SECONDS",
+        default_value_t = 365 * 86_400
+    )]
+    pub webhook_cert_validity_seconds: u64,
+    /// Longest time between two looks at the certificate Secret and the caBundle.
+    #[arg(
+        long,
+        env = "PORTCULLIS_WEBHOOK_CERT_CHECK_SECONDS",
+        default_value_t = 60
+    )]
+    pub webhook_cert_check_seconds: u64,
+    /// Image of the injected sidecar.
+    #[arg(long, env = "PORTCULLIS_SIDECAR_IMAGE", default_value = concat!("portcullis-sidecar:", env!("CARGO_PKG_VERSION")))]
+    pub sidecar_image: String,
+    /// Pull policy of the injected sidecar's image.
+    #[arg(long, env = "PORTCULLIS_SIDECAR_PULL_POLICY", default_value = "IfNotPresent",
+          value_parser = ["Always", "IfNotPresent", "Never"])]
+    pub sidecar_pull_policy: String,
+    /// CPU request of the injected sidecar.
+    #[arg(long, env = "PORTCULLIS_SIDECAR_CPU_REQUEST", default_value = "10m")]
+    pub sidecar_cpu_request: String,
+    /// Memory request of the injected sidecar.
+    #[arg(
+        long,
+        env = "PORTCULLIS_SIDECAR_MEMORY_REQUEST",
+        default_value = "32Mi"
+    )]
+    pub sidecar_memory_request: String,
+    /// CPU limit of the injected sidecar (default: none).
+    #[arg(long, env = "PORTCULLIS_SIDECAR_CPU_LIMIT")]
+    pub sidecar_cpu_limit: Option<String>,
+    /// Memory limit of the injected sidecar.
+    #[arg(long, env = "PORTCULLIS_SIDECAR_MEMORY_LIMIT", default_value = "128Mi")]
+    pub sidecar_memory_limit: String,
     /// Log format.
     #[arg(long, env = "PORTCULLIS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
+}
+
+/// Who makes the webhook certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CertSource {
+    /// The operator makes a CA and a serving certificate and keeps them renewed.
+    SelfSigned,
+    /// cert-manager (or anyone) writes the Secret and injects the caBundle.
+    External,
 }
 
 /// How logs are written.
@@ -79,6 +156,25 @@ mod tests {
         assert_eq!(args.admin_listen.port(), 8080);
         assert_eq!(args.lease_name, "portcullis-operator");
         assert_eq!(args.log_format, LogFormat::Json);
+        assert_eq!(args.webhook_listen.port(), 8443);
+        assert_eq!(args.webhook_cert_mode, CertSource::SelfSigned);
+        assert!(args.sidecar_image.starts_with("portcullis-sidecar:"));
+        assert_eq!(args.sidecar_cpu_limit, None);
+    }
+
+    #[test]
+    fn webhook_hosts_are_a_comma_list_and_pull_policy_is_checked() {
+        let args = Args::try_parse_from([
+            "portcullis-operator",
+            "--webhook-extra-hosts",
+            "127.0.0.1,webhook.example",
+        ])
+        .expect("parses");
+        assert_eq!(args.webhook_extra_hosts, ["127.0.0.1", "webhook.example"]);
+        assert!(
+            Args::try_parse_from(["portcullis-operator", "--sidecar-pull-policy", "Sometimes"])
+                .is_err()
+        );
     }
 
     #[test]

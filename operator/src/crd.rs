@@ -5,6 +5,7 @@
 //! naming the field, before any sidecar sees it. `crds/oidcsettings.yaml` is
 //! generated from these types by the `crdgen` binary; a test fails on drift.
 
+use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 use kube::{CustomResource, KubeSchema};
 use portcullis_contract::defaults::{
     DEFAULT_GROUP_CLAIM, DEFAULT_SCOPES, DEFAULT_USERNAME_CLAIM, REQUIRED_SCOPE,
@@ -85,6 +86,24 @@ pub struct OidcSettingsSpec {
     /// The local root admin, whose backup login works while the provider is down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_admin: Option<RootAdminSpec>,
+    /// The NetworkPolicy that admits traffic to injected pods only through the
+    /// sidecar; written unless `enabled: false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_policy: Option<NetworkPolicySettings>,
+}
+
+/// Whether and how the operator writes the `<name>-portcullis` NetworkPolicy.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkPolicySettings {
+    /// Write the NetworkPolicy (default true). It takes effect only where the
+    /// cluster's network plugin enforces NetworkPolicy.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Who may reach the sidecar's admin port (health and metrics), e.g. the
+    /// monitoring namespace. Empty: no other pod.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admin_from: Vec<NetworkPolicyPeer>,
 }
 
 /// A key of a Secret in the resource's namespace.
@@ -158,6 +177,9 @@ fn default_scopes() -> Vec<String> {
         .iter()
         .map(|scope| (*scope).to_owned())
         .collect()
+}
+fn default_true() -> bool {
+    true
 }
 fn default_upstream_port() -> i32 {
     8080

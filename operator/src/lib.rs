@@ -21,3 +21,4 @@ pub mod reconcile;
 pub mod run;
 pub mod secret_refs;
 pub mod status;
+pub mod webhook;

@@ -25,6 +25,19 @@ pub struct Metrics {
     pub reconcile_duration: Histogram,
     /// 1 while this replica holds the leader Lease.
     pub leader: Gauge,
+    /// Admission requests answered, by outcome.
+    pub webhook_admissions: Family<OutcomeLabels, Counter>,
+    /// Unix time at which the served webhook certificate expires.
+    pub webhook_cert_expiry: Gauge,
+    /// New webhook certificates this replica made.
+    pub webhook_cert_renewals: Counter,
+}
+
+/// Label set of the admission counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// `injected`, `unchanged` or `denied`.
+    pub outcome: String,
 }
 
 impl Default for Metrics {
@@ -50,12 +63,33 @@ impl Default for Metrics {
             reconcile_duration.clone(),
         );
         registry.register("leader", "1 while this replica leads", leader.clone());
+        let webhook_admissions = Family::<OutcomeLabels, Counter>::default();
+        let webhook_cert_expiry = Gauge::default();
+        let webhook_cert_renewals = Counter::default();
+        registry.register(
+            "webhook_admissions",
+            "Admission requests answered, by outcome",
+            webhook_admissions.clone(),
+        );
+        registry.register(
+            "webhook_certificate_expiry_seconds",
+            "Unix time at which the served webhook certificate expires",
+            webhook_cert_expiry.clone(),
+        );
+        registry.register(
+            "webhook_certificate_renewals",
+            "New webhook certificates this replica made",
+            webhook_cert_renewals.clone(),
+        );
         Self {
             registry,
             reconcile_runs,
             reconcile_failures,
             reconcile_duration,
             leader,
+            webhook_admissions,
+            webhook_cert_expiry,
+            webhook_cert_renewals,
         }
     }
 }
@@ -66,6 +100,15 @@ impl Metrics {
         self.reconcile_failures
             .get_or_create(&FailureLabels {
                 reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Records an answered admission request.
+    pub fn admitted(&self, outcome: &str) {
+        self.webhook_admissions
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
             })
             .inc();
     }

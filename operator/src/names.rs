@@ -8,12 +8,10 @@ use std::collections::BTreeMap;
 
 /// Field manager of every server-side apply.
 pub const FIELD_MANAGER: &str = "portcullis-operator";
-/// Where the sidecar container sees the generated Secret.
-pub const SECRET_DIR: &str = "/etc/portcullis/secret";
-/// Where the sidecar container sees the generated ConfigMap.
-pub const CONFIG_DIR: &str = "/etc/portcullis/config";
+/// Where the sidecar container sees the generated Secret and ConfigMap.
+pub use portcullis_contract::paths::{CONFIG_DIR, SECRET_DIR};
 /// ConfigMap key holding the sidecar config.
-pub const CONFIG_KEY: &str = "sidecar.yaml";
+pub const CONFIG_KEY: &str = portcullis_contract::paths::CONFIG_FILE;
 /// Secret key: the OIDC client secret.
 pub const CLIENT_SECRET_KEY: &str = "client-secret";
 /// Secret key: session keys, one per line; the first seals new cookies.
@@ -31,6 +29,21 @@ pub const CONFIG_HASH_ANNOTATION: &str = "portcullis.dev/config-hash";
 pub const ROOT_PASSWORD_SOURCE_ANNOTATION: &str = "portcullis.dev/root-password-source";
 /// Label naming the `OidcSettings` an object belongs to.
 pub const SETTINGS_LABEL: &str = "portcullis.dev/settings";
+/// Label a pod carries to get the sidecar: its value names the `OidcSettings`.
+pub const INJECT_LABEL: &str = "portcullis.dev/inject";
+/// Annotation the webhook puts on a pod it injected (value: the `OidcSettings`).
+pub const INJECTED_ANNOTATION: &str = "portcullis.dev/injected";
+/// Name of the injected sidecar container.
+pub const SIDECAR_CONTAINER: &str = "portcullis";
+/// Volume of the generated ConfigMap in an injected pod.
+pub const CONFIG_VOLUME: &str = "portcullis-config";
+/// Volume of the generated Secret in an injected pod.
+pub const SECRET_VOLUME: &str = "portcullis-secret";
+/// Named port of the sidecar's public listener.
+pub const PUBLIC_PORT_NAME: &str = "portcullis";
+/// Named port of the sidecar's admin listener (port names are at most 15
+/// characters, so not `portcullis-admin`).
+pub const ADMIN_PORT_NAME: &str = "portcullis-adm";
 /// Label every generated object carries; also the watch selector.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 

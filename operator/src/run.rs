@@ -1,5 +1,6 @@
-//! The process: logging, admin port, leader election, controller, shutdown.
+//! The process: logging, admin port, webhook, leader election, controller, shutdown.
 //!
+//! Every replica serves the webhook and is ready once it has a certificate.
 //! Only the Lease holder runs the controller. A leader that cannot renew in
 //! time stops reconciling and exits (its replacement starts clean); on
 //! SIGTERM it finishes in-flight reconciles and releases the Lease so a
@@ -51,7 +52,15 @@ pub async fn run(args: Args) -> Result<()> {
         .apiserver_version()
         .await
         .context("the API server does not answer")?;
-    ready.store(true, Ordering::Relaxed);
+    // Ready once the webhook serves a certificate; leader election goes on meanwhile.
+    let slot = crate::webhook::start::start(&args, &client, metrics.clone()).await?;
+    let ready_flag = ready.clone();
+    tokio::spawn(async move {
+        while slot.served().is_none() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        ready_flag.store(true, Ordering::Relaxed);
+    });
 
     let identity = args.identity.clone().unwrap_or_else(default_identity);
     let duration = Duration::from_secs(args.lease_seconds.max(2));

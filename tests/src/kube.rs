@@ -127,12 +127,26 @@ pub struct Operator {
     pub admin_url: String,
     /// Its log file.
     pub log: PathBuf,
+    /// Port of its HTTPS admission webhook on 127.0.0.1.
+    pub webhook_port: u16,
 }
 
 impl Operator {
     /// Starts the operator for `namespace` (its Lease lives there too) as `identity`.
     pub async fn start(cluster: &Cluster, namespace: &str, identity: &str) -> Result<Self> {
+        Self::start_with(&cluster.kubeconfig, cluster, namespace, identity, &[]).await
+    }
+
+    /// Like [`Operator::start`], connecting with `kubeconfig`, with more flags.
+    pub async fn start_with(
+        kubeconfig: &Path,
+        cluster: &Cluster,
+        namespace: &str,
+        identity: &str,
+        extra_args: &[String],
+    ) -> Result<Self> {
         let port = free_port();
+        let webhook_port = free_port();
         let log = cluster
             .workdir
             .join(format!("operator-{namespace}-{identity}.log"));
@@ -141,13 +155,15 @@ impl Operator {
             .append(true)
             .open(&log)?;
         let child = Command::new(target_bin("portcullis-operator"))
-            .env("KUBECONFIG", &cluster.kubeconfig)
+            .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info,portcullis_operator=debug")
             .args(["--admin-listen", &format!("127.0.0.1:{port}")])
             .args(["--namespace", namespace, "--lease-namespace", namespace])
             .args(["--identity", identity, "--lease-seconds", "3"])
             .args(["--retry-seconds", "1", "--discovery-cache-seconds", "1"])
             .args(["--log-format", "plain"])
+            .args(["--webhook-listen", &format!("127.0.0.1:{webhook_port}")])
+            .args(extra_args)
             .stdin(Stdio::null())
             .stdout(file.try_clone()?)
             .stderr(file)
@@ -162,6 +178,7 @@ impl Operator {
             child: Some(child),
             admin_url,
             log,
+            webhook_port,
         })
     }
 

@@ -432,6 +432,7 @@ fn settings(well_known_url: &str, public_url: &str) -> OidcSettings {
                 username: "root".into(),
                 password_secret_ref: None,
             }),
+            network_policy: None,
         },
     )
 }

@@ -71,6 +71,7 @@ pub(crate) mod tests {
                 username: "admin".into(),
                 password_secret_ref: None,
             }),
+            network_policy: None,
         }
     }
 

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod hash;
+pub mod network_policy;
 pub mod objects;
 pub mod secrets;
 pub mod unchanged;

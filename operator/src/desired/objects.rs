@@ -107,7 +107,13 @@ pub fn root_admin_secret(
     })
 }
 
-fn meta(owner: &OidcSettings, name: String, hash: Option<&str>) -> Result<ObjectMeta, MissingMeta> {
+/// Name, namespace, labels, owner reference and (optionally) the content hash
+/// of an object generated for `owner`.
+pub(crate) fn meta(
+    owner: &OidcSettings,
+    name: String,
+    hash: Option<&str>,
+) -> Result<ObjectMeta, MissingMeta> {
     let namespace = owner.namespace().ok_or(MissingMeta("namespace"))?;
     Ok(ObjectMeta {
         name: Some(name),

@@ -8,6 +8,7 @@
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
 
@@ -26,6 +27,13 @@ pub fn config_map_unchanged(existing: Option<&ConfigMap>, desired: &ConfigMap) -
         contains_all(&existing.data, &desired.data)
             && contains_all::<ByteString>(&existing.binary_data, &desired.binary_data)
             && meta_unchanged(&existing.metadata, &desired.metadata)
+    })
+}
+
+/// True when `existing` has the spec and the metadata `desired` asks for.
+pub fn network_policy_unchanged(existing: Option<&NetworkPolicy>, desired: &NetworkPolicy) -> bool {
+    existing.is_some_and(|existing| {
+        existing.spec == desired.spec && meta_unchanged(&existing.metadata, &desired.metadata)
     })
 }
 

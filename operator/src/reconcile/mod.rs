@@ -4,6 +4,7 @@
 //! stops the writes and is reported, the objects written before stay.
 
 mod inputs;
+mod network;
 mod status;
 mod write;
 
@@ -66,6 +67,9 @@ async fn run(settings: &OidcSettings, ctx: &Context) -> Result<Action> {
             missing
         }
     };
+    if network::apply(settings, ctx, &namespace).await? > 0 {
+        info!("wrote the NetworkPolicy");
+    }
     let discovery = ctx.discovery.get(&settings.spec.well_known_url).await;
     let checks = checks(&settings.spec, &outcome, &discovery);
     let ready = status::report(settings, ctx, &namespace, &checks).await?;

@@ -1,0 +1,129 @@
+//! The NetworkPolicy that makes the sidecar the only way into an injected pod.
+//!
+//! Most apps listen on all interfaces, so without a policy any pod in the
+//! cluster could reach the app's port directly and skip the login. The policy
+//! selects the pods labelled for this `OidcSettings` and admits ingress only on
+//! the sidecar's public port (from anywhere) and on its admin port (from the
+//! sources the resource names). Everything else, the app's port included, is
+//! dropped by a network plugin that enforces NetworkPolicy.
+
+use crate::crd::OidcSettings;
+use crate::desired::objects::{MissingMeta, meta};
+use crate::names::{INJECT_LABEL, generated_name};
+use k8s_openapi::api::networking::v1::{
+    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPort, NetworkPolicySpec,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::ResourceExt;
+use portcullis_contract::defaults::{DEFAULT_ADMIN_PORT, DEFAULT_PORT};
+use std::collections::BTreeMap;
+
+/// The `<name>-portcullis` NetworkPolicy for `owner`, or `None` when the
+/// resource turned it off.
+pub fn network_policy(owner: &OidcSettings) -> Result<Option<NetworkPolicy>, MissingMeta> {
+    let settings = owner.spec.network_policy.as_ref();
+    if settings.is_some_and(|settings| !settings.enabled) {
+        return Ok(None);
+    }
+    let name = owner.name_any();
+    let mut ingress = vec![NetworkPolicyIngressRule {
+        from: None,
+        ports: Some(vec![tcp(DEFAULT_PORT)]),
+    }];
+    let admin_from = settings.map(|s| s.admin_from.clone()).unwrap_or_default();
+    if !admin_from.is_empty() {
+        ingress.push(NetworkPolicyIngressRule {
+            from: Some(admin_from),
+            ports: Some(vec![tcp(DEFAULT_ADMIN_PORT)]),
+        });
+    }
+    Ok(Some(NetworkPolicy {
+        metadata: meta(owner, generated_name(&name), None)?,
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector {
+                match_labels: Some(BTreeMap::from([(INJECT_LABEL.to_owned(), name)])),
+                ..LabelSelector::default()
+            }),
+            policy_types: Some(vec!["Ingress".into()]),
+            ingress: Some(ingress),
+            egress: None,
+        }),
+    }))
+}
+
+fn tcp(port: u16) -> NetworkPolicyPort {
+    NetworkPolicyPort {
+        port: Some(IntOrString::Int(i32::from(port))),
+        protocol: Some("TCP".into()),
+        end_port: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::NetworkPolicySettings;
+    use crate::desired::config::tests::spec;
+    use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
+
+    fn owner() -> OidcSettings {
+        let mut owner = OidcSettings::new("books", spec());
+        owner.metadata.namespace = Some("media".into());
+        owner.metadata.uid = Some("uid-1".into());
+        owner
+    }
+
+    fn ports(rule: &NetworkPolicyIngressRule) -> Vec<IntOrString> {
+        rule.ports
+            .iter()
+            .flatten()
+            .filter_map(|p| p.port.clone())
+            .collect()
+    }
+
+    #[test]
+    fn by_default_only_the_public_port_is_open_to_the_labelled_pods() {
+        let policy = network_policy(&owner()).expect("built").expect("on");
+        assert_eq!(policy.metadata.name.as_deref(), Some("books-portcullis"));
+        assert!(policy.metadata.owner_references.is_some());
+        let spec = policy.spec.expect("spec");
+        let selector = spec.pod_selector.and_then(|s| s.match_labels);
+        assert_eq!(selector.expect("labels")[INJECT_LABEL], "books");
+        assert_eq!(spec.policy_types, Some(vec!["Ingress".to_owned()]));
+        let ingress = spec.ingress.expect("ingress");
+        assert_eq!(ingress.len(), 1);
+        assert_eq!(ports(&ingress[0]), [IntOrString::Int(4180)]);
+        assert_eq!(ingress[0].from, None);
+    }
+
+    #[test]
+    fn admin_port_opens_only_to_the_named_sources() {
+        let mut owner = owner();
+        let peer = NetworkPolicyPeer {
+            namespace_selector: Some(LabelSelector {
+                match_labels: Some(BTreeMap::from([("name".into(), "monitoring".into())])),
+                ..LabelSelector::default()
+            }),
+            ..NetworkPolicyPeer::default()
+        };
+        owner.spec.network_policy = Some(NetworkPolicySettings {
+            enabled: true,
+            admin_from: vec![peer.clone()],
+        });
+        let policy = network_policy(&owner).expect("built").expect("on");
+        let ingress = policy.spec.and_then(|s| s.ingress).expect("ingress");
+        assert_eq!(ports(&ingress[1]), [IntOrString::Int(9090)]);
+        assert_eq!(ingress[1].from, Some(vec![peer]));
+    }
+
+    #[test]
+    fn disabled_means_no_policy() {
+        let mut owner = owner();
+        owner.spec.network_policy = Some(NetworkPolicySettings {
+            enabled: false,
+            admin_from: vec![],
+        });
+        assert_eq!(network_policy(&owner).expect("built"), None);
+    }
+}
