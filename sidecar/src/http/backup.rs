@@ -6,7 +6,7 @@
 //! password, and an audit log line per attempt (never the password).
 
 use super::csrf;
-use super::login::session_response;
+use super::issue_session::session_response;
 use super::pages::{backup_login_page, message_page};
 use super::state::{SharedState, unix_now};
 use crate::config::Settings;

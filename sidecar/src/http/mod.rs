@@ -7,6 +7,7 @@ pub mod current_session;
 pub mod error;
 pub mod forwarding;
 pub mod identity_headers;
+pub mod issue_session;
 pub mod login;
 pub mod logout;
 pub mod pages;
