@@ -10,6 +10,7 @@ pub mod identity_headers;
 pub mod issue_session;
 pub mod login;
 pub mod logout;
+pub mod observe;
 pub mod pages;
 pub mod proxy;
 pub mod state;

@@ -11,6 +11,7 @@ mod backup;
 mod callback;
 mod logout;
 mod me;
+mod observe;
 mod own_pages;
 mod proxy;
 mod support;
