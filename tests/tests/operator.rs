@@ -16,9 +16,8 @@ use portcullis_e2e::idp::{CLIENT_ID, CLIENT_SECRET, Idp};
 use portcullis_e2e::kube::{Cluster, Operator};
 use portcullis_e2e::process::{free_port, repo_root};
 use portcullis_e2e::sidecar::reserve_public_url;
-use portcullis_operator::crd::{
-    Condition, OidcSettings, OidcSettingsSpec, RootAdminSpec, SecretKeyRef,
-};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use portcullis_operator::crd::{OidcSettings, OidcSettingsSpec, RootAdminSpec, SecretKeyRef};
 use portcullis_sidecar::config::Settings;
 use std::collections::BTreeMap;
 use std::future::Future;
