@@ -58,7 +58,7 @@ demo: $(IDP_DEPS)
 # which these machines cannot reach, so it is not run here; run
 # `cargo deny check advisories` where the database can be fetched.
 deny: $(CARGO_DENY)
-	$(CARGO_DENY) --offline check licenses bans sources
+	$(CARGO_DENY) check licenses bans sources
 
 # No processes, no network: pure logic and handlers driven in-process.
 test-unit:
