@@ -6,6 +6,7 @@
 //! generated from these types by the `crdgen` binary; a test fails on drift.
 
 use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use portcullis_contract::defaults::{
     DEFAULT_GROUP_CLAIM, DEFAULT_SCOPES, DEFAULT_USERNAME_CLAIM, REQUIRED_SCOPE,
@@ -131,7 +132,7 @@ pub struct RootAdminSpec {
 }
 
 /// What the operator found, written only when it changes.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct OidcSettingsStatus {
     /// The `metadata.generation` this status describes.
@@ -140,30 +141,10 @@ pub struct OidcSettingsStatus {
     /// The issuer derived from `spec.wellKnownUrl`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
-    /// `Ready` and the checks behind it.
+    /// `Ready` and the checks behind it, in the Kubernetes `Condition` shape.
     #[serde(default)]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
-}
-
-/// A condition in the usual Kubernetes shape.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct Condition {
-    /// Condition type, e.g. `Ready`.
-    #[serde(rename = "type")]
-    pub type_: String,
-    /// `True`, `False` or `Unknown`.
-    pub status: String,
-    /// One CamelCase word saying why.
-    pub reason: String,
-    /// What a person should know, naming the field or URL.
-    pub message: String,
-    /// The generation this condition was computed for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// When `status` last changed (RFC 3339).
-    pub last_transition_time: String,
 }
 
 fn default_username_claim() -> String {

@@ -3,6 +3,7 @@
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, text::encode};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -11,6 +12,13 @@ use prometheus_client::registry::Registry;
 pub struct StatusLabels {
     /// HTTP status code of the response.
     pub status: u16,
+}
+
+/// Labels of the handler latency histogram.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// The sidecar's route, as declared (`/login`, `/auth/oidc`, ...).
+    pub route: String,
 }
 
 /// How a login attempt ended.
@@ -64,6 +72,16 @@ pub struct Metrics {
     pub upstream_latency: Histogram,
     /// Config reloads by result.
     pub reloads: Family<ReloadLabels, Counter>,
+    /// Requests on the public port not yet answered.
+    pub in_flight: Gauge,
+    /// Time the sidecar's own handlers take, by route.
+    pub handler_latency: Family<RouteLabels, Histogram>,
+}
+
+/// Buckets of the handler latency: 0.5 ms to about 4 s (backup logins hash a
+/// password, code exchanges wait for the provider).
+fn handler_buckets() -> Histogram {
+    Histogram::new(exponential_buckets(0.0005, 2.5, 11))
 }
 
 impl Default for Metrics {
@@ -89,12 +107,27 @@ impl Default for Metrics {
             "Config reloads by result",
             reloads.clone(),
         );
+        let in_flight = Gauge::default();
+        registry.register(
+            "http_requests_in_flight",
+            "Requests on the public port not yet answered",
+            in_flight.clone(),
+        );
+        let handler_latency =
+            Family::<RouteLabels, Histogram>::new_with_constructor(handler_buckets as fn() -> _);
+        registry.register(
+            "handler_latency_seconds",
+            "Time the sidecar's own handlers take, by route",
+            handler_latency.clone(),
+        );
         Self {
             registry,
             requests,
             logins,
             upstream_latency,
             reloads,
+            in_flight,
+            handler_latency,
         }
     }
 }
@@ -132,6 +165,13 @@ mod tests {
             .get_or_create(&StatusLabels { status: 502 })
             .inc();
         metrics.login(LoginOutcome::ProviderError);
+        metrics.in_flight.inc();
+        metrics
+            .handler_latency
+            .get_or_create(&RouteLabels {
+                route: "/login".to_owned(),
+            })
+            .observe(0.002);
         let text = metrics.render();
         assert!(
             text.contains("portcullis_http_requests_total{status=\"502\"} 1"),
@@ -139,6 +179,14 @@ mod tests {
         );
         assert!(
             text.contains("portcullis_logins_total{outcome=\"ProviderError\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("portcullis_http_requests_in_flight 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("portcullis_handler_latency_seconds_count{route=\"/login\"} 1"),
             "{text}"
         );
     }

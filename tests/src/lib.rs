@@ -8,7 +8,8 @@
 //!   written through the sidecar's own config types.
 //! - [`browser::Browser`]: an HTTP client with a cookie jar that logs in by
 //!   posting the provider's forms, following redirects one at a time.
-//! - [`webdriver::Chromium`]: a real headless Chromium driven over WebDriver.
+//! - [`webdriver::Chromium`]: a real headless Chromium driven through the
+//!   `fantoccini` WebDriver client.
 //! - [`kube`]: a real kube-apiserver and etcd, and the operator binary.
 
 pub mod browser;

@@ -1,4 +1,10 @@
 //! Starting helper processes and waiting, within a bound, for their ready line.
+//!
+//! A test binary runs its tests in parallel, and many of them start a
+//! provider, a sidecar and an app at once. On a busy 2-core machine that
+//! stampede once took a provider past a 30 s start-up bound. So at most
+//! [`STARTING_AT_ONCE`] helpers start at a time per test process, and the
+//! bound on each start-up counts only from when its turn comes.
 
 use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
@@ -6,9 +12,17 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio::sync::Semaphore;
 
-/// How long a helper may take to print its ready line.
-pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a helper may take to print its ready line once it was started.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(90);
+/// How many helpers of one test process may be starting at the same time.
+pub const STARTING_AT_ONCE: usize = 2;
+/// How long a start-up may wait for its turn.
+pub const TURN_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Turns to start a helper, shared by every test (and runtime) of the process.
+static STARTING: Semaphore = Semaphore::const_new(STARTING_AT_ONCE);
 
 /// The repository root (the workspace).
 pub fn repo_root() -> PathBuf {
@@ -38,6 +52,10 @@ pub fn free_port() -> u16 {
 /// Spawns `command` (killed on drop) and returns it with the rest of the
 /// first stdout line that starts with `marker`.
 pub async fn spawn_until_ready(mut command: Command, marker: &str) -> Result<(Child, String)> {
+    let _turn = tokio::time::timeout(TURN_TIMEOUT, STARTING.acquire())
+        .await
+        .with_context(|| format!("no turn to start {command:?} within {TURN_TIMEOUT:?}"))?
+        .context("the start-up semaphore is never closed")?;
     command
         .stdout(Stdio::piped())
         .stdin(Stdio::null())

@@ -1,19 +1,20 @@
-//! A real browser: Debian's headless Chromium, driven by `chromedriver` over
-//! the W3C WebDriver protocol.
+//! A real browser: Debian's headless Chromium, driven by `chromedriver`
+//! through the `fantoccini` WebDriver client.
 //!
 //! [`crate::browser::Browser`] proves the protocol with an HTTP client, but it
 //! applies cookie rules the way reqwest does. Only a real browser shows that
 //! `SameSite=Lax` cookies survive the redirects through the provider, that
 //! `HttpOnly` keeps them from scripts, and that the plain HTML forms submit.
 //!
-//! The client is deliberately small (plain JSON over `reqwest`, one session per
-//! [`Chromium`]) so it needs no WebDriver crate. Every wait is bounded by
-//! [`WAIT`]. On drop the session is deleted, so Chromium quits; Chromium's
-//! processes that are still there after that are killed by their ids (they
-//! outlive a killed `chromedriver`), then the driver is. The driver stays in
-//! the test's process group, so Ctrl-C stops it too. Everything Chromium
-//! writes, crash-report folders included, goes to one temporary folder that
-//! is removed once its writers are gone.
+//! The protocol is the library's; what stays here is the driver's process
+//! lifecycle and bounded waits. [`Chromium`] dereferences to the session's
+//! [`fantoccini::Client`]. [`Chromium::quit`] ends the session, so Chromium
+//! exits; on drop, Chromium's processes that are still there (a test that
+//! failed before quitting, or processes that outlive a killed `chromedriver`)
+//! are killed by their ids, then the driver is. The driver stays in the
+//! test's process group, so Ctrl-C stops it too. Everything Chromium writes,
+//! crash-report folders included, goes to one temporary folder that is
+//! removed once its writers are gone.
 //!
 //! `chromedriver` listens on loopback only: that is its default when
 //! `--allowed-ips` is absent. Passing `--allowed-ips=` (even empty) makes it
@@ -21,10 +22,11 @@
 
 use crate::process::free_port;
 use anyhow::{Context, Result, bail};
-use reqwest::Method;
-use serde_json::{Value, json};
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Map, Value, json};
+use std::ops::Deref;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -39,8 +41,6 @@ pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 pub const WAIT: Duration = Duration::from_secs(20);
 /// How often a condition is polled while waiting.
 const POLL: Duration = Duration::from_millis(50);
-/// The key of an element reference in W3C WebDriver answers.
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// Chromium's flags: headless, sandbox off (tests run as root in containers),
 /// and no calls home. The machine has no outside network; without the
@@ -56,23 +56,20 @@ const CHROMIUM_ARGS: &[&str] = &[
     "--disable-sync",
 ];
 
-/// A headless Chromium with a fresh profile; quits on drop.
+/// A headless Chromium with a fresh profile, driven by its own `chromedriver`.
 pub struct Chromium {
-    http: reqwest::Client,
-    /// `http://127.0.0.1:<port>/session/<id>`.
-    session_url: String,
-    driver_port: u16,
-    session_id: String,
-    driver: Child,
+    client: Client,
+    driver: Driver,
+}
+
+/// The `chromedriver` process and Chromium's folder; dropping it stops both.
+struct Driver {
+    process: Child,
+    /// Whether the session was ended, so Chromium is exiting by itself.
+    quit: bool,
     /// Chromium's profile and config folders; removed after the processes
     /// are gone.
     home: Option<tempfile::TempDir>,
-}
-
-/// One element of the current page.
-pub struct Element<'a> {
-    browser: &'a Chromium,
-    id: String,
 }
 
 impl Chromium {
@@ -90,8 +87,9 @@ impl Chromium {
         let home = tempfile::Builder::new()
             .prefix("portcullis-chromium-")
             .tempdir()?;
+        let profile = home.path().join("profile");
         let driver_port = free_port();
-        let driver = Command::new(CHROMEDRIVER)
+        let process = Command::new(CHROMEDRIVER)
             .arg(format!("--port={driver_port}"))
             .arg("--log-level=SEVERE")
             // Chromium's crash handler ignores --user-data-dir and would
@@ -104,144 +102,53 @@ impl Chromium {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("cannot start {CHROMEDRIVER}"))?;
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(WAIT + Duration::from_secs(10))
-            .build()?;
-        let base = format!("http://127.0.0.1:{driver_port}");
-        // Until the session is open, `guard` kills the driver if anything fails.
-        let mut guard = DriverGuard(Some(driver));
-        wait_until_driver_ready(&http, &base, &mut guard).await?;
-
+        // From here on, dropping `driver` stops it and Chromium if anything fails.
+        let mut driver = Driver {
+            process,
+            quit: false,
+            home: Some(home),
+        };
         let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|arg| (*arg).to_owned()).collect();
-        let profile = home.path().join("profile");
         args.push(format!("--user-data-dir={}", profile.display()));
         let wait_ms = u64::try_from(WAIT.as_millis())?;
         let capabilities = json!({
-            "capabilities": {
-                "alwaysMatch": {
-                    "browserName": "chrome",
-                    "pageLoadStrategy": "normal",
-                    "timeouts": { "implicit": 0, "pageLoad": wait_ms, "script": wait_ms },
-                    "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
-                }
-            }
+            "browserName": "chrome",
+            "pageLoadStrategy": "normal",
+            "timeouts": { "implicit": 0, "pageLoad": wait_ms, "script": wait_ms },
+            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
         });
-        let answer = send(
-            &http,
-            Method::POST,
-            &format!("{base}/session"),
-            Some(capabilities),
-        )
-        .await
-        .context("chromedriver could not start Chromium")?;
-        let session_id = answer["sessionId"]
-            .as_str()
-            .context("new session answer without sessionId")?
-            .to_owned();
-        let driver = guard.0.take().context("driver guard")?;
-        Ok(Self {
-            http,
-            session_url: format!("{base}/session/{session_id}"),
-            driver_port,
-            session_id,
-            driver,
-            home: Some(home),
-        })
+        let Value::Object(capabilities) = capabilities else {
+            bail!("capabilities are an object");
+        };
+        let url = format!("http://127.0.0.1:{driver_port}");
+        let client = driver.connect(&url, capabilities).await?;
+        Ok(Self { client, driver })
     }
 
-    /// Sends one command of this session; `path` starts with `/` or is empty.
-    async fn command(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
-        send(
-            &self.http,
-            method,
-            &format!("{}{path}", self.session_url),
-            body,
-        )
-        .await
-    }
-
-    /// Navigates to `url` and waits for the page (and its redirects) to load.
-    pub async fn goto(&self, url: &str) -> Result<()> {
-        self.command(Method::POST, "/url", Some(json!({ "url": url })))
-            .await
-            .with_context(|| format!("navigate to {url}"))?;
+    /// Ends the session: chromedriver quits Chromium and waits for it.
+    pub async fn quit(self) -> Result<()> {
+        let Self { client, mut driver } = self;
+        client.close().await.context("close the Chromium session")?;
+        driver.quit = true;
         Ok(())
     }
 
-    /// The URL of the current page.
-    pub async fn current_url(&self) -> Result<Url> {
-        let value = self.command(Method::GET, "/url", None).await?;
-        Ok(Url::parse(value.as_str().context("URL is not a string")?)?)
-    }
-
-    /// The current page's HTML as the browser sees it now.
-    pub async fn source(&self) -> Result<String> {
-        let value = self.command(Method::GET, "/source", None).await?;
-        Ok(value.as_str().context("source is not a string")?.to_owned())
-    }
-
-    /// Runs `script` (a function body; `return` gives the result) in the page.
-    /// A returned promise is awaited.
-    pub async fn execute(&self, script: &str, args: Vec<Value>) -> Result<Value> {
-        self.command(
-            Method::POST,
-            "/execute/sync",
-            Some(json!({ "script": script, "args": args })),
-        )
-        .await
-        .with_context(|| format!("execute `{script}`"))
-    }
-
-    /// The HTTP status of the current page's own response (not of the
-    /// redirects before it), from the Navigation Timing API.
-    pub async fn page_status(&self) -> Result<u16> {
-        let status = self
-            .execute(
-                "return performance.getEntriesByType('navigation')[0].responseStatus;",
-                vec![],
-            )
-            .await?;
-        Ok(u16::try_from(
-            status.as_u64().context("no response status")?,
-        )?)
-    }
-
-    /// The cookies the browser would send to the current page, with their
-    /// attributes as it stored them (`httpOnly`, `sameSite`, ...).
-    pub async fn cookies(&self) -> Result<Vec<Value>> {
-        let value = self.command(Method::GET, "/cookie", None).await?;
-        Ok(value.as_array().context("cookies are not a list")?.clone())
-    }
-
     /// Waits until an element matches the CSS `selector`; returns the first.
-    pub async fn find(&self, selector: &str) -> Result<Element<'_>> {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        let body = json!({ "using": "css selector", "value": selector });
-        loop {
-            match self
-                .command(Method::POST, "/element", Some(body.clone()))
-                .await
-            {
-                Ok(found) => {
-                    let id = found[ELEMENT_KEY]
-                        .as_str()
-                        .context("element answer without a reference")?
-                        .to_owned();
-                    return Ok(Element { browser: self, id });
-                }
-                Err(error)
-                    if is_no_such_element(&error) && tokio::time::Instant::now() < deadline =>
-                {
-                    tokio::time::sleep(POLL).await;
-                }
-                Err(error) => {
-                    let url = self.current_url().await.map(String::from);
-                    let page = self.source().await.unwrap_or_default();
-                    return Err(error.context(format!(
-                        "no `{selector}` within {WAIT:?} on {url:?}; page:\n{page}"
-                    )));
-                }
+    pub async fn find(&self, selector: &str) -> Result<Element> {
+        match self
+            .wait()
+            .at_most(WAIT)
+            .every(POLL)
+            .for_element(Locator::Css(selector))
+            .await
+        {
+            Ok(element) => Ok(element),
+            Err(error) => {
+                let url = self.current_url().await.map(String::from);
+                let page = self.source().await.unwrap_or_default();
+                Err(anyhow::Error::new(error).context(format!(
+                    "no `{selector}` within {WAIT:?} on {url:?}; page:\n{page}"
+                )))
             }
         }
     }
@@ -262,79 +169,81 @@ impl Chromium {
         }
     }
 
+    /// The HTTP status of the current page's own response (not of the
+    /// redirects before it), from the Navigation Timing API.
+    pub async fn page_status(&self) -> Result<u16> {
+        let status = self
+            .execute(
+                "return performance.getEntriesByType('navigation')[0].responseStatus;",
+                vec![],
+            )
+            .await?;
+        Ok(u16::try_from(
+            status.as_u64().context("no response status")?,
+        )?)
+    }
+
     /// The visible text of the page's `<body>`.
     pub async fn body_text(&self) -> Result<String> {
-        self.find("body").await?.text().await
+        Ok(self.find("body").await?.text().await?)
     }
 }
 
-impl Element<'_> {
-    async fn command(&self, method: Method, action: &str, body: Option<Value>) -> Result<Value> {
-        self.browser
-            .command(method, &format!("/element/{}{action}", self.id), body)
-            .await
-    }
+impl Deref for Chromium {
+    type Target = Client;
 
-    /// Empties a text field.
-    pub async fn clear(&self) -> Result<()> {
-        self.command(Method::POST, "/clear", Some(json!({})))
-            .await?;
-        Ok(())
-    }
-
-    /// Types `text` into the element.
-    pub async fn send_keys(&self, text: &str) -> Result<()> {
-        self.command(Method::POST, "/value", Some(json!({ "text": text })))
-            .await?;
-        Ok(())
-    }
-
-    /// Clicks the element (and waits for a page load it starts).
-    pub async fn click(&self) -> Result<()> {
-        self.command(Method::POST, "/click", Some(json!({})))
-            .await?;
-        Ok(())
-    }
-
-    /// The element's rendered text.
-    pub async fn text(&self) -> Result<String> {
-        let value = self.command(Method::GET, "/text", None).await?;
-        Ok(value.as_str().context("text is not a string")?.to_owned())
+    fn deref(&self) -> &Client {
+        &self.client
     }
 }
 
-impl Drop for Chromium {
-    fn drop(&mut self) {
-        // Drop cannot await, so the session is deleted over a plain socket:
-        // chromedriver then quits Chromium and waits for it.
-        let chromium = self.driver.id().map(descendants).unwrap_or_default();
-        if let Err(error) = delete_session_blocking(self.driver_port, &self.session_id) {
-            eprintln!("could not close the Chromium session: {error:#}");
+// === impl Driver ===
+
+impl Driver {
+    /// Opens the session once the driver accepts connections, within [`WAIT`].
+    async fn connect(&mut self, url: &str, capabilities: Map<String, Value>) -> Result<Client> {
+        let mut builder = ClientBuilder::new(HttpConnector::new());
+        builder.capabilities(capabilities);
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match builder.connect(url).await {
+                Ok(client) => return Ok(client),
+                Err(error) => {
+                    if let Some(exited) = self.process.try_wait()? {
+                        bail!("{CHROMEDRIVER} exited at start: {exited}");
+                    }
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(anyhow::Error::new(error).context(format!(
+                            "chromedriver could not start Chromium within {WAIT:?}"
+                        )));
+                    }
+                    tokio::time::sleep(POLL).await;
+                }
+            }
         }
-        stop(&mut self.driver, &chromium);
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let chromium = self.process.id().map(descendants).unwrap_or_default();
+        let grace = if self.quit {
+            Duration::from_secs(2)
+        } else {
+            Duration::ZERO
+        };
+        stop(&mut self.process, &chromium, grace);
         if let Some(home) = self.home.take() {
             remove_when_unused(home);
         }
     }
 }
 
-/// Kills the driver while [`Chromium::start`] has not finished.
-struct DriverGuard(Option<Child>);
-
-impl Drop for DriverGuard {
-    fn drop(&mut self) {
-        if let Some(driver) = self.0.as_mut() {
-            let chromium = driver.id().map(descendants).unwrap_or_default();
-            stop(driver, &chromium);
-        }
-    }
-}
-
-/// Gives `chromium` (the driver's descendants) a moment to exit after the
-/// session was deleted, kills those still running, waits until they are
-/// gone, then kills the driver.
-fn stop(driver: &mut Child, chromium: &[u32]) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+/// Gives `chromium` (the driver's descendants) `grace` to exit after the
+/// session was ended, kills those still running, waits until they are gone,
+/// then kills the driver.
+fn stop(driver: &mut Child, chromium: &[u32], grace: Duration) {
+    let deadline = std::time::Instant::now() + grace;
     while chromium.iter().any(|pid| running(*pid)) && std::time::Instant::now() < deadline {
         std::thread::sleep(POLL);
     }
@@ -415,120 +324,4 @@ fn children_of(pid: u32) -> Vec<u32> {
                 .collect::<Vec<u32>>()
         })
         .collect()
-}
-
-/// Polls `GET /status` until the driver says it is ready.
-async fn wait_until_driver_ready(
-    http: &reqwest::Client,
-    base: &str,
-    driver: &mut DriverGuard,
-) -> Result<()> {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Ok(status) = send(http, Method::GET, &format!("{base}/status"), None).await
-            && status["ready"] == true
-        {
-            return Ok(());
-        }
-        if let Some(exited) = driver
-            .0
-            .as_mut()
-            .and_then(|child| child.try_wait().ok().flatten())
-        {
-            bail!("{CHROMEDRIVER} exited at start: {exited}");
-        }
-        if tokio::time::Instant::now() >= deadline {
-            bail!("{CHROMEDRIVER} was not ready within {WAIT:?}");
-        }
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-/// Sends one WebDriver request; returns the answer's `value` or its error.
-async fn send(
-    http: &reqwest::Client,
-    method: Method,
-    url: &str,
-    body: Option<Value>,
-) -> Result<Value> {
-    let mut request = http.request(method.clone(), url);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request
-        .send()
-        .await
-        .with_context(|| format!("WebDriver {method} {url}"))?;
-    let status = response.status();
-    let mut answer: Value = response
-        .json()
-        .await
-        .with_context(|| format!("WebDriver {method} {url}: answer is not JSON"))?;
-    let value = answer["value"].take();
-    if !status.is_success() {
-        let error = WebDriverError {
-            error: value["error"].as_str().unwrap_or("?").to_owned(),
-            message: value["message"].as_str().unwrap_or("?").to_owned(),
-        };
-        return Err(
-            anyhow::Error::new(error).context(format!("WebDriver {method} {url}: {status}"))
-        );
-    }
-    Ok(value)
-}
-
-/// A WebDriver error answer: its `error` code and `message`.
-#[derive(Debug)]
-struct WebDriverError {
-    error: String,
-    message: String,
-}
-
-impl std::fmt::Display for WebDriverError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.error, self.message)
-    }
-}
-
-impl std::error::Error for WebDriverError {}
-
-/// True when `error` is WebDriver's "no such element" (worth waiting for).
-fn is_no_such_element(error: &anyhow::Error) -> bool {
-    error
-        .downcast_ref::<WebDriverError>()
-        .is_some_and(|error| error.error == "no such element")
-}
-
-/// `DELETE /session/<id>` with std only, bounded by [`WAIT`].
-fn delete_session_blocking(port: u16, session_id: &str) -> Result<()> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(WAIT))?;
-    stream.set_write_timeout(Some(WAIT))?;
-    write!(
-        stream,
-        "DELETE /session/{session_id} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
-         Content-Length: 0\r\nConnection: close\r\n\r\n"
-    )?;
-    // The answer comes once Chromium has quit; its status line is enough.
-    let mut answer = Vec::new();
-    let mut chunk = [0u8; 512];
-    while !answer.windows(2).any(|pair| pair == b"\r\n") {
-        let read = match stream.read(&mut chunk) {
-            // Children exiting (SIGCHLD) interrupt the wait.
-            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
-            other => other?,
-        };
-        anyhow::ensure!(
-            read > 0,
-            "chromedriver closed the connection without an answer"
-        );
-        answer.extend_from_slice(&chunk[..read]);
-    }
-    let answer = String::from_utf8_lossy(&answer);
-    let status_line = answer.lines().next().unwrap_or_default();
-    anyhow::ensure!(
-        status_line.starts_with("HTTP/1.1 200"),
-        "DELETE session answered: {status_line}"
-    );
-    Ok(())
 }

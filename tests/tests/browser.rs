@@ -5,9 +5,9 @@
 //! These prove what only a browser can: that the `SameSite=Lax` cookies are
 //! sent back across the redirects between provider and sidecar, also when
 //! they are different sites, that the `HttpOnly` ones stay out of reach of
-//! page scripts, and that the plain HTML forms work as rendered. Chromium and chromedriver come from Debian's
-//! `chromium` and `chromium-driver` packages; without them these tests fail
-//! and say to run `make test`.
+//! page scripts, and that the plain HTML forms work as rendered. Chromium and
+//! chromedriver come from Debian's `chromium` and `chromium-driver` packages;
+//! without them these tests fail and say to run `make test`.
 
 use anyhow::{Context, Result};
 use portcullis_e2e::echo::Echo;
@@ -58,20 +58,25 @@ async fn sign_in_at_provider(browser: &Chromium, issuer: &str, login: &str) -> R
         .find("#login-form [type=submit]")
         .await?
         .click()
-        .await
+        .await?;
+    Ok(())
 }
 
 /// Checks that the browser stored the session cookie as `HttpOnly` and
 /// `SameSite=Lax`, and that page scripts cannot read any sidecar cookie.
 async fn assert_session_cookie_is_hidden_from_scripts(browser: &Chromium) -> Result<()> {
-    let cookies = browser.cookies().await?;
+    let cookies = browser.get_all_cookies().await?;
     let session = cookies
         .iter()
-        .find(|cookie| cookie["name"] == "portcullis_session")
+        .find(|cookie| cookie.name() == "portcullis_session")
         .with_context(|| format!("no session cookie in the browser: {cookies:?}"))?;
-    assert_eq!(session["httpOnly"], true, "{session}");
-    assert_eq!(session["sameSite"], "Lax", "{session}");
-    assert_eq!(session["path"], "/", "{session}");
+    assert_eq!(session.http_only(), Some(true), "{session}");
+    assert_eq!(
+        session.same_site().map(|same_site| same_site.to_string()),
+        Some("Lax".to_owned()),
+        "{session}"
+    );
+    assert_eq!(session.path(), Some("/"), "{session}");
     let visible = browser.execute("return document.cookie;", vec![]).await?;
     let visible = visible.as_str().context("document.cookie is a string")?;
     assert!(
@@ -140,7 +145,7 @@ async fn chromium_signs_in_at_the_provider_returns_to_the_page_and_logs_out() ->
         })
         .await?;
     browser.find("#login-form").await?;
-    Ok(())
+    browser.quit().await
 }
 
 #[tokio::test]
@@ -176,7 +181,7 @@ async fn chromium_logs_in_as_the_root_admin_through_the_backup_form() -> Result<
     let me = json_on_page(&browser).await?;
     assert_eq!(me["user"], ROOT_USERNAME, "{me}");
     assert_eq!(me["root"], true, "{me}");
-    Ok(())
+    browser.quit().await
 }
 
 #[tokio::test]
@@ -205,5 +210,5 @@ async fn chromium_keeps_the_lax_cookies_when_the_provider_is_another_site() -> R
     let echo = json_on_page(&browser).await?;
     assert_eq!(echo["headers"]["x-forwarded-user"], json!(["alice"]));
     assert_session_cookie_is_hidden_from_scripts(&browser).await?;
-    Ok(())
+    browser.quit().await
 }

@@ -7,6 +7,7 @@ use crate::desired::secrets::generate_password;
 use crate::error::Result;
 use crate::names::{ROOT_PASSWORD_KEY, root_admin_secret_name};
 use crate::status::checks::SecretsOutcome;
+use crate::status::reason::Reason;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, PostParams};
@@ -76,7 +77,7 @@ fn found_in(
 ) -> Result<SecretValue, SecretsOutcome> {
     let Some(secret) = secret else {
         return Err(SecretsOutcome::Missing {
-            reason: "SecretNotFound",
+            reason: Reason::SecretNotFound,
             message: format!(
                 "Secret {} (spec.{field}.name) not found in this namespace",
                 reference.name
@@ -90,7 +91,7 @@ fn found_in(
     );
     let found = value(secret, &reference.key).map(|value| SecretValue { value, source });
     found.ok_or_else(|| SecretsOutcome::Missing {
-        reason: "SecretKeyMissing",
+        reason: Reason::SecretKeyMissing,
         message: format!(
             "Secret {} has no key {} (spec.{field}.key), or its value is empty or not UTF-8",
             reference.name, reference.key

@@ -9,6 +9,7 @@ use crate::crd::OidcSettings;
 use crate::error::Result;
 use crate::status::checks::{Check, expected_issuer};
 use crate::status::conditions::{next_status, ready_condition};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType};
@@ -23,9 +24,9 @@ pub async fn report(
     namespace: &str,
     checks: &[Check],
 ) -> Result<bool> {
-    let now = Timestamp::from_second(Timestamp::now().as_second())
-        .unwrap_or_else(|_| Timestamp::now())
-        .to_string();
+    let now = Time(
+        Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now()),
+    );
     let uid = settings.uid().unwrap_or_default();
     let last_written = ctx
         .written_status
@@ -38,7 +39,7 @@ pub async fn report(
         settings.metadata.generation,
         expected_issuer(&settings.spec),
         checks,
-        &now,
+        now,
     );
     let ready = ready_condition(Some(&status));
     let is_ready = ready.is_some_and(|c| c.status == "True");

@@ -5,6 +5,7 @@
 //! Keycloak and Dex do not list `groups` there although they send it. An
 //! `http://` issuer works but is a warning outside of tests.
 
+use super::reason::Reason;
 use crate::crd::OidcSettingsSpec;
 use portcullis_contract::paths::WELL_KNOWN_SUFFIX;
 use serde::Deserialize;
@@ -43,7 +44,7 @@ pub enum SecretsOutcome {
     /// A Secret or key is missing: `reason` is `SecretNotFound` or `SecretKeyMissing`.
     Missing {
         /// CamelCase reason.
-        reason: &'static str,
+        reason: Reason,
         /// Which Secret and key, for people.
         message: String,
     },
@@ -56,8 +57,8 @@ pub struct Check {
     pub type_: &'static str,
     /// `Some(true)` passed, `Some(false)` failed, `None` not checked.
     pub passed: Option<bool>,
-    /// CamelCase reason.
-    pub reason: String,
+    /// Why it passed or failed.
+    pub reason: Reason,
     /// Human message.
     pub message: String,
     /// Whether a failure blocks `Ready`.
@@ -68,14 +69,14 @@ impl Check {
     fn new(
         type_: &'static str,
         passed: Option<bool>,
-        reason: &str,
+        reason: Reason,
         message: impl Into<String>,
     ) -> Self {
         let blocking = !matches!(type_, CLAIMS_ADVERTISED | ISSUER_SECURE);
         Self {
             type_,
             passed,
-            reason: reason.into(),
+            reason,
             message: message.into(),
             blocking,
         }
@@ -100,11 +101,11 @@ pub fn checks(
         SecretsOutcome::Resolved => Check::new(
             SECRETS_RESOLVED,
             Some(true),
-            "SecretsFound",
+            Reason::SecretsFound,
             "every referenced Secret and key exists",
         ),
         SecretsOutcome::Missing { reason, message } => {
-            Check::new(SECRETS_RESOLVED, Some(false), reason, message.clone())
+            Check::new(SECRETS_RESOLVED, Some(false), *reason, message.clone())
         }
     }];
     let url = &spec.well_known_url;
@@ -113,14 +114,14 @@ pub fn checks(
             out.push(Check::new(
                 PROVIDER_REACHABLE,
                 Some(false),
-                "DiscoveryUnreachable",
+                Reason::DiscoveryUnreachable,
                 format!("cannot fetch {url}: {error}"),
             ));
             for type_ in [PROVIDER_COMPATIBLE, CLAIMS_ADVERTISED] {
                 out.push(Check::new(
                     type_,
                     None,
-                    "NotChecked",
+                    Reason::NotChecked,
                     "the discovery document could not be fetched",
                 ));
             }
@@ -129,7 +130,7 @@ pub fn checks(
             out.push(Check::new(
                 PROVIDER_REACHABLE,
                 Some(true),
-                "DiscoveryFetched",
+                Reason::DiscoveryFetched,
                 format!("fetched {url}"),
             ));
             out.push(compatibility(spec, document));
@@ -141,14 +142,14 @@ pub fn checks(
         Check::new(
             ISSUER_SECURE,
             Some(true),
-            "HttpsIssuer",
+            Reason::HttpsIssuer,
             "the issuer uses https",
         )
     } else {
         Check::new(
             ISSUER_SECURE,
             Some(false),
-            "InsecureIssuer",
+            Reason::InsecureIssuer,
             format!("issuer {issuer} is not https: tokens and secrets travel unencrypted"),
         )
     });
@@ -161,7 +162,7 @@ fn compatibility(spec: &OidcSettingsSpec, document: &Discovery) -> Check {
         return Check::new(
             PROVIDER_COMPATIBLE,
             Some(false),
-            "IssuerMismatch",
+            Reason::IssuerMismatch,
             format!(
                 "the provider says its issuer is {}, but spec.wellKnownUrl names {expected}; every ID token would be rejected",
                 document.issuer
@@ -179,7 +180,7 @@ fn compatibility(spec: &OidcSettingsSpec, document: &Discovery) -> Check {
             return Check::new(
                 PROVIDER_COMPATIBLE,
                 Some(false),
-                "ScopeNotSupported",
+                Reason::ScopeNotSupported,
                 format!(
                     "spec.scopes requests {} that the provider does not list in scopes_supported",
                     missing.join(", ")
@@ -190,7 +191,7 @@ fn compatibility(spec: &OidcSettingsSpec, document: &Discovery) -> Check {
     Check::new(
         PROVIDER_COMPATIBLE,
         Some(true),
-        "ProviderMatches",
+        Reason::ProviderMatches,
         "issuer and scopes match the discovery document",
     )
 }
@@ -200,7 +201,7 @@ fn claims(spec: &OidcSettingsSpec, document: &Discovery) -> Check {
         return Check::new(
             CLAIMS_ADVERTISED,
             None,
-            "ClaimsNotListed",
+            Reason::ClaimsNotListed,
             "the provider does not publish claims_supported",
         );
     };
@@ -216,14 +217,14 @@ fn claims(spec: &OidcSettingsSpec, document: &Discovery) -> Check {
         Check::new(
             CLAIMS_ADVERTISED,
             Some(true),
-            "ClaimsListed",
+            Reason::ClaimsListed,
             "username and group claims are listed in claims_supported",
         )
     } else {
         Check::new(
             CLAIMS_ADVERTISED,
             Some(false),
-            "ClaimNotAdvertised",
+            Reason::ClaimNotAdvertised,
             format!(
                 "{} not listed in claims_supported (a warning: many providers send groups without listing them)",
                 missing.join(", ")
@@ -274,8 +275,8 @@ mod tests {
         let checks = checks(&spec(), &SecretsOutcome::Resolved, &Ok(document));
         let check = find(&checks, PROVIDER_COMPATIBLE);
         assert_eq!(
-            (check.passed, check.reason.as_str()),
-            (Some(false), "IssuerMismatch")
+            (check.passed, check.reason),
+            (Some(false), Reason::IssuerMismatch)
         );
         assert!(check.blocking);
     }
@@ -286,7 +287,7 @@ mod tests {
         document.scopes_supported = Some(vec!["openid".into()]);
         let checks = checks(&spec(), &SecretsOutcome::Resolved, &Ok(document));
         let check = find(&checks, PROVIDER_COMPATIBLE);
-        assert_eq!(check.reason, "ScopeNotSupported");
+        assert_eq!(check.reason, Reason::ScopeNotSupported);
         assert!(
             check.message.contains("profile, groups"),
             "{}",
@@ -298,7 +299,7 @@ mod tests {
     fn unreachable_provider_is_reported_and_the_rest_not_checked() {
         let checks = checks(&spec(), &SecretsOutcome::Resolved, &Err("timed out".into()));
         let check = find(&checks, PROVIDER_REACHABLE);
-        assert_eq!(check.reason, "DiscoveryUnreachable");
+        assert_eq!(check.reason, Reason::DiscoveryUnreachable);
         assert!(check.message.contains("timed out"));
         assert_eq!(find(&checks, PROVIDER_COMPATIBLE).passed, None);
     }
@@ -316,10 +317,13 @@ mod tests {
     #[test]
     fn missing_secret_is_reported_with_its_reason() {
         let outcome = SecretsOutcome::Missing {
-            reason: "SecretNotFound",
+            reason: Reason::SecretNotFound,
             message: "Secret books-oidc not found".into(),
         };
         let checks = checks(&spec(), &outcome, &Ok(document()));
-        assert_eq!(find(&checks, SECRETS_RESOLVED).reason, "SecretNotFound");
+        assert_eq!(
+            find(&checks, SECRETS_RESOLVED).reason,
+            Reason::SecretNotFound
+        );
     }
 }

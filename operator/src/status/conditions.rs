@@ -1,7 +1,9 @@
 //! From checks to `status`: `Ready`, transition times, and "did it change?".
 
 use super::checks::{Check, READY};
-use crate::crd::{Condition, OidcSettingsStatus};
+use super::reason::Reason;
+use crate::crd::OidcSettingsStatus;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 /// The status for `checks`, keeping transition times from `old` where the status did not flip.
 pub fn next_status(
@@ -9,7 +11,7 @@ pub fn next_status(
     generation: Option<i64>,
     issuer: String,
     checks: &[Check],
-    now: &str,
+    now: Time,
 ) -> OidcSettingsStatus {
     let mut all: Vec<Check> = checks.to_vec();
     all.push(ready(checks));
@@ -25,13 +27,13 @@ pub fn next_status(
                 .and_then(|old| old.conditions.iter().find(|c| c.type_ == check.type_))
                 .filter(|previous| previous.status == status)
                 .map_or_else(
-                    || now.to_owned(),
+                    || now.clone(),
                     |previous| previous.last_transition_time.clone(),
                 );
             Condition {
                 type_: check.type_.to_owned(),
                 status: status.to_owned(),
-                reason: check.reason.clone(),
+                reason: check.reason.to_string(),
                 message: check.message.clone(),
                 observed_generation: generation,
                 last_transition_time: since,
@@ -54,7 +56,7 @@ fn ready(checks: &[Check]) -> Check {
         return Check {
             type_: READY,
             passed: Some(false),
-            reason: failed.reason.clone(),
+            reason: failed.reason,
             message: failed.message.clone(),
             blocking: true,
         };
@@ -72,7 +74,7 @@ fn ready(checks: &[Check]) -> Check {
     Check {
         type_: READY,
         passed: Some(true),
-        reason: "Reconciled".into(),
+        reason: Reason::Reconciled,
         message,
         blocking: true,
     }
@@ -87,12 +89,22 @@ pub fn ready_condition(status: Option<&OidcSettingsStatus>) -> Option<&Condition
 mod tests {
     use super::*;
     use crate::status::checks::{CLAIMS_ADVERTISED, PROVIDER_REACHABLE};
+    use k8s_openapi::jiff::Timestamp;
+
+    /// A time `seconds` after the epoch.
+    fn at(seconds: i64) -> Time {
+        Time(Timestamp::from_second(seconds).expect("a valid time"))
+    }
 
     fn check(type_: &'static str, passed: Option<bool>, blocking: bool) -> Check {
         Check {
             type_,
             passed,
-            reason: format!("{type_}Reason"),
+            reason: if passed == Some(true) {
+                Reason::ProviderMatches
+            } else {
+                Reason::IssuerMismatch
+            },
             message: format!("{type_} message"),
             blocking,
         }
@@ -105,7 +117,7 @@ mod tests {
             Some(2),
             "https://i".into(),
             &[check(PROVIDER_REACHABLE, Some(true), true)],
-            "t0",
+            at(0),
         );
         let ready = ready_condition(Some(&status)).expect("ready");
         assert_eq!(
@@ -113,7 +125,7 @@ mod tests {
             ("True", "Reconciled")
         );
         assert_eq!(status.observed_generation, Some(2));
-        assert_eq!(ready.last_transition_time, "t0");
+        assert_eq!(ready.last_transition_time, at(0));
     }
 
     #[test]
@@ -122,11 +134,11 @@ mod tests {
             check(PROVIDER_REACHABLE, Some(false), true),
             check(CLAIMS_ADVERTISED, Some(false), false),
         ];
-        let status = next_status(None, None, "i".into(), &checks, "t0");
+        let status = next_status(None, None, "i".into(), &checks, at(0));
         let ready = ready_condition(Some(&status)).expect("ready");
         assert_eq!(
             (ready.status.as_str(), ready.reason.as_str()),
-            ("False", "ProviderReachableReason")
+            ("False", "IssuerMismatch")
         );
     }
 
@@ -137,7 +149,7 @@ mod tests {
             None,
             "i".into(),
             &[check(CLAIMS_ADVERTISED, Some(false), false)],
-            "t0",
+            at(0),
         );
         let ready = ready_condition(Some(&status)).expect("ready");
         assert_eq!(ready.status, "True");
@@ -151,8 +163,8 @@ mod tests {
     #[test]
     fn unchanged_world_gives_an_identical_status() {
         let checks = [check(PROVIDER_REACHABLE, Some(true), true)];
-        let first = next_status(None, Some(1), "i".into(), &checks, "t0");
-        let second = next_status(Some(&first), Some(1), "i".into(), &checks, "t1");
+        let first = next_status(None, Some(1), "i".into(), &checks, at(0));
+        let second = next_status(Some(&first), Some(1), "i".into(), &checks, at(1));
         assert_eq!(first, second);
     }
 
@@ -166,7 +178,7 @@ mod tests {
                 check(PROVIDER_REACHABLE, Some(true), true),
                 check(CLAIMS_ADVERTISED, Some(true), false),
             ],
-            "t0",
+            at(0),
         );
         let second = next_status(
             Some(&first),
@@ -176,7 +188,7 @@ mod tests {
                 check(PROVIDER_REACHABLE, Some(false), true),
                 check(CLAIMS_ADVERTISED, Some(true), false),
             ],
-            "t1",
+            at(1),
         );
         let time = |type_: &str| {
             second
@@ -185,8 +197,8 @@ mod tests {
                 .find(|c| c.type_ == type_)
                 .map(|c| c.last_transition_time.clone())
         };
-        assert_eq!(time(PROVIDER_REACHABLE).as_deref(), Some("t1"));
-        assert_eq!(time(CLAIMS_ADVERTISED).as_deref(), Some("t0"));
-        assert_eq!(time(READY).as_deref(), Some("t1"));
+        assert_eq!(time(PROVIDER_REACHABLE), Some(at(1)));
+        assert_eq!(time(CLAIMS_ADVERTISED), Some(at(0)));
+        assert_eq!(time(READY), Some(at(1)));
     }
 }

@@ -7,3 +7,4 @@
 
 pub mod checks;
 pub mod conditions;
+pub mod reason;

@@ -31,7 +31,7 @@ pub struct Settings {
     /// The public origin, without a trailing slash in its path.
     pub public_url: Url,
     /// OpenID Connect settings.
-    pub oidc: OidcSettings,
+    pub oidc: ProviderSettings,
     /// Root admin, when configured.
     pub root_admin: Option<RootAdmin>,
     /// Session settings.
@@ -44,7 +44,7 @@ pub struct Settings {
 
 /// The identity provider and the client registered there.
 #[derive(Clone, Debug)]
-pub struct OidcSettings {
+pub struct ProviderSettings {
     /// The issuer, derived from the discovery URL.
     pub issuer: String,
     /// Client id.
@@ -172,7 +172,7 @@ impl Settings {
                     admin_listen,
                     upstream,
                     public_url: public_url.clone(),
-                    oidc: OidcSettings {
+                    oidc: ProviderSettings {
                         issuer,
                         client_id: oidc.client_id.clone(),
                         client_secret,

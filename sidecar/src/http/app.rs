@@ -3,6 +3,7 @@
 use super::backup::backup_login;
 use super::login::{callback, login_page_handler, me, start};
 use super::logout::{confirm, logout};
+use super::observe::{time_own_handler, trace_layer, track_in_flight};
 use super::proxy::proxy;
 use super::state::SharedState;
 use crate::metrics::StatusLabels;
@@ -23,12 +24,21 @@ pub fn app(state: SharedState) -> Router {
         .route(CALLBACK_PATH, get(callback))
         .route("/auth/me", get(me))
         .route_layer(middleware::from_fn(own_page_headers))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            time_own_handler,
+        ))
         .fallback(proxy)
         .layer(middleware::from_fn(refuse_ambiguous_host))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_responses,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            track_in_flight,
+        ))
+        .layer(trace_layer())
         .with_state(state)
 }
 

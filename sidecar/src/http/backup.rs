@@ -11,8 +11,8 @@
 use super::csrf;
 use super::error::AppError;
 use super::forwarding::ClientHops;
+use super::issue_session::session_response;
 use super::known_device::{known_device, remember_device};
-use super::login::session_response;
 use super::pages::{backup_login_page, message_page};
 use super::state::{SharedState, unix_now};
 use crate::backup_gate::Attempter;

@@ -1,18 +1,21 @@
 //! Every failure a visitor can meet, mapped to a response in one place.
 //!
-//! Pages say what went wrong in words a person can act on; JSON answers are
-//! for scripts. Internal details (addresses, tokens) never reach either.
+//! Pages say what went wrong in words a person can act on, one fixed message
+//! per kind; JSON answers are for scripts. The error chain (which can carry
+//! the HTTP client's internal addresses) goes to the logs only, written by
+//! the handler that met the error, never from `into_response`.
 
-use super::pages::error_page;
+use super::pages::{error_page, layout};
 use crate::oidc::claims::ClaimsError;
 use crate::oidc::flow::FlowError;
 use crate::oidc::issuer_param::IssuerParamError;
 use crate::oidc::pending::PendingError;
-use crate::oidc::provider::DiscoveryFailure;
+use crate::oidc::provider::{DiscoveryFailure, error_chain};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
+use std::borrow::Cow;
 
 /// A failure that ends a request.
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +27,7 @@ pub enum AppError {
     #[error(transparent)]
     ProviderUnavailable(#[from] DiscoveryFailure),
     /// The provider redirected back with `error=...`.
-    #[error("the identity provider returned `{code}`")]
+    #[error("the identity provider returned `{code}`{}", described(description.as_deref()))]
     ProviderRefused {
         /// The OAuth error code.
         code: String,
@@ -46,82 +49,182 @@ pub enum AppError {
     /// The claims do not make a login.
     #[error(transparent)]
     Claims(#[from] ClaimsError),
+    /// The provider sent more (or longer) groups than one cookie can hold.
+    #[error(transparent)]
+    SessionTooLarge(#[from] crate::session::cookie::SessionTooLarge),
     /// The session holds a value no header can carry (issued before such
     /// values were refused at login).
     #[error(transparent)]
     Unforwardable(#[from] super::identity_headers::Unforwardable),
-    /// The provider sent more (or longer) groups than one cookie can hold.
-    #[error(transparent)]
-    SessionTooLarge(#[from] crate::session::cookie::SessionTooLarge),
     /// The app did not answer.
     #[error("the application is not reachable")]
     UpstreamUnavailable,
 }
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        let message = self.to_string();
-        let (status, title, code) = match &self {
-            AppError::Unauthenticated => {
-                let body = json!({"error": "unauthenticated", "message": "sign in first", "login": "/login"});
-                return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
-            }
-            AppError::ProviderUnavailable(failure) => {
-                tracing::warn!(reason = %failure.reason, "sign-in impossible: identity provider unavailable");
-                let message = "The identity provider cannot be reached right now, so signing in is not possible. \
-Please try again in a moment.";
-                let page = error_page("Identity provider unavailable", message, None);
-                return (StatusCode::SERVICE_UNAVAILABLE, Html(page)).into_response();
-            }
-            AppError::ProviderRefused { code, description } => {
-                let page = error_page(
-                    "Sign-in was not completed",
-                    &provider_message(code, description.as_deref()),
-                    Some(code),
-                );
-                let status = if code == "access_denied" {
+// === impl AppError ===
+
+impl AppError {
+    /// The whole error chain, for logs only: it can name internal addresses.
+    pub fn chain(&self) -> String {
+        error_chain(self)
+    }
+
+    /// What a visitor reads: a fixed message per kind, never the error chain.
+    fn page(&self) -> Page {
+        match self {
+            AppError::Unauthenticated => Page {
+                status: StatusCode::UNAUTHORIZED,
+                title: "Not signed in",
+                message: "Sign in first.".into(),
+                code: None,
+            },
+            AppError::ProviderUnavailable(_) => Page {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                title: "Identity provider unavailable",
+                message: "The identity provider cannot be reached right now, so signing in is \
+not possible. Please try again in a moment."
+                    .into(),
+                code: None,
+            },
+            AppError::ProviderRefused { code, .. } => Page {
+                status: if code == "access_denied" {
                     StatusCode::FORBIDDEN
                 } else {
                     StatusCode::BAD_REQUEST
-                };
-                return (status, Html(page)).into_response();
-            }
-            AppError::MalformedCallback | AppError::Pending(_) | AppError::IssuerParam(_) => (
+                },
+                title: "Sign-in was not completed",
+                message: provider_message(code).into(),
+                code: Some(code.clone()),
+            },
+            AppError::MalformedCallback => Page::not_completed(
                 StatusCode::BAD_REQUEST,
-                "Sign-in could not be completed",
-                None,
+                "The sign-in response is incomplete. Please start again.",
             ),
-            AppError::Flow(_) => (
+            AppError::Pending(PendingError::Missing) => Page::not_completed(
+                StatusCode::BAD_REQUEST,
+                "This browser has no sign-in in progress; it may have been started in another \
+browser or already finished. Please start again.",
+            ),
+            AppError::Pending(PendingError::StateMismatch) => Page::not_completed(
+                StatusCode::BAD_REQUEST,
+                "The sign-in response does not belong to this browser's sign-in. Please start again.",
+            ),
+            AppError::Pending(PendingError::Expired) => Page::not_completed(
+                StatusCode::BAD_REQUEST,
+                "The sign-in took too long. Please start again.",
+            ),
+            AppError::IssuerParam(IssuerParamError::Different) => Page::not_completed(
+                StatusCode::BAD_REQUEST,
+                "The sign-in response came from a different identity provider than the one \
+configured. Please start again.",
+            ),
+            AppError::IssuerParam(IssuerParamError::Missing) => Page::not_completed(
+                StatusCode::BAD_REQUEST,
+                "The sign-in response does not name its identity provider, although this \
+provider always does. Please start again.",
+            ),
+            AppError::Flow(_) => Page::not_completed(
                 StatusCode::BAD_GATEWAY,
-                "Sign-in could not be completed",
-                None,
+                "The identity provider's answer could not be verified. Please try again; if \
+it keeps failing, an administrator should check the sidecar's logs.",
             ),
-            AppError::Unforwardable(_) => (StatusCode::FORBIDDEN, "Please sign in again", None),
-            AppError::SessionTooLarge(_) => (
-                StatusCode::FORBIDDEN,
-                "Your account has too many groups for this application",
-                None,
-            ),
-            AppError::Claims(_) => (
-                StatusCode::FORBIDDEN,
-                "Your account cannot be used here",
-                None,
-            ),
-            AppError::UpstreamUnavailable => {
-                let page = super::pages::layout(
-                    "Application unavailable",
-                    "<h1>Application unavailable</h1><p>The application behind this sign-in did not answer. \
-Try again in a moment.</p>",
-                );
-                return (StatusCode::BAD_GATEWAY, Html(page)).into_response();
-            }
-        };
-        (status, Html(error_page(title, &message, code))).into_response()
+            AppError::Claims(
+                ClaimsError::MissingUsername { claim } | ClaimsError::UsernameNotString { claim },
+            ) => Page {
+                status: StatusCode::FORBIDDEN,
+                title: "Your account cannot be used here",
+                message: format!(
+                    "The identity provider sent no usable username for your account: the \
+`{claim}` claim, configured as the username claim, is missing or not text. An administrator \
+should check the username claim setting."
+                )
+                .into(),
+                code: None,
+            },
+            AppError::Claims(ClaimsError::UnsafeValue { claim }) => Page {
+                status: StatusCode::FORBIDDEN,
+                title: "Your account cannot be used here",
+                message: format!(
+                    "The identity provider's `{claim}` claim for your account has surrounding spaces or control characters, so the application could read it differently from this sign-in. An administrator should correct it at the identity provider."
+                )
+                .into(),
+                code: None,
+            },
+            AppError::SessionTooLarge(too_large) => Page {
+                status: StatusCode::FORBIDDEN,
+                title: "Your account has too many groups for this application",
+                message: format!(
+                    "The identity provider sent {} groups, more than fit in this application's sign-in cookie. An administrator should send fewer groups to this application (a group filter or a narrower group claim at the identity provider).",
+                    too_large.groups
+                )
+                .into(),
+                code: None,
+            },
+            AppError::Unforwardable(_) => Page {
+                status: StatusCode::FORBIDDEN,
+                title: "Please sign in again",
+                message: "Your session holds a value the application cannot receive. Log out and sign in again."
+                    .into(),
+                code: None,
+            },
+            AppError::UpstreamUnavailable => Page {
+                status: StatusCode::BAD_GATEWAY,
+                title: "Application unavailable",
+                message: "The application behind this sign-in did not answer. Try again in a \
+moment."
+                    .into(),
+                code: None,
+            },
+        }
     }
 }
 
-fn provider_message(code: &str, description: Option<&str>) -> String {
-    let known = match code {
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let page = self.page();
+        match self {
+            AppError::Unauthenticated => {
+                let body = json!({"error": "unauthenticated", "message": "sign in first", "login": "/login"});
+                (page.status, Json(body)).into_response()
+            }
+            AppError::UpstreamUnavailable => {
+                let body = format!("<h1>{}</h1><p>{}</p>", page.title, page.message);
+                (page.status, Html(layout(page.title, &body))).into_response()
+            }
+            _ => (
+                page.status,
+                Html(error_page(page.title, &page.message, page.code.as_deref())),
+            )
+                .into_response(),
+        }
+    }
+}
+
+/// A page's status and words.
+struct Page {
+    status: StatusCode,
+    title: &'static str,
+    message: Cow<'static, str>,
+    code: Option<String>,
+}
+
+impl Page {
+    fn not_completed(status: StatusCode, message: &'static str) -> Self {
+        Page {
+            status,
+            title: "Sign-in could not be completed",
+            message: message.into(),
+            code: None,
+        }
+    }
+}
+
+fn described(description: Option<&str>) -> String {
+    description.map_or_else(String::new, |text| format!(": {text}"))
+}
+
+fn provider_message(code: &str) -> &'static str {
+    match code {
         "access_denied" => "The identity provider denied access, or the sign-in was cancelled.",
         "login_required" | "interaction_required" | "consent_required" => {
             "The identity provider needs you to sign in there first."
@@ -133,9 +236,63 @@ fn provider_message(code: &str, description: Option<&str>) -> String {
             "The identity provider refused this application's request; an administrator should check the client settings."
         }
         _ => "The identity provider returned an error.",
-    };
-    match description {
-        Some(description) if !description.is_empty() => format!("{known} ({description})"),
-        _ => known.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::to_bytes;
+
+    async fn body_of(error: AppError) -> (StatusCode, String) {
+        let response = error.into_response();
+        let status = response.status();
+        let bytes = to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap_or_default();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test]
+    async fn token_failures_never_show_the_error_chain() {
+        let error = AppError::Flow(FlowError::TokenExchange(
+            "error sending request for url (http://10.0.0.7:8443/token)".into(),
+        ));
+        assert!(error.chain().contains("10.0.0.7"));
+        let (status, page) = body_of(error).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert!(!page.contains("10.0.0.7"), "{page}");
+        assert!(page.contains("could not be verified"), "{page}");
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_provider_page_does_not_name_its_address() {
+        let error = AppError::ProviderUnavailable(DiscoveryFailure {
+            issuer: "http://idp.internal:9000".into(),
+            reason: "connection refused".into(),
+        });
+        let (status, page) = body_of(error).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!page.contains("idp.internal"), "{page}");
+        assert!(!page.contains("connection refused"), "{page}");
+    }
+
+    #[tokio::test]
+    async fn the_providers_description_is_not_echoed_on_the_page() {
+        let error = AppError::ProviderRefused {
+            code: "access_denied".into(),
+            description: Some("Call 555-0100 to unlock your account".into()),
+        };
+        let (status, page) = body_of(error).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(page.contains("<code>access_denied</code>"), "{page}");
+        assert!(!page.contains("555-0100"), "{page}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_session_is_a_json_401() {
+        let (status, body) = body_of(AppError::Unauthenticated).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(body.contains("\"unauthenticated\""), "{body}");
     }
 }

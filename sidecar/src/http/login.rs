@@ -3,6 +3,7 @@
 use super::backup::backup_form;
 use super::current_session::current_session;
 use super::error::AppError;
+use super::issue_session::session_response;
 use super::pages::login_page;
 use super::state::{SharedState, unix_now};
 use crate::config::Settings;
@@ -16,10 +17,9 @@ use crate::oidc::pending::{
 };
 use crate::return_path::return_path_or_default;
 use crate::roles::grant_for;
-use crate::session::cookie::SessionTooLarge;
 use crate::session::cookie::{clear_cookie, request_cookie_pairs, request_cookies, set_cookie};
 use crate::session::model::{bounded_groups, new_session_id};
-use crate::session::{LoginMethod, Session, seal_session};
+use crate::session::{LoginMethod, Session};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -67,8 +67,11 @@ pub async fn start(
         .provider
         .get(&settings.oidc.issuer)
         .await
-        .inspect_err(|_| {
+        .map_err(|failure| {
             state.metrics.login(LoginOutcome::ProviderUnavailable);
+            let error = AppError::from(failure);
+            tracing::warn!(reason = %error.chain(), "sign-in impossible: identity provider unavailable");
+            error
         })?;
     let return_to = return_path_or_default(query.rd.as_deref());
     let (url, pending) = authorization_request(&discovered, &settings.oidc, return_to, unix_now());
@@ -142,7 +145,7 @@ pub async fn callback(
         Err(_) => LoginOutcome::TokenFailure,
     });
     if let Err(error) = &outcome {
-        tracing::warn!(reason = %error, "login failed");
+        tracing::warn!(reason = %error.chain(), "login failed");
     }
     let mut response = outcome.unwrap_or_else(IntoResponse::into_response);
     if let Some(pending_name) = &pending_name
@@ -264,24 +267,6 @@ fn error_code(code: &str) -> String {
     } else {
         "error".to_owned()
     }
-}
-
-/// Sets the session cookie and redirects to `return_to`.
-pub fn session_response(
-    settings: &Settings,
-    session: &Session,
-    lifetime: Duration,
-    return_to: &str,
-) -> Result<Response, SessionTooLarge> {
-    let name = &settings.session.cookie_name;
-    let sealed = seal_session(&settings.session.keys, name, session)?;
-    let cookie = set_cookie(
-        name,
-        sealed,
-        lifetime.as_secs() as i64,
-        settings.session.secure_cookies,
-    );
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(return_to)).into_response())
 }
 
 /// `GET /auth/me`: the current identity as JSON, or 401.

@@ -8,7 +8,7 @@
 use super::pending::PendingLogin;
 use super::provider::{Discovered, Provider, error_chain};
 use super::types::{OidcClient, OtherClaims};
-use crate::config::settings::OidcSettings;
+use crate::config::settings::ProviderSettings;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClientAuthMethod, CoreGenderClaim};
 use openidconnect::{
     AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, Nonce,
@@ -23,7 +23,7 @@ use url::Url;
 
 /// What a finished login yields.
 #[derive(Debug)]
-pub struct LoginOutcome {
+pub struct VerifiedLogin {
     /// ID token claims merged with userinfo claims.
     pub claims: Map<String, Value>,
     /// The raw ID token, for `id_token_hint` at logout.
@@ -52,7 +52,7 @@ pub enum FlowError {
 }
 
 /// Builds a client for the discovered provider.
-pub fn client_for(discovered: &Discovered, oidc: &OidcSettings) -> OidcClient {
+pub fn client_for(discovered: &Discovered, oidc: &ProviderSettings) -> OidcClient {
     let methods = discovered.metadata.token_endpoint_auth_methods_supported();
     let basic_supported = methods.is_none_or(|methods| {
         methods.is_empty() || methods.contains(&CoreClientAuthMethod::ClientSecretBasic)
@@ -74,7 +74,7 @@ pub fn client_for(discovered: &Discovered, oidc: &OidcSettings) -> OidcClient {
 /// The URL to send the browser to, and what its callback must match.
 pub fn authorization_request(
     discovered: &Discovered,
-    oidc: &OidcSettings,
+    oidc: &ProviderSettings,
     return_to: String,
     now: u64,
 ) -> (Url, PendingLogin) {
@@ -109,11 +109,11 @@ pub fn authorization_request(
 pub async fn finish_login(
     provider: &Provider,
     discovered: Arc<Discovered>,
-    oidc: &OidcSettings,
+    oidc: &ProviderSettings,
     http: &reqwest::Client,
     code: String,
     pending: &PendingLogin,
-) -> Result<LoginOutcome, FlowError> {
+) -> Result<VerifiedLogin, FlowError> {
     let client = client_for(&discovered, oidc);
     let token = client
         .exchange_code(AuthorizationCode::new(code))
@@ -152,7 +152,7 @@ pub async fn finish_login(
             .map_err(|error| FlowError::UserInfo(error_chain(&error)))?;
         claims = super::claims::merge_claims(claims, Some(to_map(&userinfo)));
     }
-    Ok(LoginOutcome {
+    Ok(VerifiedLogin {
         claims,
         id_token: id_token.to_string(),
         expires_in: token.expires_in(),

@@ -1,0 +1,84 @@
+//! Every reason a condition can give, as one type: a typo cannot invent a
+//! new reason, and tests and Events name them the same way as the status.
+
+use std::fmt;
+
+/// Why a condition has its status; written as its CamelCase name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// Every referenced Secret and key exists.
+    SecretsFound,
+    /// A referenced Secret does not exist.
+    SecretNotFound,
+    /// A referenced Secret lacks the key, or its value is empty.
+    SecretKeyMissing,
+    /// The discovery document was fetched.
+    DiscoveryFetched,
+    /// The discovery document could not be fetched.
+    DiscoveryUnreachable,
+    /// The check depends on the discovery document, which is missing.
+    NotChecked,
+    /// The issuer uses https.
+    HttpsIssuer,
+    /// The issuer uses plain http.
+    InsecureIssuer,
+    /// The provider names another issuer than `spec.wellKnownUrl`.
+    IssuerMismatch,
+    /// A requested scope is not in `scopes_supported`.
+    ScopeNotSupported,
+    /// Issuer and scopes match the discovery document.
+    ProviderMatches,
+    /// The provider does not publish `claims_supported`.
+    ClaimsNotListed,
+    /// The username and group claims are listed.
+    ClaimsListed,
+    /// A configured claim is not listed.
+    ClaimNotAdvertised,
+    /// The sidecar's ConfigMap and Secret are up to date.
+    Reconciled,
+}
+
+impl Reason {
+    /// The reason as written in a condition or an Event.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::SecretsFound => "SecretsFound",
+            Reason::SecretNotFound => "SecretNotFound",
+            Reason::SecretKeyMissing => "SecretKeyMissing",
+            Reason::DiscoveryFetched => "DiscoveryFetched",
+            Reason::DiscoveryUnreachable => "DiscoveryUnreachable",
+            Reason::NotChecked => "NotChecked",
+            Reason::HttpsIssuer => "HttpsIssuer",
+            Reason::InsecureIssuer => "InsecureIssuer",
+            Reason::IssuerMismatch => "IssuerMismatch",
+            Reason::ScopeNotSupported => "ScopeNotSupported",
+            Reason::ProviderMatches => "ProviderMatches",
+            Reason::ClaimsNotListed => "ClaimsNotListed",
+            Reason::ClaimsListed => "ClaimsListed",
+            Reason::ClaimNotAdvertised => "ClaimNotAdvertised",
+            Reason::Reconciled => "Reconciled",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_written_as_their_names() {
+        for reason in [
+            Reason::SecretNotFound,
+            Reason::Reconciled,
+            Reason::NotChecked,
+        ] {
+            assert_eq!(reason.to_string(), format!("{reason:?}"));
+        }
+    }
+}

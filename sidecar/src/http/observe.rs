@@ -1,0 +1,84 @@
+//! What the public router reports about each request: a tracing span named
+//! after the matched route, the number of requests in flight, and how long
+//! the sidecar's own handlers take (proxied requests have their own
+//! upstream latency histogram, so the two are never mixed).
+
+use super::state::SharedState;
+use crate::metrics::{Metrics, RouteLabels};
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use std::time::Instant;
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::{Level, Span};
+
+/// The route label of requests no route of the sidecar's matched.
+pub const PROXIED_ROUTE: &str = "proxy";
+
+/// A span per request, `request{method, route}`, with the response logged at
+/// debug level. Query strings are left out: they can carry codes and states.
+pub fn trace_layer() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, fn(&Request) -> Span> {
+    TraceLayer::new_for_http()
+        .make_span_with(request_span as fn(&Request) -> Span)
+        .on_response(DefaultOnResponse::new().level(Level::DEBUG))
+}
+
+fn request_span(request: &Request) -> Span {
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        route = route_of(request),
+    )
+}
+
+fn route_of(request: &Request) -> &str {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(PROXIED_ROUTE, MatchedPath::as_str)
+}
+
+/// Counts the request as in flight until its response is ready, even when
+/// the client goes away first and the future is dropped.
+pub async fn track_in_flight(
+    State(state): State<SharedState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let _in_flight = InFlight::enter(&state.metrics);
+    next.run(request).await
+}
+
+/// Times a handler of the sidecar's own routes, labelled by route.
+pub async fn time_own_handler(
+    State(state): State<SharedState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = route_of(&request).to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state
+        .metrics
+        .handler_latency
+        .get_or_create(&RouteLabels { route })
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Holds one unit of the in-flight gauge.
+struct InFlight<'a>(&'a Metrics);
+
+impl<'a> InFlight<'a> {
+    fn enter(metrics: &'a Metrics) -> Self {
+        metrics.in_flight.inc();
+        Self(metrics)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.dec();
+    }
+}
