@@ -29,11 +29,16 @@ button{margin-top:1.2rem;width:100%;padding:.7rem;border:0;border-radius:6px;bac
 .error{color:#a11;background:#fdecec;border-radius:6px;padding:.6rem .8rem}.hint{color:#5a6275;font-size:.9rem}";
 
 /// Wraps `body` in the common page layout.
+///
+/// The referrer policy is `same-origin`: nothing about the page reaches
+/// another site, while the sidecar's own forms still carry their real
+/// `Origin` (under `no-referrer` a browser sends `Origin: null`, which the
+/// same-origin check must refuse).
 pub fn layout(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-<meta name=\"referrer\" content=\"no-referrer\"><title>{title}</title><style>{STYLE}</style></head>\
+<meta name=\"referrer\" content=\"same-origin\"><title>{title}</title><style>{STYLE}</style></head>\
 <body><main>{body}</main></body></html>",
         title = escape(title),
     )
