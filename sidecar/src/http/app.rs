@@ -1,6 +1,7 @@
 //! The sidecar's router: its own few routes, and the proxy for everything else.
 
 use super::backup::backup_login;
+use super::csrf::refuse_cross_site_posts;
 use super::login::{callback, login_page_handler, me, start};
 use super::logout::{confirm, logout};
 use super::observe::{time_own_handler, trace_layer, track_in_flight};
@@ -23,6 +24,10 @@ pub fn app(state: SharedState) -> Router {
         .route("/auth/start", get(start))
         .route(CALLBACK_PATH, get(callback))
         .route("/auth/me", get(me))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            refuse_cross_site_posts,
+        ))
         .route_layer(middleware::from_fn(own_page_headers))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -95,17 +95,6 @@ pub async fn backup_login(
         )
             .into_response();
     };
-    if !csrf::same_origin(&settings, &headers) {
-        tracing::warn!("form post from another origin refused");
-        return (
-            StatusCode::FORBIDDEN,
-            Html(message_page(
-                "Refused",
-                "This form was sent from another site.",
-            )),
-        )
-            .into_response();
-    }
     if !csrf::verify(&settings, &headers, &form.csrf) {
         tracing::warn!(client = %peer.ip(), "backup login refused: missing or stale form token");
         let error = "The form expired. Please try again.";

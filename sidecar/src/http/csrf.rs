@@ -10,11 +10,16 @@
 //! - A POST whose `Origin` (or, without one, `Referer`) names another origin
 //!   than `publicUrl` is refused before anything else.
 
-use super::state::unix_now;
+use super::pages::message_page;
+use super::state::{SharedState, unix_now};
 use crate::config::Settings;
 use crate::session::cookie::{request_cookies, set_cookie};
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
 use http::HeaderMap;
 use http::header::{ORIGIN, REFERER};
+use http::{Method, StatusCode};
 use subtle::ConstantTimeEq;
 use url::Url;
 
@@ -90,4 +95,22 @@ pub fn same_origin(settings: &Settings, headers: &HeaderMap) -> bool {
         Some(Some(url)) => url.origin() == public,
         Some(None) => false,
     }
+}
+
+/// Refuses every POST to the sidecar's own routes that says it comes from
+/// a page of another origin (see [`same_origin`]).
+pub async fn refuse_cross_site_posts(
+    State(state): State<SharedState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() == Method::POST && !same_origin(&state.settings.load(), request.headers()) {
+        tracing::warn!(
+            path = request.uri().path(),
+            "form post from another site refused"
+        );
+        let page = message_page("Refused", "This form was sent from another site.");
+        return (StatusCode::FORBIDDEN, Html(page)).into_response();
+    }
+    next.run(request).await
 }

@@ -48,17 +48,6 @@ pub async fn logout(
     Form(form): Form<LogoutForm>,
 ) -> Response {
     let settings = state.settings.load_full();
-    if !csrf::same_origin(&settings, &headers) {
-        tracing::warn!("form post from another origin refused");
-        return (
-            StatusCode::FORBIDDEN,
-            Html(message_page(
-                "Refused",
-                "This form was sent from another site.",
-            )),
-        )
-            .into_response();
-    }
     if !csrf::verify(&settings, &headers, &form.csrf) {
         let page = message_page(
             "Log out",

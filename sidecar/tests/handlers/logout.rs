@@ -70,3 +70,21 @@ async fn logging_out_clears_the_cookie_and_revokes_saved_copies() {
         "a saved copy of the cookie no longer opens"
     );
 }
+
+#[tokio::test]
+async fn a_post_from_another_origin_or_an_opaque_one_does_not_log_out() {
+    let state = state(Options::default());
+    let session = session_cookie(&state, "alice", Role::Untrusted);
+    let (token, csrf_cookie) = csrf_pair(&state, "/logout", Some(&session)).await;
+    let cookies = format!("{session}; {csrf_cookie}");
+    for origin in ["https://evil.example", "null"] {
+        let mut request = post_form("/logout", &[("csrf", token.as_str())], Some(&cookies));
+        request
+            .headers_mut()
+            .insert(header::ORIGIN, axum::http::HeaderValue::from_static(origin));
+        let response = send(&state, request).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{origin}");
+    }
+    let me = send(&state, get("/auth/me", None, Some(&session))).await;
+    assert_eq!(me.status(), StatusCode::OK, "still signed in");
+}
