@@ -37,6 +37,16 @@ pub enum ClaimsError {
         /// The configured claim name.
         claim: String,
     },
+    /// The username claim holds a control character or starts or ends with
+    /// whitespace: `X-Forwarded-User` could not carry it, or the app would
+    /// read it as another name (HTTP parsers trim the spaces around a value).
+    #[error(
+        "the `{claim}` claim (the username claim) holds control characters or surrounding whitespace"
+    )]
+    UsernameUnfit {
+        /// The configured claim name.
+        claim: String,
+    },
 }
 
 /// Merges userinfo claims over ID token claims.
@@ -61,7 +71,14 @@ pub fn identity_from_claims(
                 claim: username_claim.to_owned(),
             });
         }
-        Some(Value::String(user)) if !user.trim().is_empty() => user.clone(),
+        Some(Value::String(user)) if !user.trim().is_empty() => {
+            if user.trim() != user || user.chars().any(char::is_control) {
+                return Err(ClaimsError::UsernameUnfit {
+                    claim: username_claim.to_owned(),
+                });
+            }
+            user.clone()
+        }
         Some(_) => {
             return Err(ClaimsError::UsernameNotString {
                 claim: username_claim.to_owned(),
@@ -130,5 +147,35 @@ mod tests {
                 })
             );
         }
+    }
+
+    #[test]
+    fn a_username_no_header_carries_as_it_is_is_refused() {
+        // Found by the `request_headers` fuzz target: a username with a
+        // control character made a session whose requests reached the app
+        // with no `X-Forwarded-User` at all; one with surrounding spaces
+        // reaches it as another user's name.
+        for user in [
+            "ali\u{16}ce",
+            "alice\r\nX-Portcullis-Root: true",
+            " admin",
+            "admin\t",
+            "a\u{85}",
+        ] {
+            let claims = object(json!({ "preferred_username": user }));
+            assert_eq!(
+                identity_from_claims(&claims, "preferred_username", "groups"),
+                Err(ClaimsError::UsernameUnfit {
+                    claim: "preferred_username".into()
+                }),
+                "{user:?}"
+            );
+        }
+        let claims = object(json!({ "preferred_username": "Zoë van Dijk" }));
+        let identity = identity_from_claims(&claims, "preferred_username", "groups");
+        assert_eq!(
+            identity.map(|identity| identity.user).as_deref(),
+            Ok("Zoë van Dijk")
+        );
     }
 }
