@@ -4,8 +4,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 IDP_DEPS := tests/idp/node_modules/.package-lock.json
+FUZZ_TARGETS := session_cookie config_file claims_identity return_path request_headers
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_TARGET_DIR ?= $(CURDIR)/fuzz/target
 
-.PHONY: help demo test test-unit lint deny build toolchain deps bench bench-proxy bench-operator kube-tools browser-deps
+.PHONY: help demo test test-unit lint deny build toolchain deps bench bench-proxy bench-operator kube-tools browser-deps \
+	fuzz fuzz-smoke fuzz-tools
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 help:
@@ -14,6 +19,7 @@ help:
 	@echo "make test-unit  only the unit and in-process handler tests (seconds after a build)"
 	@echo "make bench  benchmark the sidecar against oauth2-proxy and no proxy, and the operator"
 	@echo "            with 1,000 OidcSettings (not part of make test; bench-proxy, bench-operator)"
+	@echo "make fuzz   run each fuzz target for FUZZ_SECONDS (default 600); make test runs each briefly"
 
 # rust-toolchain.toml pins the version and its rustfmt and clippy; rustup
 # installs them on first use.
@@ -65,9 +71,31 @@ test-unit:
 	$(CARGO) test --workspace --lib --bins
 	$(CARGO) test -p portcullis-sidecar --test handlers
 
-test: deps lint deny build
+test: deps lint deny build fuzz-smoke
 	$(CARGO) test --workspace
 	npm test --prefix tests/idp
+
+# libFuzzer needs the nightly toolchain and cargo-fuzz; both are installed
+# when missing (cargo-fuzz once into ~/.cargo/bin).
+fuzz-tools:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+
+# Each target starts from the committed seeds in fuzz/corpus/<target> and
+# keeps what it finds in fuzz/work/<target> (not committed); a crash stops
+# the run and leaves its input in fuzz/artifacts/<target>.
+fuzz: fuzz-tools
+	@cd fuzz && for target in $(FUZZ_TARGETS); do \
+	  mkdir -p work/$$target && \
+	  echo "fuzz $$target for $(FUZZ_SECONDS) s" && \
+	  $(CARGO) +nightly fuzz run --target-dir $(FUZZ_TARGET_DIR) $$target work/$$target corpus/$$target -- \
+	    -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+	done
+
+# Part of `make test`: every target briefly, so a target that no longer
+# builds or an invariant the seeds already break is caught.
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
 
 # Not part of `make test`; loopback only, every run bounded in time.
 bench: bench-proxy bench-operator

@@ -16,9 +16,11 @@ pub fn safe_return_path(candidate: &str) -> Option<&str> {
     let bytes = candidate.as_bytes();
     let starts_with_single_slash =
         bytes.first() == Some(&b'/') && !matches!(bytes.get(1), Some(b'/') | Some(b'\\'));
-    let plain = bytes
-        .iter()
-        .all(|byte| !byte.is_ascii_control() && *byte != b'\\' && *byte != b' ');
+    // Characters, not bytes: the C1 controls (U+0080 to U+009F) are
+    // control characters too, though none of their UTF-8 bytes is ASCII.
+    let plain = candidate
+        .chars()
+        .all(|c| !c.is_control() && c != '\\' && c != ' ');
     (starts_with_single_slash && plain && candidate.len() <= MAX_RETURN_PATH_LEN)
         .then_some(candidate)
 }
@@ -67,6 +69,16 @@ mod tests {
         ] {
             assert_eq!(safe_return_path(hostile), None, "{hostile:?}");
         }
+    }
+
+    #[test]
+    fn c1_control_characters_are_refused_too() {
+        // Found by the `return_path` fuzz target: U+0085 (NEL) was let
+        // through because each of its UTF-8 bytes alone is not a control.
+        for hostile in ["/\u{85}/evil.example", "/a\u{9b}b", "/\u{80}"] {
+            assert_eq!(safe_return_path(hostile), None, "{hostile:?}");
+        }
+        assert_eq!(safe_return_path("/caf\u{e9}"), Some("/caf\u{e9}"));
     }
 
     #[test]
