@@ -9,6 +9,7 @@
 //! missing field at once instead of stopping at the first.
 
 use crate::access::AuthorizationConfig;
+use crate::bearer::BearerConfig;
 use crate::defaults::{
     DEFAULT_ADMIN_LISTEN, DEFAULT_COOKIE_NAME, DEFAULT_FALLBACK_LIFETIME_SECONDS,
     DEFAULT_GROUP_CLAIM, DEFAULT_HEADER_READ_TIMEOUT_SECONDS, DEFAULT_LISTEN,
@@ -54,6 +55,10 @@ pub struct SidecarConfig {
     /// signed-in user may use every path.
     #[serde(default, skip_serializing_if = "AuthorizationConfig::is_default")]
     pub authorization: AuthorizationConfig,
+    /// Accept `Authorization: Bearer` JWTs from the provider (API clients);
+    /// absent: only session cookies count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_tokens: Option<BearerConfig>,
 }
 
 /// Bounds on client connections, so slow or idle clients cannot hold the

@@ -7,6 +7,7 @@
 //! Kubernetes client: depending on it costs either side almost nothing.
 
 pub mod access;
+pub mod bearer;
 pub mod config;
 pub mod defaults;
 pub mod password;

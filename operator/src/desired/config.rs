@@ -45,6 +45,7 @@ pub fn sidecar_config(spec: &OidcSettingsSpec) -> SidecarConfig {
             .as_ref()
             .map(Into::into)
             .unwrap_or_default(),
+        bearer_tokens: None,
     }
 }
 

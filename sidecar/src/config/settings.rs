@@ -43,6 +43,9 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpNet>,
     /// Who may use which paths of the app.
     pub access: AccessRules,
+    /// Audiences a bearer token may carry (the client id first); `None`:
+    /// bearer tokens are not accepted.
+    pub bearer_audiences: Option<Vec<String>>,
 }
 
 /// The identity provider and the client registered there.
@@ -145,6 +148,14 @@ impl Settings {
         }
         let connections = connection_limits(&mut problems, &config.connections);
         let trusted_proxies = trusted_proxies(&mut problems, &config.trusted_proxies);
+        if let Some(bearer) = &config.bearer_tokens
+            && bearer
+                .audiences
+                .iter()
+                .any(|audience| audience.trim().is_empty())
+        {
+            problems.push("bearerTokens.audiences", "must not hold an empty audience");
+        }
         let (access, rule_problems) = AccessRules::compile(&config.authorization);
         for problem in rule_problems {
             problems.push(&problem.field, problem.message);
@@ -203,6 +214,11 @@ impl Settings {
                     connections,
                     trusted_proxies,
                     access,
+                    bearer_audiences: config.bearer_tokens.as_ref().map(|bearer| {
+                        std::iter::once(oidc.client_id.clone())
+                            .chain(bearer.audiences.iter().cloned())
+                            .collect()
+                    }),
                 })
             }
             _ => Err(problems),

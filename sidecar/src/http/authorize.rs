@@ -11,11 +11,13 @@ use super::error::AppError;
 use super::state::SharedState;
 use crate::access::{Caller, Verdict, verdict};
 use crate::config::Settings;
-use crate::metrics::AccessOutcome;
+use crate::metrics::{AccessOutcome, BearerResult};
+use crate::oidc::bearer::{BearerError, bearer_token, verify_bearer};
 use crate::session::Session;
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use portcullis_contract::access::Access;
 
 /// What the access check reads of a request: never its body.
 #[derive(Clone, Copy)]
@@ -64,7 +66,10 @@ pub async fn authorize(
             tracing::info!(method = %request.method(), reason = %why, "ambiguous path refused");
             AppError::from(why).into_response()
         })?;
-    let session = current_session(state, settings, request.headers()).ok();
+    let session = match current_session(state, settings, request.headers()) {
+        Ok(session) => Some(session),
+        Err(_) => bearer_identity(state, settings, request, needed).await?,
+    };
     let caller = session.as_ref().map(|session| Caller {
         role: session.role,
         root: session.root,
@@ -97,6 +102,40 @@ pub async fn authorize(
                 page: accepts_html(request),
             }
             .into_response())
+        }
+    }
+}
+
+/// The identity of a bearer token, when bearer tokens are accepted and the
+/// request sent one. A token that does not verify ends a request that needs
+/// a caller (401); on a public path the request goes on without identity.
+async fn bearer_identity(
+    state: &SharedState,
+    settings: &Settings,
+    request: Asked<'_>,
+    needed: Access,
+) -> Result<Option<Session>, Response> {
+    let (Some(audiences), Some(token)) = (
+        settings.bearer_audiences.as_deref(),
+        bearer_token(request.headers()),
+    ) else {
+        return Ok(None);
+    };
+    match verify_bearer(&state.provider, settings, audiences, token).await {
+        Ok(session) => {
+            state.metrics.bearer(BearerResult::Accepted);
+            Ok(Some(session))
+        }
+        Err(error) => {
+            state.metrics.bearer(BearerResult::Refused);
+            tracing::info!(reason = %error, "bearer token refused");
+            match error {
+                _ if needed == Access::Public => Ok(None),
+                BearerError::ProviderUnavailable(failure) => {
+                    Err(AppError::ProviderUnavailable(failure).into_response())
+                }
+                _ => Err(AppError::InvalidBearer.into_response()),
+            }
         }
     }
 }

@@ -66,6 +66,10 @@ pub enum AppError {
         /// Answer with an HTML page rather than JSON.
         page: bool,
     },
+    /// A bearer token that does not verify: 401 with `WWW-Authenticate`,
+    /// never a redirect (API clients cannot sign in).
+    #[error("the bearer token is not valid")]
+    InvalidBearer,
     /// A path the app could read differently from the access rules.
     #[error(transparent)]
     AmbiguousPath(#[from] portcullis_contract::access::path::AmbiguousPath),
@@ -185,6 +189,12 @@ administrator for a role that allows it, then log out and sign in again."
                     .into(),
                 code: None,
             },
+            AppError::InvalidBearer => Page {
+                status: StatusCode::UNAUTHORIZED,
+                title: "Token not accepted",
+                message: "The bearer token is not valid here.".into(),
+                code: None,
+            },
             AppError::AmbiguousPath(_) => Page {
                 status: StatusCode::BAD_REQUEST,
                 title: "Address not accepted",
@@ -212,6 +222,14 @@ impl IntoResponse for AppError {
             AppError::Unauthenticated => {
                 let body = json!({"error": "unauthenticated", "message": "sign in first", "login": "/login"});
                 (page.status, Json(body)).into_response()
+            }
+            AppError::InvalidBearer => {
+                let body = json!({"error": "invalid_token", "message": "the bearer token is not valid here"});
+                let challenge = [(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    r#"Bearer error="invalid_token""#,
+                )];
+                (page.status, challenge, Json(body)).into_response()
             }
             AppError::Denied { page: false } => {
                 let body = json!({"error": "forbidden", "message": "the access rules do not admit this caller"});
