@@ -95,6 +95,10 @@ pub struct OidcSettingsSpec {
     /// absent: any signed-in user may use every path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization: Option<crate::crd_access::AuthorizationSpec>,
+    /// Accept bearer tokens from the provider for API clients; absent: only
+    /// session cookies count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_tokens: Option<crate::crd_access::BearerTokensSpec>,
 }
 
 /// Whether and how the operator writes the `<name>-portcullis` NetworkPolicy.

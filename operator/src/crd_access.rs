@@ -1,13 +1,17 @@
-//! `spec.authorization` of `OidcSettings`: the sidecar's access rules.
+//! `spec.authorization` and `spec.bearerTokens` of `OidcSettings`: the
+//! sidecar's access rules and API clients.
 //!
 //! The CEL rules below repeat, in the API server's terms, the pattern syntax
 //! the contract crate enforces (`portcullis_contract::access::pattern`), so a
 //! bad pattern is refused at `kubectl apply` with the rule's index in the
 //! field path (`spec.authorization.rules[2].path`) instead of being written
-//! into a config the sidecar would refuse.
+//! into a config the sidecar would refuse. The API server bounds what CEL
+//! may cost per object, so the rules are bounded: at most 32 rules, paths
+//! of at most 128 characters, at most 8 methods.
 
 use kube::KubeSchema;
 use portcullis_contract::access::{Access, AccessRule, AuthorizationConfig};
+use portcullis_contract::bearer::BearerConfig;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +24,7 @@ pub struct AuthorizationSpec {
     pub default: AccessLevel,
     /// Rules tried in order; the first whose path (and method) matches decides.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 256))]
+    #[schemars(length(max = 32))]
     pub rules: Vec<AccessRuleSpec>,
 }
 
@@ -36,22 +40,40 @@ pub struct AccessRuleSpec {
         .message("must not hold empty segments (//): requests are matched after merging them"))]
     #[x_kube(validation = Rule::new(r#"!self.matches("(^|/)[.][.]?(/|$)")"#)
         .message("must not hold . or .. segments: requests are matched after resolving them"))]
-    #[x_kube(validation = Rule::new(r#"!self.matches("[^/][*]|[*][^/*]|[*][*][*]|[*][*]/")"#)
+    #[x_kube(validation = Rule::new(r#"!self.matches("[^/*][*]|[*][^/*]|[*][*][*]|[*][*]/")"#)
         .message("* and ** must be whole segments, and ** only the last one"))]
     #[x_kube(validation = Rule::new(r#"!self.matches("%($|.$|[^0-9A-F]|.[^0-9A-F])")"#)
         .message("percent escapes must be % and two upper-case hex digits"))]
     #[x_kube(validation = Rule::new(r#"!self.matches("%(2[DEF]|3[0-9]|4[1-9A-F]|5[0-9ACF]|6[1-9A-F]|7[0-9AEF]|[01][0-9A-F])")"#)
         .message("must not escape letters, digits, -._~ (write them plainly), nor /, \\ or control characters"))]
-    #[schemars(length(min = 1, max = 1024))]
+    #[schemars(length(min = 1, max = 128))]
     pub path: String,
     /// Upper-case methods the rule applies to; empty: every method.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(validation = Rule::new("self.all(m, m.matches('^[A-Z]{1,20}$'))")
         .message("each method must be upper-case letters, like GET"))]
-    #[schemars(length(max = 16))]
+    #[schemars(length(max = 8), inner(length(min = 1, max = 20)))]
     pub methods: Vec<String>,
     /// The least access the request needs.
     pub allow: AccessLevel,
+}
+
+/// Accept `Authorization: Bearer` JWT access tokens from the provider.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct BearerTokensSpec {
+    /// Audiences accepted besides `clientId` (a resource indicator or API name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16), inner(length(min = 1, max = 2048)))]
+    pub audiences: Vec<String>,
+}
+
+impl From<&BearerTokensSpec> for BearerConfig {
+    fn from(spec: &BearerTokensSpec) -> Self {
+        BearerConfig {
+            audiences: spec.audiences.clone(),
+        }
+    }
 }
 
 /// The least access a path needs, from anyone to the root admin only.

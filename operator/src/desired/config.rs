@@ -45,7 +45,7 @@ pub fn sidecar_config(spec: &OidcSettingsSpec) -> SidecarConfig {
             .as_ref()
             .map(Into::into)
             .unwrap_or_default(),
-        bearer_tokens: None,
+        bearer_tokens: spec.bearer_tokens.as_ref().map(Into::into),
     }
 }
 
@@ -79,6 +79,7 @@ pub(crate) mod tests {
             }),
             network_policy: None,
             authorization: None,
+            bearer_tokens: None,
         }
     }
 
@@ -137,6 +138,17 @@ pub(crate) mod tests {
         );
         let yaml = config.to_yaml().expect("renders");
         assert_eq!(SidecarConfig::from_yaml(&yaml).expect("reads back"), config);
+        assert!(!yaml.contains("bearerTokens"), "{yaml}");
+    }
+
+    #[test]
+    fn bearer_tokens_are_rendered_with_their_audiences() {
+        let mut spec = spec();
+        spec.bearer_tokens = Some(crate::crd_access::BearerTokensSpec {
+            audiences: vec!["https://books.example.com/api".into()],
+        });
+        let bearer = sidecar_config(&spec).bearer_tokens.expect("rendered");
+        assert_eq!(bearer.audiences, ["https://books.example.com/api"]);
     }
 
     #[test]
