@@ -8,6 +8,8 @@
 //! Required strings default to empty so that validation can report every
 //! missing field at once instead of stopping at the first.
 
+use crate::access::AuthorizationConfig;
+use crate::bearer::BearerConfig;
 use crate::defaults::{
     DEFAULT_ADMIN_LISTEN, DEFAULT_COOKIE_NAME, DEFAULT_FALLBACK_LIFETIME_SECONDS,
     DEFAULT_GROUP_CLAIM, DEFAULT_HEADER_READ_TIMEOUT_SECONDS, DEFAULT_LISTEN,
@@ -49,6 +51,14 @@ pub struct SidecarConfig {
     /// whose `X-Forwarded-For` is believed; empty: only the peer counts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trusted_proxies: Vec<String>,
+    /// Who may use which paths (see [`crate::access`]); by default any
+    /// signed-in user may use every path.
+    #[serde(default, skip_serializing_if = "AuthorizationConfig::is_default")]
+    pub authorization: AuthorizationConfig,
+    /// Accept `Authorization: Bearer` JWTs from the provider (API clients);
+    /// absent: only session cookies count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_tokens: Option<BearerConfig>,
 }
 
 /// Bounds on client connections, so slow or idle clients cannot hold the

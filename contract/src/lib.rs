@@ -6,6 +6,8 @@
 //! could drift. The crate has no IO, no async runtime, no HTTP and no
 //! Kubernetes client: depending on it costs either side almost nothing.
 
+pub mod access;
+pub mod bearer;
 pub mod config;
 pub mod defaults;
 pub mod password;

@@ -91,6 +91,14 @@ pub struct OidcSettingsSpec {
     /// sidecar; written unless `enabled: false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_policy: Option<NetworkPolicySettings>,
+    /// Who may use which paths of the app (see the README's "Access rules");
+    /// absent: any signed-in user may use every path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<crate::crd_access::AuthorizationSpec>,
+    /// Accept bearer tokens from the provider for API clients; absent: only
+    /// session cookies count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_tokens: Option<crate::crd_access::BearerTokensSpec>,
 }
 
 /// Whether and how the operator writes the `<name>-portcullis` NetworkPolicy.

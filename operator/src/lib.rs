@@ -10,6 +10,7 @@ pub mod cli;
 pub mod context;
 pub mod controller;
 pub mod crd;
+pub mod crd_access;
 pub mod desired;
 pub mod discovery;
 pub mod error;

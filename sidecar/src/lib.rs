@@ -8,6 +8,7 @@
 //! defaults, password hashing and the session-key format come from the
 //! `portcullis-contract` crate, which the operator uses too.
 
+pub mod access;
 pub mod admin;
 pub mod backup_gate;
 pub mod cli;

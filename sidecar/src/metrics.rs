@@ -61,6 +61,44 @@ pub struct ReloadLabels {
     pub result: ReloadResult,
 }
 
+/// How the access check ended for a proxied request.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum AccessOutcome {
+    /// A public path: forwarded, signed in or not.
+    Public,
+    /// A signed-in caller with enough access: forwarded.
+    Allowed,
+    /// A signed-in caller without enough access: 403.
+    Denied,
+    /// Nobody signed in on a path that needs someone: sign-in redirect or 401.
+    SignInRequired,
+    /// A path the app could read differently (an encoded slash, ...): 400.
+    AmbiguousPath,
+}
+
+/// Labels of the access counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AccessLabels {
+    /// How the check ended.
+    pub outcome: AccessOutcome,
+}
+
+/// What became of a bearer token.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum BearerResult {
+    /// Verified: the request carries its identity.
+    Accepted,
+    /// Not verified (signature, issuer, audience, expiry, claims): 401.
+    Refused,
+}
+
+/// Labels of the bearer token counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BearerLabels {
+    /// What became of the token.
+    pub result: BearerResult,
+}
+
 /// Every metric the sidecar exports.
 pub struct Metrics {
     registry: Registry,
@@ -76,6 +114,10 @@ pub struct Metrics {
     pub in_flight: Gauge,
     /// Time the sidecar's own handlers take, by route.
     pub handler_latency: Family<RouteLabels, Histogram>,
+    /// Access checks of proxied requests, by outcome.
+    pub access: Family<AccessLabels, Counter>,
+    /// Bearer tokens presented, by result.
+    pub bearer: Family<BearerLabels, Counter>,
 }
 
 /// Buckets of the handler latency: 0.5 ms to about 4 s (backup logins hash a
@@ -120,8 +162,22 @@ impl Default for Metrics {
             "Time the sidecar's own handlers take, by route",
             handler_latency.clone(),
         );
+        let access = Family::<AccessLabels, Counter>::default();
+        registry.register(
+            "access_decisions",
+            "Access checks of proxied requests, by outcome",
+            access.clone(),
+        );
+        let bearer = Family::<BearerLabels, Counter>::default();
+        registry.register(
+            "bearer_tokens",
+            "Bearer tokens presented, by result",
+            bearer.clone(),
+        );
         Self {
             registry,
+            access,
+            bearer,
             requests,
             logins,
             upstream_latency,
@@ -147,6 +203,16 @@ impl Metrics {
         text
     }
 
+    /// Counts an access check.
+    pub fn access(&self, outcome: AccessOutcome) {
+        self.access.get_or_create(&AccessLabels { outcome }).inc();
+    }
+
+    /// Counts a bearer token.
+    pub fn bearer(&self, result: BearerResult) {
+        self.bearer.get_or_create(&BearerLabels { result }).inc();
+    }
+
     /// Counts a config reload.
     pub fn reload(&self, result: ReloadResult) {
         self.reloads.get_or_create(&ReloadLabels { result }).inc();
@@ -166,6 +232,8 @@ mod tests {
             .inc();
         metrics.login(LoginOutcome::ProviderError);
         metrics.in_flight.inc();
+        metrics.access(AccessOutcome::Denied);
+        metrics.bearer(BearerResult::Refused);
         metrics
             .handler_latency
             .get_or_create(&RouteLabels {
@@ -179,6 +247,14 @@ mod tests {
         );
         assert!(
             text.contains("portcullis_logins_total{outcome=\"ProviderError\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("portcullis_access_decisions_total{outcome=\"Denied\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("portcullis_bearer_tokens_total{result=\"Refused\"} 1"),
             "{text}"
         );
         assert!(

@@ -8,13 +8,20 @@
 //                key-rotation tests; default `portcullis-test-idp`.
 //   IDP_PORT     TCP port to listen on, on 127.0.0.1 only. 0 (the default)
 //                picks a free port.
+//   IDP_SIGNING_KEY_FILE  a PEM (PKCS#8) RSA private key to sign with instead
+//                of a fresh one, so a test can forge tokens with the
+//                provider's own key (wrong issuer, expired, ...).
 //   IDP_CLIENTS  JSON array of clients. Each item:
 //                  { "client_id": "...", "client_secret": "...",
 //                    "redirect_uris": ["http://127.0.0.1:4180/auth/oidc"],
 //                    "post_logout_redirect_uris": ["http://127.0.0.1:4180/"] }
 //                Any other client metadata given in an item (for example
 //                "token_endpoint_auth_method": "none" for a public client)
-//                is passed to oidc-provider as is. Defaults per client:
+//                is passed to oidc-provider as is. A client with
+//                "grant_types": ["client_credentials"] gets JWT access
+//                tokens for a `resource` (RFC 8707), as a service account
+//                named "service-account-<client_id>" with the item's
+//                "groups" (a list; default none). Defaults per client:
 //                application_type "web", token_endpoint_auth_method
 //                "client_secret_basic" (client_secret_post is accepted too),
 //                grant_types ["authorization_code"], response_types ["code"].
@@ -47,7 +54,10 @@
 // (no JavaScript); consent is granted automatically. See README.md for the
 // exact HTTP sequence of a login.
 
-import { generateKeyPairSync, randomBytes, createHash, timingSafeEqual } from 'node:crypto';
+import {
+  generateKeyPairSync, createPrivateKey, randomBytes, createHash, timingSafeEqual,
+} from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
 // oidc-provider prints its notices with console.info (stdout); stdout is
@@ -190,8 +200,35 @@ ${error ? `<p class="error" id="error">${esc(error)}</p>` : ''}
 
 // === Provider ===
 
-const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
-  .export({ format: 'jwk' });
+const signingKey = (process.env.IDP_SIGNING_KEY_FILE
+  ? createPrivateKey(readFileSync(process.env.IDP_SIGNING_KEY_FILE, 'utf8'))
+  : generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
+).export({ format: 'jwk' });
+
+/** Resource servers (RFC 8707 `resource`) get JWT access tokens (RFC 9068)
+ *  signed like ID tokens, with the scope `api`. */
+function resourceServerInfo(ctx, resourceIndicator) {
+  return {
+    scope: 'api',
+    audience: resourceIndicator,
+    accessTokenTTL: ACCESS_TOKEN_TTL,
+    accessTokenFormat: 'jwt',
+    jwt: { sign: { alg: 'RS256' } },
+  };
+}
+
+/** Claims added to access tokens: the account's name and groups, or for a
+ *  client-credentials token a service account named after the client (as
+ *  Keycloak does), with the groups listed in the client's metadata. */
+async function extraTokenClaims(ctx, token) {
+  if (token.kind === 'ClientCredentials') {
+    const client = await ctx.oidc.provider.Client.find(token.clientId);
+    return { preferred_username: `service-account-${token.clientId}`, groups: client?.groups ?? [] };
+  }
+  const account = token.accountId && ACCOUNTS[token.accountId];
+  if (!account) return undefined;
+  return { preferred_username: account.preferred_username, groups: account.groups };
+}
 
 /** Scope -> claims. `groups` also releases `roles`, so a test can switch the
  *  group claim between the two without changing the requested scopes. */
@@ -215,10 +252,19 @@ function configuration() {
       keys: [randomBytes(32).toString('hex')],
     },
     claims: CLAIMS,
+    extraClientMetadata: { properties: ['groups'] },
+    extraTokenClaims,
     // conformIdTokenClaims stays true (the default): the ID token carries
     // only openid-scope claims; everything else comes from userinfo.
     features: {
       devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async (ctx, client, oneOf) => oneOf,
+        getResourceServerInfo: async (ctx, resourceIndicator) => resourceServerInfo(ctx, resourceIndicator),
+        useGrantedResource: async () => false,
+      },
       rpInitiatedLogout: {
         enabled: true,
         // The default page puts the buttons outside the form (form="...");

@@ -23,7 +23,16 @@ const CLIENTS = [
     token_endpoint_auth_method: 'none',
     redirect_uris: ['http://127.0.0.1:4181/auth/oidc'],
   },
+  {
+    client_id: 'robot',
+    client_secret: 'robot-secret',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    groups: ['trusted'],
+  },
 ];
+const API = 'http://127.0.0.1:4180';
 
 let idp;
 let issuer;
@@ -431,6 +440,26 @@ describe('test identity provider', () => {
     const r2 = await request(jar, 'POST', action, { form: fields });
     assert.equal(r2.status, 303);
     assert.equal(r2.location, POST_LOGOUT);
+  });
+
+  it('issues a client-credentials JWT access token for a resource, as a service account', async () => {
+    const t = await token({ grant_type: 'client_credentials', resource: API, scope: 'api' }, { basic: ['robot', 'robot-secret'] });
+    assert.equal(t.status, 200, JSON.stringify(t.json));
+    assert.equal(t.json.token_type, 'Bearer');
+    const [header] = t.json.access_token.split('.');
+    assert.equal(JSON.parse(Buffer.from(header, 'base64url').toString()).typ, 'at+jwt');
+    const claims = jwtPayload(t.json.access_token);
+    assert.equal(claims.iss, issuer);
+    assert.equal(claims.aud, API);
+    assert.equal(claims.sub, 'robot');
+    assert.equal(claims.preferred_username, 'service-account-robot');
+    assert.deepEqual(claims.groups, ['trusted']);
+    assert.ok(claims.exp > claims.iat);
+  });
+
+  it('refuses client credentials to a client without that grant', async () => {
+    const t = await token({ grant_type: 'client_credentials', resource: API });
+    assert.equal(t.status, 400, JSON.stringify(t.json));
   });
 
   it('rejects an unregistered post_logout_redirect_uri', async () => {

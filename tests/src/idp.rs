@@ -30,14 +30,49 @@ impl Idp {
         Self::start_with_key_id(public_url, port, None).await
     }
 
+    /// Starts the provider on a free port with the sidecar's client, the API
+    /// clients of [`crate::api_clients`], and the PEM private key at
+    /// `signing_key` (so a test can forge tokens with the provider's own key).
+    pub async fn start_for_api(public_url: &str, signing_key: &std::path::Path) -> Result<Self> {
+        let mut command = Self::command(public_url, 0, None, crate::api_clients::clients());
+        command.env("IDP_SIGNING_KEY_FILE", signing_key);
+        let (child, issuer) = spawn_until_ready(command, "IDP_READY").await?;
+        Ok(Self {
+            child: Some(child),
+            port: port_of(&issuer).unwrap_or(0),
+            issuer,
+            public_url: public_url.to_owned(),
+        })
+    }
+
     /// Starts the provider on `port` with a fresh signing key named `key_id`.
     async fn start_with_key_id(public_url: &str, port: u16, key_id: Option<&str>) -> Result<Self> {
-        let clients = json!([{
+        let command = Self::command(public_url, port, key_id, Vec::new());
+        let (child, issuer) = spawn_until_ready(command, "IDP_READY").await?;
+        let port = port_of(&issuer).unwrap_or(port);
+        Ok(Self {
+            child: Some(child),
+            issuer,
+            port,
+            public_url: public_url.to_owned(),
+        })
+    }
+
+    /// The provider's command line: the sidecar's client and `more_clients`.
+    fn command(
+        public_url: &str,
+        port: u16,
+        key_id: Option<&str>,
+        more_clients: Vec<serde_json::Value>,
+    ) -> Command {
+        let mut clients = vec![json!({
             "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
             "redirect_uris": [format!("{public_url}/auth/oidc")],
             "post_logout_redirect_uris": [format!("{public_url}/"), format!("{public_url}/login")],
-        }]);
+        })];
+        clients.extend(more_clients);
+        let clients = serde_json::Value::Array(clients);
         let mut command = Command::new("node");
         command
             .arg(repo_root().join("tests/idp/idp.mjs"))
@@ -46,18 +81,36 @@ impl Idp {
         if let Some(key_id) = key_id {
             command.env("IDP_KEY_ID", key_id);
         }
-        let (child, issuer) = spawn_until_ready(command, "IDP_READY").await?;
-        let port = issuer
-            .rsplit(':')
-            .next()
-            .and_then(|port| port.parse().ok())
-            .unwrap_or(port);
-        Ok(Self {
-            child: Some(child),
-            issuer,
-            port,
-            public_url: public_url.to_owned(),
-        })
+        command
+    }
+
+    /// An access token (a JWT for `resource`) from the client-credentials grant.
+    pub async fn client_credentials_token(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        resource: &str,
+    ) -> Result<String> {
+        let response = reqwest::Client::new()
+            .post(format!("{}/token", self.issuer))
+            .basic_auth(client_id, Some(client_secret))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("resource", resource),
+                ("scope", "api"),
+            ])
+            .send()
+            .await?;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await?;
+        anyhow::ensure!(
+            status.is_success(),
+            "token endpoint answered {status}: {body}"
+        );
+        body["access_token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("no access_token in {body}"))
     }
 
     /// The discovery URL.
@@ -85,4 +138,9 @@ impl Idp {
         *self = fresh;
         Ok(())
     }
+}
+
+/// The port of an issuer URL `http://127.0.0.1:<port>`.
+fn port_of(issuer: &str) -> Option<u16> {
+    issuer.rsplit(':').next().and_then(|port| port.parse().ok())
 }

@@ -1,6 +1,8 @@
 //! Test harness: real processes on loopback, started and stopped per test.
 //!
 //! - [`idp::Idp`]: the OpenID-certified `oidc-provider` npm package (`tests/idp`).
+//! - [`api_clients`]: client-credentials clients at the provider, and keys
+//!   to forge tokens with.
 //! - [`echo::Echo`]: a small app that echoes what it receives.
 //! - [`guarded::Guarded`]: the echo app behind a sidecar, with sessions
 //!   sealed by the sidecar's own keys (no provider needed).
@@ -12,6 +14,7 @@
 //!   `fantoccini` WebDriver client.
 //! - [`kube`]: a real kube-apiserver and etcd, and the operator binary.
 
+pub mod api_clients;
 pub mod browser;
 pub mod echo;
 pub mod guarded;

@@ -32,6 +32,21 @@ impl Stack {
         Ok(Self { idp, echo, sidecar })
     }
 
+    /// Starts everything with the provider of [`Idp::start_for_api`] (API
+    /// clients, signing with the PEM key at `signing_key`).
+    pub async fn start_for_api(
+        signing_key: &std::path::Path,
+        tweak: impl FnOnce(&mut SidecarSetup),
+    ) -> Result<Self> {
+        let (port, public_url) = reserve_public_url();
+        let idp = Idp::start_for_api(&public_url, signing_key).await?;
+        let echo = Echo::start().await?;
+        let mut setup = SidecarSetup::new(port, &idp.well_known_url(), &echo.url)?;
+        tweak(&mut setup);
+        let sidecar = setup.start().await?;
+        Ok(Self { idp, echo, sidecar })
+    }
+
     /// A URL on the sidecar.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.sidecar.url())

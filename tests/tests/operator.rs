@@ -59,6 +59,55 @@ async fn invalid_settings_are_rejected_with_a_readable_message() -> Result<()> {
 }
 
 #[tokio::test]
+async fn bad_access_rules_are_rejected_naming_the_rule_by_index() -> Result<()> {
+    let client = client().await?;
+    ensure_crd(&client).await?;
+    let namespace = namespace(&client, "badrules").await?;
+    let api: Api<OidcSettings> = Api::namespaced(client, &namespace);
+    let mut bad = settings(
+        "https://sso.example.com/realms/home/.well-known/openid-configuration",
+        "https://books.example.com",
+    );
+    bad.spec.authorization = serde_json::from_value(serde_json::json!({
+        "rules": [
+            {"path": "/healthz", "allow": "public"},
+            {"path": "/admin//x", "allow": "admin"},
+            {"path": "/static/**/x", "methods": ["get"], "allow": "public"},
+            {"path": "/%61dmin", "allow": "admin"},
+        ],
+    }))?;
+    let error = api
+        .create(&PostParams::default(), &bad)
+        .await
+        .expect_err("the API server refuses it");
+    let message = error.to_string();
+    for expected in [
+        "spec.authorization.rules[1].path",
+        "must not hold empty segments",
+        "spec.authorization.rules[2].path",
+        "** only the last one",
+        "spec.authorization.rules[2].methods",
+        "spec.authorization.rules[3].path",
+        "must not escape letters",
+    ] {
+        assert!(message.contains(expected), "`{expected}` not in: {message}");
+    }
+    assert!(!message.contains("rules[0]"), "{message}");
+    let mut good = bad.clone();
+    good.metadata.name = Some("good-rules".into());
+    good.spec.authorization = serde_json::from_value(serde_json::json!({
+        "default": "trusted",
+        "rules": [
+            {"path": "/healthz", "allow": "public"},
+            {"path": "/api/*/items", "methods": ["GET"], "allow": "untrusted"},
+            {"path": "/caf%C3%A9/**", "allow": "rootAdmin"},
+        ],
+    }))?;
+    api.create(&PostParams::default(), &good).await?;
+    Ok(())
+}
+
+#[tokio::test]
 async fn valid_settings_produce_a_config_the_sidecar_loads() -> Result<()> {
     let env = Env::start("valid").await?;
     let ready = env.wait_ready().await?;

@@ -40,6 +40,12 @@ pub fn sidecar_config(spec: &OidcSettingsSpec) -> SidecarConfig {
         },
         connections: ConnectionsConfig::default(),
         trusted_proxies: Vec::new(),
+        authorization: spec
+            .authorization
+            .as_ref()
+            .map(Into::into)
+            .unwrap_or_default(),
+        bearer_tokens: spec.bearer_tokens.as_ref().map(Into::into),
     }
 }
 
@@ -72,6 +78,8 @@ pub(crate) mod tests {
                 password_secret_ref: None,
             }),
             network_policy: None,
+            authorization: None,
+            bearer_tokens: None,
         }
     }
 
@@ -100,6 +108,47 @@ pub(crate) mod tests {
         let parsed = SidecarConfig::from_yaml(&yaml).expect("parses");
         assert_eq!(parsed, sidecar_config(&spec()));
         assert_eq!(parsed.oidc.scopes, ["openid", "profile", "groups"]);
+    }
+
+    #[test]
+    fn access_rules_are_rendered_in_order_and_absent_ones_leave_no_trace() {
+        let yaml = sidecar_yaml(&spec()).expect("renders");
+        assert!(!yaml.contains("authorization"), "{yaml}");
+
+        let mut spec = spec();
+        spec.authorization = serde_json::from_value(serde_json::json!({
+            "rules": [
+                {"path": "/healthz", "allow": "public"},
+                {"path": "/admin/**", "methods": ["GET", "POST"], "allow": "rootAdmin"},
+            ],
+        }))
+        .expect("parses");
+        let config = sidecar_config(&spec);
+        let rules = &config.authorization.rules;
+        assert_eq!(rules.len(), 2);
+        assert_eq!(rules[1].path, "/admin/**");
+        assert_eq!(rules[1].methods, ["GET", "POST"]);
+        assert_eq!(
+            rules[1].allow,
+            portcullis_contract::access::Access::RootAdmin
+        );
+        assert_eq!(
+            config.authorization.default,
+            portcullis_contract::access::Access::Untrusted
+        );
+        let yaml = config.to_yaml().expect("renders");
+        assert_eq!(SidecarConfig::from_yaml(&yaml).expect("reads back"), config);
+        assert!(!yaml.contains("bearerTokens"), "{yaml}");
+    }
+
+    #[test]
+    fn bearer_tokens_are_rendered_with_their_audiences() {
+        let mut spec = spec();
+        spec.bearer_tokens = Some(crate::crd_access::BearerTokensSpec {
+            audiences: vec!["https://books.example.com/api".into()],
+        });
+        let bearer = sidecar_config(&spec).bearer_tokens.expect("rendered");
+        assert_eq!(bearer.audiences, ["https://books.example.com/api"]);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use super::connections::{ConnectionLimits, connection_limits, trusted_proxies};
 use super::problems::Problems;
 use super::secret::Secret;
+use crate::access::AccessRules;
 use crate::session::keys::KeyRing;
 use argon2::PasswordHash;
 use ipnet::IpNet;
@@ -40,6 +41,11 @@ pub struct Settings {
     pub connections: ConnectionLimits,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// Who may use which paths of the app.
+    pub access: AccessRules,
+    /// Audiences a bearer token may carry (the client id first); `None`:
+    /// bearer tokens are not accepted.
+    pub bearer_audiences: Option<Vec<String>>,
 }
 
 /// The identity provider and the client registered there.
@@ -142,6 +148,18 @@ impl Settings {
         }
         let connections = connection_limits(&mut problems, &config.connections);
         let trusted_proxies = trusted_proxies(&mut problems, &config.trusted_proxies);
+        if let Some(bearer) = &config.bearer_tokens
+            && bearer
+                .audiences
+                .iter()
+                .any(|audience| audience.trim().is_empty())
+        {
+            problems.push("bearerTokens.audiences", "must not hold an empty audience");
+        }
+        let (access, rule_problems) = AccessRules::compile(&config.authorization);
+        for problem in rule_problems {
+            problems.push(&problem.field, problem.message);
+        }
         if config.session.fallback_lifetime_seconds == 0 {
             problems.push("session.fallbackLifetimeSeconds", "must be more than 0");
         }
@@ -195,6 +213,12 @@ impl Settings {
                     },
                     connections,
                     trusted_proxies,
+                    access,
+                    bearer_audiences: config.bearer_tokens.as_ref().map(|bearer| {
+                        std::iter::once(oidc.client_id.clone())
+                            .chain(bearer.audiences.iter().cloned())
+                            .collect()
+                    }),
                 })
             }
             _ => Err(problems),
@@ -506,6 +530,29 @@ session:
             2,
             "{problems}"
         );
+    }
+
+    #[test]
+    fn bad_access_rules_are_named_by_their_index() {
+        let yaml = format!(
+            "{GOOD}authorization:
+  rules:
+    - {{path: /healthz, allow: public}}
+    - {{path: /admin//x, allow: admin}}
+    - {{path: /api/**, methods: [post], allow: trusted}}
+"
+        );
+        let problems = load(&yaml).expect_err("invalid");
+        assert!(
+            problems.mentions("authorization.rules[1].path"),
+            "{problems}"
+        );
+        assert!(
+            problems.mentions("authorization.rules[2].methods"),
+            "{problems}"
+        );
+        assert!(problems.to_string().contains("`/admin/x`"), "{problems}");
+        assert_eq!(problems.0.len(), 2, "{problems}");
     }
 
     #[test]

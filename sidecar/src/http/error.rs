@@ -59,6 +59,20 @@ pub enum AppError {
     /// The app did not answer.
     #[error("the application is not reachable")]
     UpstreamUnavailable,
+    /// A signed-in caller whose role the access rules do not admit; a page
+    /// for browsers (`page`), JSON for scripts.
+    #[error("the access rules do not admit this caller")]
+    Denied {
+        /// Answer with an HTML page rather than JSON.
+        page: bool,
+    },
+    /// A bearer token that does not verify: 401 with `WWW-Authenticate`,
+    /// never a redirect (API clients cannot sign in).
+    #[error("the bearer token is not valid")]
+    InvalidBearer,
+    /// A path the app could read differently from the access rules.
+    #[error(transparent)]
+    AmbiguousPath(#[from] portcullis_contract::access::path::AmbiguousPath),
 }
 
 // === impl AppError ===
@@ -167,6 +181,28 @@ should check the username claim setting."
                     .into(),
                 code: None,
             },
+            AppError::Denied { .. } => Page {
+                status: StatusCode::FORBIDDEN,
+                title: "Not allowed",
+                message: "Your account may not use this page. If you need it, ask an \
+administrator for a role that allows it, then log out and sign in again."
+                    .into(),
+                code: None,
+            },
+            AppError::InvalidBearer => Page {
+                status: StatusCode::UNAUTHORIZED,
+                title: "Token not accepted",
+                message: "The bearer token is not valid here.".into(),
+                code: None,
+            },
+            AppError::AmbiguousPath(_) => Page {
+                status: StatusCode::BAD_REQUEST,
+                title: "Address not accepted",
+                message: "This address holds an encoded slash, a backslash, a control character \
+or a broken escape, which the application could read differently. Use the plain address."
+                    .into(),
+                code: None,
+            },
             AppError::UpstreamUnavailable => Page {
                 status: StatusCode::BAD_GATEWAY,
                 title: "Application unavailable",
@@ -185,6 +221,18 @@ impl IntoResponse for AppError {
         match self {
             AppError::Unauthenticated => {
                 let body = json!({"error": "unauthenticated", "message": "sign in first", "login": "/login"});
+                (page.status, Json(body)).into_response()
+            }
+            AppError::InvalidBearer => {
+                let body = json!({"error": "invalid_token", "message": "the bearer token is not valid here"});
+                let challenge = [(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    r#"Bearer error="invalid_token""#,
+                )];
+                (page.status, challenge, Json(body)).into_response()
+            }
+            AppError::Denied { page: false } => {
+                let body = json!({"error": "forbidden", "message": "the access rules do not admit this caller"});
                 (page.status, Json(body)).into_response()
             }
             AppError::UpstreamUnavailable => {

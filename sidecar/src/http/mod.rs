@@ -1,6 +1,7 @@
 //! The public HTTP surface: login pages, the callback, and the proxy.
 
 pub mod app;
+pub mod authorize;
 pub mod backup;
 pub mod csrf;
 pub mod current_session;

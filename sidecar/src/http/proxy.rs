@@ -1,11 +1,13 @@
 //! Forwarding requests with a session to the app, streaming both ways.
 //!
 //! Method, path, query, `Host` and bodies pass through untouched; identity
-//! headers are replaced by the sidecar's; the sidecar's cookies stay behind.
+//! headers are replaced by the sidecar's (none on a public path without a
+//! session); the sidecar's cookies stay behind. [`super::authorize`]
+//! decides first whether the request goes through at all.
 //! WebSocket handshakes are spliced byte for byte once the app agrees with
 //! `101 Switching Protocols` (see [`super::upgrade`] for why nothing else is).
 
-use super::current_session::current_session;
+use super::authorize::{Asked, authorize};
 use super::error::AppError;
 use super::forwarding::{ClientHops, set_forwarding_headers};
 use super::identity_headers::{
@@ -18,8 +20,8 @@ use crate::session::Session;
 use crate::session::cookie::is_sidecar_cookie;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -30,35 +32,18 @@ pub async fn proxy(
     request: Request,
 ) -> Response {
     let settings = state.settings.load_full();
-    match current_session(&state, &settings, request.headers()) {
-        Ok(session) => forward(&state, &settings, session, peer, request)
+    match authorize(&state, &settings, Asked::of(&request)).await {
+        Ok(identity) => forward(&state, &settings, identity, peer, request)
             .await
             .unwrap_or_else(IntoResponse::into_response),
-        Err(_) if wants_page(&request) => {
-            let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
-            let query = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("rd", target)
-                .finish();
-            Redirect::to(&format!("/auth/start?{query}")).into_response()
-        }
-        Err(_) => AppError::Unauthenticated.into_response(),
+        Err(answer) => answer,
     }
-}
-
-/// A browser navigating to a page (as opposed to a script or API call).
-fn wants_page(request: &Request) -> bool {
-    let accepts_html = request
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|accept| accept.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
-    (request.method() == Method::GET || request.method() == Method::HEAD) && accepts_html
 }
 
 async fn forward(
     state: &SharedState,
     settings: &Settings,
-    session: Session,
+    session: Option<Session>,
     peer: SocketAddr,
     mut request: Request,
 ) -> Result<Response, AppError> {
@@ -87,10 +72,12 @@ async fn forward(
             .cookie_names()
             .any(|ours| is_sidecar_cookie(ours, name))
     });
-    add_identity_headers(headers, &session).map_err(|error| {
-        tracing::warn!(%error, user = %session.user.escape_debug(), "request refused");
-        AppError::Unforwardable(error)
-    })?;
+    if let Some(session) = &session {
+        add_identity_headers(headers, session).map_err(|error| {
+            tracing::warn!(%error, user = %session.user.escape_debug(), "request refused");
+            AppError::Unforwardable(error)
+        })?;
+    }
     set_forwarding_headers(headers, &hops, settings.public_url.scheme() == "https");
 
     let started = Instant::now();

@@ -46,13 +46,23 @@ pub fn app_switched_to_websocket(response_headers: &HeaderMap) -> bool {
 }
 
 /// Copies bytes both ways until either side closes, or the session ends.
-pub async fn splice(state: SharedState, session: Session, client: OnUpgrade, app: OnUpgrade) {
+pub async fn splice(
+    state: SharedState,
+    session: Option<Session>,
+    client: OnUpgrade,
+    app: OnUpgrade,
+) {
     let (Ok(client), Ok(app)) = (client.await, app.await) else {
         return;
     };
     let copy = async {
         let _ =
             tokio::io::copy_bidirectional(&mut TokioIo::new(client), &mut TokioIo::new(app)).await;
+    };
+    let Some(session) = session else {
+        // A public path without a session: nothing to end it but the peers.
+        copy.await;
+        return;
     };
     let lifetime = Duration::from_secs(session.expires_at.saturating_sub(unix_now()));
     tokio::select! {

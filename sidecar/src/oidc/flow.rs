@@ -159,7 +159,7 @@ pub async fn finish_login(
     })
 }
 
-fn to_map(claims: &impl serde::Serialize) -> Map<String, Value> {
+pub(crate) fn to_map(claims: &impl serde::Serialize) -> Map<String, Value> {
     match serde_json::to_value(claims) {
         Ok(Value::Object(map)) => map,
         _ => Map::new(),
@@ -168,7 +168,7 @@ fn to_map(claims: &impl serde::Serialize) -> Map<String, Value> {
 
 /// A signature failure that new keys could cure: no key with the token's
 /// `kid`, several candidates, or a key replaced under the same `kid`.
-fn keys_may_have_rotated(error: &ClaimsVerificationError) -> bool {
+pub(crate) fn keys_may_have_rotated(error: &ClaimsVerificationError) -> bool {
     matches!(
         error,
         ClaimsVerificationError::SignatureVerification(

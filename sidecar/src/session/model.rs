@@ -16,6 +16,8 @@ pub enum LoginMethod {
     Oidc,
     /// Through the root admin's backup password.
     Backup,
+    /// A bearer token on one request (never sealed into a cookie).
+    Bearer,
 }
 
 /// One logged-in browser.

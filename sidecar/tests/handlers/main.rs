@@ -7,6 +7,7 @@
 //! a small listener on 127.0.0.1 inside the test. The end-to-end tests in
 //! `tests/` still run every path against real processes.
 
+mod access;
 mod backup;
 mod callback;
 mod logout;

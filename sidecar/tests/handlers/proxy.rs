@@ -11,7 +11,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use tokio::net::TcpListener;
 
 /// An app on 127.0.0.1 that answers every request with the headers it got.
-async fn echo_app() -> SocketAddr {
+pub async fn echo_app() -> SocketAddr {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
         .expect("bind");

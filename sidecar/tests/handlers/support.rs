@@ -35,6 +35,8 @@ pub struct Options {
     pub backup_enabled: bool,
     /// Where the app listens; a closed port when the test needs no app.
     pub upstream: SocketAddr,
+    /// YAML appended to the config (top-level sections such as `authorization`).
+    pub extra: &'static str,
 }
 
 impl Default for Options {
@@ -42,6 +44,7 @@ impl Default for Options {
         Self {
             backup_enabled: true,
             upstream: closed_port(),
+            extra: "",
         }
     }
 }
@@ -80,8 +83,9 @@ rootAdmin:
   username: {ROOT_USER}
 {root_hash_line}session:
   keyFile: /secrets/keys
-"#,
+{extra}"#,
         upstream = options.upstream,
+        extra = options.extra,
     );
     let files = HashMap::from([
         ("/secrets/client-secret", "client-secret\n".to_owned()),
@@ -189,6 +193,11 @@ pub async fn csrf_pair(
 
 /// A valid session cookie (`name=value`) for `user` with `role`.
 pub fn session_cookie(state: &SharedState, user: &str, role: Role) -> String {
+    session_cookie_with(state, user, role, false)
+}
+
+/// A valid session cookie for `user` with `role`, the root admin when `root`.
+pub fn session_cookie_with(state: &SharedState, user: &str, role: Role, root: bool) -> String {
     let settings = state.settings.load();
     let session = Session {
         sid: new_session_id(),
@@ -197,7 +206,7 @@ pub fn session_cookie(state: &SharedState, user: &str, role: Role) -> String {
         preferred_username: Some(user.to_owned()),
         groups: vec!["readers".to_owned()],
         role,
-        root: false,
+        root,
         method: LoginMethod::Oidc,
         expires_at: unix_now() + 600,
         id_token: None,

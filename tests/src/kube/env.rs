@@ -236,6 +236,8 @@ pub fn settings(well_known_url: &str, public_url: &str) -> OidcSettings {
                 password_secret_ref: None,
             }),
             network_policy: None,
+            authorization: None,
+            bearer_tokens: None,
         },
     )
 }

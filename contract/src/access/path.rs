@@ -1,0 +1,230 @@
+//! The one way a request path is read for an authorization decision.
+//!
+//! Rules are matched on a normalised path, never the raw one, so `/%61dmin`,
+//! `/public/../admin` and `//admin` get the decision of `/admin`. The
+//! normalisation is RFC 3986's: percent-encoded unreserved characters are
+//! decoded (other escapes keep their byte and get uppercase hex), dot
+//! segments are resolved (also when encoded, `%2e%2e`), and empty segments
+//! (duplicate slashes) are merged. A trailing slash stays: `/docs/` and
+//! `/docs` are different paths to most apps.
+//!
+//! Some paths an app could read in a way no normalisation predicts: an
+//! encoded slash or backslash (`%2F`, `%5C`) that one server decodes into a
+//! separator and another does not, a literal backslash that some servers
+//! treat as `/`, an encoded control byte, or a broken escape. Those are
+//! refused ([`AmbiguousPath`]), and the sidecar answers 400.
+//!
+//! Path parameters (`;x`, as in `/admin;x` or `/..;/admin`) are cut off by
+//! some servers (Tomcat, Jetty) and kept by others, so the caller reads a
+//! path both ways ([`Params`]) and takes the stricter decision. The query is
+//! never part of the path, and neither is any forwarded-URI header.
+
+/// What to do with path parameters (`;` and what follows it in a segment).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Params {
+    /// Keep them as part of the segment (most servers).
+    Keep,
+    /// Cut each segment at its first `;` before decoding (servlet containers).
+    Strip,
+}
+
+/// A path an app could read differently from the sidecar, so no rule can
+/// be trusted to match it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AmbiguousPath {
+    /// The path does not start with `/`.
+    #[error("the path does not start with `/`")]
+    NotAbsolute,
+    /// `%2F` or `%5C`: a separator to some servers, data to others.
+    #[error("the path holds an encoded slash or backslash")]
+    EncodedSeparator,
+    /// A literal `\`, which some servers read as `/`.
+    #[error("the path holds a backslash")]
+    Backslash,
+    /// An encoded control byte (`%00`-`%1F`, `%7F`).
+    #[error("the path holds an encoded control character")]
+    EncodedControl,
+    /// A `%` not followed by two hex digits.
+    #[error("the path holds a broken percent escape")]
+    BrokenEscape,
+}
+
+/// The normal form of the path part of a request target (no query).
+///
+/// The result starts with `/`; its segments are what rules are matched on.
+pub fn normalise(raw: &str, params: Params) -> Result<String, AmbiguousPath> {
+    let Some(rest) = raw.strip_prefix('/') else {
+        return Err(AmbiguousPath::NotAbsolute);
+    };
+    if raw.contains('\\') {
+        return Err(AmbiguousPath::Backslash);
+    }
+    let mut segments: Vec<String> = Vec::new();
+    let mut trailing_slash = false;
+    for raw_segment in rest.split('/') {
+        let segment = match params {
+            Params::Keep => raw_segment,
+            Params::Strip => raw_segment.split(';').next().unwrap_or_default(),
+        };
+        let decoded = decode_unreserved(segment)?;
+        trailing_slash = matches!(decoded.as_str(), "" | "." | "..");
+        match decoded.as_str() {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            _ => segments.push(decoded),
+        }
+    }
+    let mut normal = String::with_capacity(raw.len());
+    for segment in &segments {
+        normal.push('/');
+        normal.push_str(segment);
+    }
+    if trailing_slash || segments.is_empty() {
+        normal.push('/');
+    }
+    Ok(normal)
+}
+
+/// True for RFC 3986's unreserved characters, which mean the same encoded or not.
+fn is_unreserved(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
+}
+
+/// Decodes escapes of unreserved characters; other escapes keep their byte,
+/// written with uppercase hex.
+fn decode_unreserved(segment: &str) -> Result<String, AmbiguousPath> {
+    let bytes = segment.as_bytes();
+    let mut out = String::with_capacity(segment.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let byte = bytes[index];
+        if byte != b'%' {
+            out.push(char::from(byte));
+            index += 1;
+            continue;
+        }
+        let hex = |at: usize| {
+            bytes
+                .get(at)
+                .and_then(|digit| char::from(*digit).to_digit(16))
+        };
+        let (Some(high), Some(low)) = (hex(index + 1), hex(index + 2)) else {
+            return Err(AmbiguousPath::BrokenEscape);
+        };
+        let decoded = u8::try_from(high * 16 + low).map_err(|_| AmbiguousPath::BrokenEscape)?;
+        match decoded {
+            b'/' | b'\\' => return Err(AmbiguousPath::EncodedSeparator),
+            0..=0x1f | 0x7f => return Err(AmbiguousPath::EncodedControl),
+            unreserved if is_unreserved(unreserved) => out.push(char::from(unreserved)),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+        index += 3;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kept(raw: &str) -> String {
+        normalise(raw, Params::Keep).expect("normalises")
+    }
+
+    #[test]
+    fn encoded_unreserved_characters_are_decoded() {
+        assert_eq!(kept("/%61dmin"), "/admin");
+        assert_eq!(kept("/%41%44MIN"), "/ADMIN");
+        assert_eq!(kept("/a%2Db%5Fc%7Ed%2ee"), "/a-b_c~d.e");
+    }
+
+    #[test]
+    fn other_escapes_stay_encoded_with_uppercase_hex() {
+        assert_eq!(kept("/a%20b"), "/a%20b");
+        assert_eq!(kept("/a%3fb"), "/a%3Fb");
+        assert_eq!(kept("/caf%c3%a9"), "/caf%C3%A9");
+    }
+
+    #[test]
+    fn dot_segments_are_resolved_even_when_encoded() {
+        assert_eq!(kept("/public/../admin"), "/admin");
+        assert_eq!(kept("/public/%2e%2e/admin"), "/admin");
+        assert_eq!(kept("/public/.%2E/admin"), "/admin");
+        assert_eq!(kept("/./admin/./x"), "/admin/x");
+        assert_eq!(kept("/../../admin"), "/admin");
+        assert_eq!(kept("/admin/x/.."), "/admin/");
+        assert_eq!(kept("/admin/."), "/admin/");
+        assert_eq!(kept("/.."), "/");
+    }
+
+    #[test]
+    fn duplicate_slashes_are_merged_and_a_trailing_slash_kept() {
+        assert_eq!(kept("//admin"), "/admin");
+        assert_eq!(kept("/admin//x///y"), "/admin/x/y");
+        assert_eq!(kept("/docs/"), "/docs/");
+        assert_eq!(kept("/docs//"), "/docs/");
+        assert_eq!(kept("/"), "/");
+        assert_eq!(kept("//"), "/");
+    }
+
+    #[test]
+    fn case_is_kept() {
+        assert_eq!(kept("/ADMIN"), "/ADMIN");
+    }
+
+    #[test]
+    fn path_parameters_are_kept_or_cut_before_decoding() {
+        assert_eq!(kept("/admin;x"), "/admin;x");
+        assert_eq!(normalise("/admin;x", Params::Strip), Ok("/admin".into()));
+        assert_eq!(kept("/public/..;/admin"), "/public/..;/admin");
+        assert_eq!(
+            normalise("/public/..;/admin", Params::Strip),
+            Ok("/admin".into())
+        );
+        assert_eq!(
+            normalise("/a%3Bb/c", Params::Strip),
+            Ok("/a%3Bb/c".into()),
+            "an encoded semicolon is data, not a parameter"
+        );
+    }
+
+    #[test]
+    fn paths_an_app_could_read_differently_are_refused() {
+        for (raw, why) in [
+            ("/public%2F..%2Fadmin", AmbiguousPath::EncodedSeparator),
+            ("/a%2fb", AmbiguousPath::EncodedSeparator),
+            ("/a%5Cb", AmbiguousPath::EncodedSeparator),
+            ("/public\\..\\admin", AmbiguousPath::Backslash),
+            ("/a%00b", AmbiguousPath::EncodedControl),
+            ("/a%0d%0ab", AmbiguousPath::EncodedControl),
+            ("/a%7f", AmbiguousPath::EncodedControl),
+            ("/a%", AmbiguousPath::BrokenEscape),
+            ("/a%4", AmbiguousPath::BrokenEscape),
+            ("/a%zz", AmbiguousPath::BrokenEscape),
+            ("admin", AmbiguousPath::NotAbsolute),
+            ("*", AmbiguousPath::NotAbsolute),
+        ] {
+            for params in [Params::Keep, Params::Strip] {
+                assert_eq!(normalise(raw, params), Err(why), "{raw}");
+            }
+        }
+    }
+
+    #[test]
+    fn normal_form_is_a_fixed_point() {
+        for raw in [
+            "/%61dmin/../x//y/%2e/z%20",
+            "/",
+            "/docs/",
+            "/a/b;c/..",
+            "/caf%c3%a9/",
+        ] {
+            for params in [Params::Keep, Params::Strip] {
+                let once = normalise(raw, params).expect("normalises");
+                assert_eq!(normalise(&once, params), Ok(once.clone()), "{raw}");
+            }
+        }
+    }
+}

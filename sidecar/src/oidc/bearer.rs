@@ -1,0 +1,193 @@
+//! Bearer tokens from API clients: JWT access tokens issued by the
+//! configured provider, verified with the provider's cached keys.
+//!
+//! Verification is `openidconnect`'s (no JWT parsing or crypto of our own):
+//! the signature with a key from the provider's JWKS, under an algorithm the
+//! provider advertises (never `none`, never an HMAC, which would make the
+//! public key a shared secret), the issuer, and the expiry with a small
+//! leeway for clock skew. A token whose signature fails in a way new keys
+//! could cure refetches the keys once, as ID tokens at login do. The
+//! audience must hold the client id or a configured audience. The username
+//! and groups are read from the token's claims with the same claim names,
+//! checks and role mapping as a browser login. Opaque tokens cannot be
+//! verified this way and are refused.
+
+use super::claims::identity_from_claims;
+use super::flow::{check_not_before, keys_may_have_rotated, to_map};
+use super::provider::{Discovered, DiscoveryFailure, Provider, error_chain};
+use super::types::OtherClaims;
+use crate::config::Settings;
+use crate::roles::grant_for;
+use crate::session::model::{bounded_groups, new_session_id};
+use crate::session::{LoginMethod, Session};
+use openidconnect::core::{
+    CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
+};
+use openidconnect::{
+    ClientId, IdToken, IdTokenClaims, IdTokenVerifier, IssuerUrl, JsonWebTokenType,
+    JwsSigningAlgorithm, Nonce,
+};
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// Clock skew tolerated on `exp` and `nbf`.
+pub const LEEWAY_SECONDS: i64 = 30;
+
+/// A JWT shaped like an ID token (RFC 9068 access tokens are: `iss`, `sub`,
+/// `aud`, `exp`, `iat`), keeping every other claim.
+type AccessToken = IdToken<
+    OtherClaims,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+
+/// Why a bearer token does not identify anyone.
+#[derive(Debug, thiserror::Error)]
+pub enum BearerError {
+    /// Not a JWT (an opaque token, or garbage).
+    #[error("the bearer token is not a JWT: {0}")]
+    Malformed(String),
+    /// Signature, issuer, audience, algorithm, type or time checks failed.
+    #[error("the bearer token is not valid: {0}")]
+    Invalid(String),
+    /// The claims do not make an identity (no username, unsafe values).
+    #[error(transparent)]
+    Claims(#[from] super::claims::ClaimsError),
+    /// The provider's keys are not available, so nothing can be verified.
+    #[error(transparent)]
+    ProviderUnavailable(#[from] DiscoveryFailure),
+}
+
+/// The `Authorization: Bearer` token of a request, if it sent one.
+pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Verifies `token` and returns the one-request session it stands for.
+/// `audiences` are those accepted (the client id first).
+pub async fn verify_bearer(
+    provider: &Provider,
+    settings: &Settings,
+    audiences: &[String],
+    token: &str,
+) -> Result<Session, BearerError> {
+    let parsed =
+        AccessToken::from_str(token).map_err(|error| BearerError::Malformed(error.to_string()))?;
+    let issuer = &settings.oidc.issuer;
+    let discovered = provider.get(issuer).await?;
+    let now = chrono::Utc::now();
+    let claims = match verified(&parsed, &discovered, &settings.oidc.client_id, now) {
+        Err(error) if keys_may_have_rotated(&error) => {
+            let fresher = provider.refresh_after_key_failure(&discovered).await?;
+            verified(&parsed, &fresher, &settings.oidc.client_id, now)
+        }
+        other => other,
+    }
+    .map_err(|error| BearerError::Invalid(error_chain(&error)))?;
+
+    if !claims
+        .audiences()
+        .iter()
+        .any(|audience| audiences.iter().any(|accepted| **audience == *accepted))
+    {
+        return Err(BearerError::Invalid(
+            "no audience of the token is accepted here".to_owned(),
+        ));
+    }
+    let map = to_map(&claims);
+    let leeway_now = u64::try_from(now.timestamp() + LEEWAY_SECONDS).unwrap_or(0);
+    check_not_before(&map, leeway_now).map_err(|error| BearerError::Invalid(error.to_string()))?;
+    let identity = identity_from_claims(
+        &map,
+        &settings.oidc.username_claim,
+        &settings.oidc.group_claim,
+    )?;
+    let root_username = settings
+        .root_admin
+        .as_ref()
+        .map(|root| root.username.as_str());
+    let grant = grant_for(&identity.user, &identity.groups, root_username);
+    Ok(Session {
+        sid: new_session_id(),
+        user: identity.user,
+        email: identity.email,
+        preferred_username: identity.preferred_username,
+        groups: bounded_groups(identity.groups),
+        role: grant.role,
+        root: grant.root,
+        method: LoginMethod::Bearer,
+        expires_at: u64::try_from(claims.expiration().timestamp()).unwrap_or(0),
+        id_token: None,
+    })
+}
+
+/// The token's claims when the signature, issuer, algorithm, type and
+/// expiry hold against `discovered`'s keys; the audience is checked by the
+/// caller (any accepted audience, not only the client id).
+fn verified(
+    token: &AccessToken,
+    discovered: &Arc<Discovered>,
+    client_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<IdTokenClaims<OtherClaims, CoreGenderClaim>, openidconnect::ClaimsVerificationError> {
+    let issuer = IssuerUrl::new(discovered.issuer.clone())
+        .map_err(|error| openidconnect::ClaimsVerificationError::Other(error.to_string()))?;
+    let algorithms: Vec<CoreJwsSigningAlgorithm> = discovered
+        .metadata
+        .id_token_signing_alg_values_supported()
+        .iter()
+        .filter(|alg| !alg.uses_shared_secret() && **alg != CoreJwsSigningAlgorithm::None)
+        .cloned()
+        .collect();
+    let jose_types = ["JWT", "at+jwt"]
+        .into_iter()
+        .filter_map(|typ| JsonWebTokenType::new(typ.to_owned()).normalize().ok());
+    let skewed = now - chrono::Duration::seconds(LEEWAY_SECONDS);
+    // A public-client verifier: HMAC algorithms are refused outright.
+    let verifier: IdTokenVerifier<'_, CoreJsonWebKey> = IdTokenVerifier::new_public_client(
+        ClientId::new(client_id.to_owned()),
+        issuer,
+        discovered.metadata.jwks().clone(),
+    )
+    .require_audience_match(false)
+    .set_allowed_algs(algorithms)
+    .set_allowed_jose_types(jose_types)
+    .set_time_fn(move || skewed);
+    token.claims(&verifier, |_: Option<&Nonce>| Ok(())).cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{HeaderMap, HeaderValue, header};
+
+    fn with_authorization(value: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static(value));
+        headers
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_read_case_insensitively() {
+        assert_eq!(
+            bearer_token(&with_authorization("Bearer a.b.c")),
+            Some("a.b.c")
+        );
+        assert_eq!(
+            bearer_token(&with_authorization("bearer  a.b.c ")),
+            Some("a.b.c")
+        );
+    }
+
+    #[test]
+    fn other_schemes_and_empty_tokens_are_not_bearer_tokens() {
+        assert_eq!(bearer_token(&with_authorization("Basic YTpi")), None);
+        assert_eq!(bearer_token(&with_authorization("Bearer ")), None);
+        assert_eq!(bearer_token(&with_authorization("Bearer")), None);
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
+    }
+}
