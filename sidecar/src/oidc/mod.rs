@@ -1,5 +1,6 @@
 //! OpenID Connect: discovery, the code flow, and reading claims.
 
+pub mod claim_path;
 pub mod claims;
 pub mod flow;
 pub mod issuer_param;
