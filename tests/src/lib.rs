@@ -13,6 +13,7 @@
 //! - [`kube`]: a real kube-apiserver and etcd, and the operator binary.
 //! - [`dex::Dex`]: a real Dex; [`form_login`] signs in through a real
 //!   provider's own login form.
+//! - [`keycloak::Keycloak`]: a real Keycloak, one per test binary.
 
 pub mod browser;
 pub mod dex;
@@ -20,6 +21,7 @@ pub mod echo;
 pub mod form_login;
 pub mod guarded;
 pub mod idp;
+pub mod keycloak;
 pub mod kube;
 pub mod process;
 pub mod sidecar;
