@@ -10,7 +10,7 @@ FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_TARGET_DIR ?= $(CURDIR)/fuzz/target
 
 .PHONY: help demo test test-unit lint deny build toolchain deps bench bench-proxy bench-operator kube-tools browser-deps \
-	fuzz fuzz-smoke fuzz-tools
+	provider-tools fuzz fuzz-smoke fuzz-tools
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 help:
@@ -40,13 +40,19 @@ $(IDP_DEPS): tests/idp/package.json tests/idp/package-lock.json
 kube-tools:
 	tests/tools/install-kube-tools.sh
 
+# Real identity providers, cached outside the clone by version: Dex built from
+# its Go module (~2 CPU-minutes), Keycloak's server zip fetched with Maven.
+provider-tools:
+	tests/tools/install-dex.sh
+	tests/tools/install-keycloak.sh
+
 # Debian's Chromium and ChromeDriver for the real-browser tests.
 browser-deps:
 	@test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || { \
 	  $(SUDO) apt-get update && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; }
 
-deps: toolchain $(IDP_DEPS) kube-tools browser-deps
+deps: toolchain $(IDP_DEPS) kube-tools browser-deps provider-tools
 
 build:
 	$(CARGO) build --workspace --all-targets

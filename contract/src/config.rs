@@ -11,10 +11,11 @@
 use crate::access::AuthorizationConfig;
 use crate::bearer::BearerConfig;
 use crate::defaults::{
-    DEFAULT_ADMIN_LISTEN, DEFAULT_COOKIE_NAME, DEFAULT_FALLBACK_LIFETIME_SECONDS,
-    DEFAULT_GROUP_CLAIM, DEFAULT_HEADER_READ_TIMEOUT_SECONDS, DEFAULT_LISTEN,
-    DEFAULT_LOGOUT_AT_PROVIDER, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REQUEST_HEAD_BYTES,
-    DEFAULT_ROOT_SESSION_LIFETIME_SECONDS, DEFAULT_SCOPES, DEFAULT_USERNAME_CLAIM,
+    DEFAULT_ADMIN_GROUP, DEFAULT_ADMIN_LISTEN, DEFAULT_COOKIE_NAME,
+    DEFAULT_FALLBACK_LIFETIME_SECONDS, DEFAULT_GROUP_CLAIM, DEFAULT_HEADER_READ_TIMEOUT_SECONDS,
+    DEFAULT_LISTEN, DEFAULT_LOGOUT_AT_PROVIDER, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_REQUEST_HEAD_BYTES, DEFAULT_ROOT_SESSION_LIFETIME_SECONDS, DEFAULT_SCOPES,
+    DEFAULT_TRUSTED_GROUP, DEFAULT_USERNAME_CLAIM,
 };
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -115,13 +116,55 @@ pub struct OidcConfig {
     /// Claim used as the (unique) username.
     #[serde(default = "default_username_claim")]
     pub username_claim: String,
-    /// Claim holding the groups: a string or a list of strings.
+    /// Claim holding the groups: a string or a list of strings. Dots step
+    /// into nested objects (`realm_access.roles`); `\.` is a literal dot and
+    /// `\\` a literal backslash. A top-level claim named exactly like the
+    /// whole setting (a URL-style name) is used as it is.
     #[serde(default = "default_group_claim")]
     pub group_claim: String,
     /// On log out, also end the session at the provider (when it publishes
     /// `end_session_endpoint`).
     #[serde(default = "default_logout_at_provider")]
     pub logout_at_provider: bool,
+    /// Which provider groups grant which role; left out: the groups named
+    /// like the roles.
+    #[serde(default, skip_serializing_if = "RoleGroups::is_default")]
+    pub role_groups: RoleGroups,
+    /// When not empty, only members of one of these groups may sign in
+    /// (the root admin's username always may).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_groups: Vec<String>,
+}
+
+/// The provider group names that grant each role, matched case-insensitively
+/// and with or without one leading `/` (Keycloak's group paths). Everyone
+/// else is `untrusted`; the highest role granted wins.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoleGroups {
+    /// Groups that make a user `admin`.
+    #[serde(default = "default_admin_groups")]
+    pub admin: Vec<String>,
+    /// Groups that make a user `trusted`.
+    #[serde(default = "default_trusted_groups")]
+    pub trusted: Vec<String>,
+}
+
+impl RoleGroups {
+    /// True when each role is granted by the group of its own name only
+    /// (then it is left out of rendered files).
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl Default for RoleGroups {
+    fn default() -> Self {
+        Self {
+            admin: default_admin_groups(),
+            trusted: default_trusted_groups(),
+        }
+    }
 }
 
 /// The local root admin account.
@@ -182,6 +225,12 @@ fn default_username_claim() -> String {
 fn default_group_claim() -> String {
     DEFAULT_GROUP_CLAIM.into()
 }
+fn default_admin_groups() -> Vec<String> {
+    vec![DEFAULT_ADMIN_GROUP.into()]
+}
+fn default_trusted_groups() -> Vec<String> {
+    vec![DEFAULT_TRUSTED_GROUP.into()]
+}
 fn default_logout_at_provider() -> bool {
     DEFAULT_LOGOUT_AT_PROVIDER
 }
@@ -205,6 +254,8 @@ impl Default for OidcConfig {
             username_claim: default_username_claim(),
             group_claim: default_group_claim(),
             logout_at_provider: default_logout_at_provider(),
+            role_groups: RoleGroups::default(),
+            allowed_groups: Vec::new(),
         }
     }
 }
@@ -269,6 +320,29 @@ rootAdmin: {}
         let error =
             SidecarConfig::from_yaml("oidc:\n  clientSecret: inline\n").expect_err("refused");
         assert!(error.to_string().contains("clientSecret"), "{error}");
+    }
+
+    #[test]
+    fn unused_role_mapping_leaves_rendered_yaml_unchanged() {
+        let text = SidecarConfig::from_yaml("{}")
+            .expect("parses")
+            .to_yaml()
+            .expect("renders");
+        assert!(!text.contains("roleGroups"), "{text}");
+        assert!(!text.contains("allowedGroups"), "{text}");
+    }
+
+    #[test]
+    fn a_role_left_out_of_the_mapping_keeps_its_own_name() {
+        let config = SidecarConfig::from_yaml(
+            "oidc:\n  roleGroups: {admin: [/ops]}\n  allowedGroups: [staff]\n",
+        )
+        .expect("parses");
+        assert_eq!(config.oidc.role_groups.admin, ["/ops"]);
+        assert_eq!(config.oidc.role_groups.trusted, ["trusted"]);
+        assert_eq!(config.oidc.allowed_groups, ["staff"]);
+        let text = config.to_yaml().expect("renders");
+        assert_eq!(SidecarConfig::from_yaml(&text).expect("reads back"), config);
     }
 
     #[test]

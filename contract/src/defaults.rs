@@ -17,6 +17,10 @@ pub const DEFAULT_SCOPES: &[&str] = &[REQUIRED_SCOPE, "profile", "email"];
 pub const DEFAULT_USERNAME_CLAIM: &str = "preferred_username";
 /// `oidc.groupClaim`: the claim read as the groups.
 pub const DEFAULT_GROUP_CLAIM: &str = "groups";
+/// `oidc.roleGroups.admin`: the group that makes a user admin.
+pub const DEFAULT_ADMIN_GROUP: &str = "admin";
+/// `oidc.roleGroups.trusted`: the group that makes a user trusted.
+pub const DEFAULT_TRUSTED_GROUP: &str = "trusted";
 /// `oidc.logoutAtProvider`: log out at the provider too, when it allows it.
 pub const DEFAULT_LOGOUT_AT_PROVIDER: bool = true;
 /// `rootAdmin.sessionLifetimeSeconds`: how long a backup-login session lasts (8 hours).

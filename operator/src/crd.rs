@@ -9,7 +9,8 @@ use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use portcullis_contract::defaults::{
-    DEFAULT_GROUP_CLAIM, DEFAULT_SCOPES, DEFAULT_USERNAME_CLAIM, REQUIRED_SCOPE,
+    DEFAULT_ADMIN_GROUP, DEFAULT_GROUP_CLAIM, DEFAULT_SCOPES, DEFAULT_TRUSTED_GROUP,
+    DEFAULT_USERNAME_CLAIM, REQUIRED_SCOPE,
 };
 use portcullis_contract::paths::WELL_KNOWN_SUFFIX;
 use serde::{Deserialize, Serialize};
@@ -58,9 +59,12 @@ pub struct OidcSettingsSpec {
     #[serde(default = "default_username_claim")]
     #[schemars(length(min = 1))]
     pub username_claim: String,
-    /// Claim holding the groups (`untrusted`, `trusted`, `admin`).
+    /// Claim holding the groups: a name, or a dotted path into nested claims
+    /// (`realm_access.roles`); `\.` is a literal dot, `\\` a literal backslash.
     #[serde(default = "default_group_claim")]
-    #[schemars(length(min = 1))]
+    #[x_kube(validation = Rule::new(GROUP_CLAIM_RULE)
+        .message("must be a claim name or a dotted path without empty segments; escape a literal dot as \\. and a backslash as \\\\"))]
+    #[schemars(length(min = 1, max = 256))]
     pub group_claim: String,
     /// Scopes requested at login; must contain `openid`.
     #[serde(default = "default_scopes")]
@@ -87,6 +91,16 @@ pub struct OidcSettingsSpec {
     /// The local root admin, whose backup login works while the provider is down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_admin: Option<RootAdminSpec>,
+    /// Which provider groups grant which role (default: the groups named
+    /// `admin` and `trusted`); everyone else is `untrusted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_groups: Option<RoleGroupsSpec>,
+    /// When set, only members of one of these groups may sign in; others see
+    /// a refusal page (the root admin's username always may).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(validation = Rule::new(GROUP_NAMES_RULE).message(GROUP_NAMES_MESSAGE))]
+    #[schemars(length(max = 64), inner(length(min = 1, max = 256)))]
+    pub allowed_groups: Vec<String>,
     /// The NetworkPolicy that admits traffic to injected pods only through the
     /// sidecar; written unless `enabled: false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,6 +113,31 @@ pub struct OidcSettingsSpec {
     /// session cookies count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bearer_tokens: Option<crate::crd_access::BearerTokensSpec>,
+}
+
+/// A claim name or dotted path, segments of anything but `.` and `\`, or an
+/// escaped `\.` or `\\` (RE2 inside a CEL string).
+const GROUP_CLAIM_RULE: &str =
+    r"self.matches('^([^.\\\\]|\\\\[.\\\\])+(\\.([^.\\\\]|\\\\[.\\\\])+)*$')";
+/// Every group is a name: not only spaces or a lone `/`.
+const GROUP_NAMES_RULE: &str = r"self.all(g, !g.matches('^\\s*/?\\s*$'))";
+const GROUP_NAMES_MESSAGE: &str = "each group must be a name, not empty or a lone /";
+
+/// The provider groups that grant each role, matched case-insensitively and
+/// with or without one leading `/` (Keycloak's group paths).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleGroupsSpec {
+    /// Groups that make a user `admin` (default `[admin]`).
+    #[serde(default = "default_admin_groups")]
+    #[x_kube(validation = Rule::new(GROUP_NAMES_RULE).message(GROUP_NAMES_MESSAGE))]
+    #[schemars(length(max = 64), inner(length(min = 1, max = 256)))]
+    pub admin: Vec<String>,
+    /// Groups that make a user `trusted` (default `[trusted]`).
+    #[serde(default = "default_trusted_groups")]
+    #[x_kube(validation = Rule::new(GROUP_NAMES_RULE).message(GROUP_NAMES_MESSAGE))]
+    #[schemars(length(max = 64), inner(length(min = 1, max = 256)))]
+    pub trusted: Vec<String>,
 }
 
 /// Whether and how the operator writes the `<name>-portcullis` NetworkPolicy.
@@ -160,6 +199,12 @@ fn default_username_claim() -> String {
 }
 fn default_group_claim() -> String {
     DEFAULT_GROUP_CLAIM.into()
+}
+fn default_admin_groups() -> Vec<String> {
+    vec![DEFAULT_ADMIN_GROUP.into()]
+}
+fn default_trusted_groups() -> Vec<String> {
+    vec![DEFAULT_TRUSTED_GROUP.into()]
 }
 fn default_scopes() -> Vec<String> {
     DEFAULT_SCOPES

@@ -1,10 +1,14 @@
 //! Turning an identity provider's group claim into one of three roles.
 //!
 //! The rules come straight from the product's promise: the claim may be a
-//! string (split on whitespace) or a list of strings; `untrusted`, `trusted`
-//! and `admin` match case-insensitively; the highest role wins; anything else,
-//! or no claim at all, means `untrusted`. The root admin's username always
-//! wins over groups. Everything here is pure so it can be tested exhaustively.
+//! string (split on whitespace) or a list of strings; group names match
+//! case-insensitively; the highest role wins; anything else, or no claim at
+//! all, means `untrusted`. The root admin's username always wins over groups.
+//! Which names grant which role is configurable ([`RoleMapping`]), because a
+//! company directory rarely has a group called `admin`; by default the names
+//! are the roles' own. Keycloak sends group paths (`/admin`), so one leading
+//! `/` is ignored on both sides. An optional allow-list refuses users in none
+//! of its groups. Everything here is pure so it can be tested exhaustively.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -30,11 +34,76 @@ impl Role {
             Role::Admin => "admin",
         }
     }
+}
 
-    fn from_group(group: &str) -> Option<Role> {
-        [Role::Untrusted, Role::Trusted, Role::Admin]
-            .into_iter()
-            .find(|role| group.eq_ignore_ascii_case(role.as_str()))
+/// A group name as compared: lowercase, without one leading `/`.
+fn comparable(group: &str) -> String {
+    let group = group.trim();
+    group.strip_prefix('/').unwrap_or(group).to_lowercase()
+}
+
+/// Which provider groups grant which role, and who may sign in at all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleMapping {
+    admin: Vec<String>,
+    trusted: Vec<String>,
+    allowed: Vec<String>,
+}
+
+/// The user is in none of the groups allowed to sign in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the user is in none of the groups listed in `oidc.allowedGroups`")]
+pub struct NotInAllowedGroups;
+
+// === impl RoleMapping ===
+
+impl RoleMapping {
+    /// A mapping from the groups granting `admin` and `trusted`; an empty
+    /// `allowed` lets everyone sign in.
+    pub fn new<S: AsRef<str>>(admin: &[S], trusted: &[S], allowed: &[S]) -> Self {
+        let names = |groups: &[S]| groups.iter().map(|g| comparable(g.as_ref())).collect();
+        Self {
+            admin: names(admin),
+            trusted: names(trusted),
+            allowed: names(allowed),
+        }
+    }
+
+    /// The role one group grants, if any.
+    fn role_of(&self, group: &str) -> Option<Role> {
+        let group = comparable(group);
+        if self.admin.contains(&group) {
+            Some(Role::Admin)
+        } else if self.trusted.contains(&group) {
+            Some(Role::Trusted)
+        } else {
+            None
+        }
+    }
+
+    /// The highest role any of the groups grants; `Untrusted` when none does.
+    pub fn role_for<S: AsRef<str>>(&self, groups: &[S]) -> Role {
+        groups
+            .iter()
+            .filter_map(|group| self.role_of(group.as_ref()))
+            .max()
+            .unwrap_or(Role::Untrusted)
+    }
+
+    /// True when there is no allow-list or one of the groups is on it.
+    pub fn admits<S: AsRef<str>>(&self, groups: &[S]) -> bool {
+        self.allowed.is_empty()
+            || groups
+                .iter()
+                .any(|group| self.allowed.contains(&comparable(group.as_ref())))
+    }
+}
+
+impl Default for RoleMapping {
+    /// Each role granted by the group of its own name; everyone may sign in.
+    fn default() -> Self {
+        let none: [&str; 0] = [];
+        Self::new(&[Role::Admin.as_str()], &[Role::Trusted.as_str()], &none)
     }
 }
 
@@ -64,31 +133,32 @@ pub fn groups_from_claim(value: Option<&Value>) -> Vec<String> {
     }
 }
 
-/// The highest role named by any of the groups; `Untrusted` when none match.
+/// The highest role named by any of the groups under the default mapping.
 pub fn role_from_groups<S: AsRef<str>>(groups: &[S]) -> Role {
-    groups
-        .iter()
-        .filter_map(|group| Role::from_group(group.as_ref()))
-        .max()
-        .unwrap_or(Role::Untrusted)
+    RoleMapping::default().role_for(groups)
 }
 
-/// The grant for a login: the root admin's username is admin whatever the groups.
+/// The grant for a login: the root admin's username is admin whatever the
+/// groups (and whatever the allow-list); anyone else must pass the allow-list.
 pub fn grant_for<S: AsRef<str>>(
     username: &str,
     groups: &[S],
     root_username: Option<&str>,
-) -> Grant {
+    mapping: &RoleMapping,
+) -> Result<Grant, NotInAllowedGroups> {
     if root_username.is_some_and(|root| root == username) {
-        return Grant {
+        return Ok(Grant {
             role: Role::Admin,
             root: true,
-        };
+        });
     }
-    Grant {
-        role: role_from_groups(groups),
+    if !mapping.admits(groups) {
+        return Err(NotInAllowedGroups);
+    }
+    Ok(Grant {
+        role: mapping.role_for(groups),
         root: false,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -171,35 +241,108 @@ mod tests {
         assert_eq!(role_of(json!([" admin "])), Role::Admin);
     }
 
+    fn grant(username: &str, groups: &[&str], root: Option<&str>) -> Grant {
+        grant_for(username, groups, root, &RoleMapping::default()).expect("no allow-list")
+    }
+
     #[test]
     fn root_admin_username_is_admin_whatever_the_groups() {
-        let grant = grant_for("root", &["untrusted"], Some("root"));
         assert_eq!(
-            grant,
+            grant("root", &["untrusted"], Some("root")),
             Grant {
                 role: Role::Admin,
                 root: true
             }
         );
-        let none: [&str; 0] = [];
-        assert!(grant_for("root", &none, Some("root")).root);
+        assert!(grant("root", &[], Some("root")).root);
     }
 
     #[test]
     fn other_usernames_are_never_root() {
         assert_eq!(
-            grant_for("Root", &["admin"], Some("root")),
+            grant("Root", &["admin"], Some("root")),
             Grant {
                 role: Role::Admin,
                 root: false
             }
         );
         assert_eq!(
-            grant_for("root", &["trusted"], None),
+            grant("root", &["trusted"], None),
             Grant {
                 role: Role::Trusted,
                 root: false
             }
         );
+    }
+
+    #[test]
+    fn keycloak_group_paths_match_names_with_or_without_the_leading_slash() {
+        assert_eq!(role_of(json!(["/admin"])), Role::Admin);
+        assert_eq!(role_of(json!(["/Trusted"])), Role::Trusted);
+        let mapping = RoleMapping::new(&["/platform/ops"], &["staff"], &[]);
+        assert_eq!(mapping.role_for(&["platform/OPS"]), Role::Admin);
+        assert_eq!(mapping.role_for(&["/platform/ops"]), Role::Admin);
+        assert_eq!(mapping.role_for(&["/staff"]), Role::Trusted);
+        assert_eq!(mapping.role_for(&["/ops", "//staff"]), Role::Untrusted);
+    }
+
+    #[test]
+    fn a_custom_mapping_replaces_the_role_names() {
+        let mapping = RoleMapping::new(&["Portcullis-Admins", "sre"], &["staff"], &[]);
+        assert_eq!(mapping.role_for(&["portcullis-admins"]), Role::Admin);
+        assert_eq!(mapping.role_for(&["SRE", "staff"]), Role::Admin);
+        assert_eq!(mapping.role_for(&["staff"]), Role::Trusted);
+        assert_eq!(mapping.role_for(&["admin", "trusted"]), Role::Untrusted);
+        let none: [&str; 0] = [];
+        assert_eq!(mapping.role_for(&none), Role::Untrusted);
+    }
+
+    #[test]
+    fn one_group_granting_two_roles_grants_the_higher() {
+        let mapping = RoleMapping::new(&["ops"], &["ops", "staff"], &[]);
+        assert_eq!(mapping.role_for(&["ops"]), Role::Admin);
+    }
+
+    #[test]
+    fn the_allow_list_refuses_users_in_none_of_its_groups() {
+        let mapping = RoleMapping::new(&["admin"], &["trusted"], &["staff", "/family"]);
+        assert_eq!(
+            grant_for("eve", &["admin"], None, &mapping),
+            Err(NotInAllowedGroups)
+        );
+        assert_eq!(
+            grant_for::<&str>("eve", &[], None, &mapping),
+            Err(NotInAllowedGroups)
+        );
+        assert_eq!(
+            grant_for("kim", &["/Family"], None, &mapping),
+            Ok(Grant {
+                role: Role::Untrusted,
+                root: false
+            })
+        );
+        assert_eq!(
+            grant_for("ann", &["STAFF", "admin"], None, &mapping).map(|g| g.role),
+            Ok(Role::Admin)
+        );
+    }
+
+    #[test]
+    fn the_root_admin_passes_the_allow_list_whatever_the_groups() {
+        let mapping = RoleMapping::new(&["admin"], &["trusted"], &["staff"]);
+        assert_eq!(
+            grant_for::<&str>("root", &[], Some("root"), &mapping),
+            Ok(Grant {
+                role: Role::Admin,
+                root: true
+            })
+        );
+    }
+
+    #[test]
+    fn without_an_allow_list_everyone_may_sign_in() {
+        let none: [&str; 0] = [];
+        assert!(RoleMapping::default().admits(&none));
+        assert!(RoleMapping::default().admits(&["anything"]));
     }
 }

@@ -48,6 +48,9 @@
 //   comma   groups ["admin,staff", "readers"] (a comma inside one group name)
 //   bell    preferred_username "bell\u0007user" (a control character)
 //   crowded 32 groups of 120 characters each (more than a cookie can hold)
+//   kira    groups ["/staff", "/Platform/Ops"] (group paths, as Keycloak sends them),
+//           realm_access {roles: ["offline_access", "Books-Admin"]} (a nested claim)
+//   otto    groups ["/contractors"] (in no group an allow-list would name)
 // For everyone except trudy, `roles` carries the same value as `groups`.
 //
 // The login and consent pages are this file's own server-rendered HTML forms
@@ -108,6 +111,13 @@ const ACCOUNTS = {
   crowded: {
     preferred_username: 'crowded', name: 'Crowded', email: 'crowded@example.test',
     groups: Array.from({ length: 32 }, (_, n) => `group-${String(n).padStart(2, '0')}-${'x'.repeat(111)}`),
+  },
+  kira: {
+    preferred_username: 'kira', name: 'Kira Keycloak-Style', email: 'kira@example.test',
+    groups: ['/staff', '/Platform/Ops'], realm_access: { roles: ['offline_access', 'Books-Admin'] },
+  },
+  otto: {
+    preferred_username: 'otto', name: 'Otto Outsider', email: 'otto@example.test', groups: ['/contractors'],
   },
 };
 for (const claims of Object.values(ACCOUNTS)) {
@@ -230,13 +240,14 @@ async function extraTokenClaims(ctx, token) {
   return { preferred_username: account.preferred_username, groups: account.groups };
 }
 
-/** Scope -> claims. `groups` also releases `roles`, so a test can switch the
- *  group claim between the two without changing the requested scopes. */
+/** Scope -> claims. `groups` also releases `roles` (and the nested
+ *  `realm_access`), so a test can switch the group claim between them without
+ *  changing the requested scopes. */
 const CLAIMS = {
   openid: ['sub'],
   profile: ['preferred_username', 'name'],
   email: ['email', 'email_verified'],
-  groups: ['groups', 'roles'],
+  groups: ['groups', 'roles', 'realm_access'],
   roles: ['roles'],
 };
 

@@ -13,14 +13,21 @@
 //! - [`webdriver::Chromium`]: a real headless Chromium driven through the
 //!   `fantoccini` WebDriver client.
 //! - [`kube`]: a real kube-apiserver and etcd, and the operator binary.
+//! - [`dex::Dex`]: a real Dex; [`form_login`] signs in through a real
+//!   provider's own login form.
+//! - [`keycloak::Keycloak`]: a real Keycloak, one per test binary.
 
 pub mod api_clients;
 pub mod browser;
+pub mod dex;
 pub mod echo;
+pub mod form_login;
 pub mod guarded;
 pub mod idp;
+pub mod keycloak;
 pub mod kube;
 pub mod process;
 pub mod sidecar;
 pub mod stack;
+pub mod tools;
 pub mod webdriver;

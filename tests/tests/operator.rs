@@ -108,6 +108,48 @@ async fn bad_access_rules_are_rejected_naming_the_rule_by_index() -> Result<()> 
 }
 
 #[tokio::test]
+async fn a_malformed_group_claim_path_or_an_empty_group_name_is_rejected_naming_the_field()
+-> Result<()> {
+    let client = client().await?;
+    ensure_crd(&client).await?;
+    let namespace = namespace(&client, "roles").await?;
+    let api: Api<OidcSettings> = Api::namespaced(client, &namespace);
+    let mut bad = settings(
+        "https://sso.example.com/realms/home/.well-known/openid-configuration",
+        "https://books.example.com",
+    );
+    bad.spec.group_claim = "realm_access..roles".into();
+    bad.spec.role_groups = Some(portcullis_operator::crd::RoleGroupsSpec {
+        admin: vec!["/".into()],
+        trusted: vec!["staff".into()],
+    });
+    bad.spec.allowed_groups = vec!["  ".into()];
+    let message = api
+        .create(&PostParams::default(), &bad)
+        .await
+        .expect_err("the API server refuses it")
+        .to_string();
+    for expected in [
+        "spec.groupClaim",
+        "dotted path without empty segments",
+        "spec.roleGroups.admin",
+        "spec.allowedGroups",
+        "each group must be a name",
+    ] {
+        assert!(message.contains(expected), "`{expected}` not in: {message}");
+    }
+    let mut good = bad;
+    good.spec.group_claim = r"resource_access.https://books\.example\.com.roles".into();
+    good.spec.role_groups = Some(portcullis_operator::crd::RoleGroupsSpec {
+        admin: vec!["/Platform/Ops".into()],
+        trusted: vec!["staff".into()],
+    });
+    good.spec.allowed_groups = vec!["staff".into()];
+    api.create(&PostParams::default(), &good).await?;
+    Ok(())
+}
+
+#[tokio::test]
 async fn valid_settings_produce_a_config_the_sidecar_loads() -> Result<()> {
     let env = Env::start("valid").await?;
     let ready = env.wait_ready().await?;

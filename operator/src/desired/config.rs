@@ -7,7 +7,7 @@
 use crate::crd::OidcSettingsSpec;
 use crate::names::{CLIENT_SECRET_KEY, ROOT_HASH_KEY, SESSION_KEYS_KEY, secret_path};
 use portcullis_contract::config::{
-    ConnectionsConfig, OidcConfig, RootAdminConfig, SessionConfig, SidecarConfig,
+    ConnectionsConfig, OidcConfig, RoleGroups, RootAdminConfig, SessionConfig, SidecarConfig,
 };
 use portcullis_contract::defaults::{
     DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, DEFAULT_ROOT_SESSION_LIFETIME_SECONDS,
@@ -27,6 +27,8 @@ pub fn sidecar_config(spec: &OidcSettingsSpec) -> SidecarConfig {
             scopes: spec.scopes.clone(),
             username_claim: spec.username_claim.clone(),
             group_claim: spec.group_claim.clone(),
+            role_groups: role_groups(spec),
+            allowed_groups: spec.allowed_groups.clone(),
             ..OidcConfig::default()
         },
         root_admin: spec.root_admin.as_ref().map(|root| RootAdminConfig {
@@ -47,6 +49,16 @@ pub fn sidecar_config(spec: &OidcSettingsSpec) -> SidecarConfig {
             .unwrap_or_default(),
         bearer_tokens: spec.bearer_tokens.as_ref().map(Into::into),
     }
+}
+
+/// The role mapping for the sidecar; the contract's default when the spec has none.
+fn role_groups(spec: &OidcSettingsSpec) -> RoleGroups {
+    spec.role_groups
+        .as_ref()
+        .map_or_else(RoleGroups::default, |groups| RoleGroups {
+            admin: groups.admin.clone(),
+            trusted: groups.trusted.clone(),
+        })
 }
 
 /// The sidecar config as the YAML text of the ConfigMap.
@@ -77,10 +89,36 @@ pub(crate) mod tests {
                 username: "admin".into(),
                 password_secret_ref: None,
             }),
+            role_groups: None,
+            allowed_groups: Vec::new(),
             network_policy: None,
             authorization: None,
             bearer_tokens: None,
         }
+    }
+
+    #[test]
+    fn without_a_role_mapping_the_rendered_file_does_not_mention_one() {
+        let yaml = sidecar_yaml(&spec()).expect("renders");
+        assert!(!yaml.contains("roleGroups"), "{yaml}");
+        assert!(!yaml.contains("allowedGroups"), "{yaml}");
+    }
+
+    #[test]
+    fn role_mapping_and_allow_list_are_rendered() {
+        let mut spec = spec();
+        spec.group_claim = "realm_access.roles".into();
+        spec.role_groups = Some(crate::crd::RoleGroupsSpec {
+            admin: vec!["/ops".into()],
+            trusted: vec!["staff".into()],
+        });
+        spec.allowed_groups = vec!["family".into()];
+        let parsed =
+            SidecarConfig::from_yaml(&sidecar_yaml(&spec).expect("renders")).expect("parses");
+        assert_eq!(parsed.oidc.group_claim, "realm_access.roles");
+        assert_eq!(parsed.oidc.role_groups.admin, ["/ops"]);
+        assert_eq!(parsed.oidc.role_groups.trusted, ["staff"]);
+        assert_eq!(parsed.oidc.allowed_groups, ["family"]);
     }
 
     #[test]

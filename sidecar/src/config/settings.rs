@@ -8,6 +8,8 @@ use super::connections::{ConnectionLimits, connection_limits, trusted_proxies};
 use super::problems::Problems;
 use super::secret::Secret;
 use crate::access::AccessRules;
+use crate::oidc::claim_path::ClaimPath;
+use crate::roles::RoleMapping;
 use crate::session::keys::KeyRing;
 use argon2::PasswordHash;
 use ipnet::IpNet;
@@ -61,8 +63,10 @@ pub struct ProviderSettings {
     pub scopes: Vec<String>,
     /// Claim read as the username.
     pub username_claim: String,
-    /// Claim read as the groups.
-    pub group_claim: String,
+    /// Where the groups are in the claims.
+    pub group_claim: ClaimPath,
+    /// Which groups grant which role, and who may sign in.
+    pub roles: RoleMapping,
     /// `publicUrl` + [`CALLBACK_PATH`].
     pub redirect_url: Url,
     /// Whether log out continues to the provider's `end_session_endpoint`.
@@ -120,7 +124,8 @@ impl Settings {
         let oidc = &config.oidc;
         required(&mut problems, "oidc.clientId", &oidc.client_id);
         required(&mut problems, "oidc.usernameClaim", &oidc.username_claim);
-        required(&mut problems, "oidc.groupClaim", &oidc.group_claim);
+        let group_claim = group_claim_path(&mut problems, &oidc.group_claim);
+        let roles = role_mapping(&mut problems, oidc);
         if !oidc.scopes.iter().any(|scope| scope == REQUIRED_SCOPE) {
             problems.push("oidc.scopes", format!("must include `{REQUIRED_SCOPE}`"));
         }
@@ -172,6 +177,7 @@ impl Settings {
             issuer,
             client_secret,
             keys,
+            group_claim,
         ) {
             (
                 Some(listen),
@@ -181,6 +187,7 @@ impl Settings {
                 Some(issuer),
                 Some(client_secret),
                 Some(keys),
+                Some(group_claim),
             ) if problems.is_empty() => {
                 let redirect_url = public_url
                     .join(CALLBACK_PATH)
@@ -196,7 +203,8 @@ impl Settings {
                         client_secret,
                         scopes: oidc.scopes.clone(),
                         username_claim: oidc.username_claim.clone(),
-                        group_claim: oidc.group_claim.clone(),
+                        group_claim,
+                        roles,
                         redirect_url,
                         logout_at_provider: oidc.logout_at_provider,
                     },
@@ -241,6 +249,43 @@ fn required(problems: &mut Problems, field: &str, value: &str) {
     if value.trim().is_empty() {
         problems.push(field, "is required");
     }
+}
+
+fn group_claim_path(problems: &mut Problems, value: &str) -> Option<ClaimPath> {
+    const FIELD: &str = "oidc.groupClaim";
+    if value.trim().is_empty() {
+        problems.push(FIELD, "is required");
+        return None;
+    }
+    ClaimPath::parse(value)
+        .map_err(|error| problems.push(FIELD, format!("`{value}` {error}")))
+        .ok()
+}
+
+fn role_mapping(
+    problems: &mut Problems,
+    oidc: &portcullis_contract::config::OidcConfig,
+) -> RoleMapping {
+    for (field, groups) in [
+        ("oidc.roleGroups.admin", &oidc.role_groups.admin),
+        ("oidc.roleGroups.trusted", &oidc.role_groups.trusted),
+        ("oidc.allowedGroups", &oidc.allowed_groups),
+    ] {
+        for (index, group) in groups.iter().enumerate() {
+            let bare = group.trim();
+            if bare.is_empty() || bare == "/" {
+                problems.push(
+                    &format!("{field}[{index}]"),
+                    "must be a group name, not empty",
+                );
+            }
+        }
+    }
+    RoleMapping::new(
+        &oidc.role_groups.admin,
+        &oidc.role_groups.trusted,
+        &oidc.allowed_groups,
+    )
 }
 
 fn is_scope_token(scope: &str) -> bool {
@@ -512,6 +557,38 @@ session:
             assert!(problems.mentions(field), "{field} missing from {problems}");
         }
         assert!(problems.to_string().contains("/s/missing"), "{problems}");
+    }
+
+    #[test]
+    fn role_mapping_and_group_claim_path_are_read() {
+        let yaml = GOOD.replace(
+            "  clientId: books\n",
+            "  clientId: books\n  groupClaim: realm_access.roles\n  roleGroups: {admin: [ops]}\n  allowedGroups: [staff]\n",
+        );
+        let settings = load(&yaml).expect("valid");
+        assert_eq!(settings.oidc.group_claim.as_str(), "realm_access.roles");
+        assert_eq!(
+            settings.oidc.roles,
+            crate::roles::RoleMapping::new(&["ops"], &["trusted"], &["staff"])
+        );
+    }
+
+    #[test]
+    fn bad_group_claim_paths_and_empty_group_names_are_named() {
+        let yaml = GOOD.replace(
+            "  clientId: books\n",
+            "  clientId: books\n  groupClaim: realm_access..roles\n  roleGroups: {admin: [ops, \"\"], trusted: [\"/\"]}\n  allowedGroups: [\" \"]\n",
+        );
+        let problems = load(&yaml).expect_err("invalid");
+        for field in [
+            "oidc.groupClaim",
+            "oidc.roleGroups.admin[1]",
+            "oidc.roleGroups.trusted[0]",
+            "oidc.allowedGroups[0]",
+        ] {
+            assert!(problems.mentions(field), "{field} missing from {problems}");
+        }
+        assert!(problems.to_string().contains("empty segment"), "{problems}");
     }
 
     #[test]

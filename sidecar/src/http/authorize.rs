@@ -134,6 +134,9 @@ async fn bearer_identity(
                 BearerError::ProviderUnavailable(failure) => {
                     Err(AppError::ProviderUnavailable(failure).into_response())
                 }
+                BearerError::NotAllowed(refused) => {
+                    Err(AppError::NotAllowed(refused).into_response())
+                }
                 _ => Err(AppError::InvalidBearer.into_response()),
             }
         }

@@ -49,6 +49,9 @@ pub enum AppError {
     /// The claims do not make a login.
     #[error(transparent)]
     Claims(#[from] ClaimsError),
+    /// The user is in none of the groups allowed to sign in.
+    #[error(transparent)]
+    NotAllowed(#[from] crate::roles::NotInAllowedGroups),
     /// The provider sent more (or longer) groups than one cookie can hold.
     #[error(transparent)]
     SessionTooLarge(#[from] crate::session::cookie::SessionTooLarge),
@@ -162,6 +165,14 @@ should check the username claim setting."
                     "The identity provider's `{claim}` claim for your account has surrounding spaces or control characters, so the application could read it differently from this sign-in. An administrator should correct it at the identity provider."
                 )
                 .into(),
+                code: None,
+            },
+            AppError::NotAllowed(_) => Page {
+                status: StatusCode::FORBIDDEN,
+                title: "Your account is not allowed here",
+                message: "You signed in at the identity provider, but your account is in none of \
+the groups allowed to use this application. Ask an administrator to add you to one of them."
+                    .into(),
                 code: None,
             },
             AppError::SessionTooLarge(too_large) => Page {

@@ -140,7 +140,9 @@ pub async fn callback(
         Err(AppError::Pending(_) | AppError::MalformedCallback | AppError::IssuerParam(_)) => {
             LoginOutcome::InvalidCallback
         }
-        Err(AppError::Claims(_) | AppError::SessionTooLarge(_)) => LoginOutcome::BadClaims,
+        Err(AppError::Claims(_) | AppError::SessionTooLarge(_) | AppError::NotAllowed(_)) => {
+            LoginOutcome::BadClaims
+        }
         Err(AppError::ProviderUnavailable(_)) => LoginOutcome::ProviderUnavailable,
         Err(_) => LoginOutcome::TokenFailure,
     });
@@ -209,7 +211,15 @@ async fn finish(
         .root_admin
         .as_ref()
         .map(|root| root.username.as_str());
-    let grant = grant_for(&identity.user, &identity.groups, root_username);
+    let grant = grant_for(
+        &identity.user,
+        &identity.groups,
+        root_username,
+        &settings.oidc.roles,
+    )
+    .inspect_err(
+        |_| tracing::info!(user = %identity.user, "login refused: not in an allowed group"),
+    )?;
     let lifetime = login
         .expires_in
         .unwrap_or(settings.session.fallback_lifetime)

@@ -54,6 +54,9 @@ pub enum BearerError {
     /// The claims do not make an identity (no username, unsafe values).
     #[error(transparent)]
     Claims(#[from] super::claims::ClaimsError),
+    /// The token's subject is in none of the allowed groups.
+    #[error(transparent)]
+    NotAllowed(#[from] crate::roles::NotInAllowedGroups),
     /// The provider's keys are not available, so nothing can be verified.
     #[error(transparent)]
     ProviderUnavailable(#[from] DiscoveryFailure),
@@ -110,7 +113,12 @@ pub async fn verify_bearer(
         .root_admin
         .as_ref()
         .map(|root| root.username.as_str());
-    let grant = grant_for(&identity.user, &identity.groups, root_username);
+    let grant = grant_for(
+        &identity.user,
+        &identity.groups,
+        root_username,
+        &settings.oidc.roles,
+    )?;
     Ok(Session {
         sid: new_session_id(),
         user: identity.user,

@@ -4,6 +4,7 @@
 //! merged into one JSON object (userinfo wins, as it is the fresher source
 //! and groups often live only there), then read by the configured names.
 
+use super::claim_path::ClaimPath;
 use crate::roles::groups_from_claim;
 use serde_json::{Map, Value};
 
@@ -70,7 +71,7 @@ pub fn merge_claims(
 pub fn identity_from_claims(
     claims: &Map<String, Value>,
     username_claim: &str,
-    group_claim: &str,
+    group_claim: &ClaimPath,
 ) -> Result<Identity, ClaimsError> {
     let user = match claims.get(username_claim) {
         None | Some(Value::Null) => {
@@ -90,7 +91,7 @@ pub fn identity_from_claims(
         user,
         email: text("email"),
         preferred_username: text("preferred_username"),
-        groups: groups_from_claim(claims.get(group_claim)),
+        groups: groups_from_claim(group_claim.find(claims)),
     };
     for (claim, value) in [
         (username_claim, Some(&identity.user)),
@@ -111,6 +112,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn groups() -> ClaimPath {
+        path("groups")
+    }
+
+    fn path(written: &str) -> ClaimPath {
+        ClaimPath::parse(written).expect("valid path")
+    }
+
     fn object(value: Value) -> Map<String, Value> {
         value.as_object().cloned().expect("object")
     }
@@ -124,7 +133,7 @@ mod tests {
             )),
         );
         let identity =
-            identity_from_claims(&merged, "preferred_username", "groups").expect("identity");
+            identity_from_claims(&merged, "preferred_username", &groups()).expect("identity");
         assert_eq!(identity.user, "alice");
         assert_eq!(identity.groups, ["admin"]);
     }
@@ -132,10 +141,22 @@ mod tests {
     #[test]
     fn configured_claim_names_are_used() {
         let claims = object(json!({"email": "a@example.com", "roles": "trusted staff"}));
-        let identity = identity_from_claims(&claims, "email", "roles").expect("identity");
+        let identity = identity_from_claims(&claims, "email", &path("roles")).expect("identity");
         assert_eq!(identity.user, "a@example.com");
         assert_eq!(identity.email.as_deref(), Some("a@example.com"));
         assert_eq!(identity.groups, ["trusted", "staff"]);
+    }
+
+    #[test]
+    fn groups_are_read_from_a_nested_claim_path() {
+        let claims = object(json!({
+            "preferred_username": "kim",
+            "realm_access": {"roles": ["offline_access", "Admin"]},
+        }));
+        let identity =
+            identity_from_claims(&claims, "preferred_username", &path("realm_access.roles"))
+                .expect("identity");
+        assert_eq!(identity.groups, ["offline_access", "Admin"]);
     }
 
     #[test]
@@ -156,32 +177,32 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                identity_from_claims(&object(claims), "preferred_username", "groups"),
+                identity_from_claims(&object(claims), "preferred_username", &groups()),
                 Err(ClaimsError::UnsafeValue {
                     claim: claim.into()
                 })
             );
         }
         let fine = object(json!({"preferred_username": "José Ñ", "email": "j@example.com"}));
-        assert!(identity_from_claims(&fine, "preferred_username", "groups").is_ok());
+        assert!(identity_from_claims(&fine, "preferred_username", &groups()).is_ok());
     }
 
     #[test]
     fn missing_or_non_string_username_is_a_clear_error() {
         let claims = object(json!({"sub": "1", "n": 5, "e": "  ", "z": null}));
         assert_eq!(
-            identity_from_claims(&claims, "preferred_username", "groups"),
+            identity_from_claims(&claims, "preferred_username", &groups()),
             Err(ClaimsError::MissingUsername {
                 claim: "preferred_username".into()
             })
         );
         assert!(matches!(
-            identity_from_claims(&claims, "z", "g"),
+            identity_from_claims(&claims, "z", &path("g")),
             Err(ClaimsError::MissingUsername { .. })
         ));
         for claim in ["n", "e"] {
             assert_eq!(
-                identity_from_claims(&claims, claim, "groups"),
+                identity_from_claims(&claims, claim, &groups()),
                 Err(ClaimsError::UsernameNotString {
                     claim: claim.into()
                 })

@@ -1,6 +1,7 @@
 //! OpenID Connect: discovery, the code flow, and reading claims.
 
 pub mod bearer;
+pub mod claim_path;
 pub mod claims;
 pub mod flow;
 pub mod issuer_param;

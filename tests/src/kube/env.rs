@@ -235,6 +235,8 @@ pub fn settings(well_known_url: &str, public_url: &str) -> OidcSettings {
                 username: "root".into(),
                 password_secret_ref: None,
             }),
+            role_groups: None,
+            allowed_groups: Vec::new(),
             network_policy: None,
             authorization: None,
             bearer_tokens: None,

@@ -1,0 +1,248 @@
+//! Keycloak 26 in front of the real sidecar binary.
+//!
+//! One Keycloak serves every test of this binary (it costs tens of seconds
+//! and about 400 MB to start); each test signs in with its own cookie jar and
+//! its own sidecar. Keycloak is where group paths (`/admin`), realm roles in
+//! `realm_access.roles`, a client's short access-token lifetime and a
+//! provider session that outlives the app's session meet the sidecar.
+
+use anyhow::Result;
+use portcullis_contract::config::RoleGroups;
+use portcullis_e2e::browser::Browser;
+use portcullis_e2e::echo::Echo;
+use portcullis_e2e::form_login::{Reached, log_in_with_form, reach_callback_or_form};
+use portcullis_e2e::keycloak::{Keycloak, SHORT_CLIENT_ID, SHORT_TOKEN_SECONDS};
+use portcullis_e2e::sidecar::{ROOT_USERNAME, Sidecar, SidecarSetup, reserve_public_url};
+use portcullis_e2e::webdriver::Chromium;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::Duration;
+use url::Url;
+
+/// The shared Keycloak, the echo app and a sidecar of this test's own.
+struct KeycloakStack {
+    keycloak: &'static Keycloak,
+    _echo: Echo,
+    sidecar: Sidecar,
+}
+
+impl KeycloakStack {
+    async fn start() -> Result<Self> {
+        Self::start_with(|_| {}).await
+    }
+
+    async fn start_with(tweak: impl FnOnce(&mut SidecarSetup)) -> Result<Self> {
+        let keycloak = tokio::task::spawn_blocking(Keycloak::shared).await?;
+        let (port, _) = reserve_public_url();
+        let echo = Echo::start().await?;
+        let mut setup = SidecarSetup::new(port, &keycloak.well_known_url(), &echo.url)?;
+        // Keycloak does not offer a `groups` scope; its mapper sends them.
+        setup.config.oidc.scopes = ["openid", "profile", "email"].map(String::from).to_vec();
+        tweak(&mut setup);
+        let sidecar = setup.start().await?;
+        Ok(Self {
+            keycloak,
+            _echo: echo,
+            sidecar,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.sidecar.url())
+    }
+}
+
+/// Signs in on Keycloak's form as `user` (password `<user>-pw`); returns
+/// what the app received, or the sidecar's refusal.
+async fn log_in(browser: &Browser, stack: &KeycloakStack, user: &str) -> Result<reqwest::Response> {
+    let password = format!("{user}-pw");
+    let (_, response) = log_in_with_form(
+        browser,
+        &stack.url("/books"),
+        &[("username", user), ("password", password.as_str())],
+    )
+    .await?;
+    Ok(response)
+}
+
+/// The role the app saw for a fresh login of `user`.
+async fn role_of(stack: &KeycloakStack, user: &str) -> Result<String> {
+    let response = log_in(&Browser::new(), stack, user).await?;
+    assert_eq!(response.status(), StatusCode::OK, "{user} reaches the app");
+    let echo: Value = response.json().await?;
+    Ok(echo["headers"]["x-portcullis-role"][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+#[tokio::test]
+async fn each_role_signs_in_through_the_keycloak_login_form() -> Result<()> {
+    let stack = KeycloakStack::start().await?;
+    for (user, role, root, groups) in [
+        ("kc-admin", "admin", "false", json!(["/admin"])),
+        ("kc-trusted", "trusted", "false", json!(["/trusted"])),
+        ("kc-nobody", "untrusted", "false", Value::Null),
+        (ROOT_USERNAME, "admin", "true", Value::Null),
+    ] {
+        let response = log_in(&Browser::new(), &stack, user).await?;
+        assert_eq!(response.status(), StatusCode::OK, "{user}");
+        let echo: Value = response.json().await?;
+        let headers = &echo["headers"];
+        assert_eq!(headers["x-forwarded-user"], json!([user]), "{echo}");
+        assert_eq!(headers["x-portcullis-role"], json!([role]), "{user}");
+        assert_eq!(headers["x-portcullis-root"], json!([root]), "{user}");
+        if !groups.is_null() {
+            assert_eq!(headers["x-forwarded-groups"], groups, "{user}");
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn nested_group_paths_map_to_roles_through_the_role_mapping() -> Result<()> {
+    let stack = KeycloakStack::start_with(|setup| {
+        setup.config.oidc.role_groups = RoleGroups {
+            admin: vec!["/Platform/Ops".into()],
+            trusted: vec!["admin".into()],
+        };
+    })
+    .await?;
+    assert_eq!(role_of(&stack, "kc-ops").await?, "admin");
+    assert_eq!(role_of(&stack, "kc-admin").await?, "trusted");
+    assert_eq!(role_of(&stack, "kc-trusted").await?, "untrusted");
+    Ok(())
+}
+
+#[tokio::test]
+async fn realm_roles_map_to_roles_through_a_nested_claim_path() -> Result<()> {
+    let stack = KeycloakStack::start_with(|setup| {
+        setup.config.oidc.group_claim = "realm_access.roles".into();
+        setup.config.oidc.role_groups = RoleGroups {
+            admin: vec!["books-admin".into()],
+            trusted: vec!["books-reader".into()],
+        };
+    })
+    .await?;
+    assert_eq!(role_of(&stack, "kc-ops").await?, "admin");
+    assert_eq!(role_of(&stack, "kc-reader").await?, "trusted");
+    assert_eq!(role_of(&stack, "kc-admin").await?, "untrusted");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_user_in_none_of_the_allowed_groups_is_refused() -> Result<()> {
+    let stack = KeycloakStack::start_with(|setup| {
+        setup.config.oidc.allowed_groups = vec!["admin".into(), "/trusted".into()];
+    })
+    .await?;
+    let browser = Browser::new();
+    let refused = log_in(&browser, &stack, "kc-nobody").await?;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused.text().await?.contains("not allowed here"));
+    let me = browser.client().get(stack.url("/auth/me")).send().await?;
+    assert_eq!(
+        me.status(),
+        StatusCode::UNAUTHORIZED,
+        "no session was issued"
+    );
+    assert_eq!(role_of(&stack, "kc-trusted").await?, "trusted");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_session_ends_with_the_clients_short_access_token_lifetime() -> Result<()> {
+    let stack = KeycloakStack::start_with(|setup| {
+        setup.config.oidc.client_id = SHORT_CLIENT_ID.into();
+    })
+    .await?;
+    let browser = Browser::new();
+    let response = log_in(&browser, &stack, "kc-trusted").await?;
+    assert_eq!(response.status(), StatusCode::OK);
+    let me: Value = browser
+        .client()
+        .get(stack.url("/auth/me"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
+    let left = me["expiresAt"]
+        .as_u64()
+        .unwrap_or_default()
+        .saturating_sub(now.as_secs());
+    assert!(left <= SHORT_TOKEN_SECONDS, "{left} s left: {me}");
+    tokio::time::sleep(Duration::from_secs(SHORT_TOKEN_SECONDS + 2)).await;
+    let me = browser.client().get(stack.url("/auth/me")).send().await?;
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED, "the session expired");
+    Ok(())
+}
+
+#[tokio::test]
+async fn log_out_also_ends_the_keycloak_session() -> Result<()> {
+    let stack = KeycloakStack::start().await?;
+    let browser = Browser::new();
+    let start = Url::parse(&stack.url("/auth/start?rd=/books"))?;
+    log_in(&browser, &stack, "kc-trusted").await?;
+    assert!(
+        matches!(
+            reach_callback_or_form(&browser, &start).await?,
+            Reached::Callback(_)
+        ),
+        "while the Keycloak session lasts, signing in again asks nothing"
+    );
+
+    let response = browser.log_out(stack.sidecar.url()).await?;
+    let next = portcullis_e2e::browser::location(&Url::parse(stack.sidecar.url())?, &response)?;
+    let next = next.ok_or_else(|| anyhow::anyhow!("log out does not redirect"))?;
+    assert!(
+        next.as_str().starts_with(&stack.keycloak.issuer),
+        "log out continues at Keycloak: {next}"
+    );
+    let (landed, _) = browser.follow(next).await?;
+    assert_eq!(
+        (landed.origin(), landed.path()),
+        (Url::parse(stack.sidecar.url())?.origin(), "/login"),
+        "Keycloak sends the browser back to the sidecar"
+    );
+    assert!(
+        matches!(
+            reach_callback_or_form(&browser, &start).await?,
+            Reached::Form(_)
+        ),
+        "after log out, Keycloak asks for the password again"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn chromium_signs_in_on_the_keycloak_form() -> Result<()> {
+    let browser = Chromium::start().await?;
+    let stack = KeycloakStack::start().await?;
+    let keycloak = Url::parse(&stack.keycloak.url)?.origin();
+    browser.goto(&stack.url("/books")).await?;
+    browser
+        .wait_for_url("Keycloak's login form", |url| url.origin() == keycloak)
+        .await?;
+    browser
+        .find("#username")
+        .await?
+        .send_keys("kc-admin")
+        .await?;
+    browser
+        .find("#password")
+        .await?
+        .send_keys("kc-admin-pw")
+        .await?;
+    browser.find("#kc-login").await?.click().await?;
+    let sidecar = Url::parse(stack.sidecar.url())?.origin();
+    browser
+        .wait_for_url("the page asked for, on the sidecar", |url| {
+            url.origin() == sidecar && url.path() == "/books"
+        })
+        .await?;
+    let echo: Value = serde_json::from_str(&browser.find("pre").await?.text().await?)?;
+    assert_eq!(echo["headers"]["x-forwarded-user"], json!(["kc-admin"]));
+    assert_eq!(echo["headers"]["x-portcullis-role"], json!(["admin"]));
+    browser.quit().await
+}
