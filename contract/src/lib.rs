@@ -8,7 +8,10 @@
 
 pub mod config;
 pub mod defaults;
+pub mod hash;
 pub mod password;
 pub mod paths;
+pub mod problems;
 pub mod random;
 pub mod session_keys;
+pub mod validate;

@@ -9,7 +9,8 @@ use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use portcullis_contract::defaults::{
-    DEFAULT_GROUP_CLAIM, DEFAULT_SCOPES, DEFAULT_USERNAME_CLAIM, REQUIRED_SCOPE,
+    DEFAULT_ADMIN_PORT, DEFAULT_GROUP_CLAIM, DEFAULT_PORT, DEFAULT_SCOPES, DEFAULT_USERNAME_CLAIM,
+    REQUIRED_SCOPE,
 };
 use portcullis_contract::paths::WELL_KNOWN_SUFFIX;
 use serde::{Deserialize, Serialize};
@@ -30,7 +31,8 @@ pub const GROUP: &str = "portcullis.dev";
     status = "OidcSettingsStatus",
     derive = "PartialEq",
     validation = Rule::new("size(self.metadata.name) <= 52")
-        .message("metadata.name must be at most 52 characters (generated names add `-portcullis`, labels allow 63)"),
+        .message("metadata.name must be at most 52 characters (generated names add `-portcullis`, labels allow 63)")
+        .field_path(".metadata.name"),
     doc = "OpenID Connect login settings for the Portcullis auth sidecar",
     printcolumn(name = "Issuer", type_ = "string", json_path = ".status.issuer"),
     printcolumn(
@@ -39,17 +41,27 @@ pub const GROUP: &str = "portcullis.dev";
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
     printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(
         name = "Age",
         type_ = "date",
         json_path = ".metadata.creationTimestamp"
     )
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.listenPort != self.adminPort && self.upstreamPort != self.listenPort && self.upstreamPort != self.adminPort")
+    .message("listenPort, adminPort and upstreamPort must be three different ports")
+    .field_path(".listenPort"))]
 pub struct OidcSettingsSpec {
     /// The provider's discovery document URL; the issuer is this URL without
     /// `/.well-known/openid-configuration`.
     #[x_kube(validation = Rule::new("self.startsWith('https://') || self.startsWith('http://')")
         .message("must start with https:// or http://"))]
+    #[x_kube(validation = Rule::new(URL_PARSES).message("must be a URL"))]
+    #[x_kube(validation = Rule::new(URL_PORT_IN_RANGE).message("the port must be at most 65535"))]
     #[x_kube(validation = Rule::new(format!("self.endsWith('{WELL_KNOWN_SUFFIX}')"))
         .message(format!("must end with {WELL_KNOWN_SUFFIX}").as_str()))]
     #[schemars(length(max = 2048))]
@@ -78,12 +90,29 @@ pub struct OidcSettingsSpec {
     /// The origin people type into their browser (the callback is this + `/auth/oidc`).
     #[x_kube(validation = Rule::new("self.matches('^https?://[^/?#]+/?$')")
         .message("must be an origin like https://books.example.com (no path, query or fragment)"))]
+    #[x_kube(validation = Rule::new(URL_PARSES).message("must be a URL with a valid host"))]
+    #[x_kube(validation = Rule::new(URL_PORT_IN_RANGE).message("the port must be at most 65535"))]
     #[schemars(length(max = 2048))]
     pub public_url: String,
     /// Port the app listens on at 127.0.0.1 inside the pod.
     #[serde(default = "default_upstream_port")]
     #[schemars(range(min = 1, max = 65535))]
     pub upstream_port: i32,
+    /// Port of the sidecar's public listener: point the Service here.
+    #[serde(default = "default_listen_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub listen_port: i32,
+    /// Port of the sidecar's health and metrics (`/healthz`, `/readyz`, `/metrics`).
+    #[serde(default = "default_admin_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub admin_port: i32,
+    /// On log out, also end the session at the provider (when it publishes
+    /// `end_session_endpoint`).
+    #[serde(default = "default_true")]
+    pub logout_at_provider: bool,
+    /// The session cookie's name and lifetime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionSpec>,
     /// The local root admin, whose backup login works while the provider is down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_admin: Option<RootAdminSpec>,
@@ -91,6 +120,22 @@ pub struct OidcSettingsSpec {
     /// sidecar; written unless `enabled: false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_policy: Option<NetworkPolicySettings>,
+}
+
+/// The session cookie.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionSpec {
+    /// Name of the session cookie; default `portcullis_<metadata.name>`, so
+    /// two apps on one host never share a cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z0-9_-]+$"))]
+    pub cookie_name: Option<String>,
+    /// Session lifetime when the provider's token response has no
+    /// `expires_in` (default 3600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 31_536_000))]
+    pub fallback_lifetime_seconds: Option<i64>,
 }
 
 /// Whether and how the operator writes the `<name>-portcullis` NetworkPolicy.
@@ -129,6 +174,10 @@ pub struct RootAdminSpec {
     /// The password; when absent, one is generated into `<name>-root-admin`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_secret_ref: Option<SecretKeyRef>,
+    /// How long a backup-login session lasts (default 28800, 8 hours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 31_536_000))]
+    pub session_lifetime_seconds: Option<i64>,
 }
 
 /// What the operator found, written only when it changes.
@@ -165,6 +214,18 @@ fn default_true() -> bool {
 fn default_upstream_port() -> i32 {
     8080
 }
+fn default_listen_port() -> i32 {
+    i32::from(DEFAULT_PORT)
+}
+fn default_admin_port() -> i32 {
+    i32::from(DEFAULT_ADMIN_PORT)
+}
+
+/// CEL: the string parses as a URL (Kubernetes' `isURL`, stricter than a pattern).
+const URL_PARSES: &str = "isURL(self) && url(self).getHostname() != ''";
+/// CEL: a port in the URL, if any, is a valid TCP port.
+const URL_PORT_IN_RANGE: &str =
+    "!isURL(self) || url(self).getPort() == '' || int(url(self).getPort()) <= 65535";
 
 /// The CRD as YAML, with a header saying where it comes from.
 pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
@@ -202,7 +263,22 @@ mod tests {
         assert_eq!(spec.group_claim, "groups");
         assert_eq!(spec.scopes, ["openid", "profile", "email"]);
         assert_eq!(spec.upstream_port, 8080);
+        assert_eq!((spec.listen_port, spec.admin_port), (4180, 9090));
+        assert!(spec.logout_at_provider);
+        assert_eq!(spec.session, None);
         assert_eq!(spec.root_admin, None);
+    }
+
+    #[test]
+    fn ready_has_a_reason_column() {
+        let crd = <OidcSettings as kube::CustomResourceExt>::crd();
+        let columns = crd.spec.versions[0]
+            .additional_printer_columns
+            .clone()
+            .unwrap_or_default();
+        let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["Issuer", "Ready", "Reason", "Age"]);
+        assert!(columns[2].json_path.ends_with(".reason"));
     }
 
     #[test]

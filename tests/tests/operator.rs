@@ -14,7 +14,7 @@ use portcullis_e2e::kube::env::{
 };
 use portcullis_e2e::kube::{Cluster, Operator};
 use portcullis_e2e::process::free_port;
-use portcullis_operator::crd::OidcSettings;
+use portcullis_operator::crd::{OidcSettings, SessionSpec};
 use portcullis_sidecar::config::Settings;
 use std::time::Duration;
 
@@ -271,4 +271,127 @@ fn occurrences(events: &[Event]) -> i32 {
         .iter()
         .map(|event| event.series.as_ref().map_or(1, |series| series.count))
         .sum()
+}
+
+#[tokio::test]
+async fn urls_that_do_not_parse_are_rejected_at_apply() -> Result<()> {
+    let client = client().await?;
+    ensure_crd(&client).await?;
+    let namespace = namespace(&client, "badurl").await?;
+    let api: Api<OidcSettings> = Api::namespaced(client, &namespace);
+    for public_url in ["http://10.250.0.1:99999", "https://exa mple.com"] {
+        let bad = settings(
+            "https://sso.example.com/realms/home/.well-known/openid-configuration",
+            public_url,
+        );
+        let error = api
+            .create(&PostParams::default(), &bad)
+            .await
+            .expect_err(public_url);
+        let message = error.to_string();
+        assert!(
+            message.contains("spec.publicUrl"),
+            "{public_url}: {message}"
+        );
+    }
+    let mut long = settings(
+        "https://sso.example.com/realms/home/.well-known/openid-configuration",
+        "https://books.example.com",
+    );
+    long.metadata.name = Some("b".repeat(53));
+    let message = api
+        .create(&PostParams::default(), &long)
+        .await
+        .expect_err("too long")
+        .to_string();
+    assert!(
+        message.contains("metadata.name: Invalid value"),
+        "{message}"
+    );
+    assert!(!message.contains("<nil>"), "{message}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_spec_the_sidecar_refuses_is_reported_and_not_written() -> Result<()> {
+    // Passes the CRD's rules (Kubernetes' URL parser takes it), but the
+    // sidecar's parser refuses an IPv4 address with a part above 255.
+    let env = Env::start_with("refused", |spec| {
+        spec.public_url = "http://10.250.0.999".into();
+    })
+    .await?;
+    let ready = env
+        .wait_condition("Ready", |c| c.reason == "InvalidSpec")
+        .await?;
+    assert_eq!(ready.status, "False");
+    assert!(ready.message.contains("publicUrl"), "{}", ready.message);
+    let valid = env.wait_condition("SpecValid", |_| true).await?;
+    assert_eq!(valid.status, "False");
+    assert!(
+        env.config_maps()
+            .get_opt("books-portcullis")
+            .await?
+            .is_none(),
+        "a config the sidecar refuses is never written"
+    );
+    env.wait_event("InvalidSpec").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn ports_cookie_names_and_lifetimes_come_from_the_spec() -> Result<()> {
+    let env = Env::start("fields").await?;
+    env.wait_ready().await?;
+    let mut films = settings(&env.idp.well_known_url(), "https://films.example.com");
+    films.metadata.name = Some("films".into());
+    films.spec.listen_port = 8000;
+    films.spec.admin_port = 8001;
+    films.spec.logout_at_provider = false;
+    films.spec.session = Some(SessionSpec {
+        cookie_name: None,
+        fallback_lifetime_seconds: Some(600),
+    });
+    if let Some(root) = films.spec.root_admin.as_mut() {
+        root.session_lifetime_seconds = Some(900);
+    }
+    env.settings_api()
+        .create(&PostParams::default(), &films)
+        .await?;
+    let env = &env;
+    let read = |name: &'static str| async move {
+        let config_map = eventually(&format!("ConfigMap {name}-portcullis"), || async {
+            env.config_maps()
+                .get_opt(&format!("{name}-portcullis"))
+                .await
+                .ok()?
+        })
+        .await?;
+        let yaml = config_map
+            .data
+            .as_ref()
+            .and_then(|data| data.get("sidecar.yaml"))
+            .context("sidecar.yaml")?;
+        anyhow::Ok(SidecarConfig::from_yaml(yaml)?)
+    };
+    let books = read("books").await?;
+    let films = read("films").await?;
+    // Two apps on one host never share a session cookie.
+    assert_eq!(books.session.cookie_name, "portcullis_books");
+    assert_eq!(films.session.cookie_name, "portcullis_films");
+    assert_eq!(
+        (books.listen.as_str(), books.admin_listen.as_str()),
+        ("0.0.0.0:4180", "0.0.0.0:9090")
+    );
+    assert_eq!(
+        (films.listen.as_str(), films.admin_listen.as_str()),
+        ("0.0.0.0:8000", "0.0.0.0:8001")
+    );
+    assert!(books.oidc.logout_at_provider);
+    assert!(!films.oidc.logout_at_provider);
+    assert_eq!(films.session.fallback_lifetime_seconds, 600);
+    assert_eq!(
+        films.root_admin.map(|root| root.session_lifetime_seconds),
+        Some(900)
+    );
+    Ok(())
 }

@@ -25,7 +25,7 @@ use kube::{Client, Config, Resource};
 use portcullis_e2e::kube::{Cluster, Operator};
 use portcullis_e2e::process::{free_port, repo_root};
 use portcullis_operator::crd::{OidcSettings, OidcSettingsSpec, SecretKeyRef};
-use portcullis_operator::webhook::sidecar::{SidecarOptions, sidecar_container};
+use portcullis_operator::webhook::sidecar::{SidecarOptions, SidecarPorts, sidecar_container};
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -33,6 +33,12 @@ use std::time::{Duration, Instant};
 
 const SETTINGS: &str = "books";
 const IMAGE: &str = "localhost/portcullis-sidecar:test";
+/// The sidecar's ports in these settings: not the defaults, so the test
+/// shows the webhook and the NetworkPolicy take them from the spec.
+const PORTS: SidecarPorts = SidecarPorts {
+    listen: 8000,
+    admin: 8001,
+};
 /// Short enough to see a renewal (after two thirds: 20 s) within the test.
 const VALIDITY_SECONDS: u64 = 30;
 
@@ -102,7 +108,7 @@ impl Env {
         assert_eq!(spec.containers.len(), 1, "the app container is left alone");
         let init = spec.init_containers.context("init containers")?;
         assert_eq!(init.len(), 1);
-        let expected = sidecar_container(&options());
+        let expected = sidecar_container(&options(), PORTS);
         let got = &init[0];
         assert_eq!(got.name, "portcullis");
         assert_eq!(got.image, expected.image);
@@ -264,7 +270,7 @@ impl Env {
             .flatten()
             .map(|p| p.port.clone())
             .collect();
-        assert_eq!(ports, [Some(IntOrString::Int(4180))]);
+        assert_eq!(ports, [Some(IntOrString::Int(PORTS.listen))]);
         // Written once: re-checks leave it alone.
         let version = policy.metadata.resource_version;
         tokio::time::sleep(Duration::from_secs(3)).await;
@@ -435,6 +441,8 @@ impl Env {
             "clientId": "books",
             "clientSecretRef": SecretKeyRef { name: "books-oidc".into(), key: "client-secret".into() },
             "publicUrl": "https://books.example.com",
+            "listenPort": PORTS.listen,
+            "adminPort": PORTS.admin,
         }))?;
         self.api::<OidcSettings>()
             .create(&PostParams::default(), &OidcSettings::new(SETTINGS, spec))
