@@ -6,6 +6,9 @@
 //! generated from these types by the `crdgen` binary; a test fails on drift.
 
 use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use portcullis_contract::defaults::{
@@ -14,6 +17,7 @@ use portcullis_contract::defaults::{
 };
 use portcullis_contract::paths::WELL_KNOWN_SUFFIX;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Group of every Portcullis resource.
 pub const GROUP: &str = "portcullis.dev";
@@ -30,9 +34,6 @@ pub const GROUP: &str = "portcullis.dev";
     namespaced,
     status = "OidcSettingsStatus",
     derive = "PartialEq",
-    validation = Rule::new("size(self.metadata.name) <= 52")
-        .message("metadata.name must be at most 52 characters (generated names add `-portcullis`, labels allow 63)")
-        .field_path(".metadata.name"),
     doc = "OpenID Connect login settings for the Portcullis auth sidecar",
     printcolumn(name = "Issuer", type_ = "string", json_path = ".status.issuer"),
     printcolumn(
@@ -227,10 +228,45 @@ const URL_PARSES: &str = "isURL(self) && url(self).getHostname() != ''";
 const URL_PORT_IN_RANGE: &str =
     "!isURL(self) || url(self).getPort() == '' || int(url(self).getPort()) <= 65535";
 
+/// The longest `metadata.name`: generated names add `-portcullis` (11
+/// characters) and must still fit in a label value (63).
+pub const MAX_NAME_LENGTH: i64 = 52;
+
+/// The CRD: the derived one, with `metadata.name` limited in the schema
+/// (the one restriction on metadata a CRD may make), so the API server's
+/// message names the field; a CEL rule at the root could only name `<nil>`.
+pub fn crd() -> CustomResourceDefinition {
+    use kube::CustomResourceExt;
+    let mut crd = OidcSettings::crd();
+    for version in &mut crd.spec.versions {
+        let Some(schema) = version
+            .schema
+            .as_mut()
+            .and_then(|validation| validation.open_api_v3_schema.as_mut())
+        else {
+            continue;
+        };
+        let name = JSONSchemaProps {
+            type_: Some("string".into()),
+            max_length: Some(MAX_NAME_LENGTH),
+            ..JSONSchemaProps::default()
+        };
+        let metadata = JSONSchemaProps {
+            type_: Some("object".into()),
+            properties: Some(BTreeMap::from([("name".to_owned(), name)])),
+            ..JSONSchemaProps::default()
+        };
+        schema
+            .properties
+            .get_or_insert_with(BTreeMap::new)
+            .insert("metadata".to_owned(), metadata);
+    }
+    crd
+}
+
 /// The CRD as YAML, with a header saying where it comes from.
 pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
-    use kube::CustomResourceExt;
-    let body = serde_yaml::to_string(&OidcSettings::crd())?;
+    let body = serde_yaml::to_string(&crd())?;
     Ok(format!(
         "# Generated from operator/src/crd.rs by `cargo run -p portcullis-operator --bin crdgen`.\n# Do not edit by hand.\n{body}"
     ))
@@ -271,7 +307,7 @@ mod tests {
 
     #[test]
     fn ready_has_a_reason_column() {
-        let crd = <OidcSettings as kube::CustomResourceExt>::crd();
+        let crd = crd();
         let columns = crd.spec.versions[0]
             .additional_printer_columns
             .clone()
@@ -283,7 +319,7 @@ mod tests {
 
     #[test]
     fn conditions_are_a_list_map_keyed_by_type() {
-        let crd = serde_json::to_value(<OidcSettings as kube::CustomResourceExt>::crd())
+        let crd = serde_json::to_value(crd())
             .expect("serializes");
         let conditions = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
             ["properties"]["conditions"];
