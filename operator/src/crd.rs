@@ -319,8 +319,7 @@ mod tests {
 
     #[test]
     fn conditions_are_a_list_map_keyed_by_type() {
-        let crd = serde_json::to_value(crd())
-            .expect("serializes");
+        let crd = serde_json::to_value(crd()).expect("serializes");
         let conditions = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
             ["properties"]["conditions"];
         assert_eq!(conditions["x-kubernetes-list-type"], "map");

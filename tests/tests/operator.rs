@@ -5,15 +5,19 @@
 
 use anyhow::{Context, Result};
 use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::rbac::v1::ClusterRole;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, PostParams};
 use portcullis_contract::config::SidecarConfig;
 use portcullis_e2e::idp::CLIENT_SECRET;
+use portcullis_e2e::idp::Idp;
 use portcullis_e2e::kube::env::{
     CRD_NAME, Env, NAME, SECRET_NAME, client, data, ensure_crd, eventually, namespace, settings,
 };
+use portcullis_e2e::kube::rbac::{apply_cluster_role, cluster_role, operator_kubeconfig};
 use portcullis_e2e::kube::{Cluster, Operator};
 use portcullis_e2e::process::free_port;
+use portcullis_e2e::sidecar::reserve_public_url;
 use portcullis_operator::crd::{OidcSettings, SessionSpec};
 use portcullis_sidecar::config::Settings;
 use std::time::Duration;
@@ -394,5 +398,58 @@ async fn ports_cookie_names_and_lifetimes_come_from_the_spec() -> Result<()> {
         films.root_admin.map(|root| root.session_lifetime_seconds),
         Some(900)
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_missing_permission_is_reported_in_status() -> Result<()> {
+    let cluster = tokio::task::spawn_blocking(Cluster::shared).await?;
+    let client = client().await?;
+    ensure_crd(&client).await?;
+    let namespace = namespace(&client, "forbidden").await?;
+    let webhook = format!("portcullis-{namespace}");
+    // The RBAC files, but without `create` on ConfigMaps: the server-side
+    // apply that creates the generated ConfigMap is refused with 403.
+    let without_create = |role: &mut ClusterRole| {
+        for rule in role.rules.iter_mut().flatten() {
+            if rule.resources.iter().flatten().any(|r| r == "configmaps") {
+                rule.verbs.retain(|verb| verb != "create");
+            }
+        }
+    };
+    let kubeconfig =
+        operator_kubeconfig(cluster, &client, &namespace, &webhook, without_create).await?;
+    let (_, public_url) = reserve_public_url();
+    let idp = Idp::start(&public_url).await?;
+    let args = ["--webhook-config".to_owned(), webhook.clone()];
+    let operator =
+        Operator::start_with(&kubeconfig, cluster, &namespace, "forbidden", &args).await?;
+    let env = Env {
+        client: client.clone(),
+        namespace: namespace.clone(),
+        operator,
+        idp,
+    };
+    env.put_client_secret(CLIENT_SECRET).await?;
+    env.settings_api()
+        .create(
+            &PostParams::default(),
+            &settings(&env.idp.well_known_url(), &public_url),
+        )
+        .await?;
+    let ready = env
+        .wait_condition("Ready", |c| c.reason == "Forbidden")
+        .await?;
+    assert_eq!(ready.status, "False");
+    for words in ["configmaps", "forbidden", "create"] {
+        assert!(ready.message.contains(words), "{words}: {}", ready.message);
+    }
+    let warning = env.wait_event("Forbidden").await?;
+    assert_eq!(warning.type_.as_deref(), Some("Warning"));
+
+    // Granting the permission heals it without a restart (the error is retried).
+    apply_cluster_role(&client, &cluster_role(&namespace, &webhook)?).await?;
+    env.wait_ready().await?;
+    assert_eq!(occurrences(&env.events("Forbidden").await?), 1);
     Ok(())
 }

@@ -11,22 +11,20 @@ use anyhow::{Context, Result, bail, ensure};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config, Resource};
+use portcullis_e2e::kube::rbac::{manifest, operator_kubeconfig};
 use portcullis_e2e::kube::{Cluster, Operator};
 use portcullis_e2e::process::{free_port, repo_root};
 use portcullis_operator::crd::{OidcSettings, OidcSettingsSpec, SecretKeyRef};
 use portcullis_operator::webhook::sidecar::{SidecarOptions, SidecarPorts, sidecar_container};
-use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -378,7 +376,8 @@ impl Env {
                 },
             )
             .await?;
-        let kubeconfig = operator_identity(cluster, &client, &namespace, &webhook).await?;
+        let kubeconfig =
+            operator_kubeconfig(cluster, &client, &namespace, &webhook, |_| {}).await?;
         let args: Vec<String> = [
             "--webhook-config",
             &webhook,
@@ -493,82 +492,6 @@ fn options() -> SidecarOptions {
         cpu_limit: None,
         memory_limit: "128Mi".into(),
     }
-}
-
-/// Reads a manifest from `deploy/`, with the operator's namespace and the
-/// webhook configuration's name replaced (as the chart will).
-fn manifest<K: DeserializeOwned>(path: &str, namespace: &str, webhook: &str) -> Result<K> {
-    let text = std::fs::read_to_string(repo_root().join("deploy").join(path))?;
-    let text = text
-        .replace(
-            "namespace: portcullis\n",
-            &format!("namespace: {namespace}\n"),
-        )
-        .replace(
-            "resourceNames: [portcullis]",
-            &format!("resourceNames: [{webhook}]"),
-        )
-        .replace("name: portcullis\n", &format!("name: {webhook}\n"));
-    Ok(serde_yaml::from_str(&text)?)
-}
-
-/// The RBAC files applied for this namespace, and a kubeconfig holding the
-/// ServiceAccount's token.
-async fn operator_identity(
-    cluster: &Cluster,
-    client: &Client,
-    namespace: &str,
-    webhook: &str,
-) -> Result<std::path::PathBuf> {
-    let apply = PatchParams::apply("portcullis-tests").force();
-    let account: ServiceAccount = manifest("rbac/serviceaccount.yaml", namespace, webhook)?;
-    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
-    accounts.create(&PostParams::default(), &account).await?;
-    // Cluster-scoped objects get per-test names so parallel tests do not collide.
-    let unique =
-        |meta: &mut ObjectMeta| meta.name = Some(format!("portcullis-operator-{namespace}"));
-    let mut role: ClusterRole = manifest("rbac/clusterrole.yaml", namespace, webhook)?;
-    unique(&mut role.metadata);
-    let mut binding: ClusterRoleBinding =
-        manifest("rbac/clusterrolebinding.yaml", namespace, webhook)?;
-    unique(&mut binding.metadata);
-    binding.role_ref.name = format!("portcullis-operator-{namespace}");
-    let name = role.metadata.name.clone().unwrap_or_default();
-    Api::<ClusterRole>::all(client.clone())
-        .patch(&name, &apply, &Patch::Apply(&role))
-        .await?;
-    Api::<ClusterRoleBinding>::all(client.clone())
-        .patch(&name, &apply, &Patch::Apply(&binding))
-        .await?;
-    let role: Role = manifest("rbac/role.yaml", namespace, webhook)?;
-    Api::<Role>::namespaced(client.clone(), namespace)
-        .create(&PostParams::default(), &role)
-        .await?;
-    let binding: RoleBinding = manifest("rbac/rolebinding.yaml", namespace, webhook)?;
-    Api::<RoleBinding>::namespaced(client.clone(), namespace)
-        .create(&PostParams::default(), &binding)
-        .await?;
-    let token = accounts
-        .create_token_request(
-            "portcullis-operator",
-            &PostParams::default(),
-            &TokenRequest::default(),
-        )
-        .await?
-        .status
-        .and_then(|status| status.token)
-        .context("no token")?;
-    let admin_token = std::fs::read_to_string(cluster.workdir.join("token"))?;
-    let text = std::fs::read_to_string(&cluster.kubeconfig)?;
-    ensure!(
-        text.contains(admin_token.trim()),
-        "kubeconfig without the admin token"
-    );
-    let path = cluster
-        .workdir
-        .join(format!("operator-{namespace}.kubeconfig"));
-    std::fs::write(&path, text.replace(admin_token.trim(), &token))?;
-    Ok(path)
 }
 
 /// `deploy/webhook/` pointed by url at the local operator, for this namespace only.

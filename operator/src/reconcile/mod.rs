@@ -5,6 +5,8 @@
 //! whose rendered config the sidecar would refuse (the contract crate's
 //! validation) is not written either: running sidecars keep the last good
 //! config, and `Ready` says `InvalidSpec` with the sidecar's own words.
+//! A request the API server refuses for good (a missing permission) is
+//! reported as `Ready=False` too, and retried with backoff like any error.
 
 mod inputs;
 mod network;
@@ -16,6 +18,7 @@ use crate::crd::OidcSettings;
 use crate::desired::config::sidecar_config;
 use crate::error::{Error, Result};
 use crate::status::checks::{SecretsOutcome, checks};
+use crate::status::refusal::refusal_reason;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
@@ -30,6 +33,17 @@ pub async fn reconcile(settings: Arc<OidcSettings>, ctx: Arc<Context>) -> Result
     ctx.metrics.reconcile_runs.inc();
     let started = Instant::now();
     let result = run(&settings, &ctx).await;
+    if let Err(Error::Kube(kube::Error::Api(refused))) = &result
+        && let Some(reason) = refusal_reason(refused.code)
+        && let Some(namespace) = settings.namespace()
+    {
+        let message = format!("the API server refused a request: {}", refused.message);
+        if let Err(error) =
+            status::report_refusal(&settings, &ctx, &namespace, reason, message).await
+        {
+            warn!(%error, "cannot report the refusal in status");
+        }
+    }
     ctx.metrics
         .reconcile_duration
         .observe(started.elapsed().as_secs_f64());
