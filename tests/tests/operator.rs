@@ -4,10 +4,12 @@
 //! only that namespace, with its Lease there); the API server is shared.
 
 use anyhow::{Context, Result};
+use argon2::{PasswordHash, PasswordVerifier};
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use portcullis_contract::config::SidecarConfig;
 use portcullis_e2e::idp::CLIENT_SECRET;
 use portcullis_e2e::idp::Idp;
@@ -20,6 +22,8 @@ use portcullis_e2e::process::free_port;
 use portcullis_e2e::sidecar::reserve_public_url;
 use portcullis_operator::crd::{OidcSettings, SessionSpec};
 use portcullis_sidecar::config::Settings;
+use serde_json::json;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 #[tokio::test]
@@ -111,7 +115,6 @@ async fn valid_settings_produce_a_config_the_sidecar_loads() -> Result<()> {
     let root = env.secrets().get("books-root-admin").await?;
     let password = data(&root)["password"].clone();
     let hash = files["root-password-hash"].trim();
-    use argon2::{PasswordHash, PasswordVerifier};
     argon2::Argon2::default()
         .verify_password(password.as_bytes(), &PasswordHash::new(hash)?)
         .context("the hash verifies the generated password")?;
@@ -451,5 +454,105 @@ async fn a_missing_permission_is_reported_in_status() -> Result<()> {
     apply_cluster_role(&client, &cluster_role(&namespace, &webhook)?).await?;
     env.wait_ready().await?;
     assert_eq!(occurrences(&env.events("Forbidden").await?), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_generated_root_password_survives_reapply_and_goes_when_replaced() -> Result<()> {
+    let env = Env::start("rootpw").await?;
+    env.wait_ready().await?;
+    let root = env.secrets().get("books-root-admin").await?;
+    assert_eq!(
+        root.metadata.owner_references, None,
+        "not owned, so garbage collection never takes it"
+    );
+    let password = data(&root)["password"].clone();
+
+    // Delete and re-apply (a GitOps re-sync): the same password serves.
+    let settings_api = env.settings_api();
+    let applied = settings_api.get(NAME).await?;
+    settings_api.delete(NAME, &DeleteParams::default()).await?;
+    let mut again = OidcSettings::new(NAME, applied.spec.clone());
+    again.metadata.namespace = None;
+    eventually("the OidcSettings to be gone", || async {
+        settings_api
+            .get_opt(NAME)
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await?;
+    settings_api.create(&PostParams::default(), &again).await?;
+    let uid = eventually("the new OidcSettings", || async {
+        settings_api.get(NAME).await.ok()?.metadata.uid
+    })
+    .await?;
+    let generated = env
+        .wait_secret("books-portcullis", |data| {
+            data.contains_key("client-secret")
+        })
+        .await?;
+    env.wait_condition("Ready", |c| c.status == "True").await?;
+    assert_eq!(
+        data(&env.secrets().get("books-root-admin").await?)["password"],
+        password
+    );
+    let hash = PasswordHash::new(generated["root-password-hash"].trim())?;
+    argon2::Argon2::default()
+        .verify_password(password.as_bytes(), &hash)
+        .context("the sidecar's hash is still the kept password's")?;
+
+    // One made by an earlier version, owned by its OidcSettings, is let go.
+    let owned = json!({"metadata": {"ownerReferences": [{
+        "apiVersion": "portcullis.dev/v1alpha1", "kind": "OidcSettings",
+        "name": NAME, "uid": uid, "controller": true,
+    }]}});
+    env.secrets()
+        .patch(
+            "books-root-admin",
+            &PatchParams::default(),
+            &Patch::Merge(&owned),
+        )
+        .await?;
+    eventually("the owner reference to be removed", || async {
+        let secret = env.secrets().get("books-root-admin").await.ok()?;
+        secret.metadata.owner_references.is_none().then_some(())
+    })
+    .await?;
+
+    // Naming a password of one's own deletes the generated one.
+    env.secrets()
+        .create(
+            &PostParams::default(),
+            &Secret {
+                metadata: ObjectMeta {
+                    name: Some("books-root".into()),
+                    ..ObjectMeta::default()
+                },
+                string_data: Some(BTreeMap::from([(
+                    "password".to_owned(),
+                    "a password of our own".to_owned(),
+                )])),
+                ..Secret::default()
+            },
+        )
+        .await?;
+    let reference = json!({"spec": {"rootAdmin": {
+        "passwordSecretRef": {"name": "books-root", "key": "password"}
+    }}});
+    settings_api
+        .patch(NAME, &PatchParams::default(), &Patch::Merge(&reference))
+        .await?;
+    eventually("the unused generated password to be deleted", || async {
+        env.secrets()
+            .get_opt("books-root-admin")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await?;
+    env.wait_ready().await?;
     Ok(())
 }
