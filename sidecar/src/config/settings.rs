@@ -40,6 +40,9 @@ pub struct Settings {
     pub connections: ConnectionLimits,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// The hash of the config file and the secret files it names (see
+    /// [`super::hash`]), shown on `/readyz`; empty when not loaded from files.
+    pub config_hash: String,
 }
 
 /// The identity provider and the client registered there.
@@ -154,6 +157,7 @@ impl Settings {
                     connections: ConnectionLimits::from(&config.connections),
                     trusted_proxies: valid.trusted_proxies,
                     public_url,
+                    config_hash: String::new(),
                 })
             }
             _ => Err(problems),
