@@ -22,6 +22,7 @@ use portcullis_e2e::process::free_port;
 use portcullis_e2e::sidecar::reserve_public_url;
 use portcullis_operator::crd::{OidcSettings, SessionSpec};
 use portcullis_sidecar::config::Settings;
+use portcullis_sidecar::config::hash::config_hash;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -109,6 +110,22 @@ async fn valid_settings_produce_a_config_the_sidecar_loads() -> Result<()> {
     })
     .map_err(|problems| anyhow::anyhow!("{problems}"))?;
     assert_eq!(loaded.oidc.client_secret.expose(), CLIENT_SECRET);
+    // A sidecar with these files mounted reports the hash the annotation carries.
+    let served = config_hash(yaml, &config, |path| {
+        let key = path
+            .strip_prefix("/etc/portcullis/secret")
+            .map_err(std::io::Error::other)?;
+        files
+            .get(key.to_str().unwrap_or_default())
+            .map(|value| value.clone().into_bytes())
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such key"))
+    });
+    let annotations = config_map
+        .metadata
+        .annotations
+        .as_ref()
+        .context("annotations")?;
+    assert_eq!(annotations["portcullis.dev/config-hash"], served);
     assert_eq!(loaded.upstream.as_str(), "http://127.0.0.1:8080/");
 
     // The generated root password is readable by the admin; only its hash reaches the sidecar.
