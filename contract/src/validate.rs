@@ -50,6 +50,7 @@ pub fn validate(config: &SidecarConfig) -> Result<Valid, Problems> {
     let issuer = issuer_from_well_known(&mut problems, &config.oidc.well_known_url);
     if let (Some(listen), Some(admin)) = (listen, admin_listen)
         && listen.port() == admin.port()
+        && listen.port() != 0
     {
         problems.push("adminListen", "must use another port than `listen`");
     }
@@ -144,6 +145,7 @@ fn is_own_address(upstream: &Url, address: SocketAddr) -> bool {
         None => false,
     };
     loopback
+        && address.port() != 0
         && upstream.port_or_known_default() == Some(address.port())
         && (address.ip().is_unspecified() || address.ip().is_loopback())
 }
@@ -355,6 +357,8 @@ session:
         let problems = check(&yaml).expect_err("invalid");
         assert!(problems.mentions("adminListen"), "{problems}");
         assert!(problems.mentions("upstream"), "{problems}");
+        let any = format!("{GOOD}listen: 127.0.0.1:0\nadminListen: 127.0.0.1:0\n");
+        assert!(check(&any).is_ok(), "port 0 means any free port");
     }
 
     #[test]

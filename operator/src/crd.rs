@@ -24,6 +24,9 @@ pub const GROUP: &str = "portcullis.dev";
 
 /// The OpenID Connect login a set of pods gets, and how the sidecar reaches the app.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+// Every printcolumn repeats `type_ = "string"`, which the lint takes for a
+// duplicated attribute.
+#[allow(clippy::duplicated_attributes)]
 #[kube(
     group = "portcullis.dev",
     version = "v1alpha1",

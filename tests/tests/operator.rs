@@ -72,6 +72,11 @@ async fn valid_settings_produce_a_config_the_sidecar_loads() -> Result<()> {
     let env = Env::start("valid").await?;
     let ready = env.wait_ready().await?;
     assert_eq!(ready.reason, "Reconciled");
+    let log = std::fs::read_to_string(&env.operator.log)?;
+    assert!(
+        !log.contains('\u{1b}'),
+        "--log-format plain into a file carries no colour codes"
+    );
     let settings = env.settings_api().get(NAME).await?;
     let status = settings.status.context("status")?;
     assert_eq!(status.issuer.as_deref(), Some(env.idp.issuer.as_str()));
