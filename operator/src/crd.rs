@@ -6,20 +6,27 @@
 //! generated from these types by the `crdgen` binary; a test fails on drift.
 
 use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use portcullis_contract::defaults::{
-    DEFAULT_ADMIN_GROUP, DEFAULT_GROUP_CLAIM, DEFAULT_SCOPES, DEFAULT_TRUSTED_GROUP,
-    DEFAULT_USERNAME_CLAIM, REQUIRED_SCOPE,
+    DEFAULT_ADMIN_GROUP, DEFAULT_ADMIN_PORT, DEFAULT_GROUP_CLAIM, DEFAULT_PORT, DEFAULT_SCOPES,
+    DEFAULT_TRUSTED_GROUP, DEFAULT_USERNAME_CLAIM, REQUIRED_SCOPE,
 };
 use portcullis_contract::paths::WELL_KNOWN_SUFFIX;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Group of every Portcullis resource.
 pub const GROUP: &str = "portcullis.dev";
 
 /// The OpenID Connect login a set of pods gets, and how the sidecar reaches the app.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+// Every printcolumn repeats `type_ = "string"`, which the lint takes for a
+// duplicated attribute.
+#[allow(clippy::duplicated_attributes)]
 #[kube(
     group = "portcullis.dev",
     version = "v1alpha1",
@@ -30,8 +37,6 @@ pub const GROUP: &str = "portcullis.dev";
     namespaced,
     status = "OidcSettingsStatus",
     derive = "PartialEq",
-    validation = Rule::new("size(self.metadata.name) <= 52")
-        .message("metadata.name must be at most 52 characters (generated names add `-portcullis`, labels allow 63)"),
     doc = "OpenID Connect login settings for the Portcullis auth sidecar",
     printcolumn(name = "Issuer", type_ = "string", json_path = ".status.issuer"),
     printcolumn(
@@ -40,17 +45,27 @@ pub const GROUP: &str = "portcullis.dev";
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
     printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(
         name = "Age",
         type_ = "date",
         json_path = ".metadata.creationTimestamp"
     )
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.listenPort != self.adminPort && self.upstreamPort != self.listenPort && self.upstreamPort != self.adminPort")
+    .message("listenPort, adminPort and upstreamPort must be three different ports")
+    .field_path(".listenPort"))]
 pub struct OidcSettingsSpec {
     /// The provider's discovery document URL; the issuer is this URL without
     /// `/.well-known/openid-configuration`.
     #[x_kube(validation = Rule::new("self.startsWith('https://') || self.startsWith('http://')")
         .message("must start with https:// or http://"))]
+    #[x_kube(validation = Rule::new(URL_PARSES).message("must be a URL"))]
+    #[x_kube(validation = Rule::new(URL_PORT_IN_RANGE).message("the port must be at most 65535"))]
     #[x_kube(validation = Rule::new(format!("self.endsWith('{WELL_KNOWN_SUFFIX}')"))
         .message(format!("must end with {WELL_KNOWN_SUFFIX}").as_str()))]
     #[schemars(length(max = 2048))]
@@ -82,12 +97,29 @@ pub struct OidcSettingsSpec {
     /// The origin people type into their browser (the callback is this + `/auth/oidc`).
     #[x_kube(validation = Rule::new("self.matches('^https?://[^/?#]+/?$')")
         .message("must be an origin like https://books.example.com (no path, query or fragment)"))]
+    #[x_kube(validation = Rule::new(URL_PARSES).message("must be a URL with a valid host"))]
+    #[x_kube(validation = Rule::new(URL_PORT_IN_RANGE).message("the port must be at most 65535"))]
     #[schemars(length(max = 2048))]
     pub public_url: String,
     /// Port the app listens on at 127.0.0.1 inside the pod.
     #[serde(default = "default_upstream_port")]
     #[schemars(range(min = 1, max = 65535))]
     pub upstream_port: i32,
+    /// Port of the sidecar's public listener: point the Service here.
+    #[serde(default = "default_listen_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub listen_port: i32,
+    /// Port of the sidecar's health and metrics (`/healthz`, `/readyz`, `/metrics`).
+    #[serde(default = "default_admin_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub admin_port: i32,
+    /// On log out, also end the session at the provider (when it publishes
+    /// `end_session_endpoint`).
+    #[serde(default = "default_true")]
+    pub logout_at_provider: bool,
+    /// The session cookie's name and lifetime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionSpec>,
     /// The local root admin, whose backup login works while the provider is down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_admin: Option<RootAdminSpec>,
@@ -140,6 +172,22 @@ pub struct RoleGroupsSpec {
     pub trusted: Vec<String>,
 }
 
+/// The session cookie.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionSpec {
+    /// Name of the session cookie; default `portcullis_<metadata.name>`, so
+    /// two apps on one host never share a cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z0-9_-]+$"))]
+    pub cookie_name: Option<String>,
+    /// Session lifetime when the provider's token response has no
+    /// `expires_in` (default 3600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 31_536_000))]
+    pub fallback_lifetime_seconds: Option<i64>,
+}
+
 /// Whether and how the operator writes the `<name>-portcullis` NetworkPolicy.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -176,6 +224,10 @@ pub struct RootAdminSpec {
     /// The password; when absent, one is generated into `<name>-root-admin`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_secret_ref: Option<SecretKeyRef>,
+    /// How long a backup-login session lasts (default 28800, 8 hours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 31_536_000))]
+    pub session_lifetime_seconds: Option<i64>,
 }
 
 /// What the operator found, written only when it changes.
@@ -218,11 +270,58 @@ fn default_true() -> bool {
 fn default_upstream_port() -> i32 {
     8080
 }
+fn default_listen_port() -> i32 {
+    i32::from(DEFAULT_PORT)
+}
+fn default_admin_port() -> i32 {
+    i32::from(DEFAULT_ADMIN_PORT)
+}
+
+/// CEL: the string parses as a URL (Kubernetes' `isURL`, stricter than a pattern).
+const URL_PARSES: &str = "isURL(self) && url(self).getHostname() != ''";
+/// CEL: a port in the URL, if any, is a valid TCP port.
+const URL_PORT_IN_RANGE: &str =
+    "!isURL(self) || url(self).getPort() == '' || int(url(self).getPort()) <= 65535";
+
+/// The longest `metadata.name`: generated names add `-portcullis` (11
+/// characters) and must still fit in a label value (63).
+pub const MAX_NAME_LENGTH: i64 = 52;
+
+/// The CRD: the derived one, with `metadata.name` limited in the schema
+/// (the one restriction on metadata a CRD may make), so the API server's
+/// message names the field; a CEL rule at the root could only name `<nil>`.
+pub fn crd() -> CustomResourceDefinition {
+    use kube::CustomResourceExt;
+    let mut crd = OidcSettings::crd();
+    for version in &mut crd.spec.versions {
+        let Some(schema) = version
+            .schema
+            .as_mut()
+            .and_then(|validation| validation.open_api_v3_schema.as_mut())
+        else {
+            continue;
+        };
+        let name = JSONSchemaProps {
+            type_: Some("string".into()),
+            max_length: Some(MAX_NAME_LENGTH),
+            ..JSONSchemaProps::default()
+        };
+        let metadata = JSONSchemaProps {
+            type_: Some("object".into()),
+            properties: Some(BTreeMap::from([("name".to_owned(), name)])),
+            ..JSONSchemaProps::default()
+        };
+        schema
+            .properties
+            .get_or_insert_with(BTreeMap::new)
+            .insert("metadata".to_owned(), metadata);
+    }
+    crd
+}
 
 /// The CRD as YAML, with a header saying where it comes from.
 pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
-    use kube::CustomResourceExt;
-    let body = serde_yaml::to_string(&OidcSettings::crd())?;
+    let body = serde_yaml::to_string(&crd())?;
     Ok(format!(
         "# Generated from operator/src/crd.rs by `cargo run -p portcullis-operator --bin crdgen`.\n# Do not edit by hand.\n{body}"
     ))
@@ -255,13 +354,27 @@ mod tests {
         assert_eq!(spec.group_claim, "groups");
         assert_eq!(spec.scopes, ["openid", "profile", "email"]);
         assert_eq!(spec.upstream_port, 8080);
+        assert_eq!((spec.listen_port, spec.admin_port), (4180, 9090));
+        assert!(spec.logout_at_provider);
+        assert_eq!(spec.session, None);
         assert_eq!(spec.root_admin, None);
     }
 
     #[test]
+    fn ready_has_a_reason_column() {
+        let crd = crd();
+        let columns = crd.spec.versions[0]
+            .additional_printer_columns
+            .clone()
+            .unwrap_or_default();
+        let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["Issuer", "Ready", "Reason", "Age"]);
+        assert!(columns[2].json_path.ends_with(".reason"));
+    }
+
+    #[test]
     fn conditions_are_a_list_map_keyed_by_type() {
-        let crd = serde_json::to_value(<OidcSettings as kube::CustomResourceExt>::crd())
-            .expect("serializes");
+        let crd = serde_json::to_value(crd()).expect("serializes");
         let conditions = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
             ["properties"]["conditions"];
         assert_eq!(conditions["x-kubernetes-list-type"], "map");

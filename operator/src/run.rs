@@ -192,6 +192,10 @@ fn init_logging(format: LogFormat) {
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match format {
         LogFormat::Json => builder.json().init(),
-        LogFormat::Plain => builder.init(),
+        // Colour only on a terminal: logs written to a file stay plain text.
+        LogFormat::Plain => {
+            use std::io::IsTerminal;
+            builder.with_ansi(std::io::stdout().is_terminal()).init();
+        }
     }
 }

@@ -1,16 +1,22 @@
 //! The admin port: liveness, readiness and metrics, apart from the app's traffic.
 //!
-//! Readiness means "settings are loaded and the proxy is serving". An
-//! identity provider outage is reported here but never makes the pod
-//! unready: the backup login and existing sessions must keep working.
+//! Readiness means "settings are loaded and the proxy is serving", until
+//! SIGTERM: from then on `/readyz` answers 503 so the endpoint is taken out
+//! of the Service while requests are still served (see `server`). An
+//! identity provider outage is reported here (from the background refresh,
+//! which asks the provider every 30 s) but never makes the pod unready: the
+//! backup login and existing sessions must keep working. The body also names
+//! the hash of the settings being served, to compare with the generated
+//! ConfigMap's `portcullis.dev/config-hash` annotation.
 
 use crate::http::state::SharedState;
 use axum::Router;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::json;
+use std::sync::atomic::Ordering;
 
 /// The admin router.
 pub fn admin_app(state: SharedState) -> Router {
@@ -22,18 +28,36 @@ pub fn admin_app(state: SharedState) -> Router {
 }
 
 async fn readyz(State(state): State<SharedState>) -> impl IntoResponse {
-    let issuer = state.settings.load().oidc.issuer.clone();
-    let provider = match (
-        state.provider.cached(&issuer),
-        state.provider.last_failure(),
-    ) {
-        (Some(_), _) => json!({"status": "ok", "issuer": issuer}),
-        (None, Some(failure)) => {
-            json!({"status": "unreachable", "issuer": issuer, "reason": failure.reason})
-        }
-        (None, None) => json!({"status": "pending", "issuer": issuer}),
+    let settings = state.settings.load();
+    let issuer = settings.oidc.issuer.clone();
+    let cached = state.provider.cached(&issuer).is_some();
+    let failure = state
+        .provider
+        .last_failure()
+        .filter(|failure| failure.issuer == issuer);
+    let provider = match (failure, cached) {
+        (Some(failure), cached) => json!({
+            "status": "unreachable",
+            "issuer": issuer,
+            "reason": failure.reason,
+            "usingCachedDocument": cached,
+        }),
+        (None, true) => json!({"status": "ok", "issuer": issuer}),
+        (None, false) => json!({"status": "pending", "issuer": issuer}),
     };
-    axum::Json(json!({"ready": true, "identityProvider": provider}))
+    let draining = state.draining.load(Ordering::SeqCst);
+    let status = if draining {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    let body = json!({
+        "ready": !draining,
+        "draining": draining,
+        "identityProvider": provider,
+        "config": {"hash": settings.config_hash},
+    });
+    (status, axum::Json(body))
 }
 
 async fn metrics(State(state): State<SharedState>) -> impl IntoResponse {

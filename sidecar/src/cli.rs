@@ -7,6 +7,9 @@ use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// The default of `--drain-delay-seconds`.
+pub const DEFAULT_DRAIN_DELAY_SECONDS: u64 = 5;
+
 /// Exit code for a config that cannot be used (EX_USAGE).
 pub const EXIT_BAD_CONFIG: u8 = 64;
 
@@ -17,6 +20,10 @@ pub struct Cli {
     /// Config file to run the proxy with.
     #[arg(long, env = "PORTCULLIS_CONFIG", global = true)]
     pub config: Option<PathBuf>,
+    /// Seconds to keep serving after SIGTERM, reported not ready, before the
+    /// listener closes: long enough for the endpoint to leave the Service.
+    #[arg(long, env = "PORTCULLIS_DRAIN_DELAY_SECONDS", default_value_t = DEFAULT_DRAIN_DELAY_SECONDS)]
+    pub drain_delay_seconds: u64,
     /// What to do instead of running the proxy.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -67,9 +74,10 @@ pub fn run(cli: Cli) -> ExitCode {
                 Err(error) => return bad_config(&error),
             };
             init_logging();
-            match tokio::runtime::Runtime::new()
-                .map(|runtime| runtime.block_on(crate::server::serve(settings, path)))
-            {
+            match tokio::runtime::Runtime::new().map(|runtime| {
+                let drain_delay = std::time::Duration::from_secs(cli.drain_delay_seconds);
+                runtime.block_on(crate::server::serve(settings, path, drain_delay))
+            }) {
                 Ok(Ok(())) => ExitCode::SUCCESS,
                 Ok(Err(error)) => {
                     tracing::error!(error = %format!("{error:#}"), "the sidecar stopped with an error");

@@ -1,4 +1,12 @@
 //! Running the sidecar: both listeners, background discovery, graceful shutdown.
+//!
+//! Shutdown happens in two steps, because in Kubernetes the pod's endpoint
+//! leaves the Service (and every node's proxy rules) only some time after the
+//! pod is told to stop, and connections keep arriving meanwhile:
+//! 1. at SIGTERM, `/readyz` answers 503 at once and everything keeps being
+//!    served, new connections included, for the drain delay;
+//! 2. then the public listener closes, idle connections are closed, and
+//!    in-flight requests get up to [`DRAIN_TIMEOUT`] to finish.
 
 use crate::admin::admin_app;
 use crate::config::Settings;
@@ -8,15 +16,21 @@ use crate::listener::serve_bounded;
 use crate::metrics::Metrics;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// How long in-flight requests may take to finish after SIGTERM.
+/// How long in-flight requests may take to finish once the listener closed.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves until SIGTERM or Ctrl-C, then drains in-flight requests for a bounded time.
-pub async fn serve(settings: Settings, config_path: PathBuf) -> anyhow::Result<()> {
+/// Serves until SIGTERM or Ctrl-C, keeps serving (reported not ready) for
+/// `drain_delay`, then drains in-flight requests for a bounded time.
+pub async fn serve(
+    settings: Settings,
+    config_path: PathBuf,
+    drain_delay: Duration,
+) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
     let state: SharedState = Arc::new(AppState::new(settings, metrics)?);
     let settings = state.settings.load_full();
@@ -59,6 +73,15 @@ pub async fn serve(settings: Settings, config_path: PathBuf) -> anyhow::Result<(
     tokio::select! {
         result = &mut servers => { result?; return Ok(()); }
         () = shutdown_signal() => {}
+    }
+    state.draining.store(true, Ordering::SeqCst);
+    tracing::info!(
+        ?drain_delay,
+        "shutting down: reported not ready, still serving until the endpoint is removed"
+    );
+    tokio::select! {
+        result = &mut servers => { result?; return Ok(()); }
+        () = tokio::time::sleep(drain_delay) => {}
     }
     tracing::info!("shutting down: no new connections, finishing in-flight requests");
     let _ = stop_tx.send(true);

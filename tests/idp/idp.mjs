@@ -5,9 +5,12 @@
 //
 // Environment variables:
 //   IDP_KEY_ID   the `kid` of the signing key (a fresh key each start), for
-//                key-rotation tests; default `portcullis-test-idp`.
-//   IDP_PORT     TCP port to listen on, on 127.0.0.1 only. 0 (the default)
-//                picks a free port.
+//                key-rotation tests; default: derived from the key itself, so
+//                a restart (a new key) also announces a new `kid`.
+//   IDP_HOST     address to listen on, and the host of the issuer; default
+//                127.0.0.1. Set it to an address pods can reach (a node's
+//                bridge address) to use the provider from a real cluster.
+//   IDP_PORT     TCP port to listen on. 0 (the default) picks a free port.
 //   IDP_SIGNING_KEY_FILE  a PEM (PKCS#8) RSA private key to sign with instead
 //                of a fresh one, so a test can forge tokens with the
 //                provider's own key (wrong issuer, expired, ...).
@@ -31,7 +34,7 @@
 //                "http://127.0.0.1:4180/login"].
 //
 // Output: exactly one line on stdout once listening,
-//   IDP_READY http://127.0.0.1:<port>
+//   IDP_READY http://<IDP_HOST>:<port>
 // where the URL is the issuer (discovery at <issuer>/.well-known/openid-configuration).
 // Everything else (oidc-provider notices and warnings, request errors) goes
 // to stderr. SIGTERM and SIGINT stop the server and exit with status 0.
@@ -69,7 +72,7 @@ console.info = (...args) => console.error(...args);
 
 const { default: Provider } = await import('oidc-provider');
 
-const HOST = '127.0.0.1';
+const HOST = process.env.IDP_HOST || '127.0.0.1';
 const ACCESS_TOKEN_TTL = 3600;
 const SHORT_ACCESS_TOKEN_TTL = 3;
 const SHORT_LIVED_ACCOUNTS = new Set(['shorty']);
@@ -251,11 +254,17 @@ const CLAIMS = {
   roles: ['roles'],
 };
 
+/** A key id derived from the key (a hash of its modulus): a new key gets a
+ *  new id, as with real providers, unless IDP_KEY_ID pins one. */
+function keyId(jwk) {
+  return createHash('sha256').update(jwk.n).digest('base64url').slice(0, 16);
+}
+
 function configuration() {
   return {
     clients: loadClients(),
     findAccount,
-    jwks: { keys: [{ ...signingKey, kid: process.env.IDP_KEY_ID || 'portcullis-test-idp', use: 'sig', alg: 'RS256' }] },
+    jwks: { keys: [{ ...signingKey, kid: process.env.IDP_KEY_ID || keyId(signingKey), use: 'sig', alg: 'RS256' }] },
     cookies: {
       // Browsers share cookies between ports of one host, and the sidecar
       // also runs on 127.0.0.1: prefix ours so the names cannot collide.

@@ -215,6 +215,15 @@ describe('test identity provider', () => {
     for (const c of ['preferred_username', 'email', 'name', 'groups', 'roles']) assert.ok(d.claims_supported.includes(c), c);
   });
 
+  it('names its signing key by a key id derived from the key', async () => {
+    const d = JSON.parse((await request(null, 'GET', '/.well-known/openid-configuration')).text);
+    const jwks = JSON.parse((await request(null, 'GET', new URL(d.jwks_uri).pathname)).text);
+    assert.equal(jwks.keys.length, 1);
+    const [key] = jwks.keys;
+    const derived = createHash('sha256').update(key.n).digest('base64url').slice(0, 16);
+    assert.equal(key.kid, derived);
+  });
+
   it('logs alice in with PKCE and client_secret_basic, groups come from userinfo', async () => {
     const { verifier, challenge } = pkce();
     const cb = await login(new Jar(), 'alice', { challenge, state: 'xyz', nonce: 'nonce-a' });

@@ -5,9 +5,11 @@
 //! The cluster starts on first use and is stopped by a detached reaper when
 //! the test process exits (however it exits), so no apiserver outlives the
 //! tests. Each test works in its own namespace; cluster-scoped objects (the
-//! CRD) are applied idempotently. [`env`] builds one test's world on it.
+//! CRD) are applied idempotently. [`env`] builds one test's world on it;
+//! [`rbac`] runs the operator with the permissions of `deploy/rbac/`.
 
 pub mod env;
+pub mod rbac;
 
 use crate::process::{free_port, repo_root, target_bin, wait_for_http_ok};
 use anyhow::{Context, Result, bail};

@@ -24,6 +24,8 @@ pub struct SidecarSetup {
     pub url: String,
     /// Admin URL, `http://127.0.0.1:<port>`.
     pub admin_url: String,
+    /// More command-line flags for the sidecar.
+    pub args: Vec<String>,
 }
 
 /// The public URL a sidecar will have, chosen before the IdP registers it.
@@ -62,6 +64,7 @@ impl SidecarSetup {
         Ok(Self {
             url: config.public_url.clone(),
             admin_url: format!("http://127.0.0.1:{admin_port}"),
+            args: Vec::new(),
             config,
             dir,
         })
@@ -90,6 +93,7 @@ impl SidecarSetup {
         let child = Command::new(target_bin("portcullis-sidecar"))
             .arg("--config")
             .arg(path)
+            .args(&self.args)
             .env("RUST_LOG", "info")
             .kill_on_drop(true)
             .spawn()
@@ -121,6 +125,13 @@ impl Sidecar {
     /// The folder with the config and secret files.
     pub fn dir(&self) -> &Path {
         self.setup.dir.path()
+    }
+
+    /// The admin port's `/readyz`: its status code and JSON body.
+    pub async fn readyz(&self) -> Result<(u16, serde_json::Value)> {
+        let response = reqwest::get(format!("{}/readyz", self.admin_url())).await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await?))
     }
 
     /// The admin port's metrics in Prometheus text format.

@@ -4,18 +4,27 @@
 //! only that namespace, with its Lease there); the API server is shared.
 
 use anyhow::{Context, Result};
+use argon2::{PasswordHash, PasswordVerifier};
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::rbac::v1::ClusterRole;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use portcullis_contract::config::SidecarConfig;
 use portcullis_e2e::idp::CLIENT_SECRET;
+use portcullis_e2e::idp::Idp;
 use portcullis_e2e::kube::env::{
     CRD_NAME, Env, NAME, SECRET_NAME, client, data, ensure_crd, eventually, namespace, settings,
 };
+use portcullis_e2e::kube::rbac::{apply_cluster_role, cluster_role, operator_kubeconfig};
 use portcullis_e2e::kube::{Cluster, Operator};
 use portcullis_e2e::process::free_port;
-use portcullis_operator::crd::OidcSettings;
+use portcullis_e2e::sidecar::reserve_public_url;
+use portcullis_operator::crd::{OidcSettings, SessionSpec};
 use portcullis_sidecar::config::Settings;
+use portcullis_sidecar::config::hash::config_hash;
+use serde_json::json;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 #[tokio::test]
@@ -154,6 +163,11 @@ async fn valid_settings_produce_a_config_the_sidecar_loads() -> Result<()> {
     let env = Env::start("valid").await?;
     let ready = env.wait_ready().await?;
     assert_eq!(ready.reason, "Reconciled");
+    let log = std::fs::read_to_string(&env.operator.log)?;
+    assert!(
+        !log.contains('\u{1b}'),
+        "--log-format plain into a file carries no colour codes"
+    );
     let settings = env.settings_api().get(NAME).await?;
     let status = settings.status.context("status")?;
     assert_eq!(status.issuer.as_deref(), Some(env.idp.issuer.as_str()));
@@ -192,13 +206,28 @@ async fn valid_settings_produce_a_config_the_sidecar_loads() -> Result<()> {
     })
     .map_err(|problems| anyhow::anyhow!("{problems}"))?;
     assert_eq!(loaded.oidc.client_secret.expose(), CLIENT_SECRET);
+    // A sidecar with these files mounted reports the hash the annotation carries.
+    let served = config_hash(yaml, &config, |path| {
+        let key = path
+            .strip_prefix("/etc/portcullis/secret")
+            .map_err(std::io::Error::other)?;
+        files
+            .get(key.to_str().unwrap_or_default())
+            .map(|value| value.clone().into_bytes())
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such key"))
+    });
+    let annotations = config_map
+        .metadata
+        .annotations
+        .as_ref()
+        .context("annotations")?;
+    assert_eq!(annotations["portcullis.dev/config-hash"], served);
     assert_eq!(loaded.upstream.as_str(), "http://127.0.0.1:8080/");
 
     // The generated root password is readable by the admin; only its hash reaches the sidecar.
     let root = env.secrets().get("books-root-admin").await?;
     let password = data(&root)["password"].clone();
     let hash = files["root-password-hash"].trim();
-    use argon2::{PasswordHash, PasswordVerifier};
     argon2::Argon2::default()
         .verify_password(password.as_bytes(), &PasswordHash::new(hash)?)
         .context("the hash verifies the generated password")?;
@@ -362,4 +391,281 @@ fn occurrences(events: &[Event]) -> i32 {
         .iter()
         .map(|event| event.series.as_ref().map_or(1, |series| series.count))
         .sum()
+}
+
+#[tokio::test]
+async fn urls_that_do_not_parse_are_rejected_at_apply() -> Result<()> {
+    let client = client().await?;
+    ensure_crd(&client).await?;
+    let namespace = namespace(&client, "badurl").await?;
+    let api: Api<OidcSettings> = Api::namespaced(client, &namespace);
+    for public_url in ["http://10.250.0.1:99999", "https://exa mple.com"] {
+        let bad = settings(
+            "https://sso.example.com/realms/home/.well-known/openid-configuration",
+            public_url,
+        );
+        let error = api
+            .create(&PostParams::default(), &bad)
+            .await
+            .expect_err(public_url);
+        let message = error.to_string();
+        assert!(
+            message.contains("spec.publicUrl"),
+            "{public_url}: {message}"
+        );
+    }
+    let mut long = settings(
+        "https://sso.example.com/realms/home/.well-known/openid-configuration",
+        "https://books.example.com",
+    );
+    long.metadata.name = Some("b".repeat(53));
+    let message = api
+        .create(&PostParams::default(), &long)
+        .await
+        .expect_err("too long")
+        .to_string();
+    // The field is named (the API server may add a line of its own about
+    // rules it skipped on an invalid object).
+    assert!(
+        message.contains("metadata.name: Too long: may not be more than 52"),
+        "{message}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_spec_the_sidecar_refuses_is_reported_and_not_written() -> Result<()> {
+    // Passes the CRD's rules (Kubernetes' URL parser takes it), but the
+    // sidecar's parser refuses an IPv4 address with a part above 255.
+    let env = Env::start_with("refused", |spec| {
+        spec.public_url = "http://10.250.0.999".into();
+    })
+    .await?;
+    let ready = env
+        .wait_condition("Ready", |c| c.reason == "InvalidSpec")
+        .await?;
+    assert_eq!(ready.status, "False");
+    assert!(ready.message.contains("publicUrl"), "{}", ready.message);
+    let valid = env.wait_condition("SpecValid", |_| true).await?;
+    assert_eq!(valid.status, "False");
+    assert!(
+        env.config_maps()
+            .get_opt("books-portcullis")
+            .await?
+            .is_none(),
+        "a config the sidecar refuses is never written"
+    );
+    env.wait_event("InvalidSpec").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn ports_cookie_names_and_lifetimes_come_from_the_spec() -> Result<()> {
+    let env = Env::start("fields").await?;
+    env.wait_ready().await?;
+    let mut films = settings(&env.idp.well_known_url(), "https://films.example.com");
+    films.metadata.name = Some("films".into());
+    films.spec.listen_port = 8000;
+    films.spec.admin_port = 8001;
+    films.spec.logout_at_provider = false;
+    films.spec.session = Some(SessionSpec {
+        cookie_name: None,
+        fallback_lifetime_seconds: Some(600),
+    });
+    if let Some(root) = films.spec.root_admin.as_mut() {
+        root.session_lifetime_seconds = Some(900);
+    }
+    env.settings_api()
+        .create(&PostParams::default(), &films)
+        .await?;
+    let env = &env;
+    let read = |name: &'static str| async move {
+        let config_map = eventually(&format!("ConfigMap {name}-portcullis"), || async {
+            env.config_maps()
+                .get_opt(&format!("{name}-portcullis"))
+                .await
+                .ok()?
+        })
+        .await?;
+        let yaml = config_map
+            .data
+            .as_ref()
+            .and_then(|data| data.get("sidecar.yaml"))
+            .context("sidecar.yaml")?;
+        anyhow::Ok(SidecarConfig::from_yaml(yaml)?)
+    };
+    let books = read("books").await?;
+    let films = read("films").await?;
+    // Two apps on one host never share a session cookie.
+    assert_eq!(books.session.cookie_name, "portcullis_books");
+    assert_eq!(films.session.cookie_name, "portcullis_films");
+    assert_eq!(
+        (books.listen.as_str(), books.admin_listen.as_str()),
+        ("0.0.0.0:4180", "0.0.0.0:9090")
+    );
+    assert_eq!(
+        (films.listen.as_str(), films.admin_listen.as_str()),
+        ("0.0.0.0:8000", "0.0.0.0:8001")
+    );
+    assert!(books.oidc.logout_at_provider);
+    assert!(!films.oidc.logout_at_provider);
+    assert_eq!(films.session.fallback_lifetime_seconds, 600);
+    assert_eq!(
+        films.root_admin.map(|root| root.session_lifetime_seconds),
+        Some(900)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_missing_permission_is_reported_in_status() -> Result<()> {
+    let cluster = tokio::task::spawn_blocking(Cluster::shared).await?;
+    let client = client().await?;
+    ensure_crd(&client).await?;
+    let namespace = namespace(&client, "forbidden").await?;
+    let webhook = format!("portcullis-{namespace}");
+    // The RBAC files, but without `create` on ConfigMaps: the server-side
+    // apply that creates the generated ConfigMap is refused with 403.
+    let without_create = |role: &mut ClusterRole| {
+        for rule in role.rules.iter_mut().flatten() {
+            if rule.resources.iter().flatten().any(|r| r == "configmaps") {
+                rule.verbs.retain(|verb| verb != "create");
+            }
+        }
+    };
+    let kubeconfig =
+        operator_kubeconfig(cluster, &client, &namespace, &webhook, without_create).await?;
+    let (_, public_url) = reserve_public_url();
+    let idp = Idp::start(&public_url).await?;
+    let args = ["--webhook-config".to_owned(), webhook.clone()];
+    let operator =
+        Operator::start_with(&kubeconfig, cluster, &namespace, "forbidden", &args).await?;
+    let env = Env {
+        client: client.clone(),
+        namespace: namespace.clone(),
+        operator,
+        idp,
+    };
+    env.put_client_secret(CLIENT_SECRET).await?;
+    env.settings_api()
+        .create(
+            &PostParams::default(),
+            &settings(&env.idp.well_known_url(), &public_url),
+        )
+        .await?;
+    let ready = env
+        .wait_condition("Ready", |c| c.reason == "Forbidden")
+        .await?;
+    assert_eq!(ready.status, "False");
+    for words in ["configmaps", "forbidden", "create"] {
+        assert!(ready.message.contains(words), "{words}: {}", ready.message);
+    }
+    let warning = env.wait_event("Forbidden").await?;
+    assert_eq!(warning.type_.as_deref(), Some("Warning"));
+
+    // Granting the permission heals it without a restart (the error is retried).
+    apply_cluster_role(&client, &cluster_role(&namespace, &webhook)?).await?;
+    env.wait_ready().await?;
+    assert_eq!(occurrences(&env.events("Forbidden").await?), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_generated_root_password_survives_reapply_and_goes_when_replaced() -> Result<()> {
+    let env = Env::start("rootpw").await?;
+    env.wait_ready().await?;
+    let root = env.secrets().get("books-root-admin").await?;
+    assert_eq!(
+        root.metadata.owner_references, None,
+        "not owned, so garbage collection never takes it"
+    );
+    let password = data(&root)["password"].clone();
+
+    // Delete and re-apply (a GitOps re-sync): the same password serves.
+    let settings_api = env.settings_api();
+    let applied = settings_api.get(NAME).await?;
+    settings_api.delete(NAME, &DeleteParams::default()).await?;
+    let mut again = OidcSettings::new(NAME, applied.spec.clone());
+    again.metadata.namespace = None;
+    eventually("the OidcSettings to be gone", || async {
+        settings_api
+            .get_opt(NAME)
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await?;
+    settings_api.create(&PostParams::default(), &again).await?;
+    let uid = eventually("the new OidcSettings", || async {
+        settings_api.get(NAME).await.ok()?.metadata.uid
+    })
+    .await?;
+    let generated = env
+        .wait_secret("books-portcullis", |data| {
+            data.contains_key("client-secret")
+        })
+        .await?;
+    env.wait_condition("Ready", |c| c.status == "True").await?;
+    assert_eq!(
+        data(&env.secrets().get("books-root-admin").await?)["password"],
+        password
+    );
+    let hash = PasswordHash::new(generated["root-password-hash"].trim())?;
+    argon2::Argon2::default()
+        .verify_password(password.as_bytes(), &hash)
+        .context("the sidecar's hash is still the kept password's")?;
+
+    // One made by an earlier version, owned by its OidcSettings, is let go.
+    let owned = json!({"metadata": {"ownerReferences": [{
+        "apiVersion": "portcullis.dev/v1alpha1", "kind": "OidcSettings",
+        "name": NAME, "uid": uid, "controller": true,
+    }]}});
+    env.secrets()
+        .patch(
+            "books-root-admin",
+            &PatchParams::default(),
+            &Patch::Merge(&owned),
+        )
+        .await?;
+    eventually("the owner reference to be removed", || async {
+        let secret = env.secrets().get("books-root-admin").await.ok()?;
+        secret.metadata.owner_references.is_none().then_some(())
+    })
+    .await?;
+
+    // Naming a password of one's own deletes the generated one.
+    env.secrets()
+        .create(
+            &PostParams::default(),
+            &Secret {
+                metadata: ObjectMeta {
+                    name: Some("books-root".into()),
+                    ..ObjectMeta::default()
+                },
+                string_data: Some(BTreeMap::from([(
+                    "password".to_owned(),
+                    "a password of our own".to_owned(),
+                )])),
+                ..Secret::default()
+            },
+        )
+        .await?;
+    let reference = json!({"spec": {"rootAdmin": {
+        "passwordSecretRef": {"name": "books-root", "key": "password"}
+    }}});
+    settings_api
+        .patch(NAME, &PatchParams::default(), &Patch::Merge(&reference))
+        .await?;
+    eventually("the unused generated password to be deleted", || async {
+        env.secrets()
+            .get_opt("books-root-admin")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await?;
+    env.wait_ready().await?;
+    Ok(())
 }

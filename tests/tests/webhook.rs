@@ -11,28 +11,32 @@ use anyhow::{Context, Result, bail, ensure};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config, Resource};
+use portcullis_e2e::kube::rbac::{manifest, operator_kubeconfig};
 use portcullis_e2e::kube::{Cluster, Operator};
 use portcullis_e2e::process::{free_port, repo_root};
 use portcullis_operator::crd::{OidcSettings, OidcSettingsSpec, SecretKeyRef};
-use portcullis_operator::webhook::sidecar::{SidecarOptions, sidecar_container};
-use serde::de::DeserializeOwned;
+use portcullis_operator::webhook::sidecar::{SidecarOptions, SidecarPorts, sidecar_container};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 const SETTINGS: &str = "books";
 const IMAGE: &str = "localhost/portcullis-sidecar:test";
+/// The sidecar's ports in these settings: not the defaults, so the test
+/// shows the webhook and the NetworkPolicy take them from the spec.
+const PORTS: SidecarPorts = SidecarPorts {
+    listen: 8000,
+    admin: 8001,
+};
 /// Short enough to see a renewal (after two thirds: 20 s) within the test.
 const VALIDITY_SECONDS: u64 = 30;
 
@@ -102,7 +106,7 @@ impl Env {
         assert_eq!(spec.containers.len(), 1, "the app container is left alone");
         let init = spec.init_containers.context("init containers")?;
         assert_eq!(init.len(), 1);
-        let expected = sidecar_container(&options());
+        let expected = sidecar_container(&options(), PORTS);
         let got = &init[0];
         assert_eq!(got.name, "portcullis");
         assert_eq!(got.image, expected.image);
@@ -264,7 +268,7 @@ impl Env {
             .flatten()
             .map(|p| p.port.clone())
             .collect();
-        assert_eq!(ports, [Some(IntOrString::Int(4180))]);
+        assert_eq!(ports, [Some(IntOrString::Int(PORTS.listen))]);
         // Written once: re-checks leave it alone.
         let version = policy.metadata.resource_version;
         tokio::time::sleep(Duration::from_secs(3)).await;
@@ -372,7 +376,8 @@ impl Env {
                 },
             )
             .await?;
-        let kubeconfig = operator_identity(cluster, &client, &namespace, &webhook).await?;
+        let kubeconfig =
+            operator_kubeconfig(cluster, &client, &namespace, &webhook, |_| {}).await?;
         let args: Vec<String> = [
             "--webhook-config",
             &webhook,
@@ -435,6 +440,8 @@ impl Env {
             "clientId": "books",
             "clientSecretRef": SecretKeyRef { name: "books-oidc".into(), key: "client-secret".into() },
             "publicUrl": "https://books.example.com",
+            "listenPort": PORTS.listen,
+            "adminPort": PORTS.admin,
         }))?;
         self.api::<OidcSettings>()
             .create(&PostParams::default(), &OidcSettings::new(SETTINGS, spec))
@@ -485,82 +492,6 @@ fn options() -> SidecarOptions {
         cpu_limit: None,
         memory_limit: "128Mi".into(),
     }
-}
-
-/// Reads a manifest from `deploy/`, with the operator's namespace and the
-/// webhook configuration's name replaced (as the chart will).
-fn manifest<K: DeserializeOwned>(path: &str, namespace: &str, webhook: &str) -> Result<K> {
-    let text = std::fs::read_to_string(repo_root().join("deploy").join(path))?;
-    let text = text
-        .replace(
-            "namespace: portcullis\n",
-            &format!("namespace: {namespace}\n"),
-        )
-        .replace(
-            "resourceNames: [portcullis]",
-            &format!("resourceNames: [{webhook}]"),
-        )
-        .replace("name: portcullis\n", &format!("name: {webhook}\n"));
-    Ok(serde_yaml::from_str(&text)?)
-}
-
-/// The RBAC files applied for this namespace, and a kubeconfig holding the
-/// ServiceAccount's token.
-async fn operator_identity(
-    cluster: &Cluster,
-    client: &Client,
-    namespace: &str,
-    webhook: &str,
-) -> Result<std::path::PathBuf> {
-    let apply = PatchParams::apply("portcullis-tests").force();
-    let account: ServiceAccount = manifest("rbac/serviceaccount.yaml", namespace, webhook)?;
-    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
-    accounts.create(&PostParams::default(), &account).await?;
-    // Cluster-scoped objects get per-test names so parallel tests do not collide.
-    let unique =
-        |meta: &mut ObjectMeta| meta.name = Some(format!("portcullis-operator-{namespace}"));
-    let mut role: ClusterRole = manifest("rbac/clusterrole.yaml", namespace, webhook)?;
-    unique(&mut role.metadata);
-    let mut binding: ClusterRoleBinding =
-        manifest("rbac/clusterrolebinding.yaml", namespace, webhook)?;
-    unique(&mut binding.metadata);
-    binding.role_ref.name = format!("portcullis-operator-{namespace}");
-    let name = role.metadata.name.clone().unwrap_or_default();
-    Api::<ClusterRole>::all(client.clone())
-        .patch(&name, &apply, &Patch::Apply(&role))
-        .await?;
-    Api::<ClusterRoleBinding>::all(client.clone())
-        .patch(&name, &apply, &Patch::Apply(&binding))
-        .await?;
-    let role: Role = manifest("rbac/role.yaml", namespace, webhook)?;
-    Api::<Role>::namespaced(client.clone(), namespace)
-        .create(&PostParams::default(), &role)
-        .await?;
-    let binding: RoleBinding = manifest("rbac/rolebinding.yaml", namespace, webhook)?;
-    Api::<RoleBinding>::namespaced(client.clone(), namespace)
-        .create(&PostParams::default(), &binding)
-        .await?;
-    let token = accounts
-        .create_token_request(
-            "portcullis-operator",
-            &PostParams::default(),
-            &TokenRequest::default(),
-        )
-        .await?
-        .status
-        .and_then(|status| status.token)
-        .context("no token")?;
-    let admin_token = std::fs::read_to_string(cluster.workdir.join("token"))?;
-    let text = std::fs::read_to_string(&cluster.kubeconfig)?;
-    ensure!(
-        text.contains(admin_token.trim()),
-        "kubeconfig without the admin token"
-    );
-    let path = cluster
-        .workdir
-        .join(format!("operator-{namespace}.kubeconfig"));
-    std::fs::write(&path, text.replace(admin_token.trim(), &token))?;
-    Ok(path)
 }
 
 /// `deploy/webhook/` pointed by url at the local operator, for this namespace only.

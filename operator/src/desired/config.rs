@@ -3,6 +3,12 @@
 //! Rendering through [`SidecarConfig`] (instead of a template) means a field
 //! the sidecar does not know cannot be written, and the sidecar, which loads
 //! the file through the same types, reads back exactly what the operator meant.
+//! The reconciler then checks the result with the contract crate's
+//! validation, the sidecar's own, before writing it.
+//!
+//! The cookie name defaults to one derived from the `OidcSettings` name:
+//! two apps on one host (cookies ignore ports) with the same name would
+//! overwrite each other's session cookie and log each other out.
 
 use crate::crd::OidcSettingsSpec;
 use crate::names::{CLIENT_SECRET_KEY, ROOT_HASH_KEY, SESSION_KEYS_KEY, secret_path};
@@ -10,14 +16,16 @@ use portcullis_contract::config::{
     ConnectionsConfig, OidcConfig, RoleGroups, RootAdminConfig, SessionConfig, SidecarConfig,
 };
 use portcullis_contract::defaults::{
-    DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, DEFAULT_ROOT_SESSION_LIFETIME_SECONDS,
+    DEFAULT_FALLBACK_LIFETIME_SECONDS, DEFAULT_ROOT_SESSION_LIFETIME_SECONDS,
 };
 
-/// The sidecar config for `spec`, with secrets as paths under the Secret mount.
-pub fn sidecar_config(spec: &OidcSettingsSpec) -> SidecarConfig {
+/// The sidecar config of the `OidcSettings` named `name`, with secrets as
+/// paths under the Secret mount.
+pub fn sidecar_config(name: &str, spec: &OidcSettingsSpec) -> SidecarConfig {
+    let session = spec.session.clone().unwrap_or_default();
     SidecarConfig {
-        listen: DEFAULT_LISTEN.into(),
-        admin_listen: DEFAULT_ADMIN_LISTEN.into(),
+        listen: format!("0.0.0.0:{}", spec.listen_port),
+        admin_listen: format!("0.0.0.0:{}", spec.admin_port),
         upstream: format!("http://127.0.0.1:{}", spec.upstream_port),
         public_url: spec.public_url.trim_end_matches('/').to_owned(),
         oidc: OidcConfig {
@@ -29,16 +37,25 @@ pub fn sidecar_config(spec: &OidcSettingsSpec) -> SidecarConfig {
             group_claim: spec.group_claim.clone(),
             role_groups: role_groups(spec),
             allowed_groups: spec.allowed_groups.clone(),
-            ..OidcConfig::default()
+            logout_at_provider: spec.logout_at_provider,
         },
         root_admin: spec.root_admin.as_ref().map(|root| RootAdminConfig {
             username: root.username.clone(),
             password_hash_file: Some(secret_path(ROOT_HASH_KEY).into()),
-            session_lifetime_seconds: DEFAULT_ROOT_SESSION_LIFETIME_SECONDS,
+            session_lifetime_seconds: seconds(
+                root.session_lifetime_seconds,
+                DEFAULT_ROOT_SESSION_LIFETIME_SECONDS,
+            ),
         }),
         session: SessionConfig {
             key_file: secret_path(SESSION_KEYS_KEY).into(),
-            ..SessionConfig::default()
+            cookie_name: session
+                .cookie_name
+                .unwrap_or_else(|| default_cookie_name(name)),
+            fallback_lifetime_seconds: seconds(
+                session.fallback_lifetime_seconds,
+                DEFAULT_FALLBACK_LIFETIME_SECONDS,
+            ),
         },
         connections: ConnectionsConfig::default(),
         trusted_proxies: Vec::new(),
@@ -61,15 +78,23 @@ fn role_groups(spec: &OidcSettingsSpec) -> RoleGroups {
         })
 }
 
-/// The sidecar config as the YAML text of the ConfigMap.
-pub fn sidecar_yaml(spec: &OidcSettingsSpec) -> Result<String, serde_yaml::Error> {
-    sidecar_config(spec).to_yaml()
+/// The session cookie name when the spec names none: `portcullis_<name>`,
+/// with the dots a Kubernetes name may hold (not allowed in the cookie name
+/// here) as `_`, which no Kubernetes name holds, so names stay distinct.
+pub fn default_cookie_name(name: &str) -> String {
+    format!("portcullis_{}", name.replace('.', "_"))
+}
+
+/// A lifetime from the spec, or `default` (a negative one becomes 0, which
+/// validation names).
+fn seconds(value: Option<i64>, default: u64) -> u64 {
+    value.map_or(default, |value| u64::try_from(value).unwrap_or(0))
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::crd::{RootAdminSpec, SecretKeyRef};
+    use crate::crd::{RootAdminSpec, SecretKeyRef, SessionSpec};
 
     pub(crate) fn spec() -> OidcSettingsSpec {
         OidcSettingsSpec {
@@ -85,9 +110,14 @@ pub(crate) mod tests {
             },
             public_url: "https://books.example.com".into(),
             upstream_port: 3000,
+            listen_port: 4180,
+            admin_port: 9090,
+            logout_at_provider: true,
+            session: None,
             root_admin: Some(RootAdminSpec {
                 username: "admin".into(),
                 password_secret_ref: None,
+                session_lifetime_seconds: None,
             }),
             role_groups: None,
             allowed_groups: Vec::new(),
@@ -99,7 +129,7 @@ pub(crate) mod tests {
 
     #[test]
     fn without_a_role_mapping_the_rendered_file_does_not_mention_one() {
-        let yaml = sidecar_yaml(&spec()).expect("renders");
+        let yaml = sidecar_config("books", &spec()).to_yaml().expect("renders");
         assert!(!yaml.contains("roleGroups"), "{yaml}");
         assert!(!yaml.contains("allowedGroups"), "{yaml}");
     }
@@ -114,7 +144,8 @@ pub(crate) mod tests {
         });
         spec.allowed_groups = vec!["family".into()];
         let parsed =
-            SidecarConfig::from_yaml(&sidecar_yaml(&spec).expect("renders")).expect("parses");
+            SidecarConfig::from_yaml(&sidecar_config("books", &spec).to_yaml().expect("renders"))
+                .expect("parses");
         assert_eq!(parsed.oidc.group_claim, "realm_access.roles");
         assert_eq!(parsed.oidc.role_groups.admin, ["/ops"]);
         assert_eq!(parsed.oidc.role_groups.trusted, ["staff"]);
@@ -123,7 +154,7 @@ pub(crate) mod tests {
 
     #[test]
     fn config_points_at_the_mounted_secret_files() {
-        let config = sidecar_config(&spec());
+        let config = sidecar_config("books", &spec());
         assert_eq!(config.upstream, "http://127.0.0.1:3000");
         assert_eq!(
             config.oidc.client_secret_file.to_str(),
@@ -142,15 +173,15 @@ pub(crate) mod tests {
 
     #[test]
     fn rendered_yaml_reads_back_through_the_sidecar_parser() {
-        let yaml = sidecar_yaml(&spec()).expect("renders");
+        let yaml = sidecar_config("books", &spec()).to_yaml().expect("renders");
         let parsed = SidecarConfig::from_yaml(&yaml).expect("parses");
-        assert_eq!(parsed, sidecar_config(&spec()));
+        assert_eq!(parsed, sidecar_config("books", &spec()));
         assert_eq!(parsed.oidc.scopes, ["openid", "profile", "groups"]);
     }
 
     #[test]
     fn access_rules_are_rendered_in_order_and_absent_ones_leave_no_trace() {
-        let yaml = sidecar_yaml(&spec()).expect("renders");
+        let yaml = sidecar_config("books", &spec()).to_yaml().expect("renders");
         assert!(!yaml.contains("authorization"), "{yaml}");
 
         let mut spec = spec();
@@ -161,7 +192,7 @@ pub(crate) mod tests {
             ],
         }))
         .expect("parses");
-        let config = sidecar_config(&spec);
+        let config = sidecar_config("books", &spec);
         let rules = &config.authorization.rules;
         assert_eq!(rules.len(), 2);
         assert_eq!(rules[1].path, "/admin/**");
@@ -185,7 +216,9 @@ pub(crate) mod tests {
         spec.bearer_tokens = Some(crate::crd_access::BearerTokensSpec {
             audiences: vec!["https://books.example.com/api".into()],
         });
-        let bearer = sidecar_config(&spec).bearer_tokens.expect("rendered");
+        let bearer = sidecar_config("books", &spec)
+            .bearer_tokens
+            .expect("rendered");
         assert_eq!(bearer.audiences, ["https://books.example.com/api"]);
     }
 
@@ -194,8 +227,49 @@ pub(crate) mod tests {
         let mut spec = spec();
         spec.public_url = "https://books.example.com/".into();
         assert_eq!(
-            sidecar_config(&spec).public_url,
+            sidecar_config("books", &spec).public_url,
             "https://books.example.com"
+        );
+    }
+
+    #[test]
+    fn cookie_name_is_derived_from_the_name_unless_set() {
+        let books = sidecar_config("books", &spec());
+        let films = sidecar_config("films.v2", &spec());
+        assert_eq!(books.session.cookie_name, "portcullis_books");
+        assert_eq!(films.session.cookie_name, "portcullis_films_v2");
+        let mut spec = spec();
+        spec.session = Some(SessionSpec {
+            cookie_name: Some("portcullis_session".into()),
+            fallback_lifetime_seconds: Some(600),
+        });
+        let kept = sidecar_config("books", &spec);
+        assert_eq!(kept.session.cookie_name, "portcullis_session");
+        assert_eq!(kept.session.fallback_lifetime_seconds, 600);
+    }
+
+    #[test]
+    fn ports_lifetimes_and_logout_come_from_the_spec() {
+        let mut spec = spec();
+        spec.listen_port = 8443;
+        spec.admin_port = 8444;
+        spec.logout_at_provider = false;
+        if let Some(root) = spec.root_admin.as_mut() {
+            root.session_lifetime_seconds = Some(900);
+        }
+        let config = sidecar_config("books", &spec);
+        assert_eq!(
+            (config.listen.as_str(), config.admin_listen.as_str()),
+            ("0.0.0.0:8443", "0.0.0.0:8444")
+        );
+        assert!(!config.oidc.logout_at_provider);
+        assert_eq!(
+            config.root_admin.map(|r| r.session_lifetime_seconds),
+            Some(900)
+        );
+        assert!(
+            portcullis_contract::validate::validate(&sidecar_config("books", &self::spec()))
+                .is_ok()
         );
     }
 
@@ -203,6 +277,6 @@ pub(crate) mod tests {
     fn no_root_admin_means_no_backup_login() {
         let mut spec = spec();
         spec.root_admin = None;
-        assert_eq!(sidecar_config(&spec).root_admin, None);
+        assert_eq!(sidecar_config("books", &spec).root_admin, None);
     }
 }

@@ -3,7 +3,8 @@
 //! Most apps listen on all interfaces, so without a policy any pod in the
 //! cluster could reach the app's port directly and skip the login. The policy
 //! selects the pods labelled for this `OidcSettings` and admits ingress only on
-//! the sidecar's public port (from anywhere) and on its admin port (from the
+//! the sidecar's public port (`spec.listenPort`, from anywhere) and on its
+//! admin port (`spec.adminPort`, from the
 //! sources the resource names). Everything else, the app's port included, is
 //! dropped by a network plugin that enforces NetworkPolicy.
 
@@ -16,7 +17,6 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
-use portcullis_contract::defaults::{DEFAULT_ADMIN_PORT, DEFAULT_PORT};
 use std::collections::BTreeMap;
 
 /// The `<name>-portcullis` NetworkPolicy for `owner`, or `None` when the
@@ -29,13 +29,13 @@ pub fn network_policy(owner: &OidcSettings) -> Result<Option<NetworkPolicy>, Mis
     let name = owner.name_any();
     let mut ingress = vec![NetworkPolicyIngressRule {
         from: None,
-        ports: Some(vec![tcp(DEFAULT_PORT)]),
+        ports: Some(vec![tcp(owner.spec.listen_port)]),
     }];
     let admin_from = settings.map(|s| s.admin_from.clone()).unwrap_or_default();
     if !admin_from.is_empty() {
         ingress.push(NetworkPolicyIngressRule {
             from: Some(admin_from),
-            ports: Some(vec![tcp(DEFAULT_ADMIN_PORT)]),
+            ports: Some(vec![tcp(owner.spec.admin_port)]),
         });
     }
     Ok(Some(NetworkPolicy {
@@ -52,9 +52,9 @@ pub fn network_policy(owner: &OidcSettings) -> Result<Option<NetworkPolicy>, Mis
     }))
 }
 
-fn tcp(port: u16) -> NetworkPolicyPort {
+fn tcp(port: i32) -> NetworkPolicyPort {
     NetworkPolicyPort {
-        port: Some(IntOrString::Int(i32::from(port))),
+        port: Some(IntOrString::Int(port)),
         protocol: Some("TCP".into()),
         end_port: None,
     }

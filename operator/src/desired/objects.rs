@@ -2,7 +2,8 @@
 //!
 //! Every object carries the same labels, an owner reference to its
 //! `OidcSettings` (so garbage collection, where it runs, cleans up) and the
-//! content hash; the apply is then a plain server-side apply of these.
+//! content hash; the apply is then a plain server-side apply of these. The
+//! generated root-admin password is the exception: it is not owned.
 
 use crate::crd::OidcSettings;
 use crate::desired::hash::content_hash;
@@ -91,13 +92,20 @@ pub fn generated(
 }
 
 /// The `<name>-root-admin` Secret holding a generated password (created once).
+///
+/// It has no owner reference: it holds a credential people write down, and
+/// deleting and re-applying the `OidcSettings` (a GitOps re-sync) must not
+/// let garbage collection take it and a new password appear. The labels
+/// still say whose it is.
 pub fn root_admin_secret(
     owner: &OidcSettings,
     username: &str,
     password: &str,
 ) -> Result<Secret, MissingMeta> {
+    let mut metadata = meta(owner, root_admin_secret_name(&owner.name_any()), None)?;
+    metadata.owner_references = None;
     Ok(Secret {
-        metadata: meta(owner, root_admin_secret_name(&owner.name_any()), None)?,
+        metadata,
         type_: Some("Opaque".into()),
         data: Some(bytes(BTreeMap::from([
             (ROOT_USERNAME_KEY.to_owned(), username.to_owned()),
@@ -203,6 +211,12 @@ mod tests {
     fn root_admin_secret_has_username_and_password() {
         let secret = root_admin_secret(&owner(), "admin", "pw").expect("built");
         assert_eq!(secret.metadata.name.as_deref(), Some("books-root-admin"));
+        assert_eq!(
+            secret.metadata.owner_references, None,
+            "survives a re-apply"
+        );
+        let labels = secret.metadata.labels.as_ref().expect("labels");
+        assert_eq!(labels["portcullis.dev/settings"], "books");
         let data = secret.data.expect("data");
         assert_eq!(data[ROOT_PASSWORD_KEY].0, b"pw");
         assert_eq!(data[ROOT_USERNAME_KEY].0, b"admin");

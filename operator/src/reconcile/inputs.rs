@@ -1,16 +1,24 @@
 //! Reading the Secrets an `OidcSettings` references, and creating the
 //! generated root-admin password once.
+//!
+//! The generated password Secret is not owned by the `OidcSettings` (one
+//! made by an earlier version loses its owner reference here), so deleting
+//! and re-applying the resource keeps the password; it is deleted when the
+//! resource stops using it.
 
 use crate::crd::{OidcSettings, SecretKeyRef};
 use crate::desired::objects::root_admin_secret;
 use crate::desired::secrets::generate_password;
 use crate::error::Result;
-use crate::names::{ROOT_PASSWORD_KEY, root_admin_secret_name};
+use crate::names::{
+    FIELD_MANAGER, MANAGED_BY_LABEL, ROOT_PASSWORD_KEY, SETTINGS_LABEL, root_admin_secret_name,
+};
 use crate::status::checks::SecretsOutcome;
 use crate::status::reason::Reason;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::json;
 use tracing::info;
 
 /// The secret values read for one reconcile.
@@ -39,6 +47,13 @@ pub async fn read(
         Ok(found) => found.value,
         Err(missing) => return Ok(Err(missing)),
     };
+    let generates = spec
+        .root_admin
+        .as_ref()
+        .is_some_and(|root| root.password_secret_ref.is_none());
+    if !generates {
+        remove_unused_generated(settings, secrets).await?;
+    }
     let root_password = match &spec.root_admin {
         None => None,
         Some(root) => {
@@ -113,6 +128,22 @@ async fn generated_password(
     };
     let field = "rootAdmin (generated)";
     if let Some(existing) = secrets.get_opt(&name).await? {
+        if existing
+            .owner_references()
+            .iter()
+            .any(|owner| owner.kind == "OidcSettings")
+        {
+            // Made by an earlier version, owned: let it go, so garbage
+            // collection never takes the password with a deleted OidcSettings.
+            let orphan = json!({"metadata": {"ownerReferences": null}});
+            secrets
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&orphan))
+                .await?;
+            info!(
+                secret = name,
+                "removed the owner reference of the generated root admin password"
+            );
+        }
         return Ok(found_in(Some(&existing), &reference, field));
     }
     let secret = root_admin_secret(settings, username, &generate_password())?;
@@ -126,6 +157,29 @@ async fn generated_password(
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// Deletes `<name>-root-admin` when this `OidcSettings` no longer uses a
+/// generated password (it names `passwordSecretRef`, or has no root admin):
+/// an unused credential should not lie around. Only a Secret this operator
+/// generated for this `OidcSettings` (by its labels) is ever deleted.
+async fn remove_unused_generated(settings: &OidcSettings, secrets: &Api<Secret>) -> Result<()> {
+    let owner = settings.name_any();
+    let name = root_admin_secret_name(&owner);
+    let Some(existing) = secrets.get_metadata_opt(&name).await? else {
+        return Ok(());
+    };
+    let labels = existing.labels();
+    let ours = labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(FIELD_MANAGER)
+        && labels.get(SETTINGS_LABEL) == Some(&owner);
+    if ours {
+        secrets.delete(&name, &DeleteParams::default()).await?;
+        info!(
+            secret = name,
+            "deleted the generated root admin password: spec.rootAdmin no longer uses it"
+        );
+    }
+    Ok(())
 }
 
 /// A key's value as text, trailing newlines removed; `None` if absent, empty or not UTF-8.

@@ -1,7 +1,12 @@
 //! One reconcile: read inputs, write the generated objects, report status.
 //!
 //! Nothing a user created is ever deleted or overwritten: a missing Secret
-//! stops the writes and is reported, the objects written before stay.
+//! stops the writes and is reported, the objects written before stay. A spec
+//! whose rendered config the sidecar would refuse (the contract crate's
+//! validation) is not written either: running sidecars keep the last good
+//! config, and `Ready` says `InvalidSpec` with the sidecar's own words.
+//! A request the API server refuses for good (a missing permission) is
+//! reported as `Ready=False` too, and retried with backoff like any error.
 
 mod inputs;
 mod network;
@@ -10,11 +15,14 @@ mod write;
 
 use crate::context::{Context, backoff, settings_key as key, spread};
 use crate::crd::OidcSettings;
+use crate::desired::config::sidecar_config;
 use crate::error::{Error, Result};
 use crate::status::checks::{SecretsOutcome, checks};
+use crate::status::refusal::refusal_reason;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
+use portcullis_contract::validate::validate;
 use std::sync::Arc;
 use std::time::Instant;
 use tracing::{info, instrument, warn};
@@ -25,6 +33,17 @@ pub async fn reconcile(settings: Arc<OidcSettings>, ctx: Arc<Context>) -> Result
     ctx.metrics.reconcile_runs.inc();
     let started = Instant::now();
     let result = run(&settings, &ctx).await;
+    if let Err(Error::Kube(kube::Error::Api(refused))) = &result
+        && let Some(reason) = refusal_reason(refused.code)
+        && let Some(namespace) = settings.namespace()
+    {
+        let message = format!("the API server refused a request: {}", refused.message);
+        if let Err(error) =
+            status::report_refusal(&settings, &ctx, &namespace, reason, message).await
+        {
+            warn!(%error, "cannot report the refusal in status");
+        }
+    }
     ctx.metrics
         .reconcile_duration
         .observe(started.elapsed().as_secs_f64());
@@ -54,9 +73,17 @@ async fn run(settings: &OidcSettings, ctx: &Context) -> Result<Action> {
         .namespace()
         .ok_or(crate::desired::objects::MissingMeta("namespace"))?;
     let secrets = Api::namespaced(ctx.client.clone(), &namespace);
+    let config = sidecar_config(&settings.name_any(), &settings.spec);
+    let spec = validate(&config)
+        .map(|_| ())
+        .map_err(|problems| problems.one_line());
     let outcome = match inputs::read(settings, &secrets).await? {
+        Ok(_) if spec.is_err() => {
+            info!(problems = ?spec, "the sidecar would refuse this spec; nothing written");
+            SecretsOutcome::Resolved
+        }
         Ok(inputs) => {
-            let written = write::apply(settings, ctx, &namespace, inputs).await?;
+            let written = write::apply(settings, ctx, &namespace, &config, inputs).await?;
             if written > 0 {
                 info!(written, "wrote the generated objects");
             }
@@ -71,7 +98,7 @@ async fn run(settings: &OidcSettings, ctx: &Context) -> Result<Action> {
         info!("wrote the NetworkPolicy");
     }
     let discovery = ctx.discovery.get(&settings.spec.well_known_url).await;
-    let checks = checks(&settings.spec, &outcome, &discovery);
+    let checks = checks(&settings.spec, &spec, &outcome, &discovery);
     let ready = status::report(settings, ctx, &namespace, &checks).await?;
     let delay = if ready { ctx.recheck } else { ctx.retry };
     Ok(Action::requeue(spread(delay, &key(settings))))

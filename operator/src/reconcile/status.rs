@@ -1,4 +1,5 @@
-//! Writing `status` only when it changed, with an Event when `Ready` flips.
+//! Writing `status` only when it changed, with an Event when `Ready` flips
+//! (its status, or its reason: a new cause of failure is news too).
 //!
 //! "Changed" is judged against the newest status known: the one this process
 //! last wrote, else the one in the watch cache (which may lag behind a write
@@ -6,9 +7,11 @@
 
 use crate::context::Context;
 use crate::crd::OidcSettings;
+use crate::crd::OidcSettingsStatus;
 use crate::error::Result;
 use crate::status::checks::{Check, expected_issuer};
-use crate::status::conditions::{next_status, ready_condition};
+use crate::status::conditions::{next_status, ready_condition, refused_status};
+use crate::status::reason::Reason;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
@@ -24,23 +27,64 @@ pub async fn report(
     namespace: &str,
     checks: &[Check],
 ) -> Result<bool> {
-    let now = Time(
-        Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now()),
+    let old = newest(settings, ctx);
+    let status = next_status(
+        old.as_ref(),
+        settings.metadata.generation,
+        expected_issuer(&settings.spec),
+        checks,
+        now(),
     );
+    write(settings, ctx, namespace, old.as_ref(), status).await
+}
+
+/// Reports a request the API server refused (not a transient failure):
+/// `Ready=False` with `reason` and the server's message, the other
+/// conditions as they were.
+pub async fn report_refusal(
+    settings: &OidcSettings,
+    ctx: &Context,
+    namespace: &str,
+    reason: Reason,
+    message: String,
+) -> Result<bool> {
+    let old = newest(settings, ctx);
+    let status = refused_status(
+        old.as_ref(),
+        settings.metadata.generation,
+        expected_issuer(&settings.spec),
+        reason,
+        message,
+        now(),
+    );
+    write(settings, ctx, namespace, old.as_ref(), status).await
+}
+
+/// The time now, to the second (as conditions carry it).
+fn now() -> Time {
+    Time(Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now()))
+}
+
+/// The newest status known: the one this process last wrote, else the cached one.
+fn newest(settings: &OidcSettings, ctx: &Context) -> Option<OidcSettingsStatus> {
     let uid = settings.uid().unwrap_or_default();
     let last_written = ctx
         .written_status
         .lock()
         .ok()
         .and_then(|written| written.get(&uid).cloned());
-    let old = last_written.as_ref().or(settings.status.as_ref());
-    let status = next_status(
-        old,
-        settings.metadata.generation,
-        expected_issuer(&settings.spec),
-        checks,
-        now,
-    );
+    last_written.or_else(|| settings.status.clone())
+}
+
+/// Writes `status` unless it equals `old`, with an Event when `Ready` flips.
+async fn write(
+    settings: &OidcSettings,
+    ctx: &Context,
+    namespace: &str,
+    old: Option<&OidcSettingsStatus>,
+    status: OidcSettingsStatus,
+) -> Result<bool> {
+    let uid = settings.uid().unwrap_or_default();
     let ready = ready_condition(Some(&status));
     let is_ready = ready.is_some_and(|c| c.status == "True");
     if old == Some(&status) {
@@ -56,9 +100,9 @@ pub async fn report(
     if let Ok(mut written) = ctx.written_status.lock() {
         written.insert(uid, status.clone());
     }
-    let was = ready_condition(old).map(|c| c.status.clone());
+    let was = ready_condition(old).map(|c| (c.status.clone(), c.reason.clone()));
     if let Some(ready) = ready
-        && was.as_deref() != Some(ready.status.as_str())
+        && was.as_ref() != Some(&(ready.status.clone(), ready.reason.clone()))
     {
         let event = Event {
             type_: if is_ready {

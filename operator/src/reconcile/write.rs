@@ -7,7 +7,6 @@
 use super::inputs::{Inputs, SecretValue, value};
 use crate::context::Context;
 use crate::crd::OidcSettings;
-use crate::desired::config::sidecar_yaml;
 use crate::desired::objects::{SecretValues, generated};
 use crate::desired::secrets::{
     new_session_key, reusable_root_hash, root_password_hash, session_keys,
@@ -20,6 +19,7 @@ use crate::names::{
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
+use portcullis_contract::config::SidecarConfig;
 use tracing::debug;
 
 /// Applies `<name>-portcullis` Secret and ConfigMap where they differ from
@@ -28,6 +28,7 @@ pub async fn apply(
     settings: &OidcSettings,
     ctx: &Context,
     namespace: &str,
+    config: &SidecarConfig,
     inputs: Inputs,
 ) -> Result<usize> {
     let name = generated_name(&settings.name_any());
@@ -56,7 +57,7 @@ pub async fn apply(
     };
     let generated = generated(
         settings,
-        sidecar_yaml(&settings.spec)?,
+        config.to_yaml()?,
         SecretValues {
             client_secret: inputs.client_secret,
             session_keys,

@@ -10,6 +10,8 @@ use crate::crd::OidcSettingsSpec;
 use portcullis_contract::paths::WELL_KNOWN_SUFFIX;
 use serde::Deserialize;
 
+/// Condition type: the sidecar accepts the config rendered from the spec.
+pub const SPEC_VALID: &str = "SpecValid";
 /// Condition type: the referenced Secrets and keys exist.
 pub const SECRETS_RESOLVED: &str = "SecretsResolved";
 /// Condition type: the discovery document was fetched.
@@ -94,10 +96,25 @@ pub fn expected_issuer(spec: &OidcSettingsSpec) -> String {
 /// All checks, in a fixed order, from what the reconciler found.
 pub fn checks(
     spec: &OidcSettingsSpec,
+    valid: &Result<(), String>,
     secrets: &SecretsOutcome,
     discovery: &Result<Discovery, String>,
 ) -> Vec<Check> {
-    let mut out = vec![match secrets {
+    let mut out = vec![match valid {
+        Ok(()) => Check::new(
+            SPEC_VALID,
+            Some(true),
+            Reason::SpecAccepted,
+            "the sidecar accepts the rendered config",
+        ),
+        Err(problems) => Check::new(
+            SPEC_VALID,
+            Some(false),
+            Reason::InvalidSpec,
+            format!("the sidecar would refuse this config, so it was not written: {problems}"),
+        ),
+    }];
+    out.push(match secrets {
         SecretsOutcome::Resolved => Check::new(
             SECRETS_RESOLVED,
             Some(true),
@@ -107,7 +124,7 @@ pub fn checks(
         SecretsOutcome::Missing { reason, message } => {
             Check::new(SECRETS_RESOLVED, Some(false), *reason, message.clone())
         }
-    }];
+    });
     let url = &spec.well_known_url;
     match discovery {
         Err(error) => {
@@ -205,15 +222,23 @@ fn claims(spec: &OidcSettingsSpec, document: &Discovery) -> Check {
             "the provider does not publish claims_supported",
         );
     };
-    let missing: Vec<String> = [
-        ("spec.usernameClaim", &spec.username_claim),
-        ("spec.groupClaim", &spec.group_claim),
+    let notes: Vec<String> = [
+        (
+            "spec.usernameClaim",
+            &spec.username_claim,
+            "if the provider does not send it either, every login ends on an error page",
+        ),
+        (
+            "spec.groupClaim",
+            &spec.group_claim,
+            "many providers send groups without listing them",
+        ),
     ]
     .into_iter()
-    .filter(|(_, claim)| !supported.contains(claim))
-    .map(|(field, claim)| format!("{field} {claim}"))
+    .filter(|(_, claim, _)| !supported.contains(claim))
+    .map(|(field, claim, why)| format!("{field} {claim} is not listed in claims_supported ({why})"))
     .collect();
-    if missing.is_empty() {
+    if notes.is_empty() {
         Check::new(
             CLAIMS_ADVERTISED,
             Some(true),
@@ -225,10 +250,7 @@ fn claims(spec: &OidcSettingsSpec, document: &Discovery) -> Check {
             CLAIMS_ADVERTISED,
             Some(false),
             Reason::ClaimNotAdvertised,
-            format!(
-                "{} not listed in claims_supported (a warning: many providers send groups without listing them)",
-                missing.join(", ")
-            ),
+            format!("a warning: {}", notes.join("; ")),
         )
     }
 }
@@ -256,7 +278,7 @@ mod tests {
 
     #[test]
     fn matching_provider_passes_with_a_claim_warning() {
-        let checks = checks(&spec(), &SecretsOutcome::Resolved, &Ok(document()));
+        let checks = checks(&spec(), &Ok(()), &SecretsOutcome::Resolved, &Ok(document()));
         assert_eq!(find(&checks, PROVIDER_COMPATIBLE).passed, Some(true));
         let claims = find(&checks, CLAIMS_ADVERTISED);
         assert_eq!(claims.passed, Some(false));
@@ -269,10 +291,23 @@ mod tests {
     }
 
     #[test]
+    fn an_unlisted_username_claim_is_not_explained_with_groups() {
+        let mut document = document();
+        document.claims_supported = Some(vec!["sub".into(), "groups".into()]);
+        let checks = checks(&spec(), &Ok(()), &SecretsOutcome::Resolved, &Ok(document));
+        let message = &find(&checks, CLAIMS_ADVERTISED).message;
+        assert!(
+            message.contains("spec.usernameClaim preferred_username"),
+            "{message}"
+        );
+        assert!(!message.contains("groups"), "{message}");
+    }
+
+    #[test]
     fn issuer_mismatch_blocks() {
         let mut document = document();
         document.issuer = "https://other.example.com".into();
-        let checks = checks(&spec(), &SecretsOutcome::Resolved, &Ok(document));
+        let checks = checks(&spec(), &Ok(()), &SecretsOutcome::Resolved, &Ok(document));
         let check = find(&checks, PROVIDER_COMPATIBLE);
         assert_eq!(
             (check.passed, check.reason),
@@ -285,7 +320,7 @@ mod tests {
     fn unsupported_scope_is_named() {
         let mut document = document();
         document.scopes_supported = Some(vec!["openid".into()]);
-        let checks = checks(&spec(), &SecretsOutcome::Resolved, &Ok(document));
+        let checks = checks(&spec(), &Ok(()), &SecretsOutcome::Resolved, &Ok(document));
         let check = find(&checks, PROVIDER_COMPATIBLE);
         assert_eq!(check.reason, Reason::ScopeNotSupported);
         assert!(
@@ -297,7 +332,12 @@ mod tests {
 
     #[test]
     fn unreachable_provider_is_reported_and_the_rest_not_checked() {
-        let checks = checks(&spec(), &SecretsOutcome::Resolved, &Err("timed out".into()));
+        let checks = checks(
+            &spec(),
+            &Ok(()),
+            &SecretsOutcome::Resolved,
+            &Err("timed out".into()),
+        );
         let check = find(&checks, PROVIDER_REACHABLE);
         assert_eq!(check.reason, Reason::DiscoveryUnreachable);
         assert!(check.message.contains("timed out"));
@@ -308,10 +348,32 @@ mod tests {
     fn http_issuer_is_a_warning() {
         let mut spec = spec();
         spec.well_known_url = "http://127.0.0.1:1/.well-known/openid-configuration".into();
-        let checks = checks(&spec, &SecretsOutcome::Resolved, &Err("x".into()));
+        let checks = checks(&spec, &Ok(()), &SecretsOutcome::Resolved, &Err("x".into()));
         let check = find(&checks, ISSUER_SECURE);
         assert_eq!((check.passed, check.blocking), (Some(false), false));
         assert_eq!(expected_issuer(&spec), "http://127.0.0.1:1");
+    }
+
+    #[test]
+    fn a_spec_the_sidecar_refuses_blocks_first() {
+        let refused = Err("publicUrl: invalid port number".to_owned());
+        let checks = checks(
+            &spec(),
+            &refused,
+            &SecretsOutcome::Resolved,
+            &Ok(document()),
+        );
+        let check = &checks[0];
+        assert_eq!(
+            (check.type_, check.passed, check.reason),
+            (SPEC_VALID, Some(false), Reason::InvalidSpec)
+        );
+        assert!(check.blocking);
+        assert!(
+            check.message.contains("publicUrl: invalid port"),
+            "{}",
+            check.message
+        );
     }
 
     #[test]
@@ -320,7 +382,7 @@ mod tests {
             reason: Reason::SecretNotFound,
             message: "Secret books-oidc not found".into(),
         };
-        let checks = checks(&spec(), &outcome, &Ok(document()));
+        let checks = checks(&spec(), &Ok(()), &outcome, &Ok(document()));
         assert_eq!(
             find(&checks, SECRETS_RESOLVED).reason,
             Reason::SecretNotFound

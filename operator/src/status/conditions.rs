@@ -47,6 +47,47 @@ pub fn next_status(
     }
 }
 
+/// The status after the API server refused a request: `Ready=False` with
+/// `reason` and `message`, every other condition kept as it was (what the
+/// operator could not check this time, it does not claim to know anew).
+pub fn refused_status(
+    old: Option<&OidcSettingsStatus>,
+    generation: Option<i64>,
+    issuer: String,
+    reason: Reason,
+    message: String,
+    now: Time,
+) -> OidcSettingsStatus {
+    let mut conditions: Vec<Condition> = old
+        .map(|old| {
+            old.conditions
+                .iter()
+                .filter(|c| c.type_ != READY)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let since = ready_condition(old)
+        .filter(|previous| previous.status == "False")
+        .map_or_else(
+            || now.clone(),
+            |previous| previous.last_transition_time.clone(),
+        );
+    conditions.push(Condition {
+        type_: READY.to_owned(),
+        status: "False".to_owned(),
+        reason: reason.to_string(),
+        message,
+        observed_generation: generation,
+        last_transition_time: since,
+    });
+    OidcSettingsStatus {
+        observed_generation: generation,
+        issuer: Some(issuer),
+        conditions,
+    }
+}
+
 /// `Ready`: the first failing blocking check, else ready with any warnings named.
 fn ready(checks: &[Check]) -> Check {
     if let Some(failed) = checks
@@ -158,6 +199,42 @@ mod tests {
             "{}",
             ready.message
         );
+    }
+
+    #[test]
+    fn a_refusal_sets_ready_false_and_keeps_the_rest() {
+        let first = next_status(
+            None,
+            Some(1),
+            "i".into(),
+            &[check(PROVIDER_REACHABLE, Some(true), true)],
+            at(0),
+        );
+        let refused = refused_status(
+            Some(&first),
+            Some(1),
+            "i".into(),
+            Reason::Forbidden,
+            "secrets is forbidden".into(),
+            at(5),
+        );
+        let ready = ready_condition(Some(&refused)).expect("ready");
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "Forbidden")
+        );
+        assert_eq!(ready.last_transition_time, at(5));
+        assert_eq!(refused.conditions.len(), 2);
+        assert_eq!(refused.conditions[0], first.conditions[0]);
+        let again = refused_status(
+            Some(&refused),
+            Some(1),
+            "i".into(),
+            Reason::Forbidden,
+            "secrets is forbidden".into(),
+            at(9),
+        );
+        assert_eq!(again, refused, "a repeated refusal writes nothing");
     }
 
     #[test]

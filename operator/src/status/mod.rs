@@ -8,3 +8,4 @@
 pub mod checks;
 pub mod conditions;
 pub mod reason;
+pub mod refusal;

@@ -6,6 +6,14 @@ use std::fmt;
 /// Why a condition has its status; written as its CamelCase name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Reason {
+    /// The sidecar accepts the config rendered from the spec.
+    SpecAccepted,
+    /// The sidecar would refuse the config rendered from the spec.
+    InvalidSpec,
+    /// The API server refused the operator a permission it needs.
+    Forbidden,
+    /// The API server refused a request for another reason than a permission.
+    ApiError,
     /// Every referenced Secret and key exists.
     SecretsFound,
     /// A referenced Secret does not exist.
@@ -42,6 +50,10 @@ impl Reason {
     /// The reason as written in a condition or an Event.
     pub fn as_str(self) -> &'static str {
         match self {
+            Reason::SpecAccepted => "SpecAccepted",
+            Reason::InvalidSpec => "InvalidSpec",
+            Reason::Forbidden => "Forbidden",
+            Reason::ApiError => "ApiError",
             Reason::SecretsFound => "SecretsFound",
             Reason::SecretNotFound => "SecretNotFound",
             Reason::SecretKeyMissing => "SecretKeyMissing",

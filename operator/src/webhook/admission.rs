@@ -2,13 +2,14 @@
 //!
 //! Anything that goes wrong answers with a denial that says why, never with an
 //! allowed pod that lacks its sidecar. The only lookups are the `OidcSettings`
-//! and the metadata of its generated ConfigMap and Secret (never Secret data).
+//! (for the sidecar's ports) and the metadata of its generated ConfigMap and
+//! Secret (never Secret data).
 
 use crate::crd::OidcSettings;
 use crate::metrics::Metrics;
 use crate::names::generated_name;
 use crate::webhook::patch::{Plan, SettingsState, generated_objects, inject, plan};
-use crate::webhook::sidecar::SidecarOptions;
+use crate::webhook::sidecar::{SidecarOptions, SidecarPorts};
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -104,9 +105,13 @@ async fn lookup(
     settings: &str,
 ) -> Result<SettingsState, kube::Error> {
     let all: Api<OidcSettings> = Api::namespaced(client.clone(), namespace);
-    if all.get_metadata_opt(settings).await?.is_none() {
+    let Some(found) = all.get_opt(settings).await? else {
         return Ok(SettingsState::Missing);
-    }
+    };
+    let ports = SidecarPorts {
+        listen: found.spec.listen_port,
+        admin: found.spec.admin_port,
+    };
     let name = generated_name(settings);
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
@@ -123,7 +128,7 @@ async fn lookup(
         missing.push(secret_name);
     }
     Ok(if missing.is_empty() {
-        SettingsState::Ready
+        SettingsState::Ready(ports)
     } else {
         SettingsState::NotReady(missing)
     })

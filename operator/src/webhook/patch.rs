@@ -11,7 +11,7 @@ use crate::names::{
     CONFIG_VOLUME, INJECT_LABEL, INJECTED_ANNOTATION, SECRET_VOLUME, SIDECAR_CONTAINER,
     generated_name,
 };
-use crate::webhook::sidecar::{SidecarOptions, sidecar_container, sidecar_volumes};
+use crate::webhook::sidecar::{SidecarOptions, SidecarPorts, sidecar_container, sidecar_volumes};
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, Patch, PatchOperation};
 use k8s_openapi::api::core::v1::Pod;
@@ -37,8 +37,8 @@ pub enum SettingsState {
     Missing,
     /// It exists, but these generated objects do not yet (e.g. `ConfigMap books-portcullis`).
     NotReady(Vec<String>),
-    /// It exists with its generated ConfigMap and Secret.
-    Ready,
+    /// It exists with its generated ConfigMap and Secret; the sidecar uses these ports.
+    Ready(SidecarPorts),
 }
 
 /// Decides what to do with `pod` before anything is looked up.
@@ -87,8 +87,12 @@ pub fn inject(
                 missing.join(" and ")
             ));
         }
-        SettingsState::Ready => {}
+        SettingsState::Ready(_) => {}
     }
+    let ports = match state {
+        SettingsState::Ready(ports) => *ports,
+        _ => SidecarPorts::default(),
+    };
     let mut ops = Vec::new();
     let value = Value::String(settings.to_owned());
     ops.push(match &pod.metadata.annotations {
@@ -106,7 +110,7 @@ pub fn inject(
     ops.push(append(
         &["spec", "initContainers"],
         spec.and_then(|s| s.init_containers.as_ref()).is_some(),
-        &[sidecar_container(options)],
+        &[sidecar_container(options, ports)],
     )?);
     ops.extend(
         sidecar_volumes(settings)
@@ -205,8 +209,14 @@ mod tests {
         let Plan::Lookup(settings) = plan(pod) else {
             panic!("expected a lookup, got {:?}", plan(pod));
         };
-        let patch =
-            inject(pod, "media", &settings, &SettingsState::Ready, &options()).expect("injects");
+        let patch = inject(
+            pod,
+            "media",
+            &settings,
+            &SettingsState::Ready(SidecarPorts::default()),
+            &options(),
+        )
+        .expect("injects");
         patched(pod, &patch)
     }
 
@@ -222,7 +232,10 @@ mod tests {
         let spec = pod.spec.expect("spec");
         let init = spec.init_containers.expect("init containers");
         assert_eq!(init.len(), 1);
-        assert_eq!(init[0], sidecar_container(&options()));
+        assert_eq!(
+            init[0],
+            sidecar_container(&options(), SidecarPorts::default())
+        );
         assert_eq!(spec.containers.len(), 1, "the app container is untouched");
         assert_eq!(spec.volumes.expect("volumes"), sidecar_volumes("books"));
     }

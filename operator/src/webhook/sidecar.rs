@@ -42,8 +42,27 @@ pub struct SidecarOptions {
     pub memory_limit: String,
 }
 
-/// The sidecar container, as the operator's flags configure it.
-pub fn sidecar_container(options: &SidecarOptions) -> Container {
+/// The sidecar's two ports, from the `OidcSettings` it serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SidecarPorts {
+    /// The public listener (`spec.listenPort`).
+    pub listen: i32,
+    /// Health and metrics (`spec.adminPort`).
+    pub admin: i32,
+}
+
+impl Default for SidecarPorts {
+    fn default() -> Self {
+        Self {
+            listen: i32::from(DEFAULT_PORT),
+            admin: i32::from(DEFAULT_ADMIN_PORT),
+        }
+    }
+}
+
+/// The sidecar container, as the operator's flags and the `OidcSettings`'
+/// ports configure it.
+pub fn sidecar_container(options: &SidecarOptions, ports: SidecarPorts) -> Container {
     let mut limits =
         BTreeMap::from([("memory".to_owned(), Quantity(options.memory_limit.clone()))]);
     if let Some(cpu) = &options.cpu_limit {
@@ -59,8 +78,8 @@ pub fn sidecar_container(options: &SidecarOptions) -> Container {
         ]),
         restart_policy: Some("Always".into()),
         ports: Some(vec![
-            port(PUBLIC_PORT_NAME, DEFAULT_PORT),
-            port(ADMIN_PORT_NAME, DEFAULT_ADMIN_PORT),
+            port(PUBLIC_PORT_NAME, ports.listen),
+            port(ADMIN_PORT_NAME, ports.admin),
         ]),
         liveness_probe: Some(probe(HEALTHZ_PATH, 3)),
         readiness_probe: Some(probe(READYZ_PATH, 1)),
@@ -130,10 +149,10 @@ fn restricted() -> SecurityContext {
     }
 }
 
-fn port(name: &str, number: u16) -> ContainerPort {
+fn port(name: &str, number: i32) -> ContainerPort {
     ContainerPort {
         name: Some(name.into()),
-        container_port: i32::from(number),
+        container_port: number,
         protocol: Some("TCP".into()),
         ..ContainerPort::default()
     }
@@ -179,7 +198,7 @@ pub(crate) mod tests {
 
     #[test]
     fn sidecar_is_a_native_sidecar_reading_the_mounted_config() {
-        let container = sidecar_container(&options());
+        let container = sidecar_container(&options(), SidecarPorts::default());
         assert_eq!(container.restart_policy.as_deref(), Some("Always"));
         assert_eq!(
             container.args,
@@ -199,7 +218,10 @@ pub(crate) mod tests {
 
     #[test]
     fn port_names_are_valid_service_names() {
-        for port in sidecar_container(&options()).ports.expect("ports") {
+        for port in sidecar_container(&options(), SidecarPorts::default())
+            .ports
+            .expect("ports")
+        {
             let name = port.name.expect("named");
             assert!(name.len() <= 15, "{name} is longer than 15 characters");
             assert!(name.chars().any(|c| c.is_ascii_lowercase()), "{name}");
@@ -208,7 +230,7 @@ pub(crate) mod tests {
 
     #[test]
     fn probes_use_the_admin_port_and_paths() {
-        let container = sidecar_container(&options());
+        let container = sidecar_container(&options(), SidecarPorts::default());
         let ports = container.ports.expect("ports");
         assert_eq!(ports[0].name.as_deref(), Some("portcullis"));
         assert_eq!(ports[0].container_port, 4180);
@@ -225,8 +247,23 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn ports_follow_the_settings() {
+        let ports = SidecarPorts {
+            listen: 8000,
+            admin: 8001,
+        };
+        let numbers: Vec<i32> = sidecar_container(&options(), ports)
+            .ports
+            .expect("ports")
+            .iter()
+            .map(|port| port.container_port)
+            .collect();
+        assert_eq!(numbers, [8000, 8001]);
+    }
+
+    #[test]
     fn security_context_is_restricted() {
-        let context = sidecar_container(&options())
+        let context = sidecar_container(&options(), SidecarPorts::default())
             .security_context
             .expect("context");
         assert_eq!(context.run_as_non_root, Some(true));
@@ -246,7 +283,9 @@ pub(crate) mod tests {
     fn resources_follow_the_options() {
         let mut options = options();
         options.cpu_limit = Some("500m".into());
-        let resources = sidecar_container(&options).resources.expect("resources");
+        let resources = sidecar_container(&options, SidecarPorts::default())
+            .resources
+            .expect("resources");
         let limits = resources.limits.expect("limits");
         assert_eq!(limits["cpu"], Quantity("500m".into()));
         assert_eq!(limits["memory"], Quantity("128Mi".into()));

@@ -1,15 +1,9 @@
-//! Validating the connection bounds and the trusted proxies.
+//! The connection bounds as the listener uses them (the contract crate
+//! validates the numbers; the same checks run in the operator).
 
-use super::problems::Problems;
-use ipnet::IpNet;
 use portcullis_contract::config::ConnectionsConfig;
-use std::net::IpAddr;
+use portcullis_contract::validate::{MAX_HEAD_BYTES, MIN_HEAD_BYTES};
 use std::time::Duration;
-
-/// The smallest request-head limit the HTTP server supports.
-const MIN_HEAD_BYTES: usize = 8 * 1024;
-/// The largest request-head limit accepted: beyond it one slow client costs too much.
-const MAX_HEAD_BYTES: usize = 1024 * 1024;
 
 /// Bounds on client connections (see `connections` in the config file).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,50 +16,18 @@ pub struct ConnectionLimits {
     pub max_request_head_bytes: usize,
 }
 
-/// The connection bounds, each checked and named when wrong.
-pub fn connection_limits(problems: &mut Problems, config: &ConnectionsConfig) -> ConnectionLimits {
-    if config.header_read_timeout_seconds == 0 {
-        problems.push(
-            "connections.headerReadTimeoutSeconds",
-            "must be more than 0",
-        );
+impl From<&ConnectionsConfig> for ConnectionLimits {
+    /// The bounds of a config that passed validation (which names a bad bound);
+    /// the head limit is clamped to what the HTTP server supports.
+    fn from(config: &ConnectionsConfig) -> Self {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(config.header_read_timeout_seconds),
+            max_connections: config.max_connections,
+            max_request_head_bytes: config
+                .max_request_head_bytes
+                .clamp(MIN_HEAD_BYTES, MAX_HEAD_BYTES),
+        }
     }
-    if config.max_connections == 0 {
-        problems.push("connections.maxConnections", "must be more than 0");
-    }
-    if !(MIN_HEAD_BYTES..=MAX_HEAD_BYTES).contains(&config.max_request_head_bytes) {
-        problems.push(
-            "connections.maxRequestHeadBytes",
-            format!("must be between {MIN_HEAD_BYTES} and {MAX_HEAD_BYTES}"),
-        );
-    }
-    ConnectionLimits {
-        header_read_timeout: Duration::from_secs(config.header_read_timeout_seconds),
-        max_connections: config.max_connections,
-        max_request_head_bytes: config
-            .max_request_head_bytes
-            .clamp(MIN_HEAD_BYTES, MAX_HEAD_BYTES),
-    }
-}
-
-/// The trusted proxies as networks: a CIDR, or one address.
-pub fn trusted_proxies(problems: &mut Problems, entries: &[String]) -> Vec<IpNet> {
-    entries
-        .iter()
-        .enumerate()
-        .filter_map(|(index, entry)| {
-            let parsed = entry
-                .parse::<IpNet>()
-                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from));
-            if parsed.is_err() {
-                problems.push(
-                    &format!("trustedProxies[{index}]"),
-                    format!("`{entry}` is not an address or a CIDR such as 10.0.0.0/8"),
-                );
-            }
-            parsed.ok()
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -73,36 +35,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_are_valid_and_bad_bounds_are_named() {
-        let mut problems = Problems::default();
-        let limits = connection_limits(&mut problems, &ConnectionsConfig::default());
-        assert!(problems.is_empty());
+    fn defaults_become_the_documented_limits() {
+        let limits = ConnectionLimits::from(&ConnectionsConfig::default());
         assert_eq!(limits.header_read_timeout, Duration::from_secs(10));
-        let bad = ConnectionsConfig {
-            header_read_timeout_seconds: 0,
-            max_connections: 0,
-            max_request_head_bytes: 100,
-        };
-        connection_limits(&mut problems, &bad);
-        let text = problems.to_string();
-        for field in [
-            "connections.headerReadTimeoutSeconds",
-            "connections.maxConnections",
-            "connections.maxRequestHeadBytes",
-        ] {
-            assert!(text.contains(field), "{field} in {text}");
-        }
-    }
-
-    #[test]
-    fn trusted_proxies_take_cidrs_and_addresses_and_name_the_bad_one() {
-        let mut problems = Problems::default();
-        let entries = ["10.0.0.0/8", "192.0.2.1", "2001:db8::/32", "ingress"].map(String::from);
-        let nets = trusted_proxies(&mut problems, &entries);
-        assert_eq!(nets.len(), 3);
-        assert!(
-            problems.to_string().contains("trustedProxies[3]"),
-            "{problems}"
-        );
+        assert_eq!(limits.max_connections, 4096);
+        assert_eq!(limits.max_request_head_bytes, 64 * 1024);
     }
 }

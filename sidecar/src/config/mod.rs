@@ -2,6 +2,7 @@
 //! crate's [`SidecarConfig`].
 
 pub mod connections;
+pub mod hash;
 pub mod problems;
 pub mod secret;
 pub mod settings;
@@ -53,10 +54,11 @@ pub fn load(path: &Path) -> Result<Settings, LoadError> {
         path: shown.clone(),
         source,
     })?;
-    Settings::from_config(&config, |file| std::fs::read_to_string(file)).map_err(|problems| {
-        LoadError::Invalid {
+    let mut settings = Settings::from_config(&config, |file| std::fs::read_to_string(file))
+        .map_err(|problems| LoadError::Invalid {
             path: shown,
             problems,
-        }
-    })
+        })?;
+    settings.config_hash = hash::config_hash(&text, &config, |file| std::fs::read(file));
+    Ok(settings)
 }

@@ -1,10 +1,11 @@
 //! Validated, ready-to-use settings built from a [`SidecarConfig`].
 //!
 //! Validation is pure: file contents come through a reader function, so
-//! tests feed them from memory and the binary from disk. It keeps going after
+//! tests feed them from memory and the binary from disk. What needs no file
+//! is checked by the contract crate, which the operator runs too. It keeps going after
 //! the first problem and returns them all, each naming its field.
 
-use super::connections::{ConnectionLimits, connection_limits, trusted_proxies};
+use super::connections::ConnectionLimits;
 use super::problems::Problems;
 use super::secret::Secret;
 use crate::access::AccessRules;
@@ -14,8 +15,7 @@ use crate::session::keys::KeyRing;
 use argon2::PasswordHash;
 use ipnet::IpNet;
 use portcullis_contract::config::SidecarConfig;
-use portcullis_contract::defaults::REQUIRED_SCOPE;
-use portcullis_contract::paths::{CALLBACK_PATH, WELL_KNOWN_SUFFIX};
+use portcullis_contract::validate::validate;
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -48,6 +48,9 @@ pub struct Settings {
     /// Audiences a bearer token may carry (the client id first); `None`:
     /// bearer tokens are not accepted.
     pub bearer_audiences: Option<Vec<String>>,
+    /// The hash of the config file and the secret files it names (see
+    /// [`super::hash`]), shown on `/readyz`; empty when not loaded from files.
+    pub config_hash: String,
 }
 
 /// The identity provider and the client registered there.
@@ -111,30 +114,19 @@ impl SessionSettings {
 
 impl Settings {
     /// Validates `config`, reading secret files with `read_file`.
+    ///
+    /// The checks that need no file are the contract crate's
+    /// [`validate`](portcullis_contract::validate::validate), the same the
+    /// operator runs before it writes a config; this adds the secret files.
     pub fn from_config(
         config: &SidecarConfig,
         read_file: impl Fn(&Path) -> io::Result<String>,
     ) -> Result<Settings, Problems> {
         let mut problems = Problems::default();
-        let listen = socket_addr(&mut problems, "listen", &config.listen);
-        let admin_listen = socket_addr(&mut problems, "adminListen", &config.admin_listen);
-        let upstream = upstream_url(&mut problems, &config.upstream);
-        let public_url = public_url(&mut problems, &config.public_url);
-        let issuer = issuer_from_well_known(&mut problems, &config.oidc.well_known_url);
+        let valid = validate(config)
+            .map_err(|found| problems.extend(found))
+            .ok();
         let oidc = &config.oidc;
-        required(&mut problems, "oidc.clientId", &oidc.client_id);
-        required(&mut problems, "oidc.usernameClaim", &oidc.username_claim);
-        let group_claim = group_claim_path(&mut problems, &oidc.group_claim);
-        let roles = role_mapping(&mut problems, oidc);
-        if !oidc.scopes.iter().any(|scope| scope == REQUIRED_SCOPE) {
-            problems.push("oidc.scopes", format!("must include `{REQUIRED_SCOPE}`"));
-        }
-        if let Some(bad) = oidc.scopes.iter().find(|scope| !is_scope_token(scope)) {
-            problems.push(
-                "oidc.scopes",
-                format!("`{bad}` is not a valid scope (no spaces or quotes)"),
-            );
-        }
         let client_secret = secret_file(
             &mut problems,
             "oidc.clientSecretFile",
@@ -144,15 +136,8 @@ impl Settings {
         let root_admin = root_admin(&mut problems, config, &read_file);
         let keys = key_ring(&mut problems, &config.session.key_file, &read_file);
         let cookie_name = &config.session.cookie_name;
-        if cookie_name.is_empty()
-            || !cookie_name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
-            problems.push("session.cookieName", "must be letters, digits, `_` or `-`");
-        }
-        let connections = connection_limits(&mut problems, &config.connections);
-        let trusted_proxies = trusted_proxies(&mut problems, &config.trusted_proxies);
+        let group_claim = group_claim_path(&mut problems, &oidc.group_claim);
+        let roles = role_mapping(&mut problems, oidc);
         if let Some(bearer) = &config.bearer_tokens
             && bearer
                 .audiences
@@ -165,68 +150,47 @@ impl Settings {
         for problem in rule_problems {
             problems.push(&problem.field, problem.message);
         }
-        if config.session.fallback_lifetime_seconds == 0 {
-            problems.push("session.fallbackLifetimeSeconds", "must be more than 0");
-        }
-
-        match (
-            listen,
-            admin_listen,
-            upstream,
-            public_url,
-            issuer,
-            client_secret,
-            keys,
-            group_claim,
-        ) {
-            (
-                Some(listen),
-                Some(admin_listen),
-                Some(upstream),
-                Some(public_url),
-                Some(issuer),
-                Some(client_secret),
-                Some(keys),
-                Some(group_claim),
-            ) if problems.is_empty() => {
-                let redirect_url = public_url
-                    .join(CALLBACK_PATH)
-                    .map_err(|_| problems.clone())?;
+        match (valid, client_secret, keys, group_claim) {
+            (Some(valid), Some(client_secret), Some(keys), Some(group_claim))
+                if problems.is_empty() =>
+            {
+                let public_url = valid.public_url;
+                let https = public_url.scheme() == "https";
                 Ok(Settings {
-                    listen,
-                    admin_listen,
-                    upstream,
-                    public_url: public_url.clone(),
+                    listen: valid.listen,
+                    admin_listen: valid.admin_listen,
+                    upstream: valid.upstream,
                     oidc: ProviderSettings {
-                        issuer,
+                        issuer: valid.issuer,
                         client_id: oidc.client_id.clone(),
                         client_secret,
                         scopes: oidc.scopes.clone(),
                         username_claim: oidc.username_claim.clone(),
                         group_claim,
                         roles,
-                        redirect_url,
+                        redirect_url: valid.redirect_url,
                         logout_at_provider: oidc.logout_at_provider,
                     },
                     root_admin,
                     session: SessionSettings {
                         keys,
                         cookie_name: session_cookie_name(cookie_name, &public_url),
-                        legacy_cookie_name: (public_url.scheme() == "https")
-                            .then(|| cookie_name.clone()),
+                        legacy_cookie_name: https.then(|| cookie_name.clone()),
                         fallback_lifetime: Duration::from_secs(
                             config.session.fallback_lifetime_seconds,
                         ),
-                        secure_cookies: public_url.scheme() == "https",
+                        secure_cookies: https,
                     },
-                    connections,
-                    trusted_proxies,
+                    connections: ConnectionLimits::from(&config.connections),
+                    trusted_proxies: valid.trusted_proxies,
+                    public_url,
                     access,
                     bearer_audiences: config.bearer_tokens.as_ref().map(|bearer| {
                         std::iter::once(oidc.client_id.clone())
                             .chain(bearer.audiences.iter().cloned())
                             .collect()
                     }),
+                    config_hash: String::new(),
                 })
             }
             _ => Err(problems),
@@ -245,17 +209,10 @@ fn session_cookie_name(configured: &str, public_url: &Url) -> String {
     }
 }
 
-fn required(problems: &mut Problems, field: &str, value: &str) {
-    if value.trim().is_empty() {
-        problems.push(field, "is required");
-    }
-}
-
 fn group_claim_path(problems: &mut Problems, value: &str) -> Option<ClaimPath> {
     const FIELD: &str = "oidc.groupClaim";
     if value.trim().is_empty() {
-        problems.push(FIELD, "is required");
-        return None;
+        return None; // the contract's validation names the missing field
     }
     ClaimPath::parse(value)
         .map_err(|error| problems.push(FIELD, format!("`{value}` {error}")))
@@ -288,88 +245,6 @@ fn role_mapping(
     )
 }
 
-fn is_scope_token(scope: &str) -> bool {
-    !scope.is_empty()
-        && scope
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
-}
-
-fn socket_addr(problems: &mut Problems, field: &str, value: &str) -> Option<SocketAddr> {
-    let parsed = value.parse().ok();
-    if parsed.is_none() {
-        problems.push(
-            field,
-            format!("`{value}` is not an address like `0.0.0.0:4180`"),
-        );
-    }
-    parsed
-}
-
-fn upstream_url(problems: &mut Problems, value: &str) -> Option<Url> {
-    const FIELD: &str = "upstream";
-    let Ok(url) = Url::parse(value) else {
-        problems.push(
-            FIELD,
-            format!("`{value}` is not a URL like `http://127.0.0.1:8080`"),
-        );
-        return None;
-    };
-    let plain = url.scheme() == "http"
-        && url.host().is_some()
-        && url.path() == "/"
-        && url.query().is_none()
-        && url.username().is_empty()
-        && url.password().is_none();
-    if !plain {
-        problems.push(
-            FIELD,
-            "must be `http://host:port` with no path, query or credentials",
-        );
-        return None;
-    }
-    Some(url)
-}
-
-fn public_url(problems: &mut Problems, value: &str) -> Option<Url> {
-    const FIELD: &str = "publicUrl";
-    let Ok(url) = Url::parse(value) else {
-        problems.push(
-            FIELD,
-            format!("`{value}` is not a URL like `https://books.example.com`"),
-        );
-        return None;
-    };
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        problems.push(FIELD, "must be an http or https URL with a host");
-        return None;
-    }
-    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-        problems.push(FIELD, "must be an origin only (no path, query or fragment)");
-        return None;
-    }
-    Some(url)
-}
-
-fn issuer_from_well_known(problems: &mut Problems, value: &str) -> Option<String> {
-    const FIELD: &str = "oidc.wellKnownUrl";
-    let Ok(url) = Url::parse(value) else {
-        problems.push(FIELD, format!("`{value}` is not a URL"));
-        return None;
-    };
-    if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
-        problems.push(FIELD, "must be an http(s) URL without a query");
-        return None;
-    }
-    match value.strip_suffix(WELL_KNOWN_SUFFIX) {
-        Some(issuer) if !issuer.is_empty() => Some(issuer.to_owned()),
-        _ => {
-            problems.push(FIELD, format!("must end with `{WELL_KNOWN_SUFFIX}`"));
-            None
-        }
-    }
-}
-
 fn secret_file(
     problems: &mut Problems,
     field: &str,
@@ -377,7 +252,6 @@ fn secret_file(
     read_file: &impl Fn(&Path) -> io::Result<String>,
 ) -> Option<Secret> {
     if path.as_os_str().is_empty() {
-        problems.push(field, "is required");
         return None;
     }
     match read_file(path) {
@@ -401,7 +275,6 @@ fn root_admin(
     read_file: &impl Fn(&Path) -> io::Result<String>,
 ) -> Option<RootAdmin> {
     let root = config.root_admin.as_ref()?;
-    required(problems, "rootAdmin.username", &root.username);
     let password_hash = root.password_hash_file.as_deref().and_then(|path| {
         const FIELD: &str = "rootAdmin.passwordHashFile";
         let hash = secret_file(problems, FIELD, path, read_file)?;
@@ -424,9 +297,6 @@ fn root_admin(
             }
         }
     });
-    if root.session_lifetime_seconds == 0 {
-        problems.push("rootAdmin.sessionLifetimeSeconds", "must be more than 0");
-    }
     Some(RootAdmin {
         username: root.username.clone(),
         password_hash,
@@ -441,7 +311,6 @@ fn key_ring(
 ) -> Option<KeyRing> {
     const FIELD: &str = "session.keyFile";
     if path.as_os_str().is_empty() {
-        problems.push(FIELD, "is required");
         return None;
     }
     let text = match read_file(path) {
@@ -560,6 +429,46 @@ session:
     }
 
     #[test]
+    fn scopes_without_openid_or_with_spaces_are_refused() {
+        let yaml = GOOD.replace(
+            "  clientId: books\n",
+            "  clientId: books\n  scopes: [profile, \"bad scope\"]\n",
+        );
+        let problems = load(&yaml).expect_err("invalid");
+        assert_eq!(
+            problems
+                .0
+                .iter()
+                .filter(|p| p.field == "oidc.scopes")
+                .count(),
+            2,
+            "{problems}"
+        );
+    }
+
+    #[test]
+    fn bad_keys_and_hashes_are_refused_with_the_reason() {
+        let mut broken = files();
+        broken.insert("/s/keys", "c2hvcnQ=\n".into());
+        broken.insert("/s/root-hash", "plaintext-password".into());
+        let config = SidecarConfig::from_yaml(GOOD).expect("yaml");
+        let problems = Settings::from_config(&config, reader(broken)).expect_err("invalid");
+        assert!(problems.to_string().contains("at least 32"), "{problems}");
+        assert!(
+            problems.mentions("rootAdmin.passwordHashFile"),
+            "{problems}"
+        );
+    }
+
+    #[test]
+    fn http_public_url_gives_cookies_without_secure() {
+        let settings = load(&GOOD.replace("https://books", "http://books")).expect("valid");
+        assert!(!settings.session.secure_cookies);
+        assert_eq!(settings.session.cookie_name, "portcullis_session");
+        assert_eq!(settings.session.legacy_cookie_name, None);
+    }
+
+    #[test]
     fn role_mapping_and_group_claim_path_are_read() {
         let yaml = GOOD.replace(
             "  clientId: books\n",
@@ -592,24 +501,6 @@ session:
     }
 
     #[test]
-    fn scopes_without_openid_or_with_spaces_are_refused() {
-        let yaml = GOOD.replace(
-            "  clientId: books\n",
-            "  clientId: books\n  scopes: [profile, \"bad scope\"]\n",
-        );
-        let problems = load(&yaml).expect_err("invalid");
-        assert_eq!(
-            problems
-                .0
-                .iter()
-                .filter(|p| p.field == "oidc.scopes")
-                .count(),
-            2,
-            "{problems}"
-        );
-    }
-
-    #[test]
     fn bad_access_rules_are_named_by_their_index() {
         let yaml = format!(
             "{GOOD}authorization:
@@ -630,27 +521,5 @@ session:
         );
         assert!(problems.to_string().contains("`/admin/x`"), "{problems}");
         assert_eq!(problems.0.len(), 2, "{problems}");
-    }
-
-    #[test]
-    fn bad_keys_and_hashes_are_refused_with_the_reason() {
-        let mut broken = files();
-        broken.insert("/s/keys", "c2hvcnQ=\n".into());
-        broken.insert("/s/root-hash", "plaintext-password".into());
-        let config = SidecarConfig::from_yaml(GOOD).expect("yaml");
-        let problems = Settings::from_config(&config, reader(broken)).expect_err("invalid");
-        assert!(problems.to_string().contains("at least 32"), "{problems}");
-        assert!(
-            problems.mentions("rootAdmin.passwordHashFile"),
-            "{problems}"
-        );
-    }
-
-    #[test]
-    fn http_public_url_gives_cookies_without_secure() {
-        let settings = load(&GOOD.replace("https://books", "http://books")).expect("valid");
-        assert!(!settings.session.secure_cookies);
-        assert_eq!(settings.session.cookie_name, "portcullis_session");
-        assert_eq!(settings.session.legacy_cookie_name, None);
     }
 }

@@ -154,7 +154,9 @@ pub fn add_identity_headers(
         HeaderValue::from_bytes(text.as_bytes()).map_err(|_| Unforwardable(field))
     };
     let user = value("user", &session.user)?;
-    let groups = value("groups", &encode_groups(&session.groups))?;
+    let groups = (!session.groups.is_empty())
+        .then(|| value("groups", &encode_groups(&session.groups)))
+        .transpose()?;
     let email = session
         .email
         .as_deref()
@@ -166,7 +168,10 @@ pub fn add_identity_headers(
         .map(|preferred| value("preferred_username", preferred))
         .transpose()?;
     headers.insert(USER, user);
-    headers.insert(GROUPS, groups);
+    // No groups: no header (an empty one reads as a group named "" to some apps).
+    if let Some(groups) = groups {
+        headers.insert(GROUPS, groups);
+    }
     if let Some(email) = email {
         headers.insert(EMAIL, email);
     }
@@ -221,6 +226,18 @@ mod tests {
             expires_at: 0,
             id_token: None,
         }
+    }
+
+    #[test]
+    fn a_user_without_groups_gets_no_groups_header_even_if_the_client_sent_one() {
+        let mut headers = HeaderMap::new();
+        headers.insert("X-Forwarded-Groups", HeaderValue::from_static("admin"));
+        let mut session = session();
+        session.groups.clear();
+        strip_identity_headers(&mut headers);
+        add_identity_headers(&mut headers, &session).expect("forwardable");
+        assert_eq!(headers.get(GROUPS), None);
+        assert_eq!(headers[USER], "alice");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -36,6 +37,8 @@ pub struct AppState {
     pub backup_gate: Mutex<BackupGate>,
     /// Root-admin password checks, bounded in number and memory.
     pub password_checks: PasswordChecks,
+    /// Set at SIGTERM: `/readyz` then answers 503 while requests are still served.
+    pub draining: AtomicBool,
     started: Instant,
 }
 
@@ -58,6 +61,7 @@ impl AppState {
             revoked: RevokedSessions::default(),
             backup_gate: Mutex::new(BackupGate::default()),
             password_checks: PasswordChecks::new(PASSWORD_CHECK_SLOTS),
+            draining: AtomicBool::new(false),
             started: Instant::now(),
         })
     }

@@ -2,7 +2,9 @@
 //!
 //! Discovery runs in the background from start-up, retrying with backoff
 //! while the provider is down, so the sidecar (and the backup login) work
-//! without it. Login paths ask for the cached document. A token whose
+//! without it. A good document is refetched every 30 s; a failed refetch
+//! keeps the last good document for logins and is reported as the
+//! provider's state. Login paths ask for the cached document. A token whose
 //! signature does not verify with the cached keys (a new `kid`, or a key
 //! replaced under the same `kid`) triggers a refetch: single-flight, so a
 //! burst of logins after a rotation causes one fetch, and throttled only
@@ -18,8 +20,9 @@ use tokio::sync::Mutex;
 
 /// Shortest time between two forced refetches that both saw the same failure.
 const MIN_FORCED_INTERVAL: Duration = Duration::from_secs(5);
-/// How often a good document is refreshed anyway (keys rotate).
-const REFRESH_EVERY: Duration = Duration::from_secs(3600);
+/// How often a good document is refreshed anyway: keys rotate, and an
+/// outage should show on `/readyz` within a minute.
+const REFRESH_EVERY: Duration = Duration::from_secs(30);
 /// Longest wait between retries while the provider is unreachable.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
 
@@ -106,7 +109,8 @@ impl Provider {
             .filter(|found| found.issuer == issuer)
     }
 
-    /// The most recent failure, cleared by the next success.
+    /// The most recent failure, cleared by the next success (the cached
+    /// document, if any, stays in use meanwhile).
     pub fn last_failure(&self) -> Option<Arc<DiscoveryFailure>> {
         self.last_failure.load_full()
     }
