@@ -14,6 +14,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use portcullis_sidecar::oidc::claim_path::ClaimPath;
 use portcullis_sidecar::oidc::claims::{ClaimsError, identity_from_claims, merge_claims};
 use serde_json::{Map, Value};
 
@@ -58,7 +59,12 @@ fn object(value: Value) -> Option<Map<String, Value>> {
 }
 
 fn check(claims: &Map<String, Value>, username_claim: &str, group_claim: &str) {
-    match identity_from_claims(claims, username_claim, group_claim) {
+    // A claim name that is not a valid path is refused by the config's
+    // validation and never reaches a login.
+    let Ok(group_path) = ClaimPath::parse(group_claim) else {
+        return;
+    };
+    match identity_from_claims(claims, username_claim, &group_path) {
         Ok(identity) => {
             assert_eq!(
                 claims.get(username_claim).and_then(Value::as_str),

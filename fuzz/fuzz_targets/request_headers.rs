@@ -35,8 +35,9 @@ use portcullis_sidecar::http::identity_headers::{
     self as identity, add_identity_headers, strip_cookies, strip_hop_by_hop, strip_identity_headers,
 };
 use portcullis_sidecar::http::upgrade::is_websocket_handshake;
+use portcullis_sidecar::oidc::claim_path::ClaimPath;
 use portcullis_sidecar::oidc::claims::identity_from_claims;
-use portcullis_sidecar::roles::grant_for;
+use portcullis_sidecar::roles::{RoleMapping, grant_for};
 use portcullis_sidecar::session::cookie::is_sidecar_cookie;
 use portcullis_sidecar::session::model::bounded_groups;
 use portcullis_sidecar::session::{LoginMethod, Session};
@@ -284,13 +285,20 @@ fn session(request: &Request) -> Option<Session> {
     claims
         .entry("preferred_username")
         .or_insert_with(|| "alice".into());
-    let identity = identity_from_claims(&claims, "preferred_username", "groups").ok()?;
-    Some(login(identity))
+    let groups = ClaimPath::parse("groups").ok()?;
+    let identity = identity_from_claims(&claims, "preferred_username", &groups).ok()?;
+    login(identity)
 }
 
-fn login(identity: portcullis_sidecar::oidc::claims::Identity) -> Session {
-    let grant = grant_for(&identity.user, &identity.groups, Some(ROOT_USERNAME));
-    Session {
+fn login(identity: portcullis_sidecar::oidc::claims::Identity) -> Option<Session> {
+    let grant = grant_for(
+        &identity.user,
+        &identity.groups,
+        Some(ROOT_USERNAME),
+        &RoleMapping::default(),
+    )
+    .ok()?;
+    Some(Session {
         sid: "fuzz".into(),
         user: identity.user,
         email: identity.email,
@@ -301,7 +309,7 @@ fn login(identity: portcullis_sidecar::oidc::claims::Identity) -> Session {
         method: LoginMethod::Oidc,
         expires_at: NOW + 3600,
         id_token: None,
-    }
+    })
 }
 
 /// The sidecar's own test for a `Host` it passes on.
