@@ -7,7 +7,10 @@ use tokio::process::{Child, Command};
 
 /// Client id registered for the sidecar.
 pub const CLIENT_ID: &str = "portcullis";
-/// Its client secret.
+/// The `kid` a provider started with a given signing key publishes, so a
+/// test can sign tokens the provider's keys verify.
+pub const SIGNING_KEY_ID: &str = "portcullis-test-idp";
+/// The client secret of [`CLIENT_ID`].
 pub const CLIENT_SECRET: &str = "portcullis-secret";
 
 /// A running provider; stopped on drop.
@@ -35,7 +38,9 @@ impl Idp {
     /// `signing_key` (so a test can forge tokens with the provider's own key).
     pub async fn start_for_api(public_url: &str, signing_key: &std::path::Path) -> Result<Self> {
         let mut command = Self::command(public_url, 0, None, crate::api_clients::clients());
-        command.env("IDP_SIGNING_KEY_FILE", signing_key);
+        command
+            .env("IDP_SIGNING_KEY_FILE", signing_key)
+            .env("IDP_KEY_ID", SIGNING_KEY_ID);
         let (child, issuer) = spawn_until_ready(command, "IDP_READY").await?;
         Ok(Self {
             child: Some(child),

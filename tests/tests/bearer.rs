@@ -19,7 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// The audience API clients ask the provider for (a resource indicator).
 const API: &str = "https://books.example.test/api";
 /// The `kid` of the provider's signing key.
-const KID: &str = "portcullis-test-idp";
+const KID: &str = portcullis_e2e::idp::SIGNING_KEY_ID;
 
 struct Api {
     stack: Stack,
