@@ -14,7 +14,7 @@
 
 use super::claims::identity_from_claims;
 use super::flow::{check_not_before, keys_may_have_rotated, to_map};
-use super::provider::{Discovered, DiscoveryFailure, Provider, error_chain};
+use super::provider::{Discovered, DiscoveryFailure, Provider, TokenSource, error_chain};
 use super::types::OtherClaims;
 use crate::config::Settings;
 use crate::roles::grant_for;
@@ -85,7 +85,9 @@ pub async fn verify_bearer(
     let now = chrono::Utc::now();
     let claims = match verified(&parsed, &discovered, &settings.oidc.client_id, now) {
         Err(error) if keys_may_have_rotated(&error) => {
-            let fresher = provider.refresh_after_key_failure(&discovered).await?;
+            let fresher = provider
+                .refresh_after_key_failure(&discovered, TokenSource::Bearer)
+                .await?;
             verified(&parsed, &fresher, &settings.oidc.client_id, now)
         }
         other => other,

@@ -6,7 +6,7 @@
 //! `openidconnect`, and userinfo must be about the same subject.
 
 use super::pending::PendingLogin;
-use super::provider::{Discovered, Provider, error_chain};
+use super::provider::{Discovered, Provider, TokenSource, error_chain};
 use super::types::{OidcClient, OtherClaims};
 use crate::config::settings::ProviderSettings;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClientAuthMethod, CoreGenderClaim};
@@ -128,7 +128,7 @@ pub async fn finish_login(
     let verified = match id_token.claims(&client.id_token_verifier(), &nonce) {
         Err(error) if keys_may_have_rotated(&error) => {
             let fresher = provider
-                .refresh_after_key_failure(&discovered)
+                .refresh_after_key_failure(&discovered, TokenSource::TokenEndpoint)
                 .await
                 .map_err(|failure| FlowError::InvalidIdToken(failure.reason))?;
             let client = client_for(&fresher, oidc);

@@ -6,10 +6,14 @@
 //! keeps the last good document for logins and is reported as the
 //! provider's state. Login paths ask for the cached document. A token whose
 //! signature does not verify with the cached keys (a new `kid`, or a key
-//! replaced under the same `kid`) triggers a refetch: single-flight, so a
-//! burst of logins after a rotation causes one fetch, and throttled only
-//! against repeating a forced fetch that already gave the failing keys, so
-//! the first login after a rotation always gets the new keys.
+//! replaced under the same `kid`) triggers a refetch, single-flight, so a
+//! burst of logins after a rotation causes one fetch. A token that came from
+//! the provider's own token endpoint always earns that refetch: it can only
+//! fail because the keys changed, so the first login after a rotation (even
+//! a second rotation moments after the first) gets the new keys. A bearer
+//! token can be made up by anyone, so its failures force at most one fetch
+//! per few seconds: a flood of forged tokens never becomes a flood of
+//! requests to the provider.
 
 use super::types::Metadata;
 use arc_swap::ArcSwapOption;
@@ -18,13 +22,23 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
-/// Shortest time between two forced refetches that both saw the same failure.
+/// Shortest time between two refetches forced by bearer tokens.
 const MIN_FORCED_INTERVAL: Duration = Duration::from_secs(5);
 /// How often a good document is refreshed anyway: keys rotate, and an
 /// outage should show on `/readyz` within a minute.
 const REFRESH_EVERY: Duration = Duration::from_secs(30);
 /// Longest wait between retries while the provider is unreachable.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
+
+/// Where a token that failed to verify came from, which decides whether it
+/// may force a refetch of the provider's keys at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenSource {
+    /// The provider's token endpoint, asked by the sidecar itself.
+    TokenEndpoint,
+    /// A client's `Authorization: Bearer` header.
+    Bearer,
+}
 
 /// A discovery document for one issuer.
 #[derive(Debug)]
@@ -51,7 +65,7 @@ pub struct Provider {
     http: reqwest::Client,
     current: ArcSwapOption<Discovered>,
     last_failure: ArcSwapOption<DiscoveryFailure>,
-    /// Held while fetching; holds when the last forced refetch ran.
+    /// Held while fetching; holds when a bearer token last forced a refetch.
     fetch_lock: Mutex<Option<Instant>>,
 }
 
@@ -84,21 +98,25 @@ impl Provider {
         self.fetch(issuer).await
     }
 
-    /// The keys after a token failed to verify with those of `used`: the
-    /// document another login already refetched, or a fresh one.
+    /// The keys after a token from `source` failed to verify with those of
+    /// `used`: the document another request already refetched, or a fresh one.
     pub async fn refresh_after_key_failure(
         &self,
         used: &Arc<Discovered>,
+        source: TokenSource,
     ) -> Result<Arc<Discovered>, DiscoveryFailure> {
         let mut last_forced = self.fetch_lock.lock().await;
         if let Some(current) = self.cached(&used.issuer) {
             let newer = !Arc::ptr_eq(&current, used);
-            let just_forced = last_forced.is_some_and(|at| at.elapsed() < MIN_FORCED_INTERVAL);
-            if newer || just_forced {
+            let throttled = source == TokenSource::Bearer
+                && last_forced.is_some_and(|at| at.elapsed() < MIN_FORCED_INTERVAL);
+            if newer || throttled {
                 return Ok(current);
             }
         }
-        *last_forced = Some(Instant::now());
+        if source == TokenSource::Bearer {
+            *last_forced = Some(Instant::now());
+        }
         self.fetch(&used.issuer).await
     }
 
@@ -165,6 +183,9 @@ impl Provider {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
 
 /// An error and its causes on one line, e.g. `Request failed: connection refused`.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
