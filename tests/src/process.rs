@@ -7,10 +7,12 @@
 //! bound on each start-up counts only from when its turn comes.
 
 use anyhow::{Context, Result, bail};
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::Semaphore;
 
@@ -20,6 +22,8 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(90);
 pub const STARTING_AT_ONCE: usize = 2;
 /// How long a start-up may wait for its turn.
 pub const TURN_TIMEOUT: Duration = Duration::from_secs(300);
+/// How many of a helper's last stderr lines a failed start-up reports.
+const STDERR_TAIL_LINES: usize = 30;
 
 /// Turns to start a helper, shared by every test (and runtime) of the process.
 static STARTING: Semaphore = Semaphore::const_new(STARTING_AT_ONCE);
@@ -50,7 +54,9 @@ pub fn free_port() -> u16 {
 }
 
 /// Spawns `command` (killed on drop) and returns it with the rest of the
-/// first stdout line that starts with `marker`.
+/// first stdout line that starts with `marker`. The helper's stderr is passed
+/// on to the test's, and a start-up that fails says what the helper printed
+/// last.
 pub async fn spawn_until_ready(mut command: Command, marker: &str) -> Result<(Child, String)> {
     let _turn = tokio::time::timeout(TURN_TIMEOUT, STARTING.acquire())
         .await
@@ -58,11 +64,13 @@ pub async fn spawn_until_ready(mut command: Command, marker: &str) -> Result<(Ch
         .context("the start-up semaphore is never closed")?;
     command
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .stdin(Stdio::null())
         .kill_on_drop(true);
     let mut child = command
         .spawn()
         .with_context(|| format!("cannot start {command:?}"))?;
+    let stderr_tail = pass_on_stderr(child.stderr.take().context("no stderr")?);
     let stdout = child.stdout.take().context("no stdout")?;
     let mut lines = BufReader::new(stdout).lines();
     let found = tokio::time::timeout(READY_TIMEOUT, async {
@@ -73,16 +81,58 @@ pub async fn spawn_until_ready(mut command: Command, marker: &str) -> Result<(Ch
         }
         Ok(None)
     })
-    .await
-    .with_context(|| format!("{command:?} printed no `{marker}` within {READY_TIMEOUT:?}"))??;
-    let Some(rest) = found else {
+    .await;
+    let Ok(found) = found else {
+        let _ = child.kill().await;
         bail!(
-            "{command:?} exited before printing `{marker}`: {:?}",
-            child.wait().await
+            "{command:?} printed no `{marker}` within {READY_TIMEOUT:?}; its last stderr lines:\n{}",
+            tail_text(&stderr_tail)
+        );
+    };
+    let Some(rest) = found? else {
+        let status = child.wait().await;
+        bail!(
+            "{command:?} exited before printing `{marker}` ({status:?}); its last stderr lines:\n{}",
+            tail_text(&stderr_tail)
         );
     };
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Ok((child, rest))
+}
+
+/// The last lines a helper printed on stderr.
+type StderrTail = Arc<Mutex<VecDeque<String>>>;
+
+/// Copies `stderr` to the test's stderr line by line, keeping the last
+/// [`STDERR_TAIL_LINES`] for a start-up error.
+fn pass_on_stderr(stderr: impl AsyncRead + Unpin + Send + 'static) -> StderrTail {
+    let tail = StderrTail::default();
+    let kept = tail.clone();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            eprintln!("{line}");
+            let mut kept = kept
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if kept.len() == STDERR_TAIL_LINES {
+                kept.pop_front();
+            }
+            kept.push_back(line);
+        }
+    });
+    tail
+}
+
+fn tail_text(tail: &StderrTail) -> String {
+    let lines = tail
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if lines.is_empty() {
+        "(nothing)".to_owned()
+    } else {
+        lines.iter().cloned().collect::<Vec<_>>().join("\n")
+    }
 }
 
 /// Waits, within [`READY_TIMEOUT`], until `url` answers 200.
