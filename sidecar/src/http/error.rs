@@ -11,6 +11,7 @@ use crate::oidc::flow::FlowError;
 use crate::oidc::issuer_param::IssuerParamError;
 use crate::oidc::pending::PendingError;
 use crate::oidc::provider::{DiscoveryFailure, error_chain};
+use crate::oidc::signed_in::IdentityRefused;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -48,10 +49,10 @@ pub enum AppError {
     Flow(#[from] FlowError),
     /// The claims do not make a login.
     #[error(transparent)]
-    Claims(#[from] ClaimsError),
+    Claims(ClaimsError),
     /// The user is in none of the groups allowed to sign in.
     #[error(transparent)]
-    NotAllowed(#[from] crate::roles::NotInAllowedGroups),
+    NotAllowed(crate::roles::NotInAllowedGroups),
     /// The provider sent more (or longer) groups than one cookie can hold.
     #[error(transparent)]
     SessionTooLarge(#[from] crate::session::cookie::SessionTooLarge),
@@ -76,6 +77,15 @@ pub enum AppError {
     /// A path the app could read differently from the access rules.
     #[error(transparent)]
     AmbiguousPath(#[from] portcullis_contract::access::path::AmbiguousPath),
+}
+
+impl From<IdentityRefused> for AppError {
+    fn from(refused: IdentityRefused) -> Self {
+        match refused {
+            IdentityRefused::Claims(error) => Self::Claims(error),
+            IdentityRefused::NotAllowed(error) => Self::NotAllowed(error),
+        }
+    }
 }
 
 // === impl AppError ===

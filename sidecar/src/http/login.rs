@@ -8,18 +8,16 @@ use super::pages::login_page;
 use super::state::{SharedState, unix_now};
 use crate::config::Settings;
 use crate::metrics::LoginOutcome;
-use crate::oidc::claims::identity_from_claims;
 use crate::oidc::flow::{authorization_request, finish_login};
 use crate::oidc::issuer_param::check_issuer_param;
 use crate::oidc::pending::{
     PENDING_LOGIN_SECONDS, PendingError, PendingLogin, pending_cookie_name, pending_cookie_prefix,
     pending_cookies_to_forget,
 };
+use crate::oidc::signed_in::{Proof, session_from_claims};
 use crate::return_path::return_path_or_default;
-use crate::roles::grant_for;
+use crate::session::LoginMethod;
 use crate::session::cookie::{clear_cookie, request_cookie_pairs, request_cookies, set_cookie};
-use crate::session::model::{bounded_groups, new_session_id};
-use crate::session::{LoginMethod, Session};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -202,40 +200,16 @@ async fn finish(
         &pending,
     )
     .await?;
-    let identity = identity_from_claims(
-        &login.claims,
-        &settings.oidc.username_claim,
-        &settings.oidc.group_claim,
-    )?;
-    let root_username = settings
-        .root_admin
-        .as_ref()
-        .map(|root| root.username.as_str());
-    let grant = grant_for(
-        &identity.user,
-        &identity.groups,
-        root_username,
-        &settings.oidc.roles,
-    )
-    .inspect_err(
-        |_| tracing::info!(user = %identity.user, "login refused: not in an allowed group"),
-    )?;
     let lifetime = login
         .expires_in
         .unwrap_or(settings.session.fallback_lifetime)
         .max(Duration::from_secs(1));
-    let session = Session {
-        sid: new_session_id(),
-        user: identity.user,
-        email: identity.email,
-        preferred_username: identity.preferred_username,
-        groups: bounded_groups(identity.groups),
-        role: grant.role,
-        root: grant.root,
+    let proof = Proof {
         method: LoginMethod::Oidc,
         expires_at: now + lifetime.as_secs(),
         id_token: Some(login.id_token),
     };
+    let session = session_from_claims(&login.claims, settings, proof)?;
     tracing::info!(user = %session.user, role = session.role.as_str(), root = session.root, "login succeeded");
     Ok(session_response(
         settings,

@@ -12,13 +12,11 @@
 //! checks and role mapping as a browser login. Opaque tokens cannot be
 //! verified this way and are refused.
 
-use super::claims::identity_from_claims;
 use super::flow::{check_not_before, keys_may_have_rotated, to_map};
 use super::provider::{Discovered, DiscoveryFailure, Provider, TokenSource, error_chain};
+use super::signed_in::{IdentityRefused, Proof, session_from_claims};
 use super::types::OtherClaims;
 use crate::config::Settings;
-use crate::roles::grant_for;
-use crate::session::model::{bounded_groups, new_session_id};
 use crate::session::{LoginMethod, Session};
 use openidconnect::core::{
     CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
@@ -53,13 +51,22 @@ pub enum BearerError {
     Invalid(String),
     /// The claims do not make an identity (no username, unsafe values).
     #[error(transparent)]
-    Claims(#[from] super::claims::ClaimsError),
+    Claims(super::claims::ClaimsError),
     /// The token's subject is in none of the allowed groups.
     #[error(transparent)]
-    NotAllowed(#[from] crate::roles::NotInAllowedGroups),
+    NotAllowed(crate::roles::NotInAllowedGroups),
     /// The provider's keys are not available, so nothing can be verified.
     #[error(transparent)]
     ProviderUnavailable(#[from] DiscoveryFailure),
+}
+
+impl From<IdentityRefused> for BearerError {
+    fn from(refused: IdentityRefused) -> Self {
+        match refused {
+            IdentityRefused::Claims(error) => Self::Claims(error),
+            IdentityRefused::NotAllowed(error) => Self::NotAllowed(error),
+        }
+    }
 }
 
 /// The `Authorization: Bearer` token of a request, if it sent one.
@@ -106,33 +113,12 @@ pub async fn verify_bearer(
     let map = to_map(&claims);
     let leeway_now = u64::try_from(now.timestamp() + LEEWAY_SECONDS).unwrap_or(0);
     check_not_before(&map, leeway_now).map_err(|error| BearerError::Invalid(error.to_string()))?;
-    let identity = identity_from_claims(
-        &map,
-        &settings.oidc.username_claim,
-        &settings.oidc.group_claim,
-    )?;
-    let root_username = settings
-        .root_admin
-        .as_ref()
-        .map(|root| root.username.as_str());
-    let grant = grant_for(
-        &identity.user,
-        &identity.groups,
-        root_username,
-        &settings.oidc.roles,
-    )?;
-    Ok(Session {
-        sid: new_session_id(),
-        user: identity.user,
-        email: identity.email,
-        preferred_username: identity.preferred_username,
-        groups: bounded_groups(identity.groups),
-        role: grant.role,
-        root: grant.root,
+    let proof = Proof {
         method: LoginMethod::Bearer,
         expires_at: u64::try_from(claims.expiration().timestamp()).unwrap_or(0),
         id_token: None,
-    })
+    };
+    Ok(session_from_claims(&map, settings, proof)?)
 }
 
 /// The token's claims when the signature, issuer, algorithm, type and

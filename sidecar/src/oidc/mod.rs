@@ -7,4 +7,5 @@ pub mod flow;
 pub mod issuer_param;
 pub mod pending;
 pub mod provider;
+pub mod signed_in;
 pub mod types;

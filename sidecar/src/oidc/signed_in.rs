@@ -1,0 +1,67 @@
+//! The session a set of verified claims stands for.
+//!
+//! A browser login (claims from the ID token and userinfo) and an API
+//! client's bearer token (claims from the access token) take the same steps
+//! from claims to a session: read the identity by the configured claim
+//! names, apply the role mapping and the allow-list, honour the root
+//! admin's name, bound the groups. One function takes them for both, so the
+//! two ways in cannot drift apart.
+
+use super::claims::{ClaimsError, identity_from_claims};
+use crate::config::Settings;
+use crate::roles::{NotInAllowedGroups, grant_for};
+use crate::session::model::{bounded_groups, new_session_id};
+use crate::session::{LoginMethod, Session};
+use serde_json::{Map, Value};
+
+/// Why verified claims do not make a session.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IdentityRefused {
+    /// The claims do not make an identity (no username, unsafe values).
+    #[error(transparent)]
+    Claims(#[from] ClaimsError),
+    /// The user is in none of the allowed groups.
+    #[error(transparent)]
+    NotAllowed(#[from] NotInAllowedGroups),
+}
+
+/// How the claims were obtained and how long the session they make lasts.
+pub struct Proof {
+    /// The way the user signed in.
+    pub method: LoginMethod,
+    /// When the session ends (Unix seconds).
+    pub expires_at: u64,
+    /// The ID token, kept for logging out at the provider.
+    pub id_token: Option<String>,
+}
+
+/// The session `claims` stand for under `settings`' claim names, role
+/// mapping and root admin.
+pub fn session_from_claims(
+    claims: &Map<String, Value>,
+    settings: &Settings,
+    proof: Proof,
+) -> Result<Session, IdentityRefused> {
+    let oidc = &settings.oidc;
+    let identity = identity_from_claims(claims, &oidc.username_claim, &oidc.group_claim)?;
+    let root_username = settings
+        .root_admin
+        .as_ref()
+        .map(|root| root.username.as_str());
+    let grant = grant_for(&identity.user, &identity.groups, root_username, &oidc.roles)
+        .inspect_err(|_| {
+            tracing::info!(user = %identity.user, "sign-in refused: not in an allowed group");
+        })?;
+    Ok(Session {
+        sid: new_session_id(),
+        user: identity.user,
+        email: identity.email,
+        preferred_username: identity.preferred_username,
+        groups: bounded_groups(identity.groups),
+        role: grant.role,
+        root: grant.root,
+        method: proof.method,
+        expires_at: proof.expires_at,
+        id_token: proof.id_token,
+    })
+}
