@@ -11,6 +11,7 @@ pub mod bearer;
 pub mod config;
 pub mod defaults;
 pub mod hash;
+pub mod header_value;
 pub mod password;
 pub mod paths;
 pub mod problems;

@@ -9,6 +9,7 @@
 
 use crate::config::{ConnectionsConfig, SidecarConfig};
 use crate::defaults::REQUIRED_SCOPE;
+use crate::header_value::is_header_safe;
 use crate::paths::{CALLBACK_PATH, WELL_KNOWN_SUFFIX};
 use crate::problems::Problems;
 use ipnet::IpNet;
@@ -91,6 +92,12 @@ pub fn validate(config: &SidecarConfig) -> Result<Valid, Problems> {
     }
     if let Some(root) = &config.root_admin {
         required(&mut problems, "rootAdmin.username", &root.username);
+        if !is_header_safe(&root.username) {
+            problems.push(
+                "rootAdmin.username",
+                "must not start or end with spaces or hold control characters: the app would read another name than the sidecar",
+            );
+        }
         if root.session_lifetime_seconds == 0 {
             problems.push("rootAdmin.sessionLifetimeSeconds", "must be more than 0");
         }
@@ -380,6 +387,15 @@ session:
             "trustedProxies[0]",
         ] {
             assert!(problems.mentions(field), "{field} missing from {problems}");
+        }
+    }
+
+    #[test]
+    fn a_root_admin_name_the_app_would_read_differently_is_refused() {
+        for name in [r#"" admin""#, r#""admin ""#, r#""ad\u0007min""#] {
+            let yaml = GOOD.replace("username: admin", &format!("username: {name}"));
+            let problems = check(&yaml).expect_err(name);
+            assert!(problems.mentions("rootAdmin.username"), "{problems}");
         }
     }
 }

@@ -6,6 +6,7 @@
 
 use super::claim_path::ClaimPath;
 use crate::roles::groups_from_claim;
+pub use portcullis_contract::header_value::is_header_safe;
 use serde_json::{Map, Value};
 
 /// Who logged in, as the provider describes them.
@@ -47,14 +48,6 @@ pub enum ClaimsError {
         /// The claim's name.
         claim: String,
     },
-}
-
-/// True for a value an identity header carries exactly as the sidecar
-/// reads it: no surrounding whitespace (apps trim it, so ` root` would
-/// become `root` after the root check), and no control characters (a
-/// header cannot carry them at all).
-pub fn is_header_safe(value: &str) -> bool {
-    value.trim() == value && !value.chars().any(char::is_control)
 }
 
 /// Merges userinfo claims over ID token claims.
