@@ -7,13 +7,16 @@
 //!   connections are closed.
 //! - At most `maxConnections` connections are served at once; further ones
 //!   wait in the kernel's listen queue rather than exhausting descriptors.
+//!   A connection spliced to the app as a WebSocket keeps its place until
+//!   the splice ends, so long-lived sockets count like any other.
 //! - A request head larger than `maxRequestHeadBytes` is refused (431).
 //! - HTTP/2 is not spoken here: a client opening with the HTTP/2 preface is
 //!   refused by the HTTP/1.1 parser and the connection closed; requests reach
 //!   the app as HTTP/1.1 only.
 //!
 //! On stop, the listener closes, open connections finish their current
-//! request, and the call returns once every connection has ended.
+//! request, spliced WebSockets are closed, and the call returns once every
+//! connection has ended.
 
 use crate::config::connections::ConnectionLimits;
 use axum::Router;
@@ -25,12 +28,28 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower::ServiceExt;
 
 /// Pause after a failed `accept` (for example, out of descriptors), so the
 /// loop does not spin while the condition lasts.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// A connection's place among the `maxConnections` served at once, handed
+/// to each request so that what outlives the request on that connection (a
+/// spliced WebSocket) keeps the place, and learns when the server stops.
+#[derive(Clone, Debug)]
+pub struct ConnectionSlot {
+    _place: Arc<OwnedSemaphorePermit>,
+    stop: watch::Receiver<bool>,
+}
+
+impl ConnectionSlot {
+    /// Returns once the server is stopping.
+    pub async fn stopping(&mut self) {
+        stopped(&mut self.stop).await;
+    }
+}
 
 /// Serves `app` on `listener` within `limits` until `stop` turns true and
 /// every connection has ended.
@@ -67,8 +86,14 @@ pub async fn serve_bounded(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let slot = ConnectionSlot {
+            _place: Arc::new(permit),
+            stop: stop.clone(),
+        };
+        let service_slot = slot.clone();
         let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
+            request.extensions_mut().insert(service_slot.clone());
             app.clone().oneshot(request.map(Body::new))
         });
         let connection = builder
@@ -84,7 +109,7 @@ pub async fn serve_bounded(
                     let _ = connection.await;
                 }
             }
-            drop(permit);
+            drop(slot);
         });
     }
     drop(listener);

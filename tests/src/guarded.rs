@@ -53,6 +53,21 @@ impl Guarded {
         self.sidecar.url().trim_start_matches("http://")
     }
 
+    /// A WebSocket handshake with `cookie`, answered `101` and spliced to
+    /// the echo app (which echoes bytes back).
+    pub async fn open_websocket(&self, cookie: &str) -> Result<tokio::net::TcpStream> {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = tokio::net::TcpStream::connect(self.addr()).await?;
+        let request = format!(
+            "GET /socket HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nCookie: {cookie}\r\n\r\n",
+            self.addr()
+        );
+        stream.write_all(request.as_bytes()).await?;
+        let response = read_response(&mut stream).await?;
+        anyhow::ensure!(response.status() == 101, "{}", response.head);
+        Ok(stream)
+    }
+
     /// A `Cookie` header value with a session for `user` in `role`, valid for `seconds`.
     pub fn session_cookie(&self, user: &str, role: Role, seconds: u64) -> Result<String> {
         let config = &self.sidecar.setup.config;

@@ -162,7 +162,7 @@ async fn two_host_headers_are_refused_and_connection_cannot_drop_host() -> Resul
 async fn a_websocket_closes_when_its_session_expires() -> Result<()> {
     let guarded = Guarded::start().await?;
     let cookie = guarded.session_cookie("ursula", Role::Untrusted, 3)?;
-    let mut stream = open_websocket(&guarded, &cookie).await?;
+    let mut stream = guarded.open_websocket(&cookie).await?;
     stream.write_all(b"ping").await?;
     let mut echoed = [0u8; 4];
     stream.read_exact(&mut echoed).await?;
@@ -183,21 +183,9 @@ async fn a_websocket_closes_when_its_session_logs_out() -> Result<()> {
         )
         .await?;
     let cookie = browser.cookies_for(base).unwrap_or_default();
-    let mut stream = open_websocket(&guarded, &cookie).await?;
+    let mut stream = guarded.open_websocket(&cookie).await?;
     browser.log_out(base).await?;
     assert_closes_within(&mut stream, Duration::from_secs(5)).await
-}
-
-async fn open_websocket(guarded: &Guarded, cookie: &str) -> Result<TcpStream> {
-    let mut stream = TcpStream::connect(guarded.addr()).await?;
-    let request = format!(
-        "GET /socket HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nCookie: {cookie}\r\n\r\n",
-        guarded.addr()
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let response = read_response(&mut stream).await?;
-    anyhow::ensure!(response.status() == 101, "{}", response.head);
-    Ok(stream)
 }
 
 /// The spliced connection ends (EOF or reset) within `limit`, while the

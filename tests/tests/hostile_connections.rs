@@ -85,6 +85,35 @@ async fn silent_connections_beyond_the_cap_hold_no_descriptors() -> Result<()> {
 }
 
 #[tokio::test]
+async fn spliced_websockets_keep_their_place_among_the_connections_served() -> Result<()> {
+    let guarded = Guarded::start_with(|setup| {
+        setup.config.connections.max_connections = 2;
+    })
+    .await?;
+    let cookie = guarded.session_cookie("ursula", Role::Untrusted, 600)?;
+    let first = guarded.open_websocket(&cookie).await?;
+    let _second = guarded.open_websocket(&cookie).await?;
+    let client = reqwest::Client::new();
+    let while_full = client
+        .get(guarded.url("/login"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    assert!(
+        while_full.is_err(),
+        "a third connection was served beside two WebSockets: {while_full:?}"
+    );
+    drop(first);
+    let after_one_closed = client
+        .get(guarded.url("/login"))
+        .timeout(Duration::from_secs(20))
+        .send()
+        .await?;
+    assert_eq!(after_one_closed.status(), reqwest::StatusCode::OK);
+    Ok(())
+}
+
+#[tokio::test]
 async fn an_oversized_request_head_is_refused() -> Result<()> {
     let guarded = Guarded::start().await?;
     let mut stream = TcpStream::connect(guarded.addr()).await?;

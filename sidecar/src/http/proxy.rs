@@ -16,6 +16,7 @@ use super::identity_headers::{
 use super::state::SharedState;
 use super::upgrade::{app_switched_to_websocket, is_websocket_handshake, splice};
 use crate::config::Settings;
+use crate::listener::ConnectionSlot;
 use crate::session::Session;
 use crate::session::cookie::is_sidecar_cookie;
 use axum::body::Body;
@@ -50,6 +51,7 @@ async fn forward(
     let hops = ClientHops::decide(peer.ip(), request.headers(), &settings.trusted_proxies);
     let websocket = is_websocket_handshake(request.method(), request.version(), request.headers());
     let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut request));
+    let slot = request.extensions().get::<ConnectionSlot>().cloned();
 
     let upstream = &settings.upstream;
     let path_and_query = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
@@ -98,7 +100,13 @@ async fn forward(
             return Err(AppError::UpstreamUnavailable);
         };
         let app_upgrade = hyper::upgrade::on(&mut response);
-        tokio::spawn(splice(state.clone(), session, client_upgrade, app_upgrade));
+        tokio::spawn(splice(
+            state.clone(),
+            session,
+            slot,
+            client_upgrade,
+            app_upgrade,
+        ));
     } else {
         strip_hop_by_hop(response.headers_mut(), false);
     }

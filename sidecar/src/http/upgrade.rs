@@ -8,9 +8,11 @@
 //! which would let the client speak HTTP/2 to the app with headers of its
 //! choosing) is removed and the request forwarded as an ordinary one. A
 //! spliced connection ends when the session that opened it expires or is
-//! logged out.
+//! logged out, or when the sidecar stops; until then it keeps its place
+//! among the connections served at once.
 
 use super::state::{SharedState, unix_now};
+use crate::listener::ConnectionSlot;
 use crate::session::Session;
 use http::header::{self, HeaderMap};
 use http::{Method, Version};
@@ -45,10 +47,13 @@ pub fn app_switched_to_websocket(response_headers: &HeaderMap) -> bool {
         .is_some_and(|value| value.trim().eq_ignore_ascii_case(WEBSOCKET))
 }
 
-/// Copies bytes both ways until either side closes, or the session ends.
+/// Copies bytes both ways until either side closes, the session ends or
+/// the server stops. `slot` (the connection's place among those served at
+/// once) is held until then.
 pub async fn splice(
     state: SharedState,
     session: Option<Session>,
+    slot: Option<ConnectionSlot>,
     client: OnUpgrade,
     app: OnUpgrade,
 ) {
@@ -59,14 +64,24 @@ pub async fn splice(
         let _ =
             tokio::io::copy_bidirectional(&mut TokioIo::new(client), &mut TokioIo::new(app)).await;
     };
+    let stopping = async {
+        match slot {
+            Some(mut slot) => slot.stopping().await,
+            None => std::future::pending().await,
+        }
+    };
     let Some(session) = session else {
-        // A public path without a session: nothing to end it but the peers.
-        copy.await;
+        // A public path without a session: only the peers or a stop end it.
+        tokio::select! {
+            () = copy => {}
+            () = stopping => {}
+        }
         return;
     };
     let lifetime = Duration::from_secs(session.expires_at.saturating_sub(unix_now()));
     tokio::select! {
         () = copy => {}
+        () = stopping => {}
         () = tokio::time::sleep(lifetime) => {
             tracing::info!(user = %session.user, "WebSocket closed: the session expired");
         }
