@@ -91,9 +91,8 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|name| HeaderName::try_from(name.trim()).ok())
+        .flat_map(|value| value.as_bytes().split(|byte| *byte == b','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim_ascii()).ok())
         .filter(|name| !(keep_upgrade && name == header::UPGRADE))
         .filter(|name| !NEVER_HOP_BY_HOP.contains(name))
         .collect();
@@ -372,5 +371,17 @@ mod tests {
         strip_hop_by_hop(&mut upgrading, true);
         assert_eq!(upgrading[header::UPGRADE], "websocket");
         assert_eq!(upgrading[header::CONNECTION], "upgrade");
+    }
+
+    #[test]
+    fn headers_named_beside_a_non_ascii_connection_token_are_still_dropped() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_bytes(b"x-private, caf\xe9").expect("opaque bytes"),
+        );
+        headers.insert("x-private", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut headers, false);
+        assert!(headers.is_empty(), "{headers:?}");
     }
 }
