@@ -34,12 +34,16 @@ if [[ -s "$work/pids" ]]; then
 	exit 1
 fi
 
-# A port nobody listens on right now (good enough on a test machine).
+# A port nobody listens on right now, below the kernel's ephemeral range so
+# that no outgoing connection takes it between this check and the bind.
+ephemeral_low="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
+port_low=10000
+port_span=$((ephemeral_low - port_low))
 taken=" "
 free_port() {
 	local p
 	for _ in $(seq 1 200); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((port_low + RANDOM % port_span))
 		[[ "$taken" == *" $p "* ]] && continue
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			taken+="$p "
