@@ -6,20 +6,24 @@
 //!
 //! What the README promises: an upgrade changes values and keeps the
 //! `caBundle` the operator wrote; an uninstall removes the operator and its
-//! webhook but leaves the CRD and every `OidcSettings`.
+//! webhook but leaves the CRD and every `OidcSettings`; and the quickstart's
+//! own `OidcSettings`, Deployment and Service are accepted as written.
 
 use anyhow::{Context, Result, ensure};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Client;
 use kube::api::{Api, PostParams};
 use kube::runtime::wait::conditions;
 use portcullis_e2e::helm::{Helm, chart_dir};
 use portcullis_e2e::kube::Cluster;
-use portcullis_e2e::kube::env::{CRD_NAME, client, eventually, namespace, settings, wait_for};
+use portcullis_e2e::kube::env::{CRD_NAME, client, eventually, namespace, wait_for};
+use portcullis_e2e::process::repo_root;
 use portcullis_operator::crd::OidcSettings;
 
 /// What the operator would write into the `caBundle`.
@@ -90,12 +94,9 @@ async fn lifecycle(helm: &Helm, client: &Client, kubeconfig: &str) -> Result<()>
     let webhooks: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
     let mut config = webhooks.get(&fullname).await?;
 
-    // An OidcSettings made while the chart is installed.
+    // The README quickstart's OidcSettings, Deployment and Service, made
+    // while the chart is installed: the API server and the CRD accept them.
     let settings_api: Api<OidcSettings> = Api::namespaced(client.clone(), &namespace);
-    let settings = settings(
-        "https://sso.example.com/.well-known/openid-configuration",
-        "https://books.example.com",
-    );
     eventually("OidcSettings to be served", || async {
         settings_api
             .list(&Default::default())
@@ -104,9 +105,7 @@ async fn lifecycle(helm: &Helm, client: &Client, kubeconfig: &str) -> Result<()>
             .map(|_| ())
     })
     .await?;
-    settings_api
-        .create(&PostParams::default(), &settings)
-        .await?;
+    create_quickstart_objects(client, &namespace).await?;
 
     // The operator writes the caBundle (a plain update, as it does).
     for webhook in config.webhooks.iter_mut().flatten() {
@@ -164,5 +163,77 @@ async fn lifecycle(helm: &Helm, client: &Client, kubeconfig: &str) -> Result<()>
         settings_api.get_opt("books").await?.is_some(),
         "helm uninstall deleted an OidcSettings"
     );
+    Ok(())
+}
+
+/// The YAML blocks of the README's "Kubernetes quickstart" section.
+fn quickstart_yaml() -> Result<Vec<String>> {
+    let readme = std::fs::read_to_string(repo_root().join("README.md"))?;
+    let start = readme
+        .find("## Kubernetes quickstart")
+        .context("README has no Kubernetes quickstart")?;
+    let section = &readme[start..];
+    let section = &section[..section[3..]
+        .find("\n## ")
+        .map_or(section.len(), |end| end + 3)];
+    Ok(section
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|block| block.split("```").next().map(str::to_owned))
+        .collect())
+}
+
+/// Creates the quickstart's objects in `namespace` instead of `media`.
+async fn create_quickstart_objects(client: &Client, namespace: &str) -> Result<()> {
+    let blocks = quickstart_yaml()?;
+    let settings_block = blocks
+        .iter()
+        .find(|block| block.contains("kind: OidcSettings"))
+        .context("no OidcSettings in the quickstart")?;
+    let mut settings: OidcSettings = serde_yaml::from_str(settings_block)
+        .context("the quickstart's OidcSettings does not parse")?;
+    settings.metadata.namespace = Some(namespace.to_owned());
+    Api::<OidcSettings>::namespaced(client.clone(), namespace)
+        .create(&PostParams::default(), &settings)
+        .await
+        .context("the API server refused the quickstart's OidcSettings")?;
+    let app_block = blocks
+        .iter()
+        .find(|block| block.contains("kind: Deployment"))
+        .context("no Deployment in the quickstart")?;
+    let mut documents = app_block.split("\n---\n");
+    let mut deployment: Deployment = serde_yaml::from_str(documents.next().unwrap_or_default())?;
+    let mut service: Service = serde_yaml::from_str(documents.next().unwrap_or_default())
+        .context("no Service after the quickstart's Deployment")?;
+    let labels = deployment
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.template.metadata.as_ref())
+        .and_then(|meta| meta.labels.clone())
+        .unwrap_or_default();
+    ensure!(
+        labels.get("portcullis.dev/inject") == settings.metadata.name.as_ref(),
+        "the quickstart's pod template is not labelled with its OidcSettings"
+    );
+    let target = service
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.ports.as_ref())
+        .and_then(|ports| ports.first())
+        .and_then(|port| port.target_port.clone());
+    ensure!(
+        target == Some(IntOrString::String("portcullis".into())),
+        "the quickstart's Service does not target the port named portcullis"
+    );
+    deployment.metadata.namespace = Some(namespace.to_owned());
+    service.metadata.namespace = Some(namespace.to_owned());
+    Api::<Deployment>::namespaced(client.clone(), namespace)
+        .create(&PostParams::default(), &deployment)
+        .await
+        .context("the API server refused the quickstart's Deployment")?;
+    Api::<Service>::namespaced(client.clone(), namespace)
+        .create(&PostParams::default(), &service)
+        .await
+        .context("the API server refused the quickstart's Service")?;
     Ok(())
 }
