@@ -7,24 +7,28 @@
 //! What the README promises: an upgrade changes values and keeps the
 //! `caBundle` the operator wrote; an uninstall removes the operator and its
 //! webhook but leaves the CRD and every `OidcSettings`; and the quickstart's
-//! own `OidcSettings`, Deployment and Service are accepted as written.
+//! own `OidcSettings`, Deployment and Service are accepted as written. The
+//! operator binary runs once, to prove the external-certificate mode the
+//! chart's cert-manager option sets.
 
 use anyhow::{Context, Result, ensure};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Client;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, ObjectMeta, PostParams};
 use kube::runtime::wait::conditions;
 use portcullis_e2e::helm::{Helm, chart_dir};
-use portcullis_e2e::kube::Cluster;
-use portcullis_e2e::kube::env::{CRD_NAME, client, eventually, namespace, wait_for};
+use portcullis_e2e::kube::env::{CRD_NAME, client, ensure_crd, eventually, namespace, wait_for};
+use portcullis_e2e::kube::{Cluster, Operator};
 use portcullis_e2e::process::repo_root;
 use portcullis_operator::crd::OidcSettings;
+use std::collections::BTreeMap;
+use std::path::Path;
 
 /// What the operator would write into the `caBundle`.
 const CA_BUNDLE: &[u8] = b"-----BEGIN CERTIFICATE-----\nnot a real CA\n-----END CERTIFICATE-----\n";
@@ -236,4 +240,132 @@ async fn create_quickstart_objects(client: &Client, namespace: &str) -> Result<(
         .await
         .context("the API server refused the quickstart's Service")?;
     Ok(())
+}
+
+/// What the chart's cert-manager mode relies on: with `--webhook-cert-mode
+/// external`, the operator serves the certificate someone else wrote into
+/// the Secret, in cert-manager's layout (`kubernetes.io/tls`, `tls.crt`,
+/// `tls.key` as a SEC1 EC key, `ca.crt`), and becomes ready with it.
+#[tokio::test]
+async fn operator_serves_a_certificate_written_in_cert_managers_layout() -> Result<()> {
+    let client = client().await?;
+    ensure_crd(&client).await?;
+    let cluster = tokio::task::spawn_blocking(Cluster::shared).await?;
+    let namespace = namespace(&client, "external").await?;
+    let dir = tempfile::tempdir()?;
+    let (cert, key) = self_signed_for_loopback(dir.path())?;
+    let secret_name = "portcullis-webhook-tls";
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(secret_name.into()),
+            ..ObjectMeta::default()
+        },
+        type_: Some("kubernetes.io/tls".into()),
+        data: Some(BTreeMap::from([
+            ("tls.crt".to_owned(), ByteString(cert.clone().into_bytes())),
+            ("tls.key".to_owned(), ByteString(key.into_bytes())),
+            ("ca.crt".to_owned(), ByteString(cert.clone().into_bytes())),
+        ])),
+        ..Secret::default()
+    };
+    Api::<Secret>::namespaced(client.clone(), &namespace)
+        .create(&PostParams::default(), &secret)
+        .await?;
+    let args: Vec<String> = [
+        "--webhook-cert-mode",
+        "external",
+        "--webhook-cert-secret",
+        secret_name,
+        "--webhook-config",
+        &format!("portcullis-{namespace}"),
+    ]
+    .map(String::from)
+    .to_vec();
+    // Ready only once the webhook serves a certificate.
+    let operator =
+        Operator::start_with(&cluster.kubeconfig, cluster, &namespace, "external", &args)
+            .await
+            .context("the operator did not become ready with an external certificate")?;
+    let https = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.as_bytes())?)
+        .build()?;
+    let response = https
+        .get(format!(
+            "https://127.0.0.1:{}/mutate",
+            operator.webhook_port
+        ))
+        .send()
+        .await
+        .with_context(|| {
+            format!(
+                "TLS with the external certificate failed; operator log:\n{}",
+                operator.logs()
+            )
+        })?;
+    ensure!(
+        response.status().as_u16() < 500,
+        "the webhook answered {}",
+        response.status()
+    );
+    Ok(())
+}
+
+/// A SEC1 EC key (cert-manager's default encoding) and a self-signed
+/// certificate for 127.0.0.1, made with `openssl`.
+fn self_signed_for_loopback(dir: &Path) -> Result<(String, String)> {
+    let key = dir.join("tls.key");
+    let cert = dir.join("tls.crt");
+    let run = |args: &[&str]| -> Result<()> {
+        let output = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .context("cannot run openssl")?;
+        ensure!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Ok(())
+    };
+    let key_path = key.to_str().context("path")?;
+    let cert_path = cert.to_str().context("path")?;
+    run(&[
+        "ecparam",
+        "-name",
+        "prime256v1",
+        "-genkey",
+        "-noout",
+        "-out",
+        key_path,
+    ])?;
+    // A leaf, not a CA (as cert-manager's self-signed issuer makes it with
+    // isCA false), so a client may take it as its own trust anchor.
+    let config = dir.join("openssl.cnf");
+    std::fs::write(
+        &config,
+        "[req]\ndistinguished_name = dn\nx509_extensions = leaf\nprompt = no\n\
+         [dn]\nCN = portcullis-webhook\n\
+         [leaf]\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n\
+         extendedKeyUsage = serverAuth\nsubjectAltName = IP:127.0.0.1\n",
+    )?;
+    let config_path = config.to_str().context("path")?;
+    run(&[
+        "req",
+        "-x509",
+        "-config",
+        config_path,
+        "-key",
+        key_path,
+        "-out",
+        cert_path,
+        "-days",
+        "1",
+    ])?;
+    let key = std::fs::read_to_string(&key)?;
+    ensure!(
+        key.contains("BEGIN EC PRIVATE KEY"),
+        "openssl made no SEC1 key"
+    );
+    Ok((std::fs::read_to_string(&cert)?, key))
 }
