@@ -7,11 +7,11 @@
 //! one or none.
 
 use crate::process::repo_root;
-use crate::tools::tool_dir;
+use crate::tools::tools_root;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize as _;
 use serde::de::DeserializeOwned;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// One Helm release, e.g. `v3.22.0`, and its binary.
@@ -44,21 +44,27 @@ pub fn versions() -> Result<Vec<String>> {
 }
 
 impl Helm {
-    /// Every Helm version the chart is tested with.
+    /// Every Helm version the chart is tested with, from the tools cache.
     ///
     /// Panics naming the missing binary and `make test` when one is not built.
     pub fn all() -> Vec<Helm> {
-        let versions = versions().unwrap_or_else(|error| panic!("{error:#}"));
-        versions
+        Self::find(&tools_root()).unwrap_or_else(|error| panic!("{error:#}"))
+    }
+
+    /// Every Helm version the chart is tested with, built under `root`; an
+    /// error names the first missing binary and what to run.
+    pub fn find(root: &Path) -> Result<Vec<Helm>> {
+        versions()?
             .into_iter()
             .map(|version| {
-                let bin = tool_dir(&format!("helm-{version}")).join("helm");
-                assert!(
-                    bin.is_file(),
-                    "{} is missing: run `make test` (or `tests/tools/install-helm.sh`)",
-                    bin.display()
-                );
-                Helm { version, bin }
+                let bin = root.join(format!("helm-{version}")).join("helm");
+                if !bin.is_file() {
+                    bail!(
+                        "{} is missing: run `make test` (or `tests/tools/install-helm.sh`)",
+                        bin.display()
+                    );
+                }
+                Ok(Helm { version, bin })
             })
             .collect()
     }
@@ -222,4 +228,40 @@ fn combined(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_helm_binary_is_named_with_what_to_run() {
+        let empty = tempfile::tempdir().expect("tempdir");
+        let error = format!("{:#}", Helm::find(empty.path()).expect_err("nothing built"));
+        assert!(error.contains("helm-v3."), "{error}");
+        assert!(error.contains("/helm is missing"), "{error}");
+        assert!(error.contains("make test"), "{error}");
+    }
+
+    #[test]
+    fn versions_name_helm_3_and_helm_4() {
+        let versions = versions().expect("versions");
+        assert!(
+            versions.iter().any(|v| v.starts_with("v3.")),
+            "{versions:?}"
+        );
+        assert!(
+            versions.iter().any(|v| v.starts_with("v4.")),
+            "{versions:?}"
+        );
+    }
+
+    #[test]
+    fn rendered_stream_drops_empty_documents() {
+        let rendered = Rendered::parse(
+            "---\n# only a comment\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a}\n",
+        )
+        .expect("parses");
+        assert_eq!(rendered.names(), ["ServiceAccount/a"]);
+    }
 }
