@@ -37,6 +37,8 @@ const CUSTOM: &[&str] = &[
     "watchNamespace=apps",
     "--set",
     "sidecar.resources.limits.cpu=500m",
+    "--set",
+    "extraArgs={--retry-seconds=5}",
 ];
 
 /// Release and namespace the names of `deploy/` correspond to.
@@ -333,6 +335,11 @@ fn operator_has_probes_resources_leader_election_and_spreads_its_pods() {
         }
         let args = container.args.clone().unwrap_or_default();
         assert!(args.iter().any(|arg| arg == "--namespace=apps"), "{args:?}");
+        assert_eq!(
+            args.last().map(String::as_str),
+            Some("--retry-seconds=5"),
+            "extraArgs come last"
+        );
         assert!(
             args.iter().any(|arg| arg == "--sidecar-cpu-limit=500m"),
             "{args:?}"
