@@ -108,14 +108,16 @@ fn default_values_render_the_operator_its_webhook_and_rbac() {
         assert_eq!(spec.replicas, Some(1));
         let pod = spec.template.spec.expect("pod spec");
         let container = operator_container(&pod);
+        let version = app_version();
         assert_eq!(
-            container.image.as_deref(),
-            Some("localhost/portcullis-operator:0.1.0")
+            container.image,
+            Some(format!("localhost/portcullis-operator:{version}"))
         );
         let args = container.args.clone().unwrap_or_default();
+        let sidecar = format!("--sidecar-image=localhost/portcullis-sidecar:{version}");
         for wanted in [
             "--webhook-cert-mode=self-signed",
-            "--sidecar-image=localhost/portcullis-sidecar:0.1.0",
+            &sidecar,
             "--sidecar-pull-policy=IfNotPresent",
             "--lease-name=portcullis-operator",
             "--lease-seconds=15",
@@ -183,6 +185,15 @@ fn chart_crd_is_byte_identical_to_the_generated_crd() {
         .map(|entry| entry.expect("entry").file_name())
         .collect();
     assert_eq!(entries, ["oidcsettings.yaml"], "the chart carries one CRD");
+}
+
+/// The chart's appVersion, the default tag of both images.
+fn app_version() -> String {
+    let chart: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(chart_dir().join("Chart.yaml")).expect("Chart.yaml"),
+    )
+    .expect("Chart.yaml is YAML");
+    chart["appVersion"].as_str().expect("appVersion").to_owned()
 }
 
 #[test]
