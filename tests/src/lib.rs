@@ -16,6 +16,7 @@
 //! - [`dex::Dex`]: a real Dex; [`form_login`] signs in through a real
 //!   provider's own login form.
 //! - [`keycloak::Keycloak`]: a real Keycloak, one per test binary.
+//! - [`helm::Helm`]: Helm 3 and Helm 4 run on `charts/portcullis`.
 
 pub mod api_clients;
 pub mod browser;
@@ -23,6 +24,7 @@ pub mod dex;
 pub mod echo;
 pub mod form_login;
 pub mod guarded;
+pub mod helm;
 pub mod idp;
 pub mod keycloak;
 pub mod kube;
