@@ -16,6 +16,9 @@
 //! - [`dex::Dex`]: a real Dex; [`form_login`] signs in through a real
 //!   provider's own login form.
 //! - [`keycloak::Keycloak`]: a real Keycloak, one per test binary.
+//! - [`role_login`]: one sign-in per role through a real provider, checking
+//!   the identity the app receives.
+//! - [`tools`]: the cache of tools `make test` builds or fetches.
 
 pub mod api_clients;
 pub mod browser;
@@ -27,6 +30,7 @@ pub mod idp;
 pub mod keycloak;
 pub mod kube;
 pub mod process;
+pub mod role_login;
 pub mod sidecar;
 pub mod stack;
 pub mod tools;

@@ -12,6 +12,7 @@ use portcullis_e2e::browser::Browser;
 use portcullis_e2e::echo::Echo;
 use portcullis_e2e::form_login::{Reached, log_in_with_form, reach_callback_or_form};
 use portcullis_e2e::keycloak::{Keycloak, SHORT_CLIENT_ID, SHORT_TOKEN_SECONDS};
+use portcullis_e2e::role_login::{RoleCase, assert_each_role_signs_in};
 use portcullis_e2e::sidecar::{ROOT_USERNAME, Sidecar, SidecarSetup, reserve_public_url};
 use portcullis_e2e::webdriver::Chromium;
 use reqwest::StatusCode;
@@ -79,24 +80,26 @@ async fn role_of(stack: &KeycloakStack, user: &str) -> Result<String> {
 #[tokio::test]
 async fn each_role_signs_in_through_the_keycloak_login_form() -> Result<()> {
     let stack = KeycloakStack::start().await?;
-    for (user, role, root, groups) in [
-        ("kc-admin", "admin", "false", json!(["/admin"])),
-        ("kc-trusted", "trusted", "false", json!(["/trusted"])),
-        ("kc-nobody", "untrusted", "false", Value::Null),
-        (ROOT_USERNAME, "admin", "true", Value::Null),
-    ] {
-        let response = log_in(&Browser::new(), &stack, user).await?;
+    let case = |user: &'static str, role, root, groups| RoleCase {
+        user,
+        forwarded_user: user.to_owned(),
+        role,
+        root,
+        groups,
+    };
+    let cases = [
+        case("kc-admin", "admin", false, Some(json!(["/admin"]))),
+        case("kc-trusted", "trusted", false, Some(json!(["/trusted"]))),
+        case("kc-nobody", "untrusted", false, None),
+        case(ROOT_USERNAME, "admin", true, None),
+    ];
+    let stack = &stack;
+    assert_each_role_signs_in(&cases, |user| async move {
+        let response = log_in(&Browser::new(), stack, user).await?;
         assert_eq!(response.status(), StatusCode::OK, "{user}");
-        let echo: Value = response.json().await?;
-        let headers = &echo["headers"];
-        assert_eq!(headers["x-forwarded-user"], json!([user]), "{echo}");
-        assert_eq!(headers["x-portcullis-role"], json!([role]), "{user}");
-        assert_eq!(headers["x-portcullis-root"], json!([root]), "{user}");
-        if !groups.is_null() {
-            assert_eq!(headers["x-forwarded-groups"], groups, "{user}");
-        }
-    }
-    Ok(())
+        Ok(response.json().await?)
+    })
+    .await
 }
 
 #[tokio::test]
