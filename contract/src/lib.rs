@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod bearer;
+pub mod claim_path;
 pub mod config;
 pub mod defaults;
 pub mod hash;

@@ -7,6 +7,7 @@
 //! being refused by running ones. Every problem is collected, each naming
 //! its field as written in the file.
 
+use crate::claim_path::ClaimPath;
 use crate::config::{ConnectionsConfig, SidecarConfig};
 use crate::defaults::REQUIRED_SCOPE;
 use crate::header_value::is_header_safe;
@@ -38,6 +39,8 @@ pub struct Valid {
     pub issuer: String,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// Where in the claims the groups are.
+    pub group_claim: ClaimPath,
 }
 
 /// Checks everything in `config` that needs no IO; returns the parsed
@@ -68,7 +71,7 @@ pub fn validate(config: &SidecarConfig) -> Result<Valid, Problems> {
     let oidc = &config.oidc;
     required(&mut problems, "oidc.clientId", &oidc.client_id);
     required(&mut problems, "oidc.usernameClaim", &oidc.username_claim);
-    required(&mut problems, "oidc.groupClaim", &oidc.group_claim);
+    let group_claim = group_claim_path(&mut problems, &oidc.group_claim);
     required_path(
         &mut problems,
         "oidc.clientSecretFile",
@@ -114,6 +117,7 @@ pub fn validate(config: &SidecarConfig) -> Result<Valid, Problems> {
         public_url,
         redirect_url,
         issuer,
+        group_claim,
     ) {
         (
             Some(listen),
@@ -122,6 +126,7 @@ pub fn validate(config: &SidecarConfig) -> Result<Valid, Problems> {
             Some(public_url),
             Some(redirect_url),
             Some(issuer),
+            Some(group_claim),
         ) if problems.is_empty() => Ok(Valid {
             listen,
             admin_listen,
@@ -130,6 +135,7 @@ pub fn validate(config: &SidecarConfig) -> Result<Valid, Problems> {
             redirect_url,
             issuer,
             trusted_proxies,
+            group_claim,
         }),
         _ => Err(problems),
     }
@@ -199,6 +205,18 @@ fn required(problems: &mut Problems, field: &str, value: &str) {
     if value.trim().is_empty() {
         problems.push(field, "is required");
     }
+}
+
+/// The group claim as a path; a blank or malformed one is a problem.
+fn group_claim_path(problems: &mut Problems, value: &str) -> Option<ClaimPath> {
+    const FIELD: &str = "oidc.groupClaim";
+    if value.trim().is_empty() {
+        problems.push(FIELD, "is required");
+        return None;
+    }
+    ClaimPath::parse(value)
+        .map_err(|error| problems.push(FIELD, format!("`{value}` {error}")))
+        .ok()
 }
 
 fn required_path(problems: &mut Problems, field: &str, path: &std::path::Path) {
@@ -327,6 +345,20 @@ session:
             valid.redirect_url.as_str(),
             "https://books.example.com/auth/oidc"
         );
+    }
+
+    #[test]
+    fn the_group_claim_is_parsed_as_a_path_and_a_malformed_one_is_named() {
+        let nested = GOOD.replace(
+            "  clientId: books\n",
+            "  clientId: books\n  groupClaim: realm_access.roles\n",
+        );
+        let valid = check(&nested).expect("valid");
+        assert_eq!(valid.group_claim.segments(), ["realm_access", "roles"]);
+        let problems = check(&nested.replace("realm_access.roles", "realm_access..roles"))
+            .expect_err("invalid");
+        assert!(problems.mentions("oidc.groupClaim"), "{problems}");
+        assert!(problems.to_string().contains("empty segment"), "{problems}");
     }
 
     #[test]

@@ -7,8 +7,8 @@
 //! storage, a static client for the sidecar, static users with groups).
 
 use crate::process::{free_port, repo_root, wait_for_http_ok};
-use crate::tools::tool_dir;
-use anyhow::{Context, Result, bail};
+use crate::tools::{go_mod_version, require, tool_dir};
+use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::process::Stdio;
 use tokio::process::{Child, Command};
@@ -66,23 +66,11 @@ impl Dex {
 
 /// The cached binary, named by the Dex version pinned in `tests/tools/dex/go.mod`.
 fn binary() -> Result<PathBuf> {
-    let go_mod = repo_root().join("tests/tools/dex/go.mod");
-    let text = std::fs::read_to_string(&go_mod)
-        .with_context(|| format!("cannot read {}", go_mod.display()))?;
-    let version = text
-        .lines()
-        .filter_map(|line| {
-            let mut words = line.split_whitespace();
-            (words.next() == Some("github.com/dexidp/dex")).then(|| words.next())?
-        })
-        .next()
-        .context("no github.com/dexidp/dex version in tests/tools/dex/go.mod")?;
-    let binary = tool_dir(&format!("dex-{version}")).join("dex");
-    if !binary.is_file() {
-        bail!(
-            "{} is missing: run `make test` (or `tests/tools/install-dex.sh`)",
-            binary.display()
-        );
-    }
-    Ok(binary)
+    let version = go_mod_version("tests/tools/dex/go.mod", "github.com/dexidp/dex")?;
+    let dir = require(
+        tool_dir(&format!("dex-{version}")),
+        &["dex"],
+        "run `make test` (or `tests/tools/install-dex.sh`)",
+    )?;
+    Ok(dir.join("dex"))
 }

@@ -8,7 +8,7 @@
 //! signs in with its own cookie jar and never changes the realm.
 
 use crate::process::repo_root;
-use crate::tools::tool_dir;
+use crate::tools::{require, tool_dir};
 use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -96,12 +96,9 @@ impl Keycloak {
 }
 
 fn install_dir() -> Result<PathBuf> {
-    let dir = tool_dir(&format!("keycloak-{KEYCLOAK_VERSION}"));
-    if !dir.join("bin/kc.sh").is_file() {
-        bail!(
-            "{} is missing: run `make test` (or `tests/tools/install-keycloak.sh`)",
-            dir.display()
-        );
-    }
-    Ok(dir)
+    require(
+        tool_dir(&format!("keycloak-{KEYCLOAK_VERSION}")),
+        &["bin/kc.sh"],
+        "run `make test` (or `tests/tools/install-keycloak.sh`)",
+    )
 }

@@ -12,6 +12,7 @@ pub mod env;
 pub mod rbac;
 
 use crate::process::{free_port, repo_root, target_bin, wait_for_http_ok};
+use crate::tools::{go_mod_version, require, tool_dir};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -88,40 +89,19 @@ impl Cluster {
 pub fn tools_dir() -> Result<PathBuf> {
     let dir = match std::env::var_os(TOOLS_ENV) {
         Some(dir) => PathBuf::from(dir),
-        None => default_tools_dir()?,
+        None => tool_dir(&format!(
+            "kube-{}",
+            go_mod_version("tests/tools/kube/go.mod", "k8s.io/kubernetes")?
+        )),
     };
-    for tool in ["kube-apiserver", "etcd"] {
-        if !dir.join(tool).is_file() {
-            bail!(
-                "{} is missing: run `make test` (or `tests/tools/install-kube-tools.sh`, \
-                 and point ${TOOLS_ENV} at the directory it prints)",
-                dir.join(tool).display()
-            );
-        }
-    }
-    Ok(dir)
-}
-
-fn default_tools_dir() -> Result<PathBuf> {
-    let go_mod = repo_root().join("tests/tools/kube/go.mod");
-    let text = std::fs::read_to_string(&go_mod)
-        .with_context(|| format!("cannot read {}", go_mod.display()))?;
-    let version = text
-        .lines()
-        .filter_map(|line| {
-            let mut words = line.split_whitespace();
-            (words.next() == Some("k8s.io/kubernetes")).then(|| words.next())?
-        })
-        .next()
-        .context("no k8s.io/kubernetes version in tests/tools/kube/go.mod")?;
-    let root = std::env::var_os("PORTCULLIS_TOOLS_DIR").map_or_else(
-        || {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/portcullis/tools")
-        },
-        PathBuf::from,
-    );
-    Ok(root.join(format!("kube-{version}")))
+    require(
+        dir,
+        &["kube-apiserver", "etcd"],
+        &format!(
+            "run `make test` (or `tests/tools/install-kube-tools.sh`, \
+             and point ${TOOLS_ENV} at the directory it prints)"
+        ),
+    )
 }
 
 /// A running `portcullis-operator`; killed on drop.

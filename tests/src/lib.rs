@@ -17,6 +17,9 @@
 //!   provider's own login form.
 //! - [`keycloak::Keycloak`]: a real Keycloak, one per test binary.
 //! - [`helm::Helm`]: Helm 3 and Helm 4 run on `charts/portcullis`.
+//! - [`role_login`]: one sign-in per role through a real provider, checking
+//!   the identity the app receives.
+//! - [`tools`]: the cache of tools `make test` builds or fetches.
 
 pub mod api_clients;
 pub mod browser;
@@ -29,6 +32,7 @@ pub mod idp;
 pub mod keycloak;
 pub mod kube;
 pub mod process;
+pub mod role_login;
 pub mod sidecar;
 pub mod stack;
 pub mod tools;

@@ -5,12 +5,17 @@
 //! groups in the ID token, login by email on Dex's own form, and no
 //! `preferred_username` for its static users (so the username claim is
 //! `email`). Each test starts its own Dex (ready in well under a second).
+//! The operator's status checks meet a real Dex here too, with the real API
+//! server.
 
 use anyhow::{Context, Result};
+use kube::api::{Patch, PatchParams};
 use portcullis_e2e::browser::Browser;
 use portcullis_e2e::dex::Dex;
 use portcullis_e2e::echo::Echo;
 use portcullis_e2e::form_login::log_in_with_form;
+use portcullis_e2e::kube::env::{Env, NAME};
+use portcullis_e2e::role_login::{RoleCase, assert_each_role_signs_in};
 use portcullis_e2e::sidecar::{Sidecar, SidecarSetup, reserve_public_url};
 use portcullis_e2e::webdriver::Chromium;
 use reqwest::StatusCode;
@@ -66,23 +71,29 @@ async fn log_in(browser: &Browser, stack: &DexStack, user: &str) -> Result<Value
 #[tokio::test]
 async fn each_role_signs_in_through_the_dex_login_form() -> Result<()> {
     let stack = DexStack::start().await?;
-    for (user, role, root, groups) in [
-        ("dex-admin", "admin", "false", json!(["admin"])),
-        ("dex-trusted", "trusted", "false", json!(["trusted,staff"])),
-        ("dex-nobody", "untrusted", "false", Value::Null),
-        ("root", "admin", "true", Value::Null),
-    ] {
-        let echo = log_in(&Browser::new(), &stack, user).await?;
-        let headers = &echo["headers"];
-        let email = format!("{user}@example.test");
-        assert_eq!(headers["x-forwarded-user"], json!([email]), "{echo}");
-        assert_eq!(headers["x-portcullis-role"], json!([role]), "{user}");
-        assert_eq!(headers["x-portcullis-root"], json!([root]), "{user}");
-        if !groups.is_null() {
-            assert_eq!(headers["x-forwarded-groups"], groups, "{user}");
-        }
-    }
-    Ok(())
+    let case = |user: &'static str, role, root, groups| RoleCase {
+        user,
+        forwarded_user: format!("{user}@example.test"),
+        role,
+        root,
+        groups,
+    };
+    let cases = [
+        case("dex-admin", "admin", false, Some(json!(["admin"]))),
+        case(
+            "dex-trusted",
+            "trusted",
+            false,
+            Some(json!(["trusted,staff"])),
+        ),
+        case("dex-nobody", "untrusted", false, None),
+        case("root", "admin", true, None),
+    ];
+    let stack = &stack;
+    assert_each_role_signs_in(&cases, |user| async move {
+        log_in(&Browser::new(), stack, user).await
+    })
+    .await
 }
 
 #[tokio::test]
@@ -152,4 +163,70 @@ async fn chromium_signs_in_on_the_dex_form() -> Result<()> {
     );
     assert_eq!(echo["headers"]["x-portcullis-role"], json!(["admin"]));
     browser.quit().await
+}
+
+#[tokio::test]
+async fn the_operator_reports_dex_ready_and_asks_for_the_groups_scope_it_advertises() -> Result<()>
+{
+    let (_, public_url) = reserve_public_url();
+    let dex = Dex::start(&public_url).await?;
+    let well_known_url = dex.well_known_url();
+    let env = Env::start_at("dex", dex, &well_known_url, &public_url, |spec| {
+        spec.username_claim = "email".into();
+        spec.scopes = ["openid", "profile", "email"].map(String::from).to_vec();
+    })
+    .await?;
+    let ready = env.wait_ready().await?;
+    assert_eq!(ready.reason, "Reconciled");
+    let claims = env
+        .wait_condition("ClaimsAdvertised", |c| c.status == "False")
+        .await?;
+    assert_eq!(claims.reason, "ClaimNotAdvertised");
+    for words in [
+        "spec.groupClaim groups is not listed in claims_supported",
+        "this looks like Dex",
+        "add `groups` to spec.scopes",
+    ] {
+        assert!(
+            claims.message.contains(words),
+            "`{words}` not in: {}",
+            claims.message
+        );
+        assert!(
+            ready.message.contains(words),
+            "`{words}` not in: {}",
+            ready.message
+        );
+    }
+    assert!(
+        !claims.message.contains("usernameClaim"),
+        "{}",
+        claims.message
+    );
+
+    env.settings_api()
+        .patch(
+            NAME,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"scopes": ["openid", "profile", "email", "groups"]}})),
+        )
+        .await?;
+    let requested = env
+        .wait_condition("ClaimsAdvertised", |c| {
+            c.message.contains("which spec.scopes requests")
+        })
+        .await?;
+    assert_eq!(
+        requested.status, "False",
+        "still a warning: Dex does not list the claim"
+    );
+    let compatible = env
+        .wait_condition("ProviderCompatible", |c| c.status == "True")
+        .await?;
+    assert_eq!(
+        compatible.reason, "ProviderMatches",
+        "Dex advertises the groups scope"
+    );
+    assert_eq!(env.wait_ready().await?.reason, "Reconciled");
+    Ok(())
 }

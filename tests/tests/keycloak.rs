@@ -4,16 +4,22 @@
 //! and about 400 MB to start); each test signs in with its own cookie jar and
 //! its own sidecar. Keycloak is where group paths (`/admin`), realm roles in
 //! `realm_access.roles`, a client's short access-token lifetime and a
-//! provider session that outlives the app's session meet the sidecar.
+//! provider session that outlives the app's session meet the sidecar. The
+//! operator's status checks meet the same Keycloak here too (with the real
+//! API server), so Keycloak starts once for both.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use kube::api::{Patch, PatchParams};
 use portcullis_contract::config::RoleGroups;
 use portcullis_e2e::browser::Browser;
 use portcullis_e2e::echo::Echo;
 use portcullis_e2e::form_login::{Reached, log_in_with_form, reach_callback_or_form};
 use portcullis_e2e::keycloak::{Keycloak, SHORT_CLIENT_ID, SHORT_TOKEN_SECONDS};
+use portcullis_e2e::kube::env::{Env, NAME};
+use portcullis_e2e::role_login::{RoleCase, assert_each_role_signs_in};
 use portcullis_e2e::sidecar::{ROOT_USERNAME, Sidecar, SidecarSetup, reserve_public_url};
 use portcullis_e2e::webdriver::Chromium;
+use portcullis_operator::crd::OidcSettingsSpec;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -79,24 +85,26 @@ async fn role_of(stack: &KeycloakStack, user: &str) -> Result<String> {
 #[tokio::test]
 async fn each_role_signs_in_through_the_keycloak_login_form() -> Result<()> {
     let stack = KeycloakStack::start().await?;
-    for (user, role, root, groups) in [
-        ("kc-admin", "admin", "false", json!(["/admin"])),
-        ("kc-trusted", "trusted", "false", json!(["/trusted"])),
-        ("kc-nobody", "untrusted", "false", Value::Null),
-        (ROOT_USERNAME, "admin", "true", Value::Null),
-    ] {
-        let response = log_in(&Browser::new(), &stack, user).await?;
+    let case = |user: &'static str, role, root, groups| RoleCase {
+        user,
+        forwarded_user: user.to_owned(),
+        role,
+        root,
+        groups,
+    };
+    let cases = [
+        case("kc-admin", "admin", false, Some(json!(["/admin"]))),
+        case("kc-trusted", "trusted", false, Some(json!(["/trusted"]))),
+        case("kc-nobody", "untrusted", false, None),
+        case(ROOT_USERNAME, "admin", true, None),
+    ];
+    let stack = &stack;
+    assert_each_role_signs_in(&cases, |user| async move {
+        let response = log_in(&Browser::new(), stack, user).await?;
         assert_eq!(response.status(), StatusCode::OK, "{user}");
-        let echo: Value = response.json().await?;
-        let headers = &echo["headers"];
-        assert_eq!(headers["x-forwarded-user"], json!([user]), "{echo}");
-        assert_eq!(headers["x-portcullis-role"], json!([role]), "{user}");
-        assert_eq!(headers["x-portcullis-root"], json!([root]), "{user}");
-        if !groups.is_null() {
-            assert_eq!(headers["x-forwarded-groups"], groups, "{user}");
-        }
-    }
-    Ok(())
+        Ok(response.json().await?)
+    })
+    .await
 }
 
 #[tokio::test]
@@ -245,4 +253,145 @@ async fn chromium_signs_in_on_the_keycloak_form() -> Result<()> {
     assert_eq!(echo["headers"]["x-forwarded-user"], json!(["kc-admin"]));
     assert_eq!(echo["headers"]["x-portcullis-role"], json!(["admin"]));
     browser.quit().await
+}
+
+/// The operator watching an `OidcSettings` that names this Keycloak realm.
+async fn operator_env(
+    keycloak: &'static Keycloak,
+    change: impl FnOnce(&mut OidcSettingsSpec),
+) -> Result<Env<&'static Keycloak>> {
+    let (_, public_url) = reserve_public_url();
+    Env::start_at(
+        "keycloak",
+        keycloak,
+        &keycloak.well_known_url(),
+        &public_url,
+        change,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_operator_reports_keycloak_ready_and_names_the_group_mapper_it_needs() -> Result<()> {
+    let keycloak = tokio::task::spawn_blocking(Keycloak::shared).await?;
+    let env = operator_env(keycloak, |spec| {
+        spec.scopes = ["openid", "profile", "email"].map(String::from).to_vec();
+    })
+    .await?;
+    let ready = env.wait_ready().await?;
+    assert_eq!(ready.reason, "Reconciled");
+    let compatible = env
+        .wait_condition("ProviderCompatible", |c| c.status == "True")
+        .await?;
+    assert_eq!(compatible.reason, "ProviderMatches");
+    let claims = env
+        .wait_condition("ClaimsAdvertised", |c| c.status == "False")
+        .await?;
+    assert_eq!(claims.reason, "ClaimNotAdvertised");
+    for words in [
+        "spec.groupClaim groups is not listed in claims_supported",
+        "this looks like Keycloak (realm portcullis)",
+        "\"oidc-group-membership-mapper\"",
+        "full.path=false",
+        "do not request a `groups` scope",
+    ] {
+        assert!(
+            claims.message.contains(words),
+            "`{words}` not in: {}",
+            claims.message
+        );
+        assert!(
+            ready.message.contains(words),
+            "`{words}` not in: {}",
+            ready.message
+        );
+    }
+    assert!(
+        !claims.message.contains("usernameClaim"),
+        "Keycloak lists preferred_username: {}",
+        claims.message
+    );
+    let secure = env.wait_condition("IssuerSecure", |_| true).await?;
+    assert_eq!(
+        (secure.status.as_str(), secure.reason.as_str()),
+        ("False", "InsecureIssuer"),
+        "the test Keycloak serves plain http"
+    );
+
+    env.settings_api()
+        .patch(
+            NAME,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"groupClaim": "realm_access.roles"}})),
+        )
+        .await?;
+    let roles = env
+        .wait_condition("ClaimsAdvertised", |c| {
+            c.message.contains("spec.groupClaim realm_access.roles")
+        })
+        .await?;
+    for words in [
+        "spec.groupClaim realm_access.roles (its top-level claim realm_access)",
+        "\"realm roles\" or \"client roles\" mapper of the `roles` client scope",
+    ] {
+        assert!(
+            roles.message.contains(words),
+            "`{words}` not in: {}",
+            roles.message
+        );
+    }
+    assert_eq!(env.wait_ready().await?.reason, "Reconciled");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_groups_scope_keycloak_refuses_keeps_the_settings_from_ready_and_says_why() -> Result<()>
+{
+    let keycloak = tokio::task::spawn_blocking(Keycloak::shared).await?;
+    // What the status warns about: Keycloak refuses the sign-in outright.
+    let discovery: Value = reqwest::get(keycloak.well_known_url())
+        .await?
+        .json()
+        .await?;
+    let mut authorize = Url::parse(
+        discovery["authorization_endpoint"]
+            .as_str()
+            .context("authorization_endpoint")?,
+    )?;
+    authorize
+        .query_pairs_mut()
+        .append_pair("client_id", portcullis_e2e::keycloak::CLIENT_ID)
+        .append_pair("response_type", "code")
+        .append_pair("redirect_uri", "http://127.0.0.1:1/auth/oidc")
+        .append_pair("scope", "openid groups")
+        .append_pair("state", "s");
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let refused = no_redirects.get(authorize).send().await?;
+    let location = refused
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .context("Keycloak redirects back")?
+        .to_str()?;
+    assert!(location.contains("error=invalid_scope"), "{location}");
+
+    let env = operator_env(keycloak, |spec| {
+        spec.scopes = ["openid", "profile", "groups"].map(String::from).to_vec();
+    })
+    .await?;
+    let ready = env.wait_condition("Ready", |c| c.status == "False").await?;
+    assert_eq!(ready.reason, "ScopeNotSupported");
+    for words in [
+        "spec.scopes requests groups that the provider does not list in scopes_supported",
+        "this looks like Keycloak (realm portcullis), which has no `groups` scope",
+        "\"oidc-group-membership-mapper\"",
+    ] {
+        assert!(
+            ready.message.contains(words),
+            "`{words}` not in: {}",
+            ready.message
+        );
+    }
+    Ok(())
 }

@@ -2,11 +2,16 @@
 //!
 //! A wrong issuer or an unsupported scope breaks every login, so they block
 //! `Ready`. Claims missing from `claims_supported` are only a warning:
-//! Keycloak and Dex do not list `groups` there although they send it. An
-//! `http://` issuer works but is a warning outside of tests.
+//! Keycloak and Dex do not list `groups` there although they send it, so the
+//! warning says what the group claim usually needs at the provider it
+//! recognises (see [`super::provider`]). A group claim that is a dotted path
+//! (`realm_access.roles`) is looked up by its top-level claim. An `http://`
+//! issuer works but is a warning outside of tests.
 
+use super::provider::{group_claim_hint, missing_scope_hint};
 use super::reason::Reason;
 use crate::crd::OidcSettingsSpec;
+use portcullis_contract::claim_path::ClaimPath;
 use portcullis_contract::paths::WELL_KNOWN_SUFFIX;
 use serde::Deserialize;
 
@@ -30,6 +35,12 @@ pub const READY: &str = "Ready";
 pub struct Discovery {
     /// The issuer the provider claims.
     pub issuer: String,
+    /// Where browsers are sent to sign in.
+    #[serde(default)]
+    pub authorization_endpoint: Option<String>,
+    /// Where the signing keys are.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
     /// Scopes it supports, if listed.
     #[serde(default)]
     pub scopes_supported: Option<Vec<String>>,
@@ -176,14 +187,21 @@ pub fn checks(
 fn compatibility(spec: &OidcSettingsSpec, document: &Discovery) -> Check {
     let expected = expected_issuer(spec);
     if document.issuer != expected {
+        let mut message = format!(
+            "the provider says its issuer is {}, but spec.wellKnownUrl names {expected}; every ID token would be rejected",
+            document.issuer
+        );
+        if document.issuer.strip_suffix('/') == Some(expected.as_str()) {
+            message.push_str(
+                "; the two differ only in the trailing slash, which a discovery URL cannot \
+                 carry (Authentik's issuers end with one), and the sidecar compares issuers exactly",
+            );
+        }
         return Check::new(
             PROVIDER_COMPATIBLE,
             Some(false),
             Reason::IssuerMismatch,
-            format!(
-                "the provider says its issuer is {}, but spec.wellKnownUrl names {expected}; every ID token would be rejected",
-                document.issuer
-            ),
+            message,
         );
     }
     if let Some(supported) = &document.scopes_supported {
@@ -194,14 +212,22 @@ fn compatibility(spec: &OidcSettingsSpec, document: &Discovery) -> Check {
             .map(String::as_str)
             .collect();
         if !missing.is_empty() {
+            let mut message = format!(
+                "spec.scopes requests {} that the provider does not list in scopes_supported",
+                missing.join(", ")
+            );
+            for hint in missing
+                .iter()
+                .filter_map(|scope| missing_scope_hint(document, scope))
+            {
+                message.push_str("; ");
+                message.push_str(&hint);
+            }
             return Check::new(
                 PROVIDER_COMPATIBLE,
                 Some(false),
                 Reason::ScopeNotSupported,
-                format!(
-                    "spec.scopes requests {} that the provider does not list in scopes_supported",
-                    missing.join(", ")
-                ),
+                message,
             );
         }
     }
@@ -222,22 +248,21 @@ fn claims(spec: &OidcSettingsSpec, document: &Discovery) -> Check {
             "the provider does not publish claims_supported",
         );
     };
-    let notes: Vec<String> = [
-        (
-            "spec.usernameClaim",
-            &spec.username_claim,
-            "if the provider does not send it either, every login ends on an error page",
-        ),
-        (
-            "spec.groupClaim",
-            &spec.group_claim,
-            "many providers send groups without listing them",
-        ),
-    ]
-    .into_iter()
-    .filter(|(_, claim, _)| !supported.contains(claim))
-    .map(|(field, claim, why)| format!("{field} {claim} is not listed in claims_supported ({why})"))
-    .collect();
+    let listed = |name: &str| supported.iter().any(|claim| claim == name);
+    let mut notes = Vec::new();
+    if !listed(&spec.username_claim) {
+        notes.push(format!(
+            "spec.usernameClaim {} is not listed in claims_supported (if the provider does not \
+             send it either, every login ends on an error page)",
+            spec.username_claim
+        ));
+    }
+    if let Some(unlisted) = unlisted_group_claim(&spec.group_claim, listed) {
+        notes.push(format!(
+            "spec.groupClaim {unlisted} is not listed in claims_supported ({})",
+            group_claim_hint(document, &spec.scopes, &spec.group_claim)
+        ));
+    }
     if notes.is_empty() {
         Check::new(
             CLAIMS_ADVERTISED,
@@ -255,6 +280,24 @@ fn claims(spec: &OidcSettingsSpec, document: &Discovery) -> Check {
     }
 }
 
+/// How to name the group claim when none of the top-level claims it may
+/// start at is listed; `None` when one is. A path that does not parse (the
+/// spec check reports it) is compared as written.
+fn unlisted_group_claim(group_claim: &str, listed: impl Fn(&str) -> bool) -> Option<String> {
+    let Ok(path) = ClaimPath::parse(group_claim) else {
+        return (!listed(group_claim)).then(|| group_claim.to_owned());
+    };
+    let names = path.top_level_names();
+    if names.iter().any(|name| listed(name)) {
+        return None;
+    }
+    match path.segments() {
+        [_] => Some(group_claim.to_owned()),
+        [first, ..] => Some(format!("{group_claim} (its top-level claim {first})")),
+        [] => Some(group_claim.to_owned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +306,8 @@ mod tests {
     fn document() -> Discovery {
         Discovery {
             issuer: "https://sso.example.com/realms/home".into(),
+            authorization_endpoint: None,
+            jwks_uri: None,
             scopes_supported: Some(
                 ["openid", "profile", "groups", "email"]
                     .map(String::from)
@@ -304,6 +349,82 @@ mod tests {
     }
 
     #[test]
+    fn a_dotted_group_claim_is_compared_by_its_top_level_claim() {
+        let mut spec = spec();
+        spec.group_claim = "realm_access.roles".into();
+        let mut document = document();
+        document.claims_supported = Some(
+            ["sub", "preferred_username", "realm_access"]
+                .map(String::from)
+                .to_vec(),
+        );
+        let listed = checks(&spec, &Ok(()), &SecretsOutcome::Resolved, &Ok(document));
+        assert_eq!(find(&listed, CLAIMS_ADVERTISED).passed, Some(true));
+
+        let unlisted = checks(
+            &spec,
+            &Ok(()),
+            &SecretsOutcome::Resolved,
+            &Ok(self::document()),
+        );
+        let message = &find(&unlisted, CLAIMS_ADVERTISED).message;
+        assert!(
+            message
+                .contains("spec.groupClaim realm_access.roles (its top-level claim realm_access)"),
+            "{message}"
+        );
+        assert!(
+            message.contains("\"realm roles\" or \"client roles\" mapper"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn an_escaped_dot_keeps_a_url_style_claim_name_whole() {
+        let mut spec = spec();
+        spec.group_claim = r"https://example\.com/groups".into();
+        let mut document = document();
+        document.claims_supported = Some(
+            ["preferred_username", "https://example.com/groups"]
+                .map(String::from)
+                .to_vec(),
+        );
+        let checks = checks(&spec, &Ok(()), &SecretsOutcome::Resolved, &Ok(document));
+        assert_eq!(find(&checks, CLAIMS_ADVERTISED).passed, Some(true));
+    }
+
+    #[test]
+    fn an_unlisted_group_claim_at_keycloak_names_the_mapper_it_needs() {
+        let checks = checks(&spec(), &Ok(()), &SecretsOutcome::Resolved, &Ok(document()));
+        let check = find(&checks, CLAIMS_ADVERTISED);
+        assert_eq!(check.reason, Reason::ClaimNotAdvertised);
+        assert!(
+            check.message.contains("Keycloak (realm home)")
+                && check.message.contains("oidc-group-membership-mapper"),
+            "{}",
+            check.message
+        );
+    }
+
+    #[test]
+    fn a_groups_scope_at_keycloak_blocks_and_says_keycloak_has_none() {
+        let mut document = document();
+        document.scopes_supported = Some(["openid", "profile"].map(String::from).to_vec());
+        let checks = checks(&spec(), &Ok(()), &SecretsOutcome::Resolved, &Ok(document));
+        let check = find(&checks, PROVIDER_COMPATIBLE);
+        assert_eq!(
+            (check.reason, check.blocking),
+            (Reason::ScopeNotSupported, true)
+        );
+        assert!(
+            check.message.contains("requests groups that")
+                && check.message.contains("has no `groups` scope"),
+            "{}",
+            check.message
+        );
+    }
+
+    #[test]
     fn issuer_mismatch_blocks() {
         let mut document = document();
         document.issuer = "https://other.example.com".into();
@@ -314,6 +435,20 @@ mod tests {
             (Some(false), Reason::IssuerMismatch)
         );
         assert!(check.blocking);
+    }
+
+    #[test]
+    fn an_issuer_that_differs_only_in_a_trailing_slash_is_explained() {
+        let mut document = document();
+        document.issuer.push('/');
+        let checks = checks(&spec(), &Ok(()), &SecretsOutcome::Resolved, &Ok(document));
+        let check = find(&checks, PROVIDER_COMPATIBLE);
+        assert_eq!(check.reason, Reason::IssuerMismatch);
+        assert!(
+            check.message.contains("only in the trailing slash"),
+            "{}",
+            check.message
+        );
     }
 
     #[test]

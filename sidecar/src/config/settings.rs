@@ -136,7 +136,6 @@ impl Settings {
         let root_admin = root_admin(&mut problems, config, &read_file);
         let keys = key_ring(&mut problems, &config.session.key_file, &read_file);
         let cookie_name = &config.session.cookie_name;
-        let group_claim = group_claim_path(&mut problems, &oidc.group_claim);
         let roles = role_mapping(&mut problems, oidc);
         if let Some(bearer) = &config.bearer_tokens
             && bearer
@@ -150,10 +149,8 @@ impl Settings {
         for problem in rule_problems {
             problems.push(&problem.field, problem.message);
         }
-        match (valid, client_secret, keys, group_claim) {
-            (Some(valid), Some(client_secret), Some(keys), Some(group_claim))
-                if problems.is_empty() =>
-            {
+        match (valid, client_secret, keys) {
+            (Some(valid), Some(client_secret), Some(keys)) if problems.is_empty() => {
                 let public_url = valid.public_url;
                 let https = public_url.scheme() == "https";
                 Ok(Settings {
@@ -166,7 +163,7 @@ impl Settings {
                         client_secret,
                         scopes: oidc.scopes.clone(),
                         username_claim: oidc.username_claim.clone(),
-                        group_claim,
+                        group_claim: valid.group_claim,
                         roles,
                         redirect_url: valid.redirect_url,
                         logout_at_provider: oidc.logout_at_provider,
@@ -207,16 +204,6 @@ fn session_cookie_name(configured: &str, public_url: &Url) -> String {
     } else {
         configured.to_owned()
     }
-}
-
-fn group_claim_path(problems: &mut Problems, value: &str) -> Option<ClaimPath> {
-    const FIELD: &str = "oidc.groupClaim";
-    if value.trim().is_empty() {
-        return None; // the contract's validation names the missing field
-    }
-    ClaimPath::parse(value)
-        .map_err(|error| problems.push(FIELD, format!("`{value}` {error}")))
-        .ok()
 }
 
 fn role_mapping(

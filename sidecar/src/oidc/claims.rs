@@ -4,7 +4,7 @@
 //! merged into one JSON object (userinfo wins, as it is the fresher source
 //! and groups often live only there), then read by the configured names.
 
-use super::claim_path::ClaimPath;
+use super::claim_path::{self, ClaimPath};
 use crate::roles::groups_from_claim;
 pub use portcullis_contract::header_value::is_header_safe;
 use serde_json::{Map, Value};
@@ -84,7 +84,7 @@ pub fn identity_from_claims(
         user,
         email: text("email"),
         preferred_username: text("preferred_username"),
-        groups: groups_from_claim(group_claim.find(claims)),
+        groups: groups_from_claim(claim_path::find(group_claim, claims)),
     };
     for (claim, value) in [
         (username_claim, Some(&identity.user)),

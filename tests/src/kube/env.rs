@@ -40,13 +40,16 @@ pub const WAIT: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(200);
 
 /// A namespace with the client Secret, a running IdP, an `OidcSettings` and an operator.
-pub struct Env {
+///
+/// The provider is the test IdP unless the world was started with
+/// [`Env::start_at`] for another (Keycloak, Dex).
+pub struct Env<P = Idp> {
     /// A client with admin rights.
     pub client: Client,
     /// This test's namespace.
     pub namespace: String,
     /// The identity provider the settings name.
-    pub idp: Idp,
+    pub idp: P,
     /// The operator watching the namespace.
     pub operator: Operator,
 }
@@ -62,12 +65,29 @@ impl Env {
         prefix: &str,
         change: impl FnOnce(&mut OidcSettingsSpec),
     ) -> Result<Self> {
+        let (_, public_url) = reserve_public_url();
+        let idp = Idp::start(&public_url).await?;
+        let well_known_url = idp.well_known_url();
+        Env::start_at(prefix, idp, &well_known_url, &public_url, change).await
+    }
+}
+
+impl<P> Env<P> {
+    /// A world whose settings name the running provider `idp` by its
+    /// `well_known_url`, for an app at `public_url`; `change` adjusts the
+    /// settings before they are created. The client Secret holds
+    /// [`CLIENT_SECRET`], the secret of the client every test provider has.
+    pub async fn start_at(
+        prefix: &str,
+        idp: P,
+        well_known_url: &str,
+        public_url: &str,
+        change: impl FnOnce(&mut OidcSettingsSpec),
+    ) -> Result<Self> {
         let client = client().await?;
         ensure_crd(&client).await?;
         let namespace = namespace(&client, prefix).await?;
-        let (_, public_url) = reserve_public_url();
-        let idp = Idp::start(&public_url).await?;
-        let mut settings = settings(&idp.well_known_url(), &public_url);
+        let mut settings = settings(well_known_url, public_url);
         change(&mut settings.spec);
         let env = Self {
             operator: Operator::start(Cluster::shared(), &namespace, "first").await?,
