@@ -11,6 +11,8 @@ pub mod bearer;
 pub mod config;
 pub mod defaults;
 pub mod hash;
+pub mod identity;
+pub mod identity_keys;
 pub mod password;
 pub mod paths;
 pub mod problems;

@@ -40,6 +40,9 @@ pub fn watched_files(config_path: &Path, config: Option<&SidecarConfig>) -> Vec<
         {
             files.push(hash);
         }
+        if let Some(identity) = &config.signed_identity {
+            files.push(identity.key_file.clone());
+        }
     }
     files.retain(|file| !file.as_os_str().is_empty());
     files

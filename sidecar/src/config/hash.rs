@@ -30,6 +30,9 @@ pub fn config_hash(
     {
         files.push(hash);
     }
+    if let Some(identity) = &config.signed_identity {
+        files.push(identity.key_file.as_path());
+    }
     let data: BTreeMap<String, String> = files
         .into_iter()
         .filter_map(|path| {
