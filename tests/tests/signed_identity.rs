@@ -4,6 +4,7 @@
 //! from the sidecar, before and after it expires and across a key rotation.
 
 use anyhow::{Context, Result};
+use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
@@ -176,5 +177,56 @@ async fn after_a_key_rotation_new_tokens_use_the_new_key_and_old_ones_still_veri
     );
     verify(&stack, &new_token, &keys).expect("the new token verifies");
     verify(&stack, &old_token, &keys).expect("the old token still verifies");
+    Ok(())
+}
+
+/// The README's Python block that follows `after`, as written.
+fn readme_python(after: &str) -> Result<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))?;
+    let rest = &readme[readme.find(after).context("the README section")?..];
+    let start = rest.find("```python\n").context("a python block")? + "```python\n".len();
+    let end = rest[start..].find("```").context("the block's end")?;
+    Ok(rest[start..start + end].to_owned())
+}
+
+#[tokio::test]
+async fn the_readmes_python_snippet_verifies_the_token_with_pyjwt() -> Result<()> {
+    let stack = stack(60).await?;
+    let (_, response) = Browser::new().log_in(&stack.url("/"), "alice").await?;
+    let token = token_seen_by_app(response).await?;
+    // The README's example origins stand for this sidecar's.
+    let snippet = readme_python("Verify it in Python with PyJWT")?
+        .replace("http://127.0.0.1:4180", stack.sidecar.url())
+        .replace("https://books.example.com", stack.sidecar.url());
+    let script = format!(
+        "{snippet}\nimport json, sys\nprint(json.dumps(caller({{\"X-Portcullis-Identity\": sys.argv[1]}})))\n"
+    );
+    let run = |token: String| {
+        let script = script.clone();
+        tokio::task::spawn_blocking(move || {
+            // Debian's python3, where `make test` installs python3-jwt.
+            std::process::Command::new("/usr/bin/python3")
+                .args(["-c", &script, &token])
+                .output()
+        })
+    };
+    let output = run(token.clone()).await??;
+    assert!(
+        output.status.success(),
+        "the snippet refused a good token: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let claims: Value = serde_json::from_slice(&output.stdout)?;
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["role"], "admin");
+
+    // The snippet pins ES256: the same claims unsigned (`alg: none`, the
+    // real `kid`) are refused.
+    let kid = decode_header(&token)?.kid.context("kid")?;
+    let forged_header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::json!({"alg": "none", "typ": "JWT", "kid": kid}).to_string());
+    let payload = token.split('.').nth(1).context("payload")?;
+    let output = run(format!("{forged_header}.{payload}.")).await??;
+    assert!(!output.status.success(), "an unsigned token was accepted");
     Ok(())
 }
