@@ -9,7 +9,7 @@ FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_TARGET_DIR ?= $(CURDIR)/fuzz/target
 
-.PHONY: help demo test test-unit lint deny build toolchain deps bench bench-proxy bench-operator kube-tools browser-deps \
+.PHONY: help demo test test-unit lint deny build toolchain deps bench bench-proxy bench-operator kube-tools browser-deps verifier-deps \
 	provider-tools helm-tools fuzz fuzz-smoke fuzz-tools
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -57,7 +57,13 @@ browser-deps:
 	  $(SUDO) apt-get update && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; }
 
-deps: toolchain $(IDP_DEPS) kube-tools helm-tools browser-deps provider-tools
+# Debian's PyJWT, with which a test runs the README's verification snippet.
+verifier-deps:
+	@/usr/bin/python3 -c 'import jwt, cryptography' 2>/dev/null || { \
+	  $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-jwt python3-cryptography; }
+
+deps: toolchain $(IDP_DEPS) kube-tools helm-tools browser-deps provider-tools verifier-deps
 
 build:
 	$(CARGO) build --workspace --all-targets

@@ -17,6 +17,7 @@ use crate::defaults::{
     DEFAULT_MAX_REQUEST_HEAD_BYTES, DEFAULT_ROOT_SESSION_LIFETIME_SECONDS, DEFAULT_SCOPES,
     DEFAULT_TRUSTED_GROUP, DEFAULT_USERNAME_CLAIM,
 };
+use crate::identity::SignedIdentityConfig;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -60,6 +61,10 @@ pub struct SidecarConfig {
     /// absent: only session cookies count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bearer_tokens: Option<BearerConfig>,
+    /// Add a signed JWT of the identity to each forwarded request (see
+    /// [`crate::identity`]); absent: plain identity headers only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_identity: Option<SignedIdentityConfig>,
 }
 
 /// Bounds on client connections, so slow or idle clients cannot hold the

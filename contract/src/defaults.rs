@@ -36,6 +36,11 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 /// `connections.maxRequestHeadBytes`: the largest request head accepted (64 KiB).
 pub const DEFAULT_MAX_REQUEST_HEAD_BYTES: usize = 64 * 1024;
 
+/// `signedIdentity.headerName`: the request header that carries the signed identity.
+pub const DEFAULT_IDENTITY_HEADER: &str = "X-Portcullis-Identity";
+/// `signedIdentity.lifetimeSeconds`: seconds a signed identity stays valid.
+pub const DEFAULT_IDENTITY_LIFETIME_SECONDS: u64 = 60;
+
 /// The port of [`DEFAULT_LISTEN`]: where the sidecar takes the app's traffic.
 pub const DEFAULT_PORT: u16 = 4180;
 /// The port of [`DEFAULT_ADMIN_LISTEN`]: health and metrics.

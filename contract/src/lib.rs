@@ -13,6 +13,8 @@ pub mod config;
 pub mod defaults;
 pub mod hash;
 pub mod header_value;
+pub mod identity;
+pub mod identity_keys;
 pub mod password;
 pub mod paths;
 pub mod problems;

@@ -24,3 +24,7 @@ pub const SECRET_DIR: &str = "/etc/portcullis/secret";
 pub const CONFIG_DIR: &str = "/etc/portcullis/config";
 /// File name of the sidecar config inside [`CONFIG_DIR`] (the ConfigMap key).
 pub const CONFIG_FILE: &str = "sidecar.yaml";
+
+/// Where the sidecar publishes the public keys of the signed identity, as a
+/// JWKS, on its public port and without a session.
+pub const JWKS_PATH: &str = "/.well-known/portcullis/jwks.json";

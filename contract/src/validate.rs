@@ -106,6 +106,9 @@ pub fn validate(config: &SidecarConfig) -> Result<Valid, Problems> {
         }
     }
     connections(&mut problems, &config.connections);
+    if let Some(identity) = &config.signed_identity {
+        crate::identity::check(&mut problems, identity);
+    }
     let trusted_proxies = trusted_proxies(&mut problems, &config.trusted_proxies);
     let redirect_url = public_url
         .as_ref()
@@ -428,6 +431,21 @@ session:
             let yaml = GOOD.replace("username: admin", &format!("username: {name}"));
             let problems = check(&yaml).expect_err(name);
             assert!(problems.mentions("rootAdmin.username"), "{problems}");
+        }
+    }
+
+    #[test]
+    fn a_signed_identity_section_is_checked_with_the_rest() {
+        let good = format!("{GOOD}signedIdentity: {{keyFile: /s/identity-keys}}\n");
+        assert!(check(&good).is_ok(), "{:?}", check(&good).err());
+        let bad = format!("{GOOD}signedIdentity: {{headerName: Cookie, lifetimeSeconds: 3600}}\n");
+        let problems = check(&bad).expect_err("invalid");
+        for field in [
+            "signedIdentity.keyFile",
+            "signedIdentity.headerName",
+            "signedIdentity.lifetimeSeconds",
+        ] {
+            assert!(problems.mentions(field), "{field} missing from {problems}");
         }
     }
 }

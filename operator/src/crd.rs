@@ -145,6 +145,11 @@ pub struct OidcSettingsSpec {
     /// session cookies count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bearer_tokens: Option<crate::crd_access::BearerTokensSpec>,
+    /// Add a signed JWT of the caller's identity to each request the app
+    /// receives, verifiable with the keys the sidecar publishes at
+    /// `/.well-known/portcullis/jwks.json`; absent: plain headers only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_identity: Option<crate::crd_identity::SignedIdentitySpec>,
 }
 
 /// A claim name or dotted path, segments of anything but `.` and `\`, or an

@@ -15,6 +15,9 @@ pub enum Error {
     /// The root admin password could not be hashed.
     #[error(transparent)]
     Hash(#[from] HashError),
+    /// No identity signing key could be generated.
+    #[error("cannot generate the identity signing key: {0}")]
+    IdentityKey(#[from] portcullis_contract::identity_keys::IdentityKeyError),
     /// The object lacks metadata needed for owner references.
     #[error(transparent)]
     Meta(#[from] MissingMeta),
@@ -36,6 +39,7 @@ impl Error {
             Error::Kube(_) => "kube",
             Error::Render(_) => "render",
             Error::Hash(_) => "hash",
+            Error::IdentityKey(_) => "identity_key",
             Error::Meta(_) => "metadata",
             Error::Task(_) | Error::HashQueue(_) => "task",
         }

@@ -11,6 +11,7 @@ pub mod context;
 pub mod controller;
 pub mod crd;
 pub mod crd_access;
+pub mod crd_identity;
 pub mod desired;
 pub mod discovery;
 pub mod error;

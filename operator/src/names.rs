@@ -16,6 +16,8 @@ pub const CONFIG_KEY: &str = portcullis_contract::paths::CONFIG_FILE;
 pub const CLIENT_SECRET_KEY: &str = "client-secret";
 /// Secret key: session keys, one per line; the first seals new cookies.
 pub const SESSION_KEYS_KEY: &str = "session-keys";
+/// Secret key: identity signing keys (PKCS#8 P-256), one per line; the first signs.
+pub const IDENTITY_KEYS_KEY: &str = "identity-keys";
 /// Secret key: argon2id hash of the root admin's password.
 pub const ROOT_HASH_KEY: &str = "root-password-hash";
 /// Key of the generated root-admin Secret holding the password.

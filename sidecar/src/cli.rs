@@ -2,6 +2,7 @@
 
 use crate::config::{self, LoadError};
 use clap::{Parser, Subcommand};
+use portcullis_contract::identity_keys::generate_identity_key_line;
 use portcullis_contract::session_keys::generate_key_line;
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -41,6 +42,8 @@ pub enum Command {
     HashPassword,
     /// Print a new random session key (a line for `session.keyFile`).
     GenerateKey,
+    /// Print a new identity signing key (a PKCS#8 P-256 line for `signedIdentity.keyFile`).
+    GenerateIdentityKey,
 }
 
 /// Runs the command line; returns the process exit code.
@@ -62,6 +65,16 @@ pub fn run(cli: Cli) -> ExitCode {
             println!("{}", generate_key_line());
             ExitCode::SUCCESS
         }
+        Some(Command::GenerateIdentityKey) => match generate_identity_key_line() {
+            Ok(line) => {
+                println!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }
+        },
         None => {
             let Some(path) = cli.config else {
                 eprintln!(

@@ -14,6 +14,7 @@ pub mod backup_gate;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod identity;
 pub mod listener;
 pub mod metrics;
 pub mod oidc;

@@ -40,6 +40,9 @@ pub fn watched_files(config_path: &Path, config: Option<&SidecarConfig>) -> Vec<
         {
             files.push(hash);
         }
+        if let Some(identity) = &config.signed_identity {
+            files.push(identity.key_file.clone());
+        }
     }
     files.retain(|file| !file.as_os_str().is_empty());
     files
@@ -139,13 +142,19 @@ mod tests {
     #[test]
     fn the_config_and_every_secret_file_it_names_are_watched() {
         let config = SidecarConfig::from_yaml(
-            "oidc: {clientSecretFile: /s/client}\nsession: {keyFile: /s/keys}\nrootAdmin: {username: r, passwordHashFile: /r/hash}\n",
+            "oidc: {clientSecretFile: /s/client}\nsession: {keyFile: /s/keys}\nrootAdmin: {username: r, passwordHashFile: /r/hash}\nsignedIdentity: {keyFile: /s/identity}\n",
         )
         .expect("yaml");
         let files = watched_files(Path::new("/c/sidecar.yaml"), Some(&config));
-        let expected: Vec<PathBuf> = ["/c/sidecar.yaml", "/s/client", "/s/keys", "/r/hash"]
-            .map(PathBuf::from)
-            .to_vec();
+        let expected: Vec<PathBuf> = [
+            "/c/sidecar.yaml",
+            "/s/client",
+            "/s/keys",
+            "/r/hash",
+            "/s/identity",
+        ]
+        .map(PathBuf::from)
+        .to_vec();
         assert_eq!(files, expected);
         assert_eq!(
             watched_files(Path::new("c.yaml"), None),

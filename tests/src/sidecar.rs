@@ -168,6 +168,18 @@ pub fn generate_key() -> Result<String> {
     Ok(String::from_utf8(output.stdout)?.trim().to_owned())
 }
 
+/// `portcullis-sidecar generate-identity-key`.
+pub fn generate_identity_key() -> Result<String> {
+    let output = std::process::Command::new(target_bin("portcullis-sidecar"))
+        .arg("generate-identity-key")
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "generate-identity-key failed: {output:?}"
+    );
+    Ok(String::from_utf8(output.stdout)?.trim().to_owned())
+}
+
 /// `portcullis-sidecar hash-password` with `password` on stdin.
 pub fn hash_password(password: &str) -> Result<String> {
     let mut child = std::process::Command::new(target_bin("portcullis-sidecar"))

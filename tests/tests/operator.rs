@@ -669,3 +669,94 @@ async fn the_generated_root_password_survives_reapply_and_goes_when_replaced() -
     env.wait_ready().await?;
     Ok(())
 }
+
+/// The loaded sidecar settings of the generated ConfigMap and Secret data.
+fn load_generated(yaml: &str, files: &BTreeMap<String, String>) -> Result<Settings> {
+    let config = SidecarConfig::from_yaml(yaml)?;
+    Settings::from_config(&config, |path| {
+        let key = path
+            .strip_prefix("/etc/portcullis/secret")
+            .map_err(std::io::Error::other)?;
+        files
+            .get(key.to_str().unwrap_or_default())
+            .cloned()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such key"))
+    })
+    .map_err(|problems| anyhow::anyhow!("{problems}"))
+}
+
+#[tokio::test]
+async fn signed_identity_gets_a_key_in_the_secret_that_is_kept_through_a_rotation() -> Result<()> {
+    let env = Env::start("identity").await?;
+    env.wait_ready().await?;
+    let before = data(&env.secrets().get("books-portcullis").await?);
+    assert!(
+        !before.contains_key("identity-keys"),
+        "no key until asked for"
+    );
+
+    // A header name the sidecar would refuse is refused at apply, naming the field.
+    let bad = json!({"spec": {"signedIdentity": {"headerName": "X Identity"}}});
+    let refused = env
+        .settings_api()
+        .patch(NAME, &PatchParams::default(), &Patch::Merge(&bad))
+        .await
+        .expect_err("refused");
+    assert!(
+        refused.to_string().contains("signedIdentity.headerName"),
+        "{refused}"
+    );
+
+    let on = json!({"spec": {"signedIdentity": {"lifetimeSeconds": 30}}});
+    env.settings_api()
+        .patch(NAME, &PatchParams::default(), &Patch::Merge(&on))
+        .await?;
+    let files = env
+        .wait_secret("books-portcullis", |data| {
+            data.contains_key("identity-keys")
+        })
+        .await?;
+    assert_eq!(files["session-keys"], before["session-keys"]);
+    let config_map = eventually("the config with signedIdentity", || async {
+        let config_map = env.config_maps().get_opt("books-portcullis").await.ok()??;
+        let yaml = config_map.data.as_ref()?.get("sidecar.yaml")?;
+        yaml.contains("signedIdentity").then(|| yaml.clone())
+    })
+    .await?;
+    let loaded = load_generated(&config_map, &files)?;
+    let identity = loaded.signed_identity.context("signed identity on")?;
+    assert_eq!(identity.lifetime_seconds, 30);
+    assert_eq!(identity.header.as_str(), "x-portcullis-identity");
+    assert_eq!(identity.keys.published().len(), 1);
+    let first_kid = identity.keys.kid().to_owned();
+
+    // Rotation by hand: a new key first, the old one kept below it.
+    let new_key = portcullis_contract::identity_keys::generate_identity_key_line()?;
+    let rotated = format!("{new_key}\n{}", files["identity-keys"]);
+    env.secrets()
+        .patch(
+            "books-portcullis",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"stringData": {"identity-keys": rotated}})),
+        )
+        .await?;
+    // Any later reconcile keeps the rotated keys as they are.
+    env.put_client_secret("a-new-secret").await?;
+    let after = env
+        .wait_secret("books-portcullis", |data| {
+            data.get("client-secret").map(String::as_str) == Some("a-new-secret")
+        })
+        .await?;
+    assert_eq!(after["identity-keys"].trim_end(), rotated.trim_end());
+    let identity = load_generated(&config_map, &after)?
+        .signed_identity
+        .context("signed identity on")?;
+    assert_eq!(identity.keys.published().len(), 2);
+    assert_eq!(
+        identity.keys.published()[1],
+        first_kid,
+        "the old key stays published"
+    );
+    assert_ne!(identity.keys.kid(), first_kid, "the new key signs");
+    Ok(())
+}

@@ -65,6 +65,7 @@ pub fn sidecar_config(name: &str, spec: &OidcSettingsSpec) -> SidecarConfig {
             .map(Into::into)
             .unwrap_or_default(),
         bearer_tokens: spec.bearer_tokens.as_ref().map(Into::into),
+        signed_identity: spec.signed_identity.as_ref().map(Into::into),
     }
 }
 
@@ -124,6 +125,7 @@ pub(crate) mod tests {
             network_policy: None,
             authorization: None,
             bearer_tokens: None,
+            signed_identity: None,
         }
     }
 

@@ -8,9 +8,9 @@
 use crate::crd::OidcSettings;
 use crate::desired::hash::content_hash;
 use crate::names::{
-    CLIENT_SECRET_KEY, CONFIG_HASH_ANNOTATION, CONFIG_KEY, ROOT_HASH_KEY, ROOT_PASSWORD_KEY,
-    ROOT_PASSWORD_SOURCE_ANNOTATION, ROOT_USERNAME_KEY, SESSION_KEYS_KEY, common_labels,
-    generated_name, root_admin_secret_name,
+    CLIENT_SECRET_KEY, CONFIG_HASH_ANNOTATION, CONFIG_KEY, IDENTITY_KEYS_KEY, ROOT_HASH_KEY,
+    ROOT_PASSWORD_KEY, ROOT_PASSWORD_SOURCE_ANNOTATION, ROOT_USERNAME_KEY, SESSION_KEYS_KEY,
+    common_labels, generated_name, root_admin_secret_name,
 };
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -30,6 +30,8 @@ pub struct SecretValues {
     pub client_secret: String,
     /// Session key lines.
     pub session_keys: String,
+    /// Identity signing key lines, when generated (see [`super::secrets::identity_keys`]).
+    pub identity_keys: Option<String>,
     /// argon2id hash of the root password, when a root admin is configured.
     pub root_password_hash: Option<String>,
     /// Which version of the password Secret that hash was made from.
@@ -65,6 +67,9 @@ pub fn generated(
     ]);
     if let Some(hash) = values.root_password_hash {
         data.insert(ROOT_HASH_KEY.to_owned(), hash);
+    }
+    if let Some(keys) = values.identity_keys {
+        data.insert(IDENTITY_KEYS_KEY.to_owned(), keys);
     }
     let hash = content_hash(&config_yaml, &data);
     let meta = meta(owner, generated_name(&owner.name_any()), Some(&hash))?;
@@ -160,6 +165,7 @@ mod tests {
         SecretValues {
             client_secret: "s3cret".into(),
             session_keys: "key\n".into(),
+            identity_keys: None,
             root_password_hash: Some("$argon2id$...".into()),
             root_password_source: Some("uid-2/41".into()),
         }
@@ -198,6 +204,26 @@ mod tests {
         assert_eq!(data[CLIENT_SECRET_KEY].0, b"s3cret");
         assert_eq!(data[SESSION_KEYS_KEY].0, b"key\n");
         assert!(data.contains_key(ROOT_HASH_KEY));
+    }
+
+    #[test]
+    fn identity_keys_are_in_the_secret_only_when_generated() {
+        let without = generated(&owner(), "x: 1\n".into(), values()).expect("built");
+        assert!(
+            !without
+                .secret
+                .data
+                .expect("data")
+                .contains_key(IDENTITY_KEYS_KEY)
+        );
+        let mut with_keys = values();
+        with_keys.identity_keys = Some("signing key\n".into());
+        let with = generated(&owner(), "x: 1\n".into(), with_keys).expect("built");
+        assert_ne!(with.hash, without.hash, "a new key rolls the pods");
+        assert_eq!(
+            with.secret.data.expect("data")[IDENTITY_KEYS_KEY].0,
+            b"signing key\n"
+        );
     }
 
     #[test]

@@ -1,9 +1,14 @@
-//! Secret values that must survive reconciles: session keys and the root hash.
+//! Secret values that must survive reconciles: session keys, identity
+//! signing keys and the root hash.
 //!
 //! Session keys are generated once and then kept forever: a new key would log
 //! every user out. To rotate, put a new key as the first line of the
 //! generated Secret's `session-keys` and keep the old one below it for a
-//! session lifetime; the operator keeps whatever is there.
+//! session lifetime; the operator keeps whatever is there. The identity
+//! signing keys (`identity-keys`) work the same way: generated when
+//! `signedIdentity` is first set, kept verbatim after (also while it is
+//! unset, so switching it off and on does not change the key apps trust),
+//! rotated by putting a new line first; every listed key stays published.
 //!
 //! The root-admin hash is kept while it still matches the password, so a
 //! reconcile does not rewrite it (argon2 salts are random) and trigger a
@@ -12,6 +17,7 @@
 //! Secret the hash was made from: while that version is unchanged, the hash is
 //! reused without running argon2 at all.
 
+use portcullis_contract::identity_keys::IdentityKeyError;
 use portcullis_contract::password::PasswordWork;
 
 pub use portcullis_contract::password::HashError;
@@ -22,6 +28,25 @@ pub fn session_keys(existing: Option<&str>, generate: impl FnOnce() -> String) -
         Some(keys) if !keys.trim().is_empty() => keys.to_owned(),
         _ => format!("{}\n", generate()),
     }
+}
+
+/// The identity signing keys to write: the existing ones if present; else a
+/// new key when `wanted` (the spec has `signedIdentity`), else none.
+pub fn identity_keys<E>(
+    existing: Option<&str>,
+    wanted: bool,
+    generate: impl FnOnce() -> Result<String, E>,
+) -> Result<Option<String>, E> {
+    match existing {
+        Some(keys) if !keys.trim().is_empty() => Ok(Some(keys.to_owned())),
+        _ if wanted => Ok(Some(format!("{}\n", generate()?))),
+        _ => Ok(None),
+    }
+}
+
+/// A fresh identity signing key line (PKCS#8 P-256, standard base64).
+pub fn new_identity_key() -> Result<String, IdentityKeyError> {
+    portcullis_contract::identity_keys::generate_identity_key_line()
 }
 
 /// A fresh session key line, as the sidecar's `generate-key` prints it.
@@ -86,6 +111,40 @@ mod tests {
     fn generated_session_key_is_accepted_by_the_sidecar() {
         let keys = session_keys(None, new_session_key);
         assert!(portcullis_contract::session_keys::parse_key_file(&keys).is_ok());
+    }
+
+    #[test]
+    fn identity_keys_are_generated_once_when_wanted_and_kept_after() {
+        let never = || -> Result<String, IdentityKeyError> { panic!("must not generate") };
+        assert_eq!(identity_keys(None, false, never), Ok(None));
+        let made = identity_keys(None, true, new_identity_key)
+            .expect("generated")
+            .expect("a key");
+        let keys = portcullis_contract::identity_keys::parse_identity_keys(&made).expect("valid");
+        assert_eq!(keys.len(), 1);
+        assert_eq!(
+            identity_keys(Some(&made), true, never),
+            Ok(Some(made.clone()))
+        );
+        assert_eq!(
+            identity_keys(Some(&made), false, never),
+            Ok(Some(made.clone())),
+            "kept while switched off"
+        );
+        assert_eq!(
+            identity_keys(Some(" \n"), true, || Ok::<_, IdentityKeyError>("k".into())),
+            Ok(Some("k\n".into()))
+        );
+    }
+
+    #[test]
+    fn rotated_identity_keys_are_kept_in_their_order() {
+        let rotated = "new\nold\n";
+        let never = || -> Result<String, IdentityKeyError> { panic!("must not generate") };
+        assert_eq!(
+            identity_keys(Some(rotated), true, never),
+            Ok(Some(rotated.into()))
+        );
     }
 
     #[test]

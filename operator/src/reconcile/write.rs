@@ -9,12 +9,14 @@ use crate::context::Context;
 use crate::crd::OidcSettings;
 use crate::desired::objects::{SecretValues, generated};
 use crate::desired::secrets::{
-    new_session_key, reusable_root_hash, root_password_hash, session_keys,
+    identity_keys, new_identity_key, new_session_key, reusable_root_hash, root_password_hash,
+    session_keys,
 };
 use crate::desired::unchanged::{config_map_unchanged, secret_unchanged};
 use crate::error::Result;
 use crate::names::{
-    FIELD_MANAGER, ROOT_HASH_KEY, ROOT_PASSWORD_SOURCE_ANNOTATION, SESSION_KEYS_KEY, generated_name,
+    FIELD_MANAGER, IDENTITY_KEYS_KEY, ROOT_HASH_KEY, ROOT_PASSWORD_SOURCE_ANNOTATION,
+    SESSION_KEYS_KEY, generated_name,
 };
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt;
@@ -45,6 +47,14 @@ pub async fn apply(
             .as_deref(),
         new_session_key,
     );
+    let identity_keys = identity_keys(
+        existing
+            .and_then(|secret| value(secret, IDENTITY_KEYS_KEY))
+            .map(|keys| format!("{keys}\n"))
+            .as_deref(),
+        config.signed_identity.is_some(),
+        new_identity_key,
+    )?;
     let (root_password_hash, root_password_source) = match inputs.root_password {
         None => (None, None),
         Some(password) => {
@@ -61,6 +71,7 @@ pub async fn apply(
         SecretValues {
             client_secret: inputs.client_secret,
             session_keys,
+            identity_keys,
             root_password_hash,
             root_password_source,
         },

@@ -30,6 +30,9 @@ pub fn config_hash(
     {
         files.push(hash);
     }
+    if let Some(identity) = &config.signed_identity {
+        files.push(identity.key_file.as_path());
+    }
     let data: BTreeMap<String, String> = files
         .into_iter()
         .filter_map(|path| {
@@ -67,5 +70,29 @@ mod tests {
             ]),
         );
         assert_eq!(config_hash(text, &config, read), expected);
+    }
+
+    #[test]
+    fn the_identity_keys_count_when_the_identity_is_signed() {
+        let plain = "session: {keyFile: /s/session-keys}\n";
+        let signed = format!("{plain}signedIdentity: {{keyFile: /s/identity-keys}}\n");
+        let read = |path: &Path| -> io::Result<Vec<u8>> {
+            Ok(format!("value of {}", path.display()).into_bytes())
+        };
+        let config = SidecarConfig::from_yaml(&signed).expect("yaml");
+        let expected = content_hash(
+            &signed,
+            &BTreeMap::from([
+                (
+                    "identity-keys".to_owned(),
+                    "value of /s/identity-keys".to_owned(),
+                ),
+                (
+                    "session-keys".to_owned(),
+                    "value of /s/session-keys".to_owned(),
+                ),
+            ]),
+        );
+        assert_eq!(config_hash(&signed, &config, read), expected);
     }
 }

@@ -9,10 +9,13 @@ use super::connections::ConnectionLimits;
 use super::problems::Problems;
 use super::secret::Secret;
 use crate::access::AccessRules;
+use crate::identity::SigningKeys;
+use crate::identity::signer::SignedIdentity;
 use crate::oidc::claim_path::ClaimPath;
 use crate::roles::RoleMapping;
 use crate::session::keys::KeyRing;
 use argon2::PasswordHash;
+use http::HeaderName;
 use ipnet::IpNet;
 use portcullis_contract::config::SidecarConfig;
 use portcullis_contract::validate::validate;
@@ -48,6 +51,8 @@ pub struct Settings {
     /// Audiences a bearer token may carry (the client id first); `None`:
     /// bearer tokens are not accepted.
     pub bearer_audiences: Option<Vec<String>>,
+    /// How the identity is signed for the app; `None`: plain headers only.
+    pub signed_identity: Option<SignedIdentity>,
     /// The hash of the config file and the secret files it names (see
     /// [`super::hash`]), shown on `/readyz`; empty when not loaded from files.
     pub config_hash: String,
@@ -145,6 +150,10 @@ impl Settings {
         {
             problems.push("bearerTokens.audiences", "must not hold an empty audience");
         }
+        let identity_keys = config
+            .signed_identity
+            .as_ref()
+            .and_then(|identity| identity_keys(&mut problems, &identity.key_file, &read_file));
         let (access, rule_problems) = AccessRules::compile(&config.authorization);
         for problem in rule_problems {
             problems.push(&problem.field, problem.message);
@@ -153,6 +162,19 @@ impl Settings {
             (Some(valid), Some(client_secret), Some(keys)) if problems.is_empty() => {
                 let public_url = valid.public_url;
                 let https = public_url.scheme() == "https";
+                let signed_identity = config.signed_identity.as_ref().zip(identity_keys).and_then(
+                    |(identity, keys)| {
+                        let issuer = public_url.as_str().trim_end_matches('/').to_owned();
+                        Some(SignedIdentity {
+                            keys,
+                            // The contract's validation checked the name.
+                            header: HeaderName::try_from(identity.header_name.as_str()).ok()?,
+                            lifetime_seconds: identity.lifetime_seconds,
+                            audience: identity.audience.clone().unwrap_or_else(|| issuer.clone()),
+                            issuer,
+                        })
+                    },
+                );
                 Ok(Settings {
                     listen: valid.listen,
                     admin_listen: valid.admin_listen,
@@ -187,6 +209,7 @@ impl Settings {
                             .chain(bearer.audiences.iter().cloned())
                             .collect()
                     }),
+                    signed_identity,
                     config_hash: String::new(),
                 })
             }
@@ -291,6 +314,27 @@ fn root_admin(
     })
 }
 
+fn identity_keys(
+    problems: &mut Problems,
+    path: &Path,
+    read_file: &impl Fn(&Path) -> io::Result<String>,
+) -> Option<SigningKeys> {
+    const FIELD: &str = "signedIdentity.keyFile";
+    if path.as_os_str().is_empty() {
+        return None; // the contract's validation names the missing field
+    }
+    let text = match read_file(path) {
+        Ok(text) => text,
+        Err(error) => {
+            problems.push(FIELD, format!("cannot read {}: {error}", path.display()));
+            return None;
+        }
+    };
+    SigningKeys::parse(&text)
+        .map_err(|error| problems.push(FIELD, format!("{}: {error}", path.display())))
+        .ok()
+}
+
 fn key_ring(
     problems: &mut Problems,
     path: &Path,
@@ -325,6 +369,13 @@ mod tests {
             ("/s/client-secret", "s3cret\n".to_owned()),
             ("/s/keys", format!("{}\n", generate_key_line())),
             ("/s/root-hash", format!("{HASH}\n")),
+            (
+                "/s/identity-keys",
+                format!(
+                    "{}\n",
+                    portcullis_contract::identity_keys::generate_identity_key_line().expect("key")
+                ),
+            ),
         ])
     }
 
@@ -508,5 +559,33 @@ session:
         );
         assert!(problems.to_string().contains("`/admin/x`"), "{problems}");
         assert_eq!(problems.0.len(), 2, "{problems}");
+    }
+
+    #[test]
+    fn signed_identity_reads_its_keys_and_defaults_the_audience_to_the_public_url() {
+        assert!(load(GOOD).expect("valid").signed_identity.is_none());
+        let yaml = format!("{GOOD}signedIdentity: {{keyFile: /s/identity-keys}}\n");
+        let identity = load(&yaml).expect("valid").signed_identity.expect("on");
+        assert_eq!(identity.header.as_str(), "x-portcullis-identity");
+        assert_eq!(identity.issuer, "https://books.example.com");
+        assert_eq!(identity.audience, "https://books.example.com");
+        assert_eq!(identity.lifetime_seconds, 60);
+        let yaml = format!(
+            "{GOOD}signedIdentity: {{keyFile: /s/identity-keys, audience: books, headerName: X-Jwt-Assertion}}\n"
+        );
+        let identity = load(&yaml).expect("valid").signed_identity.expect("on");
+        assert_eq!(identity.audience, "books");
+        assert_eq!(identity.header.as_str(), "x-jwt-assertion");
+    }
+
+    #[test]
+    fn a_bad_identity_key_file_is_named_without_its_content() {
+        let yaml = format!("{GOOD}signedIdentity: {{keyFile: /s/keys}}\n");
+        let problems = load(&yaml).expect_err("a session key is no signing key");
+        assert!(problems.mentions("signedIdentity.keyFile"), "{problems}");
+        assert!(problems.to_string().contains("P-256"), "{problems}");
+        let missing = format!("{GOOD}signedIdentity: {{keyFile: /s/nothing}}\n");
+        let problems = load(&missing).expect_err("missing file");
+        assert!(problems.to_string().contains("/s/nothing"), "{problems}");
     }
 }

@@ -2,6 +2,7 @@
 
 use super::backup::backup_login;
 use super::csrf::refuse_cross_site_posts;
+use super::jwks::jwks;
 use super::login::{callback, login_page_handler, me, start};
 use super::logout::{confirm, logout};
 use super::observe::{time_own_handler, trace_layer, track_in_flight};
@@ -14,7 +15,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use portcullis_contract::paths::CALLBACK_PATH;
+use portcullis_contract::paths::{CALLBACK_PATH, JWKS_PATH};
 
 /// The public router (listen address).
 pub fn app(state: SharedState) -> Router {
@@ -33,6 +34,8 @@ pub fn app(state: SharedState) -> Router {
             state.clone(),
             time_own_handler,
         ))
+        // Added after the layers of the pages above: the keys may be cached.
+        .route(JWKS_PATH, get(jwks))
         .fallback(proxy)
         .layer(middleware::from_fn(refuse_ambiguous_host))
         .layer(middleware::from_fn_with_state(

@@ -60,6 +60,9 @@ pub enum AppError {
     /// values were refused at login).
     #[error(transparent)]
     Unforwardable(#[from] super::identity_headers::Unforwardable),
+    /// The identity token for the app could not be signed.
+    #[error(transparent)]
+    IdentityUnsigned(#[from] crate::identity::signer::SignError),
     /// The app did not answer.
     #[error("the application is not reachable")]
     UpstreamUnavailable,
@@ -221,6 +224,14 @@ administrator for a role that allows it, then log out and sign in again."
                 title: "Address not accepted",
                 message: "This address holds an encoded slash, a backslash, a control character \
 or a broken escape, which the application could read differently. Use the plain address."
+                    .into(),
+                code: None,
+            },
+            AppError::IdentityUnsigned(_) => Page {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                title: "Identity not signed",
+                message: "The sign-in could not vouch for you to the application. Try again in a \
+moment."
                     .into(),
                 code: None,
             },

@@ -85,6 +85,19 @@ pub fn strip_identity_headers(headers: &mut HeaderMap) {
     }
 }
 
+/// Removes every spelling of `name` (case, `_` for `-`): for a header the
+/// sidecar sets under a configured name outside its own prefixes.
+pub fn strip_header_spellings(headers: &mut HeaderMap, name: &HeaderName) {
+    let spellings: Vec<HeaderName> = headers
+        .keys()
+        .filter(|sent| same_name(sent.as_str().as_bytes(), name.as_str().as_bytes()))
+        .cloned()
+        .collect();
+    for spelling in spellings {
+        headers.remove(spelling);
+    }
+}
+
 /// Removes hop-by-hop headers, including those named in `Connection`
 /// (except the end-to-end ones it may not remove); keeps `Upgrade` when asked.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
@@ -282,6 +295,21 @@ mod tests {
         assert_eq!(left.len(), 2, "{left:?}");
         assert!(headers.contains_key("x_app_header"));
         assert!(headers.contains_key("x-forwardedness"));
+    }
+
+    #[test]
+    fn every_spelling_of_a_configured_header_is_stripped() {
+        let mut headers = HeaderMap::new();
+        for name in ["x-jwt-assertion", "X_Jwt_Assertion", "x-jwt_assertion"] {
+            headers.append(
+                HeaderName::try_from(name).expect("name"),
+                HeaderValue::from_static("forged"),
+            );
+        }
+        headers.insert("x-jwt-assertions", HeaderValue::from_static("kept"));
+        strip_header_spellings(&mut headers, &HeaderName::from_static("x-jwt-assertion"));
+        let left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        assert_eq!(left, ["x-jwt-assertions"]);
     }
 
     #[test]

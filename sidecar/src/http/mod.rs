@@ -9,6 +9,7 @@ pub mod error;
 pub mod forwarding;
 pub mod identity_headers;
 pub mod issue_session;
+pub mod jwks;
 pub mod known_device;
 pub mod login;
 pub mod logout;

@@ -2,7 +2,8 @@
 //!
 //! Method, path, query, `Host` and bodies pass through untouched; identity
 //! headers are replaced by the sidecar's (none on a public path without a
-//! session); the sidecar's cookies stay behind. [`super::authorize`]
+//! session), with a signed token of the identity when configured (see
+//! [`crate::identity`]); the sidecar's cookies stay behind. [`super::authorize`]
 //! decides first whether the request goes through at all.
 //! WebSocket handshakes are spliced byte for byte once the app agrees with
 //! `101 Switching Protocols` (see [`super::upgrade`] for why nothing else is).
@@ -11,9 +12,10 @@ use super::authorize::{Asked, authorize};
 use super::error::AppError;
 use super::forwarding::{ClientHops, set_forwarding_headers};
 use super::identity_headers::{
-    add_identity_headers, strip_cookies, strip_hop_by_hop, strip_identity_headers,
+    add_identity_headers, strip_cookies, strip_header_spellings, strip_hop_by_hop,
+    strip_identity_headers,
 };
-use super::state::SharedState;
+use super::state::{SharedState, unix_now};
 use super::upgrade::{app_switched_to_websocket, is_websocket_handshake, splice};
 use crate::config::Settings;
 use crate::listener::ConnectionSlot;
@@ -79,6 +81,19 @@ async fn forward(
             tracing::warn!(%error, user = %session.user.escape_debug(), "request refused");
             AppError::Unforwardable(error)
         })?;
+    }
+    if let Some(identity) = &settings.signed_identity {
+        strip_header_spellings(headers, &identity.header);
+        if let Some(session) = &session {
+            let token = state
+                .identity
+                .header_value(identity, session, unix_now())
+                .map_err(|error| {
+                    tracing::error!(%error, "identity token not signed; request refused");
+                    AppError::IdentityUnsigned(error)
+                })?;
+            headers.insert(identity.header.clone(), token);
+        }
     }
     set_forwarding_headers(headers, &hops, settings.public_url.scheme() == "https");
 

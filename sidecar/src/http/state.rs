@@ -2,6 +2,7 @@
 
 use crate::backup_gate::{Attempter, BackupGate};
 use crate::config::Settings;
+use crate::identity::IdentitySigner;
 use crate::metrics::Metrics;
 use crate::oidc::provider::Provider;
 use crate::password_checks::PasswordChecks;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub backup_gate: Mutex<BackupGate>,
     /// Root-admin password checks, bounded in number and memory.
     pub password_checks: PasswordChecks,
+    /// Signs the identity for the app, reusing recent tokens.
+    pub identity: IdentitySigner,
     /// Set at SIGTERM: `/readyz` then answers 503 while requests are still served.
     pub draining: AtomicBool,
     started: Instant,
@@ -61,6 +64,7 @@ impl AppState {
             revoked: RevokedSessions::default(),
             backup_gate: Mutex::new(BackupGate::default()),
             password_checks: PasswordChecks::new(PASSWORD_CHECK_SLOTS),
+            identity: IdentitySigner::default(),
             draining: AtomicBool::new(false),
             started: Instant::now(),
         })

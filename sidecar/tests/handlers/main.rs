@@ -10,6 +10,7 @@
 mod access;
 mod backup;
 mod callback;
+mod identity;
 mod logout;
 mod me;
 mod observe;

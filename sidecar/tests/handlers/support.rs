@@ -5,6 +5,7 @@ use axum::body::{Body, to_bytes};
 use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{Request, Response, header};
 use portcullis_contract::config::SidecarConfig;
+use portcullis_contract::identity_keys::generate_identity_key_line;
 use portcullis_contract::password::hash_password;
 use portcullis_contract::session_keys::generate_key_line;
 use portcullis_sidecar::config::Settings;
@@ -61,6 +62,16 @@ fn root_hash() -> &'static str {
     HASH.get_or_init(|| hash_password(ROOT_PASSWORD).expect("hash"))
 }
 
+/// The identity key file every test config may point `signedIdentity.keyFile`
+/// at (`/secrets/identity-keys`): two keys, as after a rotation.
+pub fn identity_keys() -> &'static str {
+    static KEYS: OnceLock<String> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let line = || generate_identity_key_line().expect("identity key");
+        format!("{}\n# the previous key\n{}\n", line(), line())
+    })
+}
+
 /// Validated settings from an in-memory config and in-memory secret files.
 pub fn settings(options: Options) -> Settings {
     let provider = closed_port();
@@ -91,6 +102,7 @@ rootAdmin:
         ("/secrets/client-secret", "client-secret\n".to_owned()),
         ("/secrets/keys", format!("{}\n", generate_key_line())),
         ("/secrets/root-hash", format!("{}\n", root_hash())),
+        ("/secrets/identity-keys", identity_keys().to_owned()),
     ]);
     let config = SidecarConfig::from_yaml(&yaml).expect("config parses");
     Settings::from_config(&config, |path: &Path| {

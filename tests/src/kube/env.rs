@@ -265,6 +265,7 @@ pub fn settings(well_known_url: &str, public_url: &str) -> OidcSettings {
             network_policy: None,
             authorization: None,
             bearer_tokens: None,
+            signed_identity: None,
         },
     )
 }
