@@ -10,7 +10,7 @@ FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_TARGET_DIR ?= $(CURDIR)/fuzz/target
 
 .PHONY: help demo test test-unit lint deny build toolchain deps bench bench-proxy bench-operator kube-tools browser-deps \
-	provider-tools fuzz fuzz-smoke fuzz-tools cluster-deps images demo-cluster
+	provider-tools helm-tools fuzz fuzz-smoke fuzz-tools cluster-deps images demo-cluster
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 help:
@@ -65,13 +65,18 @@ provider-tools:
 	tests/tools/install-dex.sh
 	tests/tools/install-keycloak.sh
 
+# Helm 3 and Helm 4 (versions in tests/tools/helm-versions) for the chart
+# tests, built with `go install` and cached outside the clone by version.
+helm-tools:
+	tests/tools/install-helm.sh
+
 # Debian's Chromium and ChromeDriver for the real-browser tests.
 browser-deps:
 	@test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || { \
 	  $(SUDO) apt-get update && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; }
 
-deps: toolchain $(IDP_DEPS) kube-tools cluster-deps browser-deps provider-tools
+deps: toolchain $(IDP_DEPS) kube-tools helm-tools cluster-deps browser-deps provider-tools
 
 build:
 	$(CARGO) build --workspace --all-targets
@@ -85,7 +90,7 @@ demo: $(IDP_DEPS)
 	scripts/demo.sh
 
 # Needs root (containerd, the kubelet, bridges, iptables), like the cluster tests.
-demo-cluster: $(IDP_DEPS) kube-tools cluster-deps images
+demo-cluster: $(IDP_DEPS) kube-tools helm-tools cluster-deps images
 	scripts/demo-cluster.sh
 
 # Licenses, banned sources and duplicate versions (warnings) from deny.toml.

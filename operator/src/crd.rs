@@ -342,6 +342,16 @@ mod tests {
     }
 
     #[test]
+    fn helm_chart_crd_matches_the_types() {
+        let committed = include_str!("../../charts/portcullis/crds/oidcsettings.yaml");
+        let generated = crd_yaml().expect("renders");
+        assert!(
+            committed == generated,
+            "charts/portcullis/crds/oidcsettings.yaml is stale: run `cargo run -p portcullis-operator --bin crdgen`"
+        );
+    }
+
+    #[test]
     fn spec_defaults_fill_optional_fields() {
         let spec: OidcSettingsSpec = serde_json::from_value(serde_json::json!({
             "wellKnownUrl": "https://sso.example.com/.well-known/openid-configuration",

@@ -1,13 +1,24 @@
-//! Writes `crds/oidcsettings.yaml` (or the path given) from the Rust types.
+//! Writes the CRD from the Rust types to `crds/oidcsettings.yaml` and to the
+//! Helm chart's copy, `charts/portcullis/crds/oidcsettings.yaml`, so the two
+//! never drift (tests compare both with the types); or to the one path given.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Where the CRD lives in the repository, relative to this crate.
+const TARGETS: [&str; 2] = [
+    "../crds/oidcsettings.yaml",
+    "../charts/portcullis/crds/oidcsettings.yaml",
+];
+
 fn main() -> ExitCode {
-    let path = std::env::args_os().nth(1).map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../crds/oidcsettings.yaml"),
-        PathBuf::from,
-    );
+    let paths: Vec<PathBuf> = match std::env::args_os().nth(1) {
+        Some(path) => vec![PathBuf::from(path)],
+        None => TARGETS
+            .iter()
+            .map(|target| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(target))
+            .collect(),
+    };
     let yaml = match portcullis_operator::crd::crd_yaml() {
         Ok(yaml) => yaml,
         Err(error) => {
@@ -15,10 +26,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(error) = std::fs::write(&path, yaml) {
-        eprintln!("error: cannot write {}: {error}", path.display());
-        return ExitCode::FAILURE;
+    for path in paths {
+        if let Err(error) = std::fs::write(&path, &yaml) {
+            eprintln!("error: cannot write {}: {error}", path.display());
+            return ExitCode::FAILURE;
+        }
+        println!("wrote {}", path.display());
     }
-    println!("wrote {}", path.display());
     ExitCode::SUCCESS
 }
