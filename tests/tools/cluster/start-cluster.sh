@@ -58,7 +58,7 @@ ip link add pcl-probe type bridge 2>/dev/null && ip link del pcl-probe ||
 
 mkdir -p "$state"
 exec 8>"$state/lock"
-flock -n 8 || fail "another start or stop of the cluster in $state is running"
+flock -w 300 8 || fail "another start or stop of the cluster in $state held $state/lock for 300 s"
 if [[ -f "$state/pids" ]]; then
 	while read -r pid name; do
 		if [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == "${name:0:15}" ]]; then

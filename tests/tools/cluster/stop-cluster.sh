@@ -14,6 +14,9 @@ state="${1:-${PORTCULLIS_CLUSTER_DIR:-/var/lib/portcullis-cluster}}"
 run="$state/run"
 sock="$run/containerd/containerd.sock"
 [[ -d "$state" ]] || exit 0
+# One start or stop at a time; a start waits for a stop still running.
+exec 8>"$state/lock"
+flock -w 300 8 || echo "stop-cluster.sh: $state/lock stayed held; stopping anyway" >&2
 t0=$SECONDS
 say() { echo "[cluster stop +$((SECONDS - t0))s] $*" >&2; }
 
