@@ -432,23 +432,42 @@ async fn json_on_page(browser: &Chromium) -> Result<Value> {
 
 /// Signs in as `login` at the provider through the app's Service and
 /// checks the app sees that user with `role`.
-async fn browser_signs_in(world: &World, browser: &Chromium, login: &str, role: &str) -> Result<()> {
+async fn browser_signs_in(
+    world: &World,
+    browser: &Chromium,
+    login: &str,
+    role: &str,
+) -> Result<()> {
     let app = Url::parse(&world.public_url)?;
-    browser.goto(&format!("{}/hello?from=cluster", world.public_url)).await?;
+    browser
+        .goto(&format!("{}/hello?from=cluster", world.public_url))
+        .await?;
     sign_in_at_provider(browser, &world.idp.issuer, login).await?;
     browser
-        .wait_for_url("the app's page", |url| url.origin() == app.origin() && url.path() == "/hello")
+        .wait_for_url("the app's page", |url| {
+            url.origin() == app.origin() && url.path() == "/hello"
+        })
         .await?;
     let echo = json_on_page(browser).await?;
     assert_eq!(echo["path"], "/hello", "{echo}");
-    assert_eq!(echo["headers"]["x-forwarded-user"], json!([login]), "{echo}");
-    assert_eq!(echo["headers"]["x-portcullis-role"], json!([role]), "{echo}");
+    assert_eq!(
+        echo["headers"]["x-forwarded-user"],
+        json!([login]),
+        "{echo}"
+    );
+    assert_eq!(
+        echo["headers"]["x-portcullis-role"],
+        json!([role]),
+        "{echo}"
+    );
     Ok(())
 }
 
 /// The role the app sees for the browser's session.
 async fn role_on_page(world: &World, browser: &Chromium) -> Result<Value> {
-    browser.goto(&format!("{}/whoami", world.public_url)).await?;
+    browser
+        .goto(&format!("{}/whoami", world.public_url))
+        .await?;
     let echo = json_on_page(browser).await?;
     Ok(echo["headers"]["x-portcullis-role"].clone())
 }
@@ -464,30 +483,49 @@ async fn group_claim_change_reaches_the_running_sidecar(world: &World) -> Result
         let config_maps: Api<ConfigMap> = Api::namespaced(world.client.clone(), &world.namespace);
         let generated = format!("{SETTINGS}-portcullis");
         let hash_of = |config_map: ConfigMap| {
-            config_map.metadata.annotations?.get("portcullis.dev/config-hash").cloned()
+            config_map
+                .metadata
+                .annotations?
+                .get("portcullis.dev/config-hash")
+                .cloned()
         };
         let old_hash = hash_of(config_maps.get(&generated).await?).context("no config hash")?;
         let pod = app_pod(world).await?;
-        let pod_ip = pod.status.and_then(|status| status.pod_ip).context("the app pod has no IP")?;
+        let pod_ip = pod
+            .status
+            .and_then(|status| status.pod_ip)
+            .context("the app pod has no IP")?;
         let restarts_before = sidecar_restarts(world).await?;
 
         let settings: Api<OidcSettings> = Api::namespaced(world.client.clone(), &world.namespace);
         settings
-            .patch(SETTINGS, &PatchParams::default(), &Patch::Merge(json!({"spec": {"groupClaim": "roles"}})))
+            .patch(
+                SETTINGS,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"groupClaim": "roles"}})),
+            )
             .await?;
-        let new_hash = eventually("the operator to write the new config", Duration::from_secs(60), || async {
-            let hash = hash_of(config_maps.get(&generated).await.ok()?)?;
-            (hash != old_hash).then_some(hash)
-        })
+        let new_hash = eventually(
+            "the operator to write the new config",
+            Duration::from_secs(60),
+            || async {
+                let hash = hash_of(config_maps.get(&generated).await.ok()?)?;
+                (hash != old_hash).then_some(hash)
+            },
+        )
         .await?;
         let changed = Instant::now();
         // The sidecar's admin port reports the hash of what it serves; the
         // host reaches pod addresses over the CNI bridge.
         let readyz = format!("http://{pod_ip}:9090/readyz");
-        eventually("the sidecar to serve the new config", Duration::from_secs(180), || async {
-            let body: Value = reqwest::get(&readyz).await.ok()?.json().await.ok()?;
-            (body["config"]["hash"] == json!(new_hash)).then_some(())
-        })
+        eventually(
+            "the sidecar to serve the new config",
+            Duration::from_secs(180),
+            || async {
+                let body: Value = reqwest::get(&readyz).await.ok()?.json().await.ok()?;
+                (body["config"]["hash"] == json!(new_hash)).then_some(())
+            },
+        )
         .await?;
         eprintln!(
             "the kubelet brought the new config to the sidecar in {:.1} s",
@@ -497,7 +535,11 @@ async fn group_claim_change_reaches_the_running_sidecar(world: &World) -> Result
             sidecar_restarts(world).await? == restarts_before,
             "the sidecar restarted to take the change"
         );
-        assert_eq!(role_on_page(world, &before).await?, json!(["trusted"]), "the signed-in session changed");
+        assert_eq!(
+            role_on_page(world, &before).await?,
+            json!(["trusted"]),
+            "the signed-in session changed"
+        );
         let after = Chromium::start().await?;
         let signed_in = browser_signs_in(world, &after, "trudy", "admin").await;
         after.quit().await?;

@@ -219,7 +219,7 @@ mod tests {
             "FROM scratch\nLABEL a=b\nCOPY --from=build /out/app /usr/local/bin/app\nUSER 65532:65532\n\
              EXPOSE 8080\nENTRYPOINT [\"/usr/local/bin/app\"]\n",
         )
-        .unwrap()
+        .expect("no error")
     }
 
     fn app() -> BTreeMap<String, FileData> {
@@ -234,7 +234,8 @@ mod tests {
 
     #[test]
     fn the_archive_reads_back_with_the_stage_files_and_config() {
-        let image = read(&build(&stage(), "localhost/app:1", &app()).unwrap()).unwrap();
+        let image =
+            read(&build(&stage(), "localhost/app:1", &app()).expect("no error")).expect("no error");
         assert_eq!(image.tags, ["localhost/app:1"]);
         assert_eq!(image.files(), stage().files());
         assert_eq!(
@@ -262,14 +263,14 @@ mod tests {
     #[test]
     fn the_same_inputs_give_the_same_archive() {
         assert_eq!(
-            build(&stage(), "a:1", &app()).unwrap(),
-            build(&stage(), "a:1", &app()).unwrap()
+            build(&stage(), "a:1", &app()).expect("no error"),
+            build(&stage(), "a:1", &app()).expect("no error")
         );
     }
 
     #[test]
     fn a_copy_without_its_file_is_refused_by_name() {
-        let error = build(&stage(), "a:1", &BTreeMap::new()).unwrap_err();
+        let error = build(&stage(), "a:1", &BTreeMap::new()).expect_err("an error");
         assert!(error.to_string().contains("/out/app"), "{error}");
     }
 
@@ -283,7 +284,7 @@ mod tests {
                 mode: 0o644,
             },
         );
-        let error = build(&stage(), "a:1", &sources).unwrap_err();
+        let error = build(&stage(), "a:1", &sources).expect_err("an error");
         assert!(error.to_string().contains("extra"), "{error}");
     }
 }

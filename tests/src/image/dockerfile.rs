@@ -184,7 +184,7 @@ CMD ["--port", "8080"]
 
     #[test]
     fn the_final_stage_is_read_and_earlier_stages_ignored() {
-        let stage = parse(TWO_STAGES).unwrap();
+        let stage = parse(TWO_STAGES).expect("no error");
         assert_eq!(
             stage.copies,
             vec![
@@ -212,19 +212,19 @@ CMD ["--port", "8080"]
 
     #[test]
     fn a_final_stage_with_a_base_image_is_refused() {
-        let error = parse("FROM debian\nCOPY a /a\n").unwrap_err();
+        let error = parse("FROM debian\nCOPY a /a\n").expect_err("an error");
         assert!(error.to_string().contains("FROM debian"), "{error}");
     }
 
     #[test]
     fn a_run_in_the_final_stage_is_refused_by_name() {
-        let error = parse("FROM scratch\nRUN true\n").unwrap_err();
+        let error = parse("FROM scratch\nRUN true\n").expect_err("an error");
         assert!(error.to_string().starts_with("RUN"), "{error}");
     }
 
     #[test]
     fn a_shell_form_entrypoint_is_refused() {
-        let error = parse("FROM scratch\nENTRYPOINT /app\n").unwrap_err();
+        let error = parse("FROM scratch\nENTRYPOINT /app\n").expect_err("an error");
         assert!(error.to_string().contains("exec form"), "{error}");
     }
 

@@ -39,8 +39,8 @@ mod tests {
 
     #[test]
     fn a_dynamically_linked_system_binary_is_not_static() {
-        let bytes = std::fs::read("/bin/sh").unwrap();
-        assert!(!is_static(&bytes).unwrap());
+        let bytes = std::fs::read("/bin/sh").expect("no error");
+        assert!(!is_static(&bytes).expect("no error"));
     }
 
     #[test]

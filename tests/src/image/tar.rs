@@ -162,10 +162,10 @@ mod tests {
             Entry::file("usr/app", 0o755, vec![7; 1000]),
             Entry::file("empty", 0o644, Vec::new()),
         ];
-        let bytes = write(&entries).unwrap();
+        let bytes = write(&entries).expect("no error");
         assert_eq!(bytes.len() % BLOCK, 0);
         assert_eq!(
-            read(&bytes).unwrap(),
+            read(&bytes).expect("no error"),
             vec![Entry::dir("usr/"), entries[1].clone(), entries[2].clone()]
         );
     }
@@ -173,13 +173,16 @@ mod tests {
     #[test]
     fn same_entries_give_the_same_bytes() {
         let entries = [Entry::file("a", 0o644, b"x".to_vec())];
-        assert_eq!(write(&entries).unwrap(), write(&entries).unwrap());
+        assert_eq!(
+            write(&entries).expect("no error"),
+            write(&entries).expect("no error")
+        );
     }
 
     #[test]
     fn header_checksum_is_what_tar_expects() {
-        let bytes = write(&[Entry::file("a", 0o644, b"x".to_vec())]).unwrap();
-        let stored = parse_octal(&bytes[148..156]).unwrap();
+        let bytes = write(&[Entry::file("a", 0o644, b"x".to_vec())]).expect("no error");
+        let stored = parse_octal(&bytes[148..156]).expect("no error");
         let mut header = bytes[..BLOCK].to_vec();
         header[148..156].fill(b' ');
         let sum: u64 = header.iter().map(|&b| u64::from(b)).sum();
@@ -188,13 +191,14 @@ mod tests {
 
     #[test]
     fn a_too_long_path_is_refused_by_name() {
-        let error = write(&[Entry::file(&"a".repeat(101), 0o644, Vec::new())]).unwrap_err();
+        let error =
+            write(&[Entry::file(&"a".repeat(101), 0o644, Vec::new())]).expect_err("an error");
         assert!(error.to_string().contains("longer than 100"), "{error}");
     }
 
     #[test]
     fn a_cut_stream_is_an_error() {
-        let bytes = write(&[Entry::file("a", 0o644, vec![1; 600])]).unwrap();
+        let bytes = write(&[Entry::file("a", 0o644, vec![1; 600])]).expect("no error");
         assert!(read(&bytes[..700]).is_err());
     }
 }
