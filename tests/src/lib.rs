@@ -20,6 +20,7 @@
 //!   shared by a test binary's tests.
 //! - [`image`]: container image archives built from a Dockerfile's final
 //!   stage without a registry.
+//! - [`helm::Helm`]: Helm 3 and Helm 4 run on `charts/portcullis`.
 
 pub mod api_clients;
 pub mod browser;
@@ -28,6 +29,7 @@ pub mod dex;
 pub mod echo;
 pub mod form_login;
 pub mod guarded;
+pub mod helm;
 pub mod idp;
 pub mod image;
 pub mod keycloak;

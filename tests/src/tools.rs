@@ -8,12 +8,16 @@ use std::path::PathBuf;
 
 /// The cache folder of one tool version, e.g. `keycloak-26.7.3`.
 pub fn tool_dir(name: &str) -> PathBuf {
-    let root = std::env::var_os("PORTCULLIS_TOOLS_DIR").map_or_else(
+    tools_root().join(name)
+}
+
+/// The cache folder of all tools.
+pub fn tools_root() -> PathBuf {
+    std::env::var_os("PORTCULLIS_TOOLS_DIR").map_or_else(
         || {
             PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
                 .join(".cache/portcullis/tools")
         },
         PathBuf::from,
-    );
-    root.join(name)
+    )
 }

@@ -3,6 +3,7 @@
 //! `tests/tools/install-helm.sh`, both cached by version.
 
 use crate::kube::tools_dir;
+use crate::tools::tool_dir;
 use anyhow::{Result, bail};
 use std::path::PathBuf;
 
@@ -33,14 +34,7 @@ pub fn node_tools_dir() -> Result<PathBuf> {
 
 /// The Helm 3 binary (`tests/tools/install-helm.sh` builds it).
 pub fn helm() -> Result<PathBuf> {
-    let root = std::env::var_os("PORTCULLIS_TOOLS_DIR").map_or_else(
-        || {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/portcullis/tools")
-        },
-        PathBuf::from,
-    );
-    let helm = root.join("helm-v3.22.0/helm");
+    let helm = tool_dir("helm-v3.22.0").join("helm");
     if !helm.is_file() {
         bail!(
             "{} is missing: run `make test` (or `tests/tools/install-helm.sh`)",
