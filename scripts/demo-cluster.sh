@@ -35,11 +35,15 @@ done
 
 idp_pid=""
 cleanup() {
-	trap - INT TERM EXIT
+	# A second Ctrl-C must not cut the teardown short.
+	trap '' INT TERM
+	trap - EXIT
+	set +e
 	echo >&2
 	step "tearing down"
 	[[ -n "$idp_pid" ]] && kill "$idp_pid" 2>/dev/null
 	tests/tools/cluster/stop-cluster.sh "$state"
+	step "done"
 }
 trap cleanup INT TERM EXIT
 
@@ -84,7 +88,8 @@ Portcullis is running on a local Kubernetes cluster (ready in $((SECONDS - t0)) 
   Demo users      alice (admin), trudy (trusted), root (untrusted); password: <user>-pw
   Backup login    $PUBLIC_URL/login?backup=1  as admin, with the generated password:
                   $tools/kubectl -n $NAMESPACE get secret demo-root-admin -o jsonpath='{.data.password}' | base64 -d
-  kubectl         KUBECONFIG=$KUBECONFIG $tools/kubectl get pods -A
+  kubectl         export KUBECONFIG=$KUBECONFIG
+                  $tools/kubectl get pods -A
                   $tools/kubectl -n $NAMESPACE get oidcsettings
 
 Press Ctrl-C to stop and remove the cluster.

@@ -299,7 +299,7 @@ async fn deploy_the_app(world: &World, port: u16) -> Result<()> {
     let file = world
         .cluster
         .state
-        .join(format!("{}.yaml", world.namespace));
+        .join(format!("run/{}.yaml", world.namespace));
     std::fs::write(&file, manifest)?;
     world
         .cluster
