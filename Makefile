@@ -10,11 +10,14 @@ FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_TARGET_DIR ?= $(CURDIR)/fuzz/target
 
 .PHONY: help demo test test-unit lint deny build toolchain deps bench bench-proxy bench-operator kube-tools browser-deps verifier-deps \
-	provider-tools helm-tools fuzz fuzz-smoke fuzz-tools
+	provider-tools helm-tools fuzz fuzz-smoke fuzz-tools cluster-deps images demo-cluster
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 help:
 	@echo "make demo   run the identity provider, an app and the sidecar on 127.0.0.1"
+	@echo "make demo-cluster  the whole product on a local single-node Kubernetes cluster"
+	@echo "            (helm install, an injected demo app, the test provider); Ctrl-C tears it down"
+	@echo "make images build the operator, sidecar and demo-app image archives without a registry"
 	@echo "make test   install test dependencies and run every check and test"
 	@echo "make test-unit  only the unit and in-process handler tests (seconds after a build)"
 	@echo "make bench  benchmark the sidecar against oauth2-proxy and no proxy, and the operator"
@@ -35,10 +38,26 @@ $(IDP_DEPS): tests/idp/package.json tests/idp/package-lock.json
 	npm ci --prefix tests/idp --no-audit --no-fund
 	@touch $@
 
-# A real kube-apiserver and etcd, built from Go modules once per version and
-# cached outside the clone (~5 minutes the first time on 2 cores).
+# A real kube-apiserver and etcd, and what a single-node cluster adds
+# (kubelet, kube-controller-manager, kube-scheduler, kube-proxy, kubectl,
+# CoreDNS, crictl), built from Go modules once per version and cached
+# outside the clone (~15 minutes the first time on 2 cores).
 kube-tools:
-	tests/tools/install-kube-tools.sh
+	tests/tools/install-kube-tools.sh --node
+
+# Debian packages the local cluster runs on: containerd, runc, the CNI
+# plugins, iptables, conntrack, and gcc for the static pause binary.
+cluster-deps:
+	@command -v containerd >/dev/null && command -v runc >/dev/null && command -v iptables >/dev/null && \
+	  command -v conntrack >/dev/null && command -v gcc >/dev/null && test -x /usr/lib/cni/bridge || { \
+	  $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	    containerd runc containernetworking-plugins iptables conntrack gcc libc6-dev; }
+
+# The operator, sidecar and demo-app images as archives in
+# $(CARGO_TARGET_DIR)/images, from static release binaries, pulling nothing.
+images:
+	CARGO="$(CARGO)" scripts/build-images.sh
 
 # Real identity providers, cached outside the clone by version: Dex built from
 # its Go module (~2 CPU-minutes), Keycloak's server zip fetched with Maven.
@@ -63,7 +82,7 @@ verifier-deps:
 	  $(SUDO) apt-get update && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-jwt python3-cryptography; }
 
-deps: toolchain $(IDP_DEPS) kube-tools helm-tools browser-deps provider-tools verifier-deps
+deps: toolchain $(IDP_DEPS) kube-tools helm-tools cluster-deps browser-deps provider-tools verifier-deps
 
 build:
 	$(CARGO) build --workspace --all-targets
@@ -75,6 +94,10 @@ lint: toolchain
 demo: $(IDP_DEPS)
 	$(CARGO) build --workspace --bins
 	scripts/demo.sh
+
+# Needs root (containerd, the kubelet, bridges, iptables), like the cluster tests.
+demo-cluster: $(IDP_DEPS) kube-tools helm-tools cluster-deps images
+	scripts/demo-cluster.sh
 
 # Licenses, banned sources and duplicate versions (warnings) from deny.toml.
 # The advisories check needs the advisory database fetched over the network,
@@ -88,7 +111,7 @@ test-unit:
 	$(CARGO) test --workspace --lib --bins
 	$(CARGO) test -p portcullis-sidecar --test handlers
 
-test: deps lint deny build fuzz-smoke
+test: deps lint deny build images fuzz-smoke
 	$(CARGO) test --workspace
 	npm test --prefix tests/idp
 

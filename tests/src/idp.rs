@@ -33,6 +33,21 @@ impl Idp {
         Self::start_with_key_id(public_url, port, None).await
     }
 
+    /// Starts the provider on a free port of `host` (an address other than
+    /// loopback, e.g. the test cluster's node address, so pods reach it) with
+    /// one client for `public_url`; the issuer is `http://<host>:<port>`.
+    pub async fn start_on_host(public_url: &str, host: &str) -> Result<Self> {
+        let mut command = Self::command(public_url, 0, None, Vec::new());
+        command.env("IDP_HOST", host);
+        let (child, issuer) = spawn_until_ready(command, "IDP_READY").await?;
+        Ok(Self {
+            child: Some(child),
+            port: port_of(&issuer).unwrap_or(0),
+            issuer,
+            public_url: public_url.to_owned(),
+        })
+    }
+
     /// Starts the provider on a free port with the sidecar's client, the API
     /// clients of [`crate::api_clients`], and the PEM private key at
     /// `signing_key` (so a test can forge tokens with the provider's own key).

@@ -16,6 +16,10 @@
 //! - [`dex::Dex`]: a real Dex; [`form_login`] signs in through a real
 //!   provider's own login form.
 //! - [`keycloak::Keycloak`]: a real Keycloak, one per test binary.
+//! - [`cluster`]: a real single-node Kubernetes cluster that runs pods,
+//!   shared by a test binary's tests.
+//! - [`image`]: container image archives built from a Dockerfile's final
+//!   stage without a registry.
 //! - [`helm::Helm`]: Helm 3 and Helm 4 run on `charts/portcullis`.
 //! - [`role_login`]: one sign-in per role through a real provider, checking
 //!   the identity the app receives.
@@ -23,12 +27,14 @@
 
 pub mod api_clients;
 pub mod browser;
+pub mod cluster;
 pub mod dex;
 pub mod echo;
 pub mod form_login;
 pub mod guarded;
 pub mod helm;
 pub mod idp;
+pub mod image;
 pub mod keycloak;
 pub mod kube;
 pub mod process;

@@ -2,6 +2,9 @@
 # Builds a real kube-apiserver and etcd from Go modules (versions pinned in
 # tests/tools/kube/go.mod) into a cache outside the clone:
 #   ${PORTCULLIS_TOOLS_DIR:-$HOME/.cache/portcullis/tools}/kube-v<k8s version>/{kube-apiserver,etcd}
+# With --node it also builds what a single-node cluster needs (kubelet,
+# kube-controller-manager, kube-scheduler, kube-proxy, kubectl; CoreDNS from
+# its own module, tests/tools/coredns/go.mod) into the same directory.
 # Idempotent: builds only what is missing. Prints the directory as its last line.
 # The first build takes tens of minutes on 2 cores; build logs go to stderr.
 set -euo pipefail
@@ -62,5 +65,30 @@ fi
 build etcd go.etcd.io/etcd/server/v3
 build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$kube_ldflags"
 
-printf 'kubernetes %s\netcd %s\n' "$kube_version" "$etcd_version" >"$dir/VERSIONS"
+if [[ "${1:-}" == "--node" ]]; then
+	for name in kubelet kube-controller-manager kube-scheduler kube-proxy kubectl; do
+		build "$name" "k8s.io/kubernetes/cmd/$name" "$kube_ldflags"
+	done
+	# CoreDNS and crictl from their own modules (their go.mod pins them).
+	versions=""
+	for tool in coredns:github.com/coredns/coredns:github.com/coredns/coredns \
+		crictl:sigs.k8s.io/cri-tools:sigs.k8s.io/cri-tools/cmd/crictl; do
+		IFS=: read -r name module pkg <<<"$tool"
+		mod="$here/$name"
+		version="$(awk -v m="$module" '$1 == m { print $2 }' "$mod/go.mod")"
+		[[ -n "$version" ]] || { echo "cannot read the $module version from $mod/go.mod" >&2; exit 1; }
+		if [[ -f "$dir/VERSIONS" ]] && grep -q "^$name " "$dir/VERSIONS" && ! grep -qx "$name $version" "$dir/VERSIONS"; then
+			rm -f "$dir/$name"
+		fi
+		build "$name" "$pkg"
+		versions+="$name $version"$'\n'
+	done
+	printf 'kubernetes %s\netcd %s\n%s' "$kube_version" "$etcd_version" "$versions" >"$dir/VERSIONS"
+	echo "$dir"
+	exit 0
+fi
+
+# Keep the lines of the node tools a --node run wrote.
+others="$(grep -Ev '^(kubernetes|etcd) ' "$dir/VERSIONS" 2>/dev/null || true)"
+printf 'kubernetes %s\netcd %s\n%s' "$kube_version" "$etcd_version" "${others:+$others$'\n'}" >"$dir/VERSIONS"
 echo "$dir"

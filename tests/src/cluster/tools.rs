@@ -1,0 +1,45 @@
+//! Where the cluster's binaries are: the node tools built by
+//! `tests/tools/install-kube-tools.sh --node`, and Helm built by
+//! `tests/tools/install-helm.sh`, both cached by version.
+
+use crate::kube::tools_dir;
+use crate::tools::tool_dir;
+use anyhow::{Result, bail};
+use std::path::PathBuf;
+
+/// Binaries a node needs besides kube-apiserver and etcd.
+pub const NODE_TOOLS: [&str; 7] = [
+    "kubelet",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kube-proxy",
+    "kubectl",
+    "coredns",
+    "crictl",
+];
+
+/// The tools directory, checked to hold every node binary.
+pub fn node_tools_dir() -> Result<PathBuf> {
+    let dir = tools_dir()?;
+    for tool in NODE_TOOLS {
+        if !dir.join(tool).is_file() {
+            bail!(
+                "{} is missing: run `make test` (or `tests/tools/install-kube-tools.sh --node`)",
+                dir.join(tool).display()
+            );
+        }
+    }
+    Ok(dir)
+}
+
+/// The Helm 3 binary (`tests/tools/install-helm.sh` builds it).
+pub fn helm() -> Result<PathBuf> {
+    let helm = tool_dir("helm-v3.22.0").join("helm");
+    if !helm.is_file() {
+        bail!(
+            "{} is missing: run `make test` (or `tests/tools/install-helm.sh`)",
+            helm.display()
+        );
+    }
+    Ok(helm)
+}
