@@ -37,7 +37,7 @@ fi
 # A port nobody listens on right now, below the kernel's ephemeral range so
 # that no outgoing connection takes it between this check and the bind.
 ephemeral_low="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
-port_low=10000
+port_low=20000
 port_span=$((ephemeral_low - port_low))
 taken=" "
 free_port() {
