@@ -11,6 +11,9 @@
 //                127.0.0.1. Set it to an address pods can reach (a node's
 //                bridge address) to use the provider from a real cluster.
 //   IDP_PORT     TCP port to listen on. 0 (the default) picks a free port.
+//   IDP_ISSUER_TRAILING_SLASH  "1" declares the issuer with a trailing slash
+//                (`http://<host>:<port>/`), as Authentik does; discovery stays
+//                at <host>:<port>/.well-known/openid-configuration.
 //   IDP_SIGNING_KEY_FILE  a PEM (PKCS#8) RSA private key to sign with instead
 //                of a fresh one, so a test can forge tokens with the
 //                provider's own key (wrong issuer, expired, ...).
@@ -441,7 +444,8 @@ const server = createServer();
 server.listen(Number(process.env.IDP_PORT ?? 0), HOST, () => {
   const { port } = server.address();
   const issuer = `http://${HOST}:${port}`;
-  const provider = new Provider(issuer, configuration());
+  const declared = process.env.IDP_ISSUER_TRAILING_SLASH === '1' ? `${issuer}/` : issuer;
+  const provider = new Provider(declared, configuration());
   provider.on('server_error', (ctx, err) => console.error('idp: server_error', err));
   const oidc = provider.callback();
 

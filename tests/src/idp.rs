@@ -65,6 +65,21 @@ impl Idp {
         })
     }
 
+    /// Starts the provider declaring its issuer with a trailing slash
+    /// (`http://127.0.0.1:<port>/`), as Authentik does; [`Self::issuer`]
+    /// stays without it, as the discovery URL names it.
+    pub async fn start_declaring_issuer_with_slash(public_url: &str) -> Result<Self> {
+        let mut command = Self::command(public_url, 0, None, Vec::new());
+        command.env("IDP_ISSUER_TRAILING_SLASH", "1");
+        let (child, issuer) = spawn_until_ready(command, "IDP_READY").await?;
+        Ok(Self {
+            child: Some(child),
+            port: port_of(&issuer).unwrap_or(0),
+            issuer,
+            public_url: public_url.to_owned(),
+        })
+    }
+
     /// Starts the provider on `port` with a fresh signing key named `key_id`.
     async fn start_with_key_id(public_url: &str, port: u16, key_id: Option<&str>) -> Result<Self> {
         let command = Self::command(public_url, port, key_id, Vec::new());

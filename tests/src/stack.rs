@@ -23,8 +23,17 @@ impl Stack {
 
     /// Starts everything, letting `tweak` change the sidecar's setup first.
     pub async fn start_with(tweak: impl FnOnce(&mut SidecarSetup)) -> Result<Self> {
+        Self::start_with_provider(async |public_url| Idp::start(public_url).await, tweak).await
+    }
+
+    /// Starts everything with the provider `start_idp` starts for the
+    /// sidecar's public URL.
+    pub async fn start_with_provider(
+        start_idp: impl AsyncFnOnce(&str) -> Result<Idp>,
+        tweak: impl FnOnce(&mut SidecarSetup),
+    ) -> Result<Self> {
         let (port, public_url) = reserve_public_url();
-        let idp = Idp::start(&public_url).await?;
+        let idp = start_idp(&public_url).await?;
         let echo = Echo::start().await?;
         let mut setup = SidecarSetup::new(port, &idp.well_known_url(), &echo.url)?;
         tweak(&mut setup);
@@ -38,13 +47,11 @@ impl Stack {
         signing_key: &std::path::Path,
         tweak: impl FnOnce(&mut SidecarSetup),
     ) -> Result<Self> {
-        let (port, public_url) = reserve_public_url();
-        let idp = Idp::start_for_api(&public_url, signing_key).await?;
-        let echo = Echo::start().await?;
-        let mut setup = SidecarSetup::new(port, &idp.well_known_url(), &echo.url)?;
-        tweak(&mut setup);
-        let sidecar = setup.start().await?;
-        Ok(Self { idp, echo, sidecar })
+        Self::start_with_provider(
+            async |public_url| Idp::start_for_api(public_url, signing_key).await,
+            tweak,
+        )
+        .await
     }
 
     /// A URL on the sidecar.

@@ -463,3 +463,19 @@ async fn two_sign_ins_started_in_one_browser_both_finish() -> Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_provider_declaring_its_issuer_with_a_trailing_slash_signs_users_in() -> Result<()> {
+    let stack = Stack::start_with_provider(
+        async |public_url| {
+            portcullis_e2e::idp::Idp::start_declaring_issuer_with_slash(public_url).await
+        },
+        |_| {},
+    )
+    .await?;
+    let (_, response) = Browser::new().log_in(&stack.url("/who"), "alice").await?;
+    let echo = seen_by_app(response).await?;
+    assert_eq!(header(&echo, "x-forwarded-user"), Some("alice"));
+    assert_eq!(header(&echo, "x-portcullis-role"), Some("admin"));
+    Ok(())
+}

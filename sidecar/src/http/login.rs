@@ -185,7 +185,7 @@ async fn finish(
     let discovered = state.provider.get(&settings.oidc.issuer).await?;
     check_issuer_param(
         query.iss.as_deref(),
-        &discovered.issuer,
+        discovered.declared_issuer(),
         discovered
             .metadata
             .additional_metadata()

@@ -22,8 +22,7 @@ use openidconnect::core::{
     CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
 };
 use openidconnect::{
-    ClientId, IdToken, IdTokenClaims, IdTokenVerifier, IssuerUrl, JsonWebTokenType,
-    JwsSigningAlgorithm, Nonce,
+    ClientId, IdToken, IdTokenClaims, IdTokenVerifier, JsonWebTokenType, JwsSigningAlgorithm, Nonce,
 };
 use std::str::FromStr;
 use std::sync::Arc;
@@ -130,8 +129,7 @@ fn verified(
     client_id: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<IdTokenClaims<OtherClaims, CoreGenderClaim>, openidconnect::ClaimsVerificationError> {
-    let issuer = IssuerUrl::new(discovered.issuer.clone())
-        .map_err(|error| openidconnect::ClaimsVerificationError::Other(error.to_string()))?;
+    let issuer = discovered.metadata.issuer().clone();
     let algorithms: Vec<CoreJwsSigningAlgorithm> = discovered
         .metadata
         .id_token_signing_alg_values_supported()

@@ -17,7 +17,7 @@
 
 use super::types::Metadata;
 use arc_swap::ArcSwapOption;
-use openidconnect::IssuerUrl;
+use openidconnect::{DiscoveryError, IssuerUrl};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
@@ -43,11 +43,21 @@ pub enum TokenSource {
 /// A discovery document for one issuer.
 #[derive(Debug)]
 pub struct Discovered {
-    /// The issuer it was fetched for (and that it declares).
+    /// The issuer it was fetched for: the discovery URL without its suffix.
+    /// The provider declares this, or this with a trailing slash (see
+    /// [`Discovered::declared_issuer`]).
     pub issuer: String,
     /// The document and keys.
     pub metadata: Metadata,
     fetched_at: Instant,
+}
+
+impl Discovered {
+    /// The issuer exactly as the provider declares it, which its tokens
+    /// carry in `iss` and its callbacks in `iss`.
+    pub fn declared_issuer(&self) -> &str {
+        self.metadata.issuer().as_str()
+    }
 }
 
 /// Why the provider's document is not available.
@@ -140,7 +150,15 @@ impl Provider {
         };
         let issuer_url =
             IssuerUrl::new(issuer.to_owned()).map_err(|error| failure(error.to_string()))?;
-        match Metadata::discover_async(issuer_url, &self.http).await {
+        let mut discovered = Metadata::discover_async(issuer_url, &self.http).await;
+        if let (Err(DiscoveryError::Validation(_)), Some(with_slash)) =
+            (&discovered, issuer_with_trailing_slash(issuer))
+        {
+            // The same discovery URL, checked against the issuer spelled
+            // with a slash, as some providers (Authentik) declare it.
+            discovered = Metadata::discover_async(with_slash, &self.http).await;
+        }
+        match discovered {
             Ok(metadata) => {
                 let found = Arc::new(Discovered {
                     issuer: issuer.to_owned(),
@@ -186,6 +204,16 @@ impl Provider {
 
 #[cfg(test)]
 mod tests;
+
+/// `issuer` with a trailing slash, when it has none: a discovery URL
+/// (`<issuer>/.well-known/openid-configuration`) names both spellings, and
+/// a provider may declare either.
+fn issuer_with_trailing_slash(issuer: &str) -> Option<IssuerUrl> {
+    if issuer.ends_with('/') {
+        return None;
+    }
+    IssuerUrl::new(format!("{issuer}/")).ok()
+}
 
 /// An error and its causes on one line, e.g. `Request failed: connection refused`.
 pub fn error_chain(error: &dyn std::error::Error) -> String {

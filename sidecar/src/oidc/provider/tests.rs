@@ -19,12 +19,17 @@ struct CountingProvider {
 
 impl CountingProvider {
     async fn start() -> Self {
+        Self::start_declaring(|issuer| issuer.to_owned()).await
+    }
+
+    /// A provider whose document declares `declared(issuer)` as its issuer.
+    async fn start_declaring(declared: impl Fn(&str) -> String) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let issuer = format!("http://{}", listener.local_addr().expect("address"));
         let key_fetches = Arc::new(AtomicUsize::new(0));
-        let document = discovery_document(&issuer);
+        let document = discovery_document(&declared(&issuer));
         let router = Router::new()
             .route(
                 "/.well-known/openid-configuration",
@@ -54,7 +59,7 @@ fn discovery_document(issuer: &str) -> Value {
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/auth"),
         "token_endpoint": format!("{issuer}/token"),
-        "jwks_uri": format!("{issuer}/jwks"),
+        "jwks_uri": format!("{}/jwks", issuer.trim_end_matches('/')),
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
@@ -128,4 +133,28 @@ async fn logins_failing_together_after_a_rotation_cause_one_fetch() {
         login.await.expect("task").expect("keys");
     }
     assert_eq!(idp.key_fetches(), 2, "one at start, one for all ten logins");
+}
+
+#[tokio::test]
+async fn a_provider_declaring_its_issuer_with_a_trailing_slash_is_accepted() {
+    let idp = CountingProvider::start_declaring(|issuer| format!("{issuer}/")).await;
+    let provider = cache();
+    let found = provider.get(&idp.issuer).await.expect("discovery");
+    assert_eq!(
+        found.issuer, idp.issuer,
+        "cached under the configured issuer"
+    );
+    assert_eq!(found.declared_issuer(), format!("{}/", idp.issuer));
+}
+
+#[tokio::test]
+async fn a_provider_declaring_another_issuer_is_refused() {
+    let idp =
+        CountingProvider::start_declaring(|_| "https://elsewhere.example.com/".to_owned()).await;
+    let failure = cache().get(&idp.issuer).await.expect_err("another issuer");
+    assert!(
+        failure.reason.contains("elsewhere.example.com"),
+        "{}",
+        failure.reason
+    );
 }
