@@ -12,6 +12,7 @@ use crate::access::AccessRules;
 use crate::oidc::claim_path::ClaimPath;
 use crate::roles::RoleMapping;
 use crate::session::keys::KeyRing;
+use crate::session::opened::OpenedSessions;
 use argon2::PasswordHash;
 use ipnet::IpNet;
 use portcullis_contract::config::SidecarConfig;
@@ -103,6 +104,8 @@ pub struct SessionSettings {
     pub fallback_lifetime: Duration,
     /// Whether cookies get the `Secure` attribute (public URL is https).
     pub secure_cookies: bool,
+    /// Cookie values these keys opened before: new settings, new memory.
+    pub opened: OpenedSessions,
 }
 
 impl SessionSettings {
@@ -180,6 +183,7 @@ impl Settings {
                             config.session.fallback_lifetime_seconds,
                         ),
                         secure_cookies: https,
+                        opened: OpenedSessions::default(),
                     },
                     connections: ConnectionLimits::from(&config.connections),
                     trusted_proxies: valid.trusted_proxies,
