@@ -15,7 +15,9 @@ use super::cookie::{NoSession, open_session};
 use super::keys::KeyRing;
 use super::model::Session;
 use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
 use std::fmt;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
 
 /// Cookie values remembered at most: enough for the browsers of a team,
@@ -28,7 +30,39 @@ pub const CAPACITY: usize = 128;
 #[derive(Clone)]
 pub struct OpenedSessions {
     capacity: usize,
-    entries: Arc<Mutex<HashMap<Box<str>, Opened>>>,
+    entries: Arc<Mutex<HashMap<Box<str>, Opened, TailHash>>>,
+}
+
+/// Bytes of a cookie value hashed to find it: the end of a sealed value is
+/// its GCM tag, different for every seal. Only values that opened are
+/// stored and every lookup compares the whole value, so values made to
+/// share an end only share a bucket; hashing all of a 1-4 KiB value cost
+/// more than the rest of a remembered lookup.
+const HASHED_TAIL: usize = 32;
+
+/// Hashes (with a random key) only the last [`HASHED_TAIL`] bytes of what it is given.
+#[derive(Clone, Default)]
+struct TailHash(RandomState);
+
+struct TailHasher(std::hash::DefaultHasher);
+
+impl BuildHasher for TailHash {
+    type Hasher = TailHasher;
+
+    fn build_hasher(&self) -> TailHasher {
+        TailHasher(self.0.build_hasher())
+    }
+}
+
+impl Hasher for TailHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0
+            .write(&bytes[bytes.len().saturating_sub(HASHED_TAIL)..]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
 }
 
 struct Opened {
@@ -53,7 +87,7 @@ impl OpenedSessions {
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             capacity,
-            entries: Arc::new(Mutex::new(HashMap::new())),
+            entries: Arc::new(Mutex::new(HashMap::default())),
         }
     }
 
@@ -228,6 +262,21 @@ mod tests {
                 "a forgotten value opens again"
             );
         }
+    }
+
+    #[test]
+    fn values_that_end_alike_are_told_apart_by_their_whole_bytes() {
+        let (keys, opened) = (keys(), OpenedSessions::default());
+        let sealed = seal_session(&keys, "s", &session("a", 100)).expect("fits");
+        assert!(opened.open(&keys, "s", &sealed, 0).is_ok());
+        let first = if sealed.starts_with('A') { 'B' } else { 'A' };
+        let same_end = format!("{first}{}", &sealed[1..]);
+        assert_eq!(
+            opened.open(&keys, "s", &same_end, 0),
+            Err(NoSession::Invalid),
+            "found in the same bucket, refused by the comparison and the keys"
+        );
+        assert_eq!(opened.len(), 1);
     }
 
     #[test]
