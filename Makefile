@@ -9,8 +9,8 @@ FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_TARGET_DIR ?= $(CURDIR)/fuzz/target
 
-.PHONY: help demo test test-unit lint deny build toolchain deps bench bench-proxy bench-operator kube-tools browser-deps verifier-deps \
-	provider-tools helm-tools fuzz fuzz-smoke fuzz-tools cluster-deps images demo-cluster
+.PHONY: help demo test test-unit lint deny build toolchain deps bench bench-proxy bench-profile bench-operator kube-tools browser-deps \
+	verifier-deps provider-tools helm-tools fuzz fuzz-smoke fuzz-tools cluster-deps images demo-cluster
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 help:
@@ -22,6 +22,7 @@ help:
 	@echo "make test-unit  only the unit and in-process handler tests (seconds after a build)"
 	@echo "make bench  benchmark the sidecar against oauth2-proxy and no proxy, and the operator"
 	@echo "            with 1,000 OidcSettings (not part of make test; bench-proxy, bench-operator)"
+	@echo "make bench-profile  instructions per proxied request (callgrind), a regression number"
 	@echo "make fuzz   run each fuzz target for FUZZ_SECONDS (default 600); make test runs each briefly"
 
 # rust-toolchain.toml pins the version and its rustfmt and clippy; rustup
@@ -145,6 +146,15 @@ bench: bench-proxy bench-operator
 bench-proxy: $(IDP_DEPS)
 	$(CARGO) build --release --workspace --bins
 	BENCH_BIN_DIR=$${CARGO_TARGET_DIR:-target}/release bench/run.py
+
+# Instructions per proxied request, counted by callgrind on the release
+# sidecar: unlike requests/s, independent of how busy the machine is. About a
+# minute after the build.
+bench-profile: $(IDP_DEPS)
+	@command -v valgrind >/dev/null || { $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y valgrind; }
+	$(CARGO) build --release --workspace --bins
+	BENCH_BIN_DIR=$${CARGO_TARGET_DIR:-target}/release bench/profile.py
 
 # The release operator against the real API server with 1,000 OidcSettings;
 # about two minutes.

@@ -14,6 +14,7 @@ use crate::identity::signer::SignedIdentity;
 use crate::oidc::claim_path::ClaimPath;
 use crate::roles::RoleMapping;
 use crate::session::keys::KeyRing;
+use crate::session::opened::OpenedSessions;
 use argon2::PasswordHash;
 use http::HeaderName;
 use ipnet::IpNet;
@@ -108,6 +109,8 @@ pub struct SessionSettings {
     pub fallback_lifetime: Duration,
     /// Whether cookies get the `Secure` attribute (public URL is https).
     pub secure_cookies: bool,
+    /// Cookie values these keys opened before: new settings, new memory.
+    pub opened: OpenedSessions,
 }
 
 impl SessionSettings {
@@ -199,6 +202,7 @@ impl Settings {
                             config.session.fallback_lifetime_seconds,
                         ),
                         secure_cookies: https,
+                        opened: OpenedSessions::default(),
                     },
                     connections: ConnectionLimits::from(&config.connections),
                     trusted_proxies: valid.trusted_proxies,

@@ -3,14 +3,16 @@
 use super::state::{AppState, unix_now};
 use crate::config::Settings;
 use crate::session::cookie::request_cookies;
-use crate::session::{NoSession, Session, open_session};
+use crate::session::{NoSession, Session};
 use http::HeaderMap;
 
 /// The valid session in `headers`, or why there is none.
 ///
 /// Every cookie of the session's names is tried, in the order sent, so a
 /// cookie of the same name planted by a sibling domain cannot shadow the
-/// real one. A session logged out on this replica counts as invalid.
+/// real one. A session logged out on this replica counts as invalid, also
+/// when its cookie was opened before and is remembered (the revocation list
+/// is read on every request).
 pub fn current_session(
     state: &AppState,
     settings: &Settings,
@@ -20,7 +22,11 @@ pub fn current_session(
     let mut why = NoSession::Missing;
     for name in settings.session.cookie_names() {
         for sealed in request_cookies(headers, name) {
-            match open_session(&settings.session.keys, name, sealed, now) {
+            let opened = settings
+                .session
+                .opened
+                .open(&settings.session.keys, name, sealed, now);
+            match opened {
                 Ok(session) if !state.revoked.is_revoked(&session.sid) => return Ok(session),
                 Ok(_) => why = NoSession::Invalid,
                 Err(error) => why = error,

@@ -3,6 +3,7 @@
 pub mod cookie;
 pub mod keys;
 pub mod model;
+pub mod opened;
 
 pub use self::cookie::{NoSession, open_session, seal_session};
 pub use keys::KeyRing;

@@ -1,6 +1,8 @@
 //! Everything else: proxied with the sidecar's identity, or sent to log in.
 
-use crate::support::{Options, get, header_text, send, session_cookie, state, text};
+use crate::support::{
+    Options, csrf_pair, get, header_text, post_form, send, session_cookie, settings, state, text,
+};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
@@ -102,4 +104,59 @@ async fn an_app_that_does_not_answer_is_a_502_page() {
     let response = send(&state, get("/books", Some("text/html"), Some(&session))).await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
     assert!(text(response).await.contains("Application unavailable"));
+}
+
+/// A proxied `GET /books` with `cookie`, asking for JSON (a refusal is a 401, not a redirect).
+fn api_get(cookie: &str) -> axum::http::Request<Body> {
+    get("/books", Some("application/json"), Some(cookie))
+}
+
+#[tokio::test]
+async fn a_logged_out_session_is_refused_even_though_its_cookie_was_opened_before() {
+    let upstream = echo_app().await;
+    let state = state(Options {
+        upstream,
+        ..Options::default()
+    });
+    let session = session_cookie(&state, "alice", Role::Trusted);
+    for _ in 0..2 {
+        let response = send(&state, api_get(&session)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    assert_eq!(
+        state.settings.load().session.opened.len(),
+        1,
+        "the cookie is remembered, so the next request takes the remembered path"
+    );
+    let (token, csrf_cookie) = csrf_pair(&state, "/logout", Some(&session)).await;
+    let cookies = format!("{session}; {csrf_cookie}");
+    let logout = send(
+        &state,
+        post_form("/logout", &[("csrf", token.as_str())], Some(&cookies)),
+    )
+    .await;
+    assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+    let response = send(&state, api_get(&session)).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "a saved copy of a remembered cookie no longer opens"
+    );
+}
+
+#[tokio::test]
+async fn a_remembered_cookie_no_longer_opens_once_a_reload_removed_its_key() {
+    let upstream = echo_app().await;
+    let options = Options {
+        upstream,
+        ..Options::default()
+    };
+    let state = state(options);
+    let session = session_cookie(&state, "alice", Role::Trusted);
+    let response = send(&state, api_get(&session)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    // New settings with a new key file, as a config reload swaps them in.
+    state.settings.store(std::sync::Arc::new(settings(options)));
+    let response = send(&state, api_get(&session)).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
