@@ -14,7 +14,7 @@ use portcullis_e2e::browser::Browser;
 use portcullis_e2e::dex::Dex;
 use portcullis_e2e::echo::Echo;
 use portcullis_e2e::form_login::log_in_with_form;
-use portcullis_e2e::kube::env::{Env, NAME};
+use portcullis_e2e::kube::env::{Env, NAME, assert_says};
 use portcullis_e2e::role_login::{RoleCase, assert_each_role_signs_in};
 use portcullis_e2e::sidecar::{Sidecar, SidecarSetup, reserve_public_url};
 use portcullis_e2e::webdriver::Chromium;
@@ -182,22 +182,13 @@ async fn the_operator_reports_dex_ready_and_asks_for_the_groups_scope_it_adverti
         .wait_condition("ClaimsAdvertised", |c| c.status == "False")
         .await?;
     assert_eq!(claims.reason, "ClaimNotAdvertised");
-    for words in [
+    let hint = [
         "spec.groupClaim groups is not listed in claims_supported",
         "this looks like Dex",
         "add `groups` to spec.scopes",
-    ] {
-        assert!(
-            claims.message.contains(words),
-            "`{words}` not in: {}",
-            claims.message
-        );
-        assert!(
-            ready.message.contains(words),
-            "`{words}` not in: {}",
-            ready.message
-        );
-    }
+    ];
+    assert_says(&claims, &hint);
+    assert_says(&ready, &hint);
     assert!(
         !claims.message.contains("usernameClaim"),
         "{}",

@@ -15,7 +15,7 @@ use portcullis_e2e::browser::Browser;
 use portcullis_e2e::echo::Echo;
 use portcullis_e2e::form_login::{Reached, log_in_with_form, reach_callback_or_form};
 use portcullis_e2e::keycloak::{Keycloak, SHORT_CLIENT_ID, SHORT_TOKEN_SECONDS};
-use portcullis_e2e::kube::env::{Env, NAME};
+use portcullis_e2e::kube::env::{Env, NAME, assert_says};
 use portcullis_e2e::role_login::{RoleCase, assert_each_role_signs_in};
 use portcullis_e2e::sidecar::{ROOT_USERNAME, Sidecar, SidecarSetup, reserve_public_url};
 use portcullis_e2e::webdriver::Chromium;
@@ -288,24 +288,15 @@ async fn the_operator_reports_keycloak_ready_and_names_the_group_mapper_it_needs
         .wait_condition("ClaimsAdvertised", |c| c.status == "False")
         .await?;
     assert_eq!(claims.reason, "ClaimNotAdvertised");
-    for words in [
+    let hint = [
         "spec.groupClaim groups is not listed in claims_supported",
         "this looks like Keycloak (realm portcullis)",
         "\"oidc-group-membership-mapper\"",
         "full.path=false",
         "do not request a `groups` scope",
-    ] {
-        assert!(
-            claims.message.contains(words),
-            "`{words}` not in: {}",
-            claims.message
-        );
-        assert!(
-            ready.message.contains(words),
-            "`{words}` not in: {}",
-            ready.message
-        );
-    }
+    ];
+    assert_says(&claims, &hint);
+    assert_says(&ready, &hint);
     assert!(
         !claims.message.contains("usernameClaim"),
         "Keycloak lists preferred_username: {}",
@@ -330,16 +321,13 @@ async fn the_operator_reports_keycloak_ready_and_names_the_group_mapper_it_needs
             c.message.contains("spec.groupClaim realm_access.roles")
         })
         .await?;
-    for words in [
-        "spec.groupClaim realm_access.roles (its top-level claim realm_access)",
-        "\"realm roles\" or \"client roles\" mapper of the `roles` client scope",
-    ] {
-        assert!(
-            roles.message.contains(words),
-            "`{words}` not in: {}",
-            roles.message
-        );
-    }
+    assert_says(
+        &roles,
+        &[
+            "spec.groupClaim realm_access.roles (its top-level claim realm_access)",
+            "\"realm roles\" or \"client roles\" mapper of the `roles` client scope",
+        ],
+    );
     assert_eq!(env.wait_ready().await?.reason, "Reconciled");
     Ok(())
 }
@@ -382,16 +370,13 @@ async fn a_groups_scope_keycloak_refuses_keeps_the_settings_from_ready_and_says_
     .await?;
     let ready = env.wait_condition("Ready", |c| c.status == "False").await?;
     assert_eq!(ready.reason, "ScopeNotSupported");
-    for words in [
-        "spec.scopes requests groups that the provider does not list in scopes_supported",
-        "this looks like Keycloak (realm portcullis), which has no `groups` scope",
-        "\"oidc-group-membership-mapper\"",
-    ] {
-        assert!(
-            ready.message.contains(words),
-            "`{words}` not in: {}",
-            ready.message
-        );
-    }
+    assert_says(
+        &ready,
+        &[
+            "spec.scopes requests groups that the provider does not list in scopes_supported",
+            "this looks like Keycloak (realm portcullis), which has no `groups` scope",
+            "\"oidc-group-membership-mapper\"",
+        ],
+    );
     Ok(())
 }

@@ -14,7 +14,8 @@ use portcullis_contract::config::SidecarConfig;
 use portcullis_e2e::idp::CLIENT_SECRET;
 use portcullis_e2e::idp::Idp;
 use portcullis_e2e::kube::env::{
-    CRD_NAME, Env, NAME, SECRET_NAME, client, data, ensure_crd, eventually, namespace, settings,
+    CRD_NAME, Env, NAME, SECRET_NAME, assert_says, client, data, ensure_crd, eventually, namespace,
+    settings,
 };
 use portcullis_e2e::kube::rbac::{apply_cluster_role, cluster_role, operator_kubeconfig};
 use portcullis_e2e::kube::{Cluster, Operator};
@@ -557,9 +558,7 @@ async fn a_missing_permission_is_reported_in_status() -> Result<()> {
         .wait_condition("Ready", |c| c.reason == "Forbidden")
         .await?;
     assert_eq!(ready.status, "False");
-    for words in ["configmaps", "forbidden", "create"] {
-        assert!(ready.message.contains(words), "{words}: {}", ready.message);
-    }
+    assert_says(&ready, &["configmaps", "forbidden", "create"]);
     let warning = env.wait_event("Forbidden").await?;
     assert_eq!(warning.type_.as_deref(), Some("Warning"));
 

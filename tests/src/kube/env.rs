@@ -366,3 +366,16 @@ where
         tokio::time::sleep(POLL).await;
     }
 }
+
+/// Asserts that `condition`'s message says each of `words`, naming the
+/// first missing one and the whole message.
+pub fn assert_says(condition: &Condition, words: &[&str]) {
+    for words in words {
+        assert!(
+            condition.message.contains(words),
+            "`{words}` not in the {} condition's message: {}",
+            condition.type_,
+            condition.message
+        );
+    }
+}
