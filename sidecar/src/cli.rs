@@ -138,6 +138,7 @@ fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .json()
+        .fmt_fields(crate::log_fields::JsonObjectFields)
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();

@@ -16,6 +16,7 @@ pub mod config;
 pub mod http;
 pub mod identity;
 pub mod listener;
+pub mod log_fields;
 pub mod metrics;
 pub mod oidc;
 pub mod password_checks;
