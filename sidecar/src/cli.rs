@@ -25,6 +25,12 @@ pub struct Cli {
     /// listener closes: long enough for the endpoint to leave the Service.
     #[arg(long, env = "PORTCULLIS_DRAIN_DELAY_SECONDS", default_value_t = DEFAULT_DRAIN_DELAY_SECONDS)]
     pub drain_delay_seconds: u64,
+    /// Threads that serve requests; 0 starts one per CPU the process may use
+    /// (its CPU quota included). A sidecar sharing a small CPU limit with its
+    /// app can do more with fewer: every thread beyond the CPUs it really
+    /// gets only adds wake-ups between threads.
+    #[arg(long, env = "PORTCULLIS_WORKER_THREADS", default_value_t = 0)]
+    pub worker_threads: usize,
     /// What to do instead of running the proxy.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -87,7 +93,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 Err(error) => return bad_config(&error),
             };
             init_logging();
-            match tokio::runtime::Runtime::new().map(|runtime| {
+            match runtime(cli.worker_threads).map(|runtime| {
                 let drain_delay = std::time::Duration::from_secs(cli.drain_delay_seconds);
                 runtime.block_on(crate::server::serve(settings, path, drain_delay))
             }) {
@@ -103,6 +109,15 @@ pub fn run(cli: Cli) -> ExitCode {
             }
         }
     }
+}
+
+/// The runtime that serves requests, with `worker_threads` threads (0: one per CPU).
+fn runtime(worker_threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if worker_threads > 0 {
+        builder.worker_threads(worker_threads);
+    }
+    builder.enable_all().build()
 }
 
 fn bad_config(error: &LoadError) -> ExitCode {
