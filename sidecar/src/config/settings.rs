@@ -17,6 +17,7 @@ use crate::session::keys::KeyRing;
 use crate::session::opened::OpenedSessions;
 use argon2::PasswordHash;
 use http::HeaderName;
+use http::uri::Authority;
 use ipnet::IpNet;
 use portcullis_contract::config::SidecarConfig;
 use portcullis_contract::validate::validate;
@@ -35,6 +36,8 @@ pub struct Settings {
     pub admin_listen: SocketAddr,
     /// Base URL of the protected app (`http://host:port`).
     pub upstream: Url,
+    /// The app's `host:port`, ready for the URI of every proxied request.
+    pub upstream_authority: Authority,
     /// The public origin, without a trailing slash in its path.
     pub public_url: Url,
     /// OpenID Connect settings.
@@ -163,6 +166,13 @@ impl Settings {
         }
         match (valid, client_secret, keys) {
             (Some(valid), Some(client_secret), Some(keys)) if problems.is_empty() => {
+                let Some(upstream_authority) = authority_of(&valid.upstream) else {
+                    problems.push(
+                        "upstream",
+                        "must name a host and port an HTTP request can carry",
+                    );
+                    return Err(problems);
+                };
                 let public_url = valid.public_url;
                 let https = public_url.scheme() == "https";
                 let signed_identity = config.signed_identity.as_ref().zip(identity_keys).and_then(
@@ -181,6 +191,7 @@ impl Settings {
                 Ok(Settings {
                     listen: valid.listen,
                     admin_listen: valid.admin_listen,
+                    upstream_authority,
                     upstream: valid.upstream,
                     oidc: ProviderSettings {
                         issuer: valid.issuer,
@@ -220,6 +231,13 @@ impl Settings {
             _ => Err(problems),
         }
     }
+}
+
+/// The `host:port` of an `http://` URL, as the authority of a request's URI.
+fn authority_of(url: &Url) -> Option<Authority> {
+    let host = url.host_str()?;
+    let port = url.port_or_known_default()?;
+    Authority::try_from(format!("{host}:{port}")).ok()
 }
 
 /// The prefix that binds a cookie to exactly this host (RFC 6265bis §4.1.3.2).

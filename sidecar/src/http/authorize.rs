@@ -18,6 +18,7 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use portcullis_contract::access::Access;
+use std::sync::Arc;
 
 /// What the access check reads of a request: never its body.
 #[derive(Clone, Copy)]
@@ -56,7 +57,7 @@ pub async fn authorize(
     state: &SharedState,
     settings: &Settings,
     request: Asked<'_>,
-) -> Result<Option<Session>, Response> {
+) -> Result<Option<Arc<Session>>, Response> {
     let metrics = &state.metrics;
     let needed = settings
         .access
@@ -114,7 +115,7 @@ async fn bearer_identity(
     settings: &Settings,
     request: Asked<'_>,
     needed: Access,
-) -> Result<Option<Session>, Response> {
+) -> Result<Option<Arc<Session>>, Response> {
     let (Some(audiences), Some(token)) = (
         settings.bearer_audiences.as_deref(),
         bearer_token(request.headers()),
@@ -124,7 +125,7 @@ async fn bearer_identity(
     match verify_bearer(&state.provider, settings, audiences, token).await {
         Ok(session) => {
             state.metrics.bearer(BearerResult::Accepted);
-            Ok(Some(session))
+            Ok(Some(Arc::new(session)))
         }
         Err(error) => {
             state.metrics.bearer(BearerResult::Refused);

@@ -5,6 +5,7 @@ use crate::config::Settings;
 use crate::session::cookie::request_cookies;
 use crate::session::{NoSession, Session};
 use http::HeaderMap;
+use std::sync::Arc;
 
 /// The valid session in `headers`, or why there is none.
 ///
@@ -17,7 +18,7 @@ pub fn current_session(
     state: &AppState,
     settings: &Settings,
     headers: &HeaderMap,
-) -> Result<Session, NoSession> {
+) -> Result<Arc<Session>, NoSession> {
     let now = unix_now();
     let mut why = NoSession::Missing;
     for name in settings.session.cookie_names() {

@@ -23,9 +23,11 @@ use crate::session::Session;
 use crate::session::cookie::is_sidecar_cookie;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
+use axum::http::uri::{PathAndQuery, Scheme};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Fallback handler: every path the sidecar does not serve itself.
@@ -46,7 +48,7 @@ pub async fn proxy(
 async fn forward(
     state: &SharedState,
     settings: &Settings,
-    session: Option<Session>,
+    session: Option<Arc<Session>>,
     peer: SocketAddr,
     mut request: Request,
 ) -> Result<Response, AppError> {
@@ -55,17 +57,7 @@ async fn forward(
     let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut request));
     let slot = request.extensions().get::<ConnectionSlot>().cloned();
 
-    let upstream = &settings.upstream;
-    let path_and_query = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
-    let uri = format!(
-        "http://{}:{}{}",
-        upstream.host_str().unwrap_or("127.0.0.1"),
-        upstream.port_or_known_default().unwrap_or(80),
-        path_and_query
-    );
-    *request.uri_mut() = uri
-        .parse::<Uri>()
-        .map_err(|_| AppError::UpstreamUnavailable)?;
+    *request.uri_mut() = upstream_uri(settings, std::mem::take(request.uri_mut()))?;
 
     let headers = request.headers_mut();
     strip_hop_by_hop(headers, websocket);
@@ -126,4 +118,16 @@ async fn forward(
         strip_hop_by_hop(response.headers_mut(), false);
     }
     Ok(response.map(Body::new))
+}
+
+/// The app's URI for a request the client sent for `uri`: the same path
+/// and query, at the app's address.
+fn upstream_uri(settings: &Settings, uri: Uri) -> Result<Uri, AppError> {
+    let mut parts = uri.into_parts();
+    parts.scheme = Some(Scheme::HTTP);
+    parts.authority = Some(settings.upstream_authority.clone());
+    if parts.path_and_query.is_none() {
+        parts.path_and_query = Some(PathAndQuery::from_static("/"));
+    }
+    Uri::from_parts(parts).map_err(|_| AppError::UpstreamUnavailable)
 }

@@ -18,6 +18,7 @@ use http::header::{self, HeaderMap};
 use http::{Method, Version};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
+use std::sync::Arc;
 use std::time::Duration;
 
 const WEBSOCKET: &str = "websocket";
@@ -52,7 +53,7 @@ pub fn app_switched_to_websocket(response_headers: &HeaderMap) -> bool {
 /// once) is held until then.
 pub async fn splice(
     state: SharedState,
-    session: Option<Session>,
+    session: Option<Arc<Session>>,
     slot: Option<ConnectionSlot>,
     client: OnUpgrade,
     app: OnUpgrade,

@@ -67,7 +67,7 @@ impl Hasher for TailHasher {
 
 struct Opened {
     name: Box<str>,
-    session: Session,
+    session: Arc<Session>,
 }
 
 impl Default for OpenedSessions {
@@ -100,7 +100,7 @@ impl OpenedSessions {
         name: &str,
         sealed: &str,
         now: u64,
-    ) -> Result<Session, NoSession> {
+    ) -> Result<Arc<Session>, NoSession> {
         if let Some(session) = self.remembered(name, sealed) {
             return if session.is_expired(now) {
                 self.forget(sealed);
@@ -109,7 +109,7 @@ impl OpenedSessions {
                 Ok(session)
             };
         }
-        let session = open_session(keys, name, sealed, now)?;
+        let session = Arc::new(open_session(keys, name, sealed, now)?);
         self.remember(name, sealed, &session);
         Ok(session)
     }
@@ -124,12 +124,12 @@ impl OpenedSessions {
         self.len() == 0
     }
 
-    fn remembered(&self, name: &str, sealed: &str) -> Option<Session> {
+    fn remembered(&self, name: &str, sealed: &str) -> Option<Arc<Session>> {
         let entries = self.entries.lock().ok()?;
         entries
             .get(sealed)
             .filter(|opened| &*opened.name == name)
-            .map(|opened| opened.session.clone())
+            .map(|opened| Arc::clone(&opened.session))
     }
 
     fn forget(&self, sealed: &str) {
@@ -138,7 +138,7 @@ impl OpenedSessions {
         }
     }
 
-    fn remember(&self, name: &str, sealed: &str, session: &Session) {
+    fn remember(&self, name: &str, sealed: &str, session: &Arc<Session>) {
         if self.capacity == 0 {
             return;
         }
@@ -156,7 +156,7 @@ impl OpenedSessions {
             sealed.into(),
             Opened {
                 name: name.into(),
-                session: session.clone(),
+                session: Arc::clone(session),
             },
         );
     }
@@ -193,9 +193,15 @@ mod tests {
     fn a_remembered_session_is_the_one_the_cookie_opens_to() {
         let (keys, opened) = (keys(), OpenedSessions::default());
         let sealed = seal_session(&keys, "s", &session("a", 100)).expect("fits");
-        assert_eq!(opened.open(&keys, "s", &sealed, 10), Ok(session("a", 100)));
+        assert_eq!(
+            opened.open(&keys, "s", &sealed, 10),
+            Ok(Arc::new(session("a", 100)))
+        );
         assert_eq!(opened.len(), 1);
-        assert_eq!(opened.open(&keys, "s", &sealed, 11), Ok(session("a", 100)));
+        assert_eq!(
+            opened.open(&keys, "s", &sealed, 11),
+            Ok(Arc::new(session("a", 100)))
+        );
         assert_eq!(opened.len(), 1);
     }
 
@@ -249,7 +255,7 @@ mod tests {
             .collect();
         for (n, value) in sealed.iter().enumerate() {
             assert_eq!(
-                opened.open(&keys, "s", value, 0).map(|s| s.sid),
+                opened.open(&keys, "s", value, 0).map(|s| s.sid.clone()),
                 Ok(n.to_string())
             );
             assert!(opened.len() <= 3);
@@ -257,7 +263,7 @@ mod tests {
         assert_eq!(opened.len(), 3);
         for (n, value) in sealed.iter().enumerate() {
             assert_eq!(
-                opened.open(&keys, "s", value, 0).map(|s| s.sid),
+                opened.open(&keys, "s", value, 0).map(|s| s.sid.clone()),
                 Ok(n.to_string()),
                 "a forgotten value opens again"
             );
