@@ -21,6 +21,8 @@ const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 pub struct ClientHops {
     /// The client's address: the peer, or the address a trusted proxy vouched for.
     pub client: IpAddr,
+    /// The client's address as text, written once for the headers that carry it.
+    pub client_text: String,
     /// The `X-Forwarded-For` chain to pass on, ending with the peer.
     pub chain: String,
 }
@@ -28,9 +30,11 @@ pub struct ClientHops {
 impl ClientHops {
     /// A client that reached the sidecar directly.
     pub fn direct(peer: IpAddr) -> Self {
+        let client_text = peer.to_string();
         Self {
             client: peer,
-            chain: peer.to_string(),
+            chain: client_text.clone(),
+            client_text,
         }
     }
 
@@ -68,7 +72,11 @@ impl ClientHops {
             .map(IpAddr::to_string)
             .collect::<Vec<_>>()
             .join(", ");
-        Self { client, chain }
+        Self {
+            client,
+            client_text: client.to_string(),
+            chain,
+        }
     }
 }
 
@@ -79,17 +87,23 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, hops: &ClientHops, https:
     if let Ok(chain) = HeaderValue::from_str(&hops.chain) {
         headers.insert(X_FORWARDED_FOR, chain);
     }
-    if let Ok(client) = HeaderValue::from_str(&hops.client.to_string()) {
+    if let Ok(client) = HeaderValue::from_str(&hops.client_text) {
         headers.insert(X_REAL_IP, client);
     }
     let host = headers
         .get(header::HOST)
         .filter(|host| is_plain_host(host.as_bytes()))
         .cloned();
-    let mut forwarded = format!("for={};proto={proto}", forwarded_node(hops.client));
+    let mut forwarded = String::with_capacity(64);
+    forwarded.push_str("for=");
+    push_forwarded_node(&mut forwarded, hops);
+    forwarded.push_str(";proto=");
+    forwarded.push_str(proto);
     if let Some(host) = host {
         if let Ok(text) = host.to_str() {
-            forwarded.push_str(&format!(";host=\"{text}\""));
+            forwarded.push_str(";host=\"");
+            forwarded.push_str(text);
+            forwarded.push('"');
         }
         headers.insert(X_FORWARDED_HOST, host);
     }
@@ -99,11 +113,15 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, hops: &ClientHops, https:
     }
 }
 
-/// A node for `Forwarded: for=`: IPv6 addresses are bracketed and quoted.
-fn forwarded_node(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("\"[{v6}]\""),
+/// The client as a node of `Forwarded: for=`: IPv6 addresses are bracketed and quoted.
+fn push_forwarded_node(forwarded: &mut String, hops: &ClientHops) {
+    match hops.client {
+        IpAddr::V4(_) => forwarded.push_str(&hops.client_text),
+        IpAddr::V6(_) => {
+            forwarded.push_str("\"[");
+            forwarded.push_str(&hops.client_text);
+            forwarded.push_str("]\"");
+        }
     }
 }
 
