@@ -92,10 +92,25 @@ pub fn request_cookie_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, 
     headers
         .get_all(COOKIE)
         .iter()
-        .flat_map(|value| value.as_bytes().split(|byte| *byte == b';'))
-        .filter_map(|pair| std::str::from_utf8(pair).ok())
+        .flat_map(|value| utf8_cookie_pairs(value.as_bytes()))
         .filter_map(|pair| pair.trim().split_once('='))
         .map(|(name, value)| (name.trim(), value.trim()))
+}
+
+/// The `;`-separated pairs of one `Cookie` header that are UTF-8. A header
+/// that is UTF-8 throughout (nearly every one) is checked once and split as
+/// text, which looks for `;` a word at a time rather than a byte at a time
+/// (the session cookie alone is one or two KiB); any other header is split
+/// as bytes and each pair checked alone.
+fn utf8_cookie_pairs(header: &[u8]) -> impl Iterator<Item = &str> {
+    let (text, odd): (&str, &[u8]) = match std::str::from_utf8(header) {
+        Ok(text) => (text, &[]),
+        Err(_) => ("", header),
+    };
+    text.split(';').chain(
+        odd.split(|byte| *byte == b';')
+            .filter_map(|pair| std::str::from_utf8(pair).ok()),
+    )
 }
 
 /// Every value of the cookies called `name`, in the order sent: a browser
@@ -237,6 +252,21 @@ mod tests {
             values(&headers, "theme").is_empty(),
             "not UTF-8: skipped alone"
         );
+    }
+
+    #[test]
+    fn a_utf8_header_and_an_odd_one_are_read_alike() {
+        let mut headers = HeaderMap::new();
+        let text = HeaderValue::from_bytes("theme=déjà;s=first ; =x; lone".as_bytes())
+            .expect("obs-text is a valid header value");
+        let odd = HeaderValue::from_bytes(b"bad=\xff;s=second").expect("obs-text");
+        headers.append(COOKIE, text);
+        headers.append(COOKIE, odd);
+        assert_eq!(values(&headers, "theme"), ["déjà"]);
+        assert_eq!(values(&headers, "s"), ["first", "second"]);
+        assert_eq!(values(&headers, ""), ["x"]);
+        assert!(values(&headers, "bad").is_empty());
+        assert!(values(&headers, "lone").is_empty());
     }
 
     #[test]
