@@ -17,8 +17,15 @@ request and the functions with the largest inclusive and exclusive cost per
 request. The raw callgrind files stay in bench/results/work/ for
 `callgrind_annotate`.
 
+The number recorded in bench/results/profile.json before the run is the
+baseline: the run prints the change against it and exits 1 when a request
+costs more than BENCH_PROFILE_TOLERANCE (a fraction, default 0.03) above it,
+after writing the new profile, so `git diff` shows where the cost moved. A
+slower hot path that is meant is accepted by committing the new profile.
+
 Environment:
   BENCH_PROFILE_REQUESTS  proxied requests of the measured run (default 2000)
+  BENCH_PROFILE_TOLERANCE how much more than the recorded number fails the run (default 0.03)
   BENCH_BIN_DIR           where portcullis-sidecar and echo-upstream are (default target/release)
 """
 
@@ -39,6 +46,7 @@ import run
 from processes import BenchError, wait_for_line
 
 REQUESTS = int(os.environ.get("BENCH_PROFILE_REQUESTS", "2000"))
+TOLERANCE = float(os.environ.get("BENCH_PROFILE_TOLERANCE", "0.03"))
 TOP = 40
 RESULTS = run.RESULTS
 WORK = run.WORK
@@ -154,6 +162,28 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def recorded_per_request() -> float | None:
+    """The instructions per request of the profile recorded before this run, if any."""
+    try:
+        return float(json.loads((RESULTS / "profile.json").read_text())["instructions_per_request"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def within_baseline(baseline: float | None, measured: float) -> bool:
+    """Logs the change against the recorded number; False when it grew past the tolerance."""
+    if baseline is None or baseline <= 0:
+        log(f"{measured:,.0f} instructions per request (no recorded profile to compare with)")
+        return True
+    change = measured / baseline - 1
+    log(f"{measured:,.0f} instructions per request, recorded {baseline:,.0f}: {change:+.1%}")
+    if change > TOLERANCE:
+        log(f"SLOWER than the recorded profile by more than {TOLERANCE:.0%}: see `git diff "
+            f"{RESULTS / 'profile.md'}`; commit the new profile if the cost is meant")
+        return False
+    return True
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if not shutil.which("valgrind") or not shutil.which("callgrind_annotate"):
@@ -195,13 +225,14 @@ def main() -> int:
         "inclusive": per_request(base_incl, loaded_incl)[:200],
         "exclusive": per_request(base_excl, loaded_excl)[:200],
     }
+    baseline = recorded_per_request()
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "profile.json").write_text(json.dumps(report, indent=2) + "\n")
     text = markdown(report)
     (RESULTS / "profile.md").write_text(text)
     print(text)
     log(f"wrote {RESULTS / 'profile.json'} and {RESULTS / 'profile.md'}")
-    return 0
+    return 0 if within_baseline(baseline, report["instructions_per_request"]) else 1
 
 
 if __name__ == "__main__":
