@@ -7,7 +7,7 @@
 //! bound on each start-up counts only from when its turn comes.
 
 use anyhow::{Context, Result, bail};
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -45,12 +45,27 @@ pub fn target_bin(name: &str) -> PathBuf {
     target.join(profile).join(name)
 }
 
-/// A free TCP port on 127.0.0.1 (bound, read, released).
+/// Ports [`free_port`] handed out in this process: the kernel may offer a
+/// released port again at once, and a sidecar once got the same port for
+/// `listen` and `adminListen`.
+static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
+/// A free TCP port on 127.0.0.1 (bound, read, released), never one this
+/// process was given before.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free loopback port")
+    let mut handed_out = HANDED_OUT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for _ in 0..1000 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|addr| addr.port())
+            .expect("a free loopback port");
+        if handed_out.insert(port) {
+            return port;
+        }
+    }
+    panic!("no loopback port that was not handed out before, in 1000 tries");
 }
 
 /// Spawns `command` (killed on drop) and returns it with the rest of the
@@ -137,6 +152,12 @@ fn tail_text(tail: &StderrTail) -> String {
 
 /// Waits, within [`READY_TIMEOUT`], until `url` answers 200.
 pub async fn wait_for_http_ok(url: &str) -> Result<()> {
+    wait_for_http_ok_from(url, None).await
+}
+
+/// Waits, within [`READY_TIMEOUT`], until `url` answers 200, and fails at
+/// once when `child`, the process that should answer, has exited.
+pub async fn wait_for_http_ok_from(url: &str, mut child: Option<&mut Child>) -> Result<()> {
     let client = reqwest::Client::new();
     let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
     loop {
@@ -145,9 +166,48 @@ pub async fn wait_for_http_ok(url: &str) -> Result<()> {
         {
             return Ok(());
         }
+        if let Some(child) = child.as_deref_mut()
+            && let Some(status) = child.try_wait()?
+        {
+            bail!("the process that should answer {url} exited ({status}); its stderr is above");
+        }
         if tokio::time::Instant::now() > deadline {
             bail!("{url} did not answer 200 within {READY_TIMEOUT:?}");
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn free_ports_are_never_handed_out_twice() {
+        let mut seen = BTreeSet::new();
+        for _ in 0..200 {
+            assert!(seen.insert(free_port()));
+        }
+    }
+
+    #[tokio::test]
+    async fn waiting_for_a_process_that_exited_fails_at_once_and_says_so() {
+        let mut child = Command::new("sh")
+            .args(["-c", "exit 3"])
+            .kill_on_drop(true)
+            .spawn()
+            .expect("sh starts");
+        let url = format!("http://127.0.0.1:{}/healthz", free_port());
+        let started = Instant::now();
+        let error = wait_for_http_ok_from(&url, Some(&mut child))
+            .await
+            .expect_err("nothing answers");
+        assert!(error.to_string().contains("exited"), "{error}");
+        assert!(
+            started.elapsed() < READY_TIMEOUT / 2,
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The `portcullis-sidecar` binary, configured through the contract's config types.
 
 use crate::idp::{CLIENT_ID, CLIENT_SECRET};
-use crate::process::{free_port, target_bin, wait_for_http_ok};
+use crate::process::{free_port, target_bin, wait_for_http_ok_from};
 use anyhow::{Context, Result};
 use portcullis_contract::config::{RootAdminConfig, SidecarConfig};
 use std::io::Write;
@@ -90,7 +90,7 @@ impl SidecarSetup {
 
     /// Starts the sidecar with a config file the test wrote itself at `path`.
     pub async fn start_with_config_at(self, path: &Path) -> Result<Sidecar> {
-        let child = Command::new(target_bin("portcullis-sidecar"))
+        let mut child = Command::new(target_bin("portcullis-sidecar"))
             .arg("--config")
             .arg(path)
             .args(&self.args)
@@ -98,7 +98,7 @@ impl SidecarSetup {
             .kill_on_drop(true)
             .spawn()
             .context("start portcullis-sidecar (is it built? `cargo build --workspace`)")?;
-        wait_for_http_ok(&format!("{}/healthz", self.admin_url)).await?;
+        wait_for_http_ok_from(&format!("{}/healthz", self.admin_url), Some(&mut child)).await?;
         Ok(Sidecar { child, setup: self })
     }
 }
