@@ -4,7 +4,7 @@
 //! upstream latency histogram, so the two are never mixed).
 
 use super::state::SharedState;
-use crate::metrics::{Metrics, RouteLabels};
+use crate::metrics::{Metrics, RouteLabels, StatusLabels};
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -39,15 +39,22 @@ fn route_of(request: &Request) -> &str {
         .map_or(PROXIED_ROUTE, MatchedPath::as_str)
 }
 
-/// Counts the request as in flight until its response is ready, even when
-/// the client goes away first and the future is dropped.
-pub async fn track_in_flight(
-    State(state): State<SharedState>,
-    request: Request,
-    next: Next,
+/// Counts the request as in flight until its response is ready (even when
+/// the client goes away first and the future is dropped), then counts the
+/// response by status. `answer` is the rest of the request's way.
+pub async fn in_flight_then_counted(
+    metrics: &Metrics,
+    answer: impl Future<Output = Response>,
 ) -> Response {
-    let _in_flight = InFlight::enter(&state.metrics);
-    next.run(request).await
+    let _in_flight = InFlight::enter(metrics);
+    let response = answer.await;
+    metrics
+        .requests
+        .get_or_create(&StatusLabels {
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
 }
 
 /// Times a handler of the sidecar's own routes, labelled by route.
