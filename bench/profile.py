@@ -17,8 +17,7 @@ request and the functions with the largest inclusive and exclusive cost per
 request. The raw callgrind files stay in bench/results/work/ for
 `callgrind_annotate`.
 
-The number recorded in bench/results/profile.json before the run is the
-baseline: the run prints the change against it and exits 1 when a request
+The number in the committed bench/results/profile.json is the baseline: the run prints the change against it and exits 1 when a request
 costs more than BENCH_PROFILE_TOLERANCE (a fraction, default 0.03) above it,
 after writing the new profile, so `git diff` shows where the cost moved. A
 slower hot path that is meant is accepted by committing the new profile.
@@ -163,9 +162,14 @@ def markdown(report: dict) -> str:
 
 
 def recorded_per_request() -> float | None:
-    """The instructions per request of the profile recorded before this run, if any."""
+    """The instructions per request of the committed profile (of the file when
+    git cannot say), so that a second run is still compared with what was
+    committed and not with the first run's numbers."""
+    committed = subprocess.run(["git", "show", "HEAD:bench/results/profile.json"],
+                               cwd=RESULTS.parent.parent, capture_output=True, text=True, timeout=30)
     try:
-        return float(json.loads((RESULTS / "profile.json").read_text())["instructions_per_request"])
+        text = committed.stdout if committed.returncode == 0 else (RESULTS / "profile.json").read_text()
+        return float(json.loads(text)["instructions_per_request"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
