@@ -118,12 +118,24 @@ impl Visit for JsonObject<'_> {
         self.entry(field, |writer| write!(writer, "{value}"));
     }
 
+    /// Beyond 64 bits a JSON reader would round the number, so it is a string.
     fn record_i128(&mut self, field: &Field, value: i128) {
-        self.entry(field, |writer| write!(writer, "{value}"));
+        match i64::try_from(value) {
+            Ok(small) => self.record_i64(field, small),
+            Err(_) => self.entry(field, |writer| {
+                write_json_string(writer, format_args!("{value}"))
+            }),
+        }
     }
 
+    /// Beyond 64 bits a JSON reader would round the number, so it is a string.
     fn record_u128(&mut self, field: &Field, value: u128) {
-        self.entry(field, |writer| write!(writer, "{value}"));
+        match u64::try_from(value) {
+            Ok(small) => self.record_u64(field, small),
+            Err(_) => self.entry(field, |writer| {
+                write_json_string(writer, format_args!("{value}"))
+            }),
+        }
     }
 
     /// JSON has no NaN or infinity: those become `null`.
@@ -254,6 +266,19 @@ mod tests {
             lines[0]["span"],
             json!({"count": 3, "delta": -2, "ratio": 0.5, "broken": null, "ok": true, "name": "work"})
         );
+    }
+
+    #[test]
+    fn numbers_wider_than_64_bits_keep_every_digit() {
+        let lines = logged(|| {
+            let span =
+                tracing::info_span!("work", huge = u128::MAX, tiny = i128::MIN, fits = 7_u128);
+            let _entered = span.enter();
+            tracing::warn!("inside");
+        });
+        assert_eq!(lines[0]["span"]["huge"], u128::MAX.to_string());
+        assert_eq!(lines[0]["span"]["tiny"], i128::MIN.to_string());
+        assert_eq!(lines[0]["span"]["fits"], 7);
     }
 
     #[test]
