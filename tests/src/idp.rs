@@ -39,13 +39,7 @@ impl Idp {
     pub async fn start_on_host(public_url: &str, host: &str) -> Result<Self> {
         let mut command = Self::command(public_url, 0, None, Vec::new());
         command.env("IDP_HOST", host);
-        let (child, issuer) = spawn_until_ready(command, "IDP_READY").await?;
-        Ok(Self {
-            child: Some(child),
-            port: port_of(&issuer).unwrap_or(0),
-            issuer,
-            public_url: public_url.to_owned(),
-        })
+        Self::spawned(command, public_url, 0).await
     }
 
     /// Starts the provider on a free port with the sidecar's client, the API
@@ -56,13 +50,7 @@ impl Idp {
         command
             .env("IDP_SIGNING_KEY_FILE", signing_key)
             .env("IDP_KEY_ID", SIGNING_KEY_ID);
-        let (child, issuer) = spawn_until_ready(command, "IDP_READY").await?;
-        Ok(Self {
-            child: Some(child),
-            port: port_of(&issuer).unwrap_or(0),
-            issuer,
-            public_url: public_url.to_owned(),
-        })
+        Self::spawned(command, public_url, 0).await
     }
 
     /// Starts the provider declaring its issuer with a trailing slash
@@ -71,24 +59,23 @@ impl Idp {
     pub async fn start_declaring_issuer_with_slash(public_url: &str) -> Result<Self> {
         let mut command = Self::command(public_url, 0, None, Vec::new());
         command.env("IDP_ISSUER_TRAILING_SLASH", "1");
-        let (child, issuer) = spawn_until_ready(command, "IDP_READY").await?;
-        Ok(Self {
-            child: Some(child),
-            port: port_of(&issuer).unwrap_or(0),
-            issuer,
-            public_url: public_url.to_owned(),
-        })
+        Self::spawned(command, public_url, 0).await
     }
 
     /// Starts the provider on `port` with a fresh signing key named `key_id`.
     async fn start_with_key_id(public_url: &str, port: u16, key_id: Option<&str>) -> Result<Self> {
         let command = Self::command(public_url, port, key_id, Vec::new());
+        Self::spawned(command, public_url, port).await
+    }
+
+    /// Runs `command` until the provider says it is ready on `port` (0:
+    /// the port its issuer names).
+    async fn spawned(command: Command, public_url: &str, port: u16) -> Result<Self> {
         let (child, issuer) = spawn_until_ready(command, "IDP_READY").await?;
-        let port = port_of(&issuer).unwrap_or(port);
         Ok(Self {
             child: Some(child),
+            port: port_of(&issuer).unwrap_or(port),
             issuer,
-            port,
             public_url: public_url.to_owned(),
         })
     }
