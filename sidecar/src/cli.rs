@@ -111,12 +111,19 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// The runtime that serves requests, with `worker_threads` threads (0: one per CPU).
+/// The runtime that serves requests, with `worker_threads` threads (0: one
+/// per CPU). One thread needs no work stealing between threads, so it gets
+/// the runtime made for one thread.
 fn runtime(worker_threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if worker_threads > 0 {
-        builder.worker_threads(worker_threads);
-    }
+    let mut builder = match worker_threads {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        0 => tokio::runtime::Builder::new_multi_thread(),
+        threads => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(threads);
+            builder
+        }
+    };
     builder.enable_all().build()
 }
 

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod app_connection;
 pub mod backup_gate;
 pub mod cli;
 pub mod config;

@@ -18,6 +18,7 @@
 //! request, spliced WebSockets are closed, and the call returns once every
 //! connection has ended.
 
+use crate::app_connection::AppConnection;
 use crate::config::connections::ConnectionLimits;
 use axum::Router;
 use axum::body::Body;
@@ -91,9 +92,11 @@ pub async fn serve_bounded(
             stop: stop.clone(),
         };
         let service_slot = slot.clone();
+        let (app_connection, app_driver) = AppConnection::new();
         let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
             request.extensions_mut().insert(service_slot.clone());
+            request.extensions_mut().insert(app_connection.clone());
             app.clone().oneshot(request.map(Body::new))
         });
         let connection = builder
@@ -101,14 +104,17 @@ pub async fn serve_bounded(
             .with_upgrades();
         let mut stop = stop.clone();
         tokio::spawn(async move {
-            let mut connection = std::pin::pin!(connection);
-            tokio::select! {
-                _ = connection.as_mut() => {}
-                () = stopped(&mut stop) => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
+            let serving = async {
+                let mut connection = std::pin::pin!(connection);
+                tokio::select! {
+                    _ = connection.as_mut() => {}
+                    () = stopped(&mut stop) => {
+                        connection.as_mut().graceful_shutdown();
+                        let _ = connection.await;
+                    }
                 }
-            }
+            };
+            app_driver.serve_alongside(serving).await;
             drop(slot);
         });
     }

@@ -36,7 +36,8 @@ pub struct Settings {
     pub admin_listen: SocketAddr,
     /// Base URL of the protected app (`http://host:port`).
     pub upstream: Url,
-    /// The app's `host:port`, ready for the URI of every proxied request.
+    /// The app's `host:port`: where to connect, and the `Host` of a request
+    /// that came without one.
     pub upstream_authority: Authority,
     /// The public origin, without a trailing slash in its path.
     pub public_url: Url,

@@ -66,6 +66,9 @@ pub enum AppError {
     /// The app did not answer.
     #[error("the application is not reachable")]
     UpstreamUnavailable,
+    /// A `CONNECT` request: the sidecar opens no tunnels.
+    #[error("`CONNECT` is not passed to the application")]
+    NotProxied,
     /// A signed-in caller whose role the access rules do not admit; a page
     /// for browsers (`page`), JSON for scripts.
     #[error("the access rules do not admit this caller")]
@@ -243,6 +246,14 @@ moment."
                     .into(),
                 code: None,
             },
+            AppError::NotProxied => Page {
+                status: StatusCode::NOT_IMPLEMENTED,
+                title: "Method not supported",
+                message: "This address opens no tunnels: `CONNECT` is not passed to the \
+application."
+                    .into(),
+                code: None,
+            },
         }
     }
 }
@@ -267,7 +278,7 @@ impl IntoResponse for AppError {
                 let body = json!({"error": "forbidden", "message": "the access rules do not admit this caller"});
                 (page.status, Json(body)).into_response()
             }
-            AppError::UpstreamUnavailable => {
+            AppError::UpstreamUnavailable | AppError::NotProxied => {
                 let body = format!("<h1>{}</h1><p>{}</p>", page.title, page.message);
                 (page.status, Html(layout(page.title, &body))).into_response()
             }

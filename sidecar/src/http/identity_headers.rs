@@ -100,22 +100,29 @@ pub fn strip_header_spellings(headers: &mut HeaderMap, name: &HeaderName) {
 
 /// Removes hop-by-hop headers, including those named in `Connection`
 /// (except the end-to-end ones it may not remove); keeps `Upgrade` when asked.
+///
+/// The names are looked for among those present, in one pass: most
+/// requests and answers carry none of them, and removing an absent name
+/// costs a hash and a probe each.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    let named: Vec<HeaderName> = headers
+    let named_in_connection = headers
         .get_all(header::CONNECTION)
         .iter()
         .flat_map(|value| value.as_bytes().split(|byte| *byte == b','))
         .filter_map(|name| HeaderName::from_bytes(name.trim_ascii()).ok())
+        .filter(|name| !NEVER_HOP_BY_HOP.contains(name));
+    let present: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| HOP_BY_HOP.contains(name) || *name == header::UPGRADE)
+        .cloned()
+        .chain(named_in_connection)
         .filter(|name| !(keep_upgrade && name == header::UPGRADE))
-        .filter(|name| !NEVER_HOP_BY_HOP.contains(name))
         .collect();
-    for name in named.iter().chain(&HOP_BY_HOP) {
+    for name in present {
         headers.remove(name);
     }
     if keep_upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    } else {
-        headers.remove(header::UPGRADE);
     }
 }
 

@@ -17,14 +17,16 @@ use super::identity_headers::{
 };
 use super::state::{SharedState, unix_now};
 use super::upgrade::{app_switched_to_websocket, is_websocket_handshake, splice};
+use crate::app_connection::{AppConnection, send_on_own_connection};
 use crate::config::Settings;
 use crate::listener::ConnectionSlot;
 use crate::session::Session;
 use crate::session::cookie::is_sidecar_cookie;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::uri::{PathAndQuery, Scheme};
-use axum::http::{StatusCode, Uri};
+use axum::http::header::{self, Entry};
+use axum::http::uri::PathAndQuery;
+use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -56,10 +58,19 @@ async fn forward(
     let websocket = is_websocket_handshake(request.method(), request.version(), request.headers());
     let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut request));
     let slot = request.extensions().get::<ConnectionSlot>().cloned();
-
-    *request.uri_mut() = upstream_uri(settings, std::mem::take(request.uri_mut()))?;
+    let app_connection = request.extensions_mut().remove::<AppConnection>();
+    if request.method() == Method::CONNECT {
+        return Err(AppError::NotProxied);
+    }
+    origin_form(request.uri_mut());
 
     let headers = request.headers_mut();
+    if let Entry::Vacant(host) = headers.entry(header::HOST)
+        && let Ok(app) = HeaderValue::from_str(settings.upstream_authority.as_str())
+    {
+        // An HTTP/1.0 request may come without one: the app gets its own name.
+        host.insert(app);
+    }
     strip_hop_by_hop(headers, websocket);
     strip_identity_headers(headers);
     strip_cookies(headers, |name| {
@@ -90,8 +101,13 @@ async fn forward(
     set_forwarding_headers(headers, &hops, settings.public_url.scheme() == "https");
 
     let started = Instant::now();
-    let mut response = state.upstream.request(request).await.map_err(|error| {
-        tracing::warn!(error = %error, "the app did not answer");
+    let authority = &settings.upstream_authority;
+    let answered = match app_connection.filter(|_| !websocket) {
+        Some(app_connection) => app_connection.send(authority, request).await,
+        None => send_on_own_connection(authority, request).await,
+    };
+    let mut response = answered.map_err(|error| {
+        tracing::warn!(%error, "the app did not answer");
         AppError::UpstreamUnavailable
     })?;
     state
@@ -120,14 +136,16 @@ async fn forward(
     Ok(response.map(Body::new))
 }
 
-/// The app's URI for a request the client sent for `uri`: the same path
-/// and query, at the app's address.
-fn upstream_uri(settings: &Settings, uri: Uri) -> Result<Uri, AppError> {
-    let mut parts = uri.into_parts();
-    parts.scheme = Some(Scheme::HTTP);
-    parts.authority = Some(settings.upstream_authority.clone());
-    if parts.path_and_query.is_none() {
-        parts.path_and_query = Some(PathAndQuery::from_static("/"));
+/// Turns the request target into the origin-form the app expects (the path
+/// and query, RFC 9112 §3.2.1), whatever form the client sent. The usual
+/// origin-form target is left as it is; `OPTIONS *` keeps its `*`.
+fn origin_form(uri: &mut Uri) {
+    if uri.scheme().is_none() && uri.authority().is_none() {
+        return;
     }
-    Uri::from_parts(parts).map_err(|_| AppError::UpstreamUnavailable)
+    let path_and_query = uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    *uri = Uri::from(path_and_query);
 }

@@ -8,17 +8,11 @@ use crate::oidc::provider::Provider;
 use crate::password_checks::PasswordChecks;
 use crate::session::revoked::RevokedSessions;
 use arc_swap::ArcSwap;
-use axum::body::Body;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// The hyper client that talks to the protected app.
-pub type UpstreamClient = Client<HttpConnector, Body>;
 
 /// Shared state; settings are swapped whole when the config file changes.
 pub struct AppState {
@@ -28,8 +22,6 @@ pub struct AppState {
     pub provider: Arc<Provider>,
     /// HTTP client for the identity provider (no redirects, with timeouts).
     pub http: reqwest::Client,
-    /// HTTP client for the app.
-    pub upstream: UpstreamClient,
     /// Metrics for the admin port.
     pub metrics: Arc<Metrics>,
     /// Sessions ended by log out.
@@ -59,7 +51,6 @@ impl AppState {
             settings: ArcSwap::from_pointee(settings),
             provider: Arc::new(Provider::new(http.clone())),
             http,
-            upstream: upstream_client(),
             metrics,
             revoked: RevokedSessions::default(),
             backup_gate: Mutex::new(BackupGate::default()),
@@ -88,15 +79,6 @@ pub fn provider_http_client() -> Result<reqwest::Client, reqwest::Error> {
         .timeout(Duration::from_secs(10))
         .user_agent(concat!("portcullis-sidecar/", env!("CARGO_PKG_VERSION")))
         .build()
-}
-
-fn upstream_client() -> UpstreamClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(Duration::from_secs(5)));
-    Client::builder(hyper_util::rt::TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build(connector)
 }
 
 /// Seconds since the Unix epoch.

@@ -10,6 +10,7 @@
 mod access;
 mod backup;
 mod callback;
+mod connections;
 mod identity;
 mod logout;
 mod me;

@@ -160,3 +160,64 @@ async fn a_remembered_cookie_no_longer_opens_once_a_reload_removed_its_key() {
     let response = send(&state, api_get(&session)).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_target_in_absolute_form_reaches_the_app_as_a_path() {
+    let upstream = echo_app().await;
+    let state = state(Options {
+        upstream,
+        ..Options::default()
+    });
+    let session = session_cookie(&state, "alice", Role::Trusted);
+    let request = axum::http::Request::get("http://elsewhere.example/books?page=2")
+        .header(header::HOST, "books.example")
+        .header(header::COOKIE, session)
+        .body(Body::empty())
+        .expect("request");
+    let response = send(&state, request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let seen: Value = serde_json::from_str(&text(response).await).expect("json");
+    assert_eq!(seen["path"], "/books?page=2");
+    assert_eq!(seen["headers"]["host"], json!(["books.example"]));
+}
+
+#[tokio::test]
+async fn a_request_without_host_reaches_the_app_under_the_apps_own_name() {
+    let upstream = echo_app().await;
+    let state = state(Options {
+        upstream,
+        ..Options::default()
+    });
+    let session = session_cookie(&state, "alice", Role::Trusted);
+    let request = axum::http::Request::get("/books")
+        .version(axum::http::Version::HTTP_10)
+        .header(header::COOKIE, session)
+        .body(Body::empty())
+        .expect("request");
+    let response = send(&state, request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let seen: Value = serde_json::from_str(&text(response).await).expect("json");
+    assert_eq!(seen["headers"]["host"], json!([upstream.to_string()]));
+}
+
+#[tokio::test]
+async fn a_connect_request_is_refused_and_opens_no_tunnel() {
+    let upstream = echo_app().await;
+    let state = state(Options {
+        upstream,
+        ..Options::default()
+    });
+    let session = session_cookie(&state, "alice", Role::Admin);
+    for (target, status) in [
+        ("/tunnel", StatusCode::NOT_IMPLEMENTED),
+        // No path at all: refused before, as an address the rules cannot read.
+        ("elsewhere.example:443", StatusCode::BAD_REQUEST),
+    ] {
+        let request = axum::http::Request::connect(target)
+            .header(header::COOKIE, &session)
+            .body(Body::empty())
+            .expect("request");
+        let response = send(&state, request).await;
+        assert_eq!(response.status(), status, "{target}");
+    }
+}

@@ -1,0 +1,86 @@
+//! The sidecar's connections to the app, served over real sockets on
+//! 127.0.0.1: each client connection keeps one, and no more.
+
+use crate::support::{Options, session_cookie, state};
+use axum::Router;
+use axum::serve::ListenerExt;
+use portcullis_sidecar::config::connections::ConnectionLimits;
+use portcullis_sidecar::http::app::app;
+use portcullis_sidecar::listener::serve_bounded;
+use portcullis_sidecar::roles::Role;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// An app on 127.0.0.1 that answers `ok` and counts the connections it accepted.
+async fn counting_app() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let listener = listener.tap_io(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let app = Router::new().fallback(|| async { "ok" });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (address, accepted)
+}
+
+/// Sends `count` GETs one after the other on one connection and checks each answer.
+async fn requests_on_one_connection(sidecar: SocketAddr, cookie: &str, count: usize) {
+    let mut stream = TcpStream::connect(sidecar).await.expect("connect");
+    for _ in 0..count {
+        let request =
+            format!("GET /books HTTP/1.1\r\nHost: books.example\r\nCookie: {cookie}\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut answer = Vec::new();
+        let mut buffer = [0; 4096];
+        while !answer.ends_with(b"\r\n\r\nok") {
+            let read = stream.read(&mut buffer).await.expect("read");
+            assert!(
+                read > 0,
+                "closed early: {}",
+                String::from_utf8_lossy(&answer)
+            );
+            answer.extend_from_slice(&buffer[..read]);
+        }
+        assert!(
+            answer.starts_with(b"HTTP/1.1 200 OK"),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_client_connection_keeps_one_connection_to_the_app() {
+    let (upstream, accepted) = counting_app().await;
+    let state = state(Options {
+        upstream,
+        ..Options::default()
+    });
+    let cookie = session_cookie(&state, "alice", Role::Trusted);
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("bind");
+    let sidecar = listener.local_addr().expect("address");
+    let limits = ConnectionLimits {
+        header_read_timeout: Duration::from_secs(10),
+        max_connections: 16,
+        max_request_head_bytes: 16 * 1024,
+    };
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(serve_bounded(listener, app(state), limits, stopped));
+
+    tokio::join!(
+        requests_on_one_connection(sidecar, &cookie, 5),
+        requests_on_one_connection(sidecar, &cookie, 5),
+        requests_on_one_connection(sidecar, &cookie, 5),
+    );
+    assert_eq!(accepted.load(Ordering::SeqCst), 3);
+}
