@@ -96,12 +96,12 @@ impl AppConnection {
     ) -> Result<Response<Incoming>, AppConnectionError> {
         let (mut sender, reused) = match self.reusable_sender().await {
             Some(sender) => (sender, true),
-            None => (self.open(authority).await?, false),
+            None => (Box::pin(self.open(authority)).await?, false),
         };
         let response = match sender.try_send_request(request).await {
             Err(mut refused) if reused => match refused.take_message() {
                 Some(unsent) => {
-                    sender = self.open(authority).await?;
+                    sender = Box::pin(self.open(authority)).await?;
                     sender.send_request(unsent).await
                 }
                 None => Err(refused.into_error()),
@@ -120,7 +120,9 @@ impl AppConnection {
         Some(sender)
     }
 
-    /// Opens a connection to the app and hands it to the driver.
+    /// Opens a connection to the app and hands it to the driver. Callers box
+    /// this future: it is awaited once per connection, and its size would
+    /// otherwise be carried (and copied) by every proxied request's future.
     async fn open(&self, authority: &Authority) -> Result<SendRequest<Body>, AppConnectionError> {
         let (sender, connection) = handshake(authority).await?;
         let mut shared = self.lock();

@@ -136,7 +136,7 @@ pub fn strip_cookies(headers: &mut HeaderMap, remove: impl Fn(&str) -> bool) {
     for pair in headers
         .get_all(header::COOKIE)
         .iter()
-        .flat_map(|value| value.as_bytes().split(|byte| *byte == b';'))
+        .flat_map(|value| cookie_header_pairs(value.as_bytes()))
         .map(<[u8]>::trim_ascii)
         .filter(|pair| !pair.is_empty())
     {
@@ -155,6 +155,20 @@ pub fn strip_cookies(headers: &mut HeaderMap, remove: impl Fn(&str) -> bool) {
     {
         headers.insert(header::COOKIE, value);
     }
+}
+
+/// The `;`-separated pairs of one `Cookie` header, as bytes. A header that
+/// is UTF-8 throughout (nearly every one) is split as text, which looks for
+/// `;` a word at a time rather than a byte at a time: the session cookie
+/// alone is one or two KiB.
+fn cookie_header_pairs(header: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let (text, odd): (&str, &[u8]) = match std::str::from_utf8(header) {
+        Ok(text) => (text, &[]),
+        Err(_) => ("", header),
+    };
+    text.split(';')
+        .map(str::as_bytes)
+        .chain(odd.split(|byte| *byte == b';'))
 }
 
 /// An identity value no header can carry; the request is refused rather
