@@ -25,11 +25,13 @@ pub struct Cli {
     /// listener closes: long enough for the endpoint to leave the Service.
     #[arg(long, env = "PORTCULLIS_DRAIN_DELAY_SECONDS", default_value_t = DEFAULT_DRAIN_DELAY_SECONDS)]
     pub drain_delay_seconds: u64,
-    /// Threads that serve requests; 0 starts one per CPU the process may use
-    /// (its CPU quota included). A sidecar sharing a small CPU limit with its
-    /// app can do more with fewer: every thread beyond the CPUs it really
-    /// gets only adds wake-ups between threads.
-    #[arg(long, env = "PORTCULLIS_WORKER_THREADS", default_value_t = 0)]
+    /// Threads that serve requests. One, the default, serves every
+    /// connection and its connection to the app on a single thread, with no
+    /// wake-ups between threads: a sidecar serves one app, usually within a
+    /// small CPU limit. 0 starts one per CPU the process may use (its CPU
+    /// quota included), for a sidecar given several CPUs and the load to use
+    /// them.
+    #[arg(long, env = "PORTCULLIS_WORKER_THREADS", default_value_t = 1)]
     pub worker_threads: usize,
     /// What to do instead of running the proxy.
     #[command(subcommand)]
