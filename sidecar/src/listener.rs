@@ -20,17 +20,19 @@
 
 use crate::app_connection::AppConnection;
 use crate::config::connections::ConnectionLimits;
-use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
+use axum::response::Response;
+use http::Request;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
-use tower::ServiceExt;
 
 /// Pause after a failed `accept` (for example, out of descriptors), so the
 /// loop does not spin while the condition lasts.
@@ -53,13 +55,17 @@ impl ConnectionSlot {
 }
 
 /// Serves `app` on `listener` within `limits` until `stop` turns true and
-/// every connection has ended.
-pub async fn serve_bounded(
+/// every connection has ended. `app` answers each request, given the
+/// client's address; the request carries it too, as `ConnectInfo`.
+pub async fn serve_bounded<App, Answer>(
     listener: TcpListener,
-    app: Router,
+    app: App,
     limits: ConnectionLimits,
     mut stop: watch::Receiver<bool>,
-) {
+) where
+    App: Fn(SocketAddr, Request<Body>) -> Answer + Clone + Send + Sync + 'static,
+    Answer: Future<Output = Response> + Send + 'static,
+{
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let mut builder = http1::Builder::new();
     builder
@@ -93,11 +99,12 @@ pub async fn serve_bounded(
         };
         let service_slot = slot.clone();
         let (app_connection, app_driver) = AppConnection::new();
-        let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
             request.extensions_mut().insert(service_slot.clone());
             request.extensions_mut().insert(app_connection.clone());
-            app.clone().oneshot(request.map(Body::new))
+            let answer = app(peer, request.map(Body::new));
+            async move { Ok::<_, Infallible>(answer.await) }
         });
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)

@@ -10,7 +10,7 @@
 
 use crate::admin::admin_app;
 use crate::config::Settings;
-use crate::http::app::app;
+use crate::http::app::PublicApp;
 use crate::http::state::{AppState, SharedState};
 use crate::listener::serve_bounded;
 use crate::metrics::Metrics;
@@ -56,9 +56,10 @@ pub async fn serve(
     tokio::spawn(crate::reload::watch(state.clone(), config_path));
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    let public_app = PublicApp::new(state.clone());
     let public_server = serve_bounded(
         public,
-        app(state.clone()),
+        move |peer, request| public_app.clone().serve(peer, request),
         settings.connections,
         stop_rx.clone(),
     );

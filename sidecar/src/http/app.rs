@@ -1,4 +1,9 @@
-//! The sidecar's router: its own few routes, and the proxy for everything else.
+//! The public port's entry: the sidecar's own few pages through a router,
+//! and the proxy for everything else.
+//!
+//! A request for any other path goes straight to the proxy, past the
+//! router: its dispatch, layers and boxed futures cost about a sixth of a
+//! proxied request (`make bench-profile`), and the proxy needs none of them.
 
 use super::backup::backup_login;
 use super::csrf::refuse_cross_site_posts;
@@ -6,24 +11,88 @@ use super::jwks::jwks;
 use super::login::{callback, login_page_handler, me, start};
 use super::logout::{confirm, logout};
 use super::observe::{in_flight_then_counted, time_own_handler, trace_layer};
-use super::proxy::proxy;
 use super::state::SharedState;
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use portcullis_contract::paths::{CALLBACK_PATH, JWKS_PATH};
+use std::net::SocketAddr;
+use tower::ServiceExt;
 
-/// The public router (listen address).
+/// The login page, and the root admin's form behind `?backup=1`.
+pub const LOGIN_PATH: &str = "/login";
+/// The log-out confirmation and the log out itself.
+pub const LOGOUT_PATH: &str = "/logout";
+/// Where a login starts: the redirect to the identity provider.
+pub const START_PATH: &str = "/auth/start";
+/// The current identity as JSON.
+pub const ME_PATH: &str = "/auth/me";
+
+/// Every path the sidecar answers itself; all others belong to the app.
+pub const OWN_PATHS: [&str; 6] = [
+    LOGIN_PATH,
+    LOGOUT_PATH,
+    START_PATH,
+    CALLBACK_PATH,
+    ME_PATH,
+    JWKS_PATH,
+];
+
+/// What the router answers for a path it does not serve: only reached when
+/// [`OWN_PATHS`] names a path the router lacks.
+const NOT_OWN: &str = "not a page of the sidecar";
+
+/// The public port's requests, each to the router or to the proxy.
+#[derive(Clone)]
+pub struct PublicApp {
+    router: Router,
+    state: SharedState,
+}
+
+impl PublicApp {
+    /// The public port's app on `state`.
+    pub fn new(state: SharedState) -> Self {
+        Self {
+            router: app(state.clone()),
+            state,
+        }
+    }
+
+    /// Answers `request` from `peer`: counted in flight and by the status of
+    /// its answer, refused when it is ambiguous about its host, then served
+    /// by the page it names or proxied. The router's handlers find the
+    /// peer in the request's `ConnectInfo`, which the caller sets.
+    pub async fn serve(self, peer: SocketAddr, request: Request) -> Response {
+        let state = &self.state;
+        in_flight_then_counted(&state.metrics, async {
+            if has_more_than_one_host(&request) {
+                (StatusCode::BAD_REQUEST, "more than one Host header").into_response()
+            } else if OWN_PATHS.contains(&request.uri().path()) {
+                match self.router.oneshot(request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            } else {
+                // Boxed: the proxy's future is kilobytes, and the server
+                // would otherwise copy it whole on its way in, every request.
+                Box::pin(super::proxy::proxy_request(state, peer, request)).await
+            }
+        })
+        .await
+    }
+}
+
+/// The router of the sidecar's own pages ([`OWN_PATHS`]).
 pub fn app(state: SharedState) -> Router {
     Router::new()
-        .route("/login", get(login_page_handler).post(backup_login))
-        .route("/logout", get(confirm).post(logout))
-        .route("/auth/start", get(start))
+        .route(LOGIN_PATH, get(login_page_handler).post(backup_login))
+        .route(LOGOUT_PATH, get(confirm).post(logout))
+        .route(START_PATH, get(start))
         .route(CALLBACK_PATH, get(callback))
-        .route("/auth/me", get(me))
+        .route(ME_PATH, get(me))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             refuse_cross_site_posts,
@@ -35,26 +104,9 @@ pub fn app(state: SharedState) -> Router {
         ))
         // Added after the layers of the pages above: the keys may be cached.
         .route(JWKS_PATH, get(jwks))
-        .fallback(proxy)
-        .layer(middleware::from_fn_with_state(state.clone(), every_request))
+        .fallback(|| async { (StatusCode::NOT_FOUND, NOT_OWN) })
         .layer(trace_layer())
         .with_state(state)
-}
-
-/// What every request goes through: counted in flight and by the status
-/// of its answer, and refused when it is ambiguous about its host. One
-/// layer rather than one each: every `from_fn` layer boxes the rest of the
-/// router and its future again, about 4,000 instructions of a proxied
-/// request each (`make bench-profile`).
-async fn every_request(State(state): State<SharedState>, request: Request, next: Next) -> Response {
-    in_flight_then_counted(&state.metrics, async {
-        if has_more_than_one_host(&request) {
-            (StatusCode::BAD_REQUEST, "more than one Host header").into_response()
-        } else {
-            next.run(request).await
-        }
-    })
-    .await
 }
 
 /// A request with more than one `Host` is refused: the sidecar and the app

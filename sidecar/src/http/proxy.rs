@@ -23,7 +23,7 @@ use crate::listener::ConnectionSlot;
 use crate::session::Session;
 use crate::session::cookie::is_sidecar_cookie;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::Request;
 use axum::http::header::{self, Entry};
 use axum::http::uri::PathAndQuery;
 use axum::http::{HeaderValue, Method, StatusCode, Uri};
@@ -36,15 +36,12 @@ use std::time::Instant;
 /// identity, five of forwarding, and the signed identity.
 const HEADERS_ADDED: usize = 13;
 
-/// Fallback handler: every path the sidecar does not serve itself.
-pub async fn proxy(
-    State(state): State<SharedState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-) -> Response {
+/// Every path the sidecar does not serve itself ([`super::app::OWN_PATHS`]),
+/// from the client at `peer`.
+pub async fn proxy_request(state: &SharedState, peer: SocketAddr, request: Request) -> Response {
     let settings = state.settings.load_full();
-    match authorize(&state, &settings, Asked::of(&request)).await {
-        Ok(identity) => forward(&state, &settings, identity, peer, request)
+    match authorize(state, &settings, Asked::of(&request)).await {
+        Ok(identity) => forward(state, &settings, identity, peer, request)
             .await
             .unwrap_or_else(IntoResponse::into_response),
         Err(answer) => answer,

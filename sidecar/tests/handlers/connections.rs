@@ -5,7 +5,7 @@ use crate::support::{Options, session_cookie, state};
 use axum::Router;
 use axum::serve::ListenerExt;
 use portcullis_sidecar::config::connections::ConnectionLimits;
-use portcullis_sidecar::http::app::app;
+use portcullis_sidecar::http::app::PublicApp;
 use portcullis_sidecar::listener::serve_bounded;
 use portcullis_sidecar::roles::Role;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -75,7 +75,9 @@ async fn each_client_connection_keeps_one_connection_to_the_app() {
         max_request_head_bytes: 16 * 1024,
     };
     let (_stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(serve_bounded(listener, app(state), limits, stopped));
+    let app = PublicApp::new(state);
+    let serve = move |peer, request| app.clone().serve(peer, request);
+    tokio::spawn(serve_bounded(listener, serve, limits, stopped));
 
     tokio::join!(
         requests_on_one_connection(sidecar, &cookie, 5),

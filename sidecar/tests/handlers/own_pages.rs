@@ -1,8 +1,11 @@
 //! The sidecar's own pages: security headers, the login page, and hostile `rd`.
 
-use crate::support::{Options, get, header_text, send, state, text};
+use crate::support::{CLIENT, Options, get, header_text, send, state, text};
 use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{Request, StatusCode, header};
+use portcullis_sidecar::http::app::{OWN_PATHS, app};
+use tower::ServiceExt;
 
 #[tokio::test]
 async fn own_pages_are_never_cached_framed_or_sniffed() {
@@ -82,4 +85,34 @@ async fn a_request_with_two_host_headers_is_refused() {
         .expect("request");
     let response = send(&state, request).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn every_path_the_sidecar_claims_is_a_route_of_its_router() {
+    let state = state(Options::default());
+    for path in OWN_PATHS {
+        let response = app(state.clone())
+            .layer(MockConnectInfo(CLIENT))
+            .oneshot(get(path, Some("text/html"), None))
+            .await
+            .expect("the router never fails");
+        let body = text(response).await;
+        assert!(
+            !body.contains("not a page of the sidecar"),
+            "{path}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_path_beside_one_of_the_sidecars_is_the_apps() {
+    let state = state(Options::default());
+    for path in ["/login/", "/Login", "/auth/me/x", "/auth", "/logout.html"] {
+        let response = send(&state, get(path, Some("text/html"), None)).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        assert!(
+            header_text(&response, header::LOCATION).starts_with("/auth/start?rd="),
+            "{path}"
+        );
+    }
 }

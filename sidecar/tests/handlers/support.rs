@@ -1,15 +1,15 @@
-//! Builds the sidecar's state and router from an in-memory config, and reads
+//! Builds the sidecar's state and public app from an in-memory config, and reads
 //! what the handlers answer.
 
 use axum::body::{Body, to_bytes};
-use axum::extract::connect_info::MockConnectInfo;
+use axum::extract::ConnectInfo;
 use axum::http::{Request, Response, header};
 use portcullis_contract::config::SidecarConfig;
 use portcullis_contract::identity_keys::generate_identity_key_line;
 use portcullis_contract::password::hash_password;
 use portcullis_contract::session_keys::generate_key_line;
 use portcullis_sidecar::config::Settings;
-use portcullis_sidecar::http::app::app;
+use portcullis_sidecar::http::app::PublicApp;
 use portcullis_sidecar::http::state::{AppState, SharedState, unix_now};
 use portcullis_sidecar::metrics::Metrics;
 use portcullis_sidecar::roles::Role;
@@ -20,7 +20,6 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
-use tower::ServiceExt;
 
 /// The root admin's name and password in every test config.
 pub const ROOT_USER: &str = "admin";
@@ -123,13 +122,11 @@ pub fn state(options: Options) -> SharedState {
 /// The address every request appears to come from.
 pub const CLIENT: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 40000);
 
-/// Sends one request to the public router built on `state`.
-pub async fn send(state: &SharedState, request: Request<Body>) -> Response<Body> {
-    app(state.clone())
-        .layer(MockConnectInfo(CLIENT))
-        .oneshot(request)
-        .await
-        .expect("the router never fails")
+/// Sends one request to the public port's app built on `state`, as the
+/// listener does: from [`CLIENT`], which the request also carries.
+pub async fn send(state: &SharedState, mut request: Request<Body>) -> Response<Body> {
+    request.extensions_mut().insert(ConnectInfo(CLIENT));
+    PublicApp::new(state.clone()).serve(CLIENT, request).await
 }
 
 /// A GET of `uri` with optional `Accept` and `Cookie` headers.
