@@ -30,7 +30,7 @@ pub struct ClientHops {
 impl ClientHops {
     /// A client that reached the sidecar directly.
     pub fn direct(peer: IpAddr) -> Self {
-        let client_text = peer.to_string();
+        let client_text = ip_text(peer);
         Self {
             client: peer,
             chain: client_text.clone(),
@@ -74,7 +74,7 @@ impl ClientHops {
             .join(", ");
         Self {
             client,
-            client_text: client.to_string(),
+            client_text: ip_text(client),
             chain,
         }
     }
@@ -113,6 +113,29 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, hops: &ClientHops, https:
     }
 }
 
+/// `ip` as text. An IPv4 address, nearly every client's, is written digit by
+/// digit: `Display` goes through the formatting machinery once per octet,
+/// about 1,200 instructions of every proxied request (`make bench-profile`).
+fn ip_text(ip: IpAddr) -> String {
+    let IpAddr::V4(v4) = ip else {
+        return ip.to_string();
+    };
+    let mut text = String::with_capacity(15);
+    for (index, octet) in v4.octets().into_iter().enumerate() {
+        if index > 0 {
+            text.push('.');
+        }
+        if octet >= 100 {
+            text.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            text.push(char::from(b'0' + octet / 10 % 10));
+        }
+        text.push(char::from(b'0' + octet % 10));
+    }
+    text
+}
+
 /// The client as a node of `Forwarded: for=`: IPv6 addresses are bracketed and quoted.
 fn push_forwarded_node(forwarded: &mut String, hops: &ClientHops) {
     match hops.client {
@@ -136,6 +159,21 @@ fn is_plain_host(host: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        let mut checked = 0;
+        for first in [0u8, 1, 9, 10, 99, 100, 127, 199, 200, 255] {
+            for last in 0..=255u8 {
+                let ip = IpAddr::from([first, last, first.wrapping_add(last), 255 - last]);
+                assert_eq!(ip_text(ip), ip.to_string());
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 2560);
+        let v6: IpAddr = "2001:db8::1".parse().expect("address");
+        assert_eq!(ip_text(v6), "2001:db8::1");
+    }
 
     #[test]
     fn every_forwarding_header_is_the_sidecars_view() {
