@@ -3,10 +3,14 @@
 //!
 //! Kubernetes updates a mounted ConfigMap or Secret by writing a new
 //! timestamped folder and renaming the `..data` symlink over the old one, so
-//! the watch is on the folders that hold the files, not on the files. Any
-//! event there (or a slow periodic check, as a safety net) compares the
+//! the watch is on the folders that hold the files, not on the files. An
+//! event there about a watched file's name or the atomic writer's `..`
+//! entries (or a slow periodic check, as a safety net) compares the
 //! contents with the last ones seen; a change is loaded with the same
-//! validation as at start-up. A refused file is logged and counted, and the
+//! validation as at start-up. Events about other files in those folders
+//! are ignored: a config beside busy log files would otherwise be read and
+//! parsed again several times a second. Files are read off the threads that
+//! serve requests. A refused file is logged and counted, and the
 //! last good settings keep serving. Sessions are untouched: the session keys
 //! and their rotation decide which cookies open, not the reload.
 
@@ -16,9 +20,10 @@ use crate::metrics::ReloadResult;
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use portcullis_contract::config::SidecarConfig;
 use std::collections::BTreeSet;
+use std::ffi::OsString;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -63,33 +68,82 @@ fn fingerprint(config_path: &Path) -> (u64, Vec<PathBuf>) {
     (hasher.finish(), files)
 }
 
+/// True when an event about `path` may change a watched file: it names one
+/// of them, or an entry of Kubernetes' atomic writer (`..data`,
+/// `..data_tmp`, the timestamped folders), through which a mounted file's
+/// symlink points at its new contents.
+pub fn concerns_watched(path: &Path, names: &BTreeSet<OsString>) -> bool {
+    path.file_name()
+        .is_some_and(|name| names.contains(name) || name.as_encoded_bytes().starts_with(b".."))
+}
+
+fn file_names(files: &[PathBuf]) -> BTreeSet<OsString> {
+    files
+        .iter()
+        .filter_map(|file| file.file_name())
+        .map(OsString::from)
+        .collect()
+}
+
 /// Watches `config_path` and its files and reloads `state.settings` on change; runs forever.
 pub async fn watch(state: Arc<AppState>, config_path: PathBuf) {
     let changed = Arc::new(Notify::new());
     let signal = changed.clone();
-    let mut watcher = match notify::recommended_watcher(move |_event| signal.notify_one()) {
+    let names = Arc::new(Mutex::new(BTreeSet::new()));
+    let event_names = names.clone();
+    let on_event = move |event: notify::Result<notify::Event>| {
+        let names = event_names.lock().unwrap_or_else(PoisonError::into_inner);
+        let relevant = event.as_ref().map_or(true, |event| {
+            event
+                .paths
+                .iter()
+                .any(|path| concerns_watched(path, &names))
+        });
+        if relevant {
+            signal.notify_one();
+        }
+    };
+    let mut watcher = match notify::recommended_watcher(on_event) {
         Ok(watcher) => Some(watcher),
         Err(error) => {
             tracing::warn!(%error, "cannot watch files; checking for config changes every 30 s instead");
             None
         }
     };
-    let (mut last, files) = fingerprint(&config_path);
+    let (mut last, files) = fingerprint_off_thread(&config_path).await;
     let mut watched = BTreeSet::new();
+    *names.lock().unwrap_or_else(PoisonError::into_inner) = file_names(&files);
     watch_folders(watcher.as_mut(), &files, &mut watched);
     loop {
         tokio::select! {
             () = changed.notified() => tokio::time::sleep(SETTLE).await,
             () = tokio::time::sleep(SAFETY_NET) => {}
         }
-        let (now, files) = fingerprint(&config_path);
+        let (now, files) = fingerprint_off_thread(&config_path).await;
+        *names.lock().unwrap_or_else(PoisonError::into_inner) = file_names(&files);
         watch_folders(watcher.as_mut(), &files, &mut watched);
         if now == last {
             continue;
         }
         last = now;
-        reload(&state, &config_path);
+        let (state, path) = (state.clone(), config_path.clone());
+        if tokio::task::spawn_blocking(move || reload(&state, &path))
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                "reading the new settings failed; still serving the last good settings"
+            );
+        }
     }
+}
+
+/// [`fingerprint`] on the blocking pool: it reads and parses files.
+async fn fingerprint_off_thread(config_path: &Path) -> (u64, Vec<PathBuf>) {
+    let path = config_path.to_path_buf();
+    tokio::task::spawn_blocking(move || fingerprint(&path))
+        .await
+        .unwrap_or_else(|_| (0, vec![config_path.to_path_buf()]))
 }
 
 fn watch_folders(
@@ -138,6 +192,28 @@ pub fn reload(state: &AppState, config_path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_events_about_watched_files_or_the_atomic_writer_count() {
+        let names = file_names(&[PathBuf::from("/c/sidecar.yaml"), PathBuf::from("/s/keys")]);
+        for path in [
+            "/c/sidecar.yaml",
+            "/s/keys",
+            "/s/..data",
+            "/s/..data_tmp",
+            "/s/..2026_11_29_17_00_00.123",
+        ] {
+            assert!(concerns_watched(Path::new(path), &names), "{path}");
+        }
+        for path in [
+            "/c/sidecar.log",
+            "/c/.sidecar.yaml.swp",
+            "/s/keys.bak",
+            "/c",
+        ] {
+            assert!(!concerns_watched(Path::new(path), &names), "{path}");
+        }
+    }
 
     #[test]
     fn the_config_and_every_secret_file_it_names_are_watched() {
