@@ -7,7 +7,7 @@ serving no proxied request, once serving BENCH_PROFILE_REQUESTS of them (`GET
 /bench` with the session cookie over one keep-alive connection). The
 difference of the two instruction counts, divided by the number of requests,
 is what one request costs in the sidecar's own user-space code (start-up,
-login and shutdown cancel out). Instruction counts do not depend on how busy
+login and shutdown cancel out), on one runtime thread (`--worker-threads 1`). Instruction counts do not depend on how busy
 the machine is, unlike requests/s, so a change that makes the hot path
 slower shows up as a number. Kernel work (socket reads and writes, epoll) is
 not counted by callgrind.
@@ -87,6 +87,9 @@ def profiled_run(stack: run.Stack, files: dict, requests: int, port: int) -> Pat
         "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
         "--dump-instr=no", "--collect-jumps=no",
         *run.sidecar_argv(config), "--drain-delay-seconds", "0",
+        # One thread: the request's own path, without the second thread's
+        # searching and parking, which callgrind would count too.
+        "--worker-threads", "1",
     ]
     proc = run.spawn(f"sidecar-callgrind-{requests}", argv)
     try:
@@ -144,7 +147,7 @@ def markdown(report: dict) -> str:
         "# Sidecar instructions per proxied request (callgrind)",
         "",
         f"{report['date']}, `{report['version']}`; {REQUESTS} requests (`GET {run.BENCH_PATH}`, "
-        "session cookie from a real login, one keep-alive connection) minus a run with none.",
+        "session cookie from a real login, one keep-alive connection, one runtime thread) minus a run with none.",
         "",
         f"**{report['instructions_per_request']:,.0f} instructions per request** "
         "(user space of the sidecar only; kernel work is not counted).",

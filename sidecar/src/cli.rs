@@ -25,14 +25,14 @@ pub struct Cli {
     /// listener closes: long enough for the endpoint to leave the Service.
     #[arg(long, env = "PORTCULLIS_DRAIN_DELAY_SECONDS", default_value_t = DEFAULT_DRAIN_DELAY_SECONDS)]
     pub drain_delay_seconds: u64,
-    /// Threads that serve requests. One, the default, serves every
-    /// connection and its connection to the app on a single thread, with no
-    /// wake-ups between threads: a sidecar serves one app, usually within a
-    /// small CPU limit. 0 starts one per CPU the process may use (its CPU
-    /// quota included), for a sidecar given several CPUs and the load to use
-    /// them.
-    #[arg(long, env = "PORTCULLIS_WORKER_THREADS", default_value_t = 1)]
-    pub worker_threads: usize,
+    /// Threads that serve requests. Unset: two, or one where the process
+    /// may use only one CPU (its CPU quota included); with two, one thread
+    /// is often awake to take the next request when the other is busy or
+    /// asleep, which cuts the latency the sidecar adds. 1 serves everything
+    /// on a single thread, in the least memory; 0 starts one per CPU, for a
+    /// sidecar given several CPUs and the load to use them.
+    #[arg(long, env = "PORTCULLIS_WORKER_THREADS")]
+    pub worker_threads: Option<usize>,
     /// What to do instead of running the proxy.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -113,11 +113,19 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// The runtime that serves requests, with `worker_threads` threads (0: one
-/// per CPU). One thread needs no work stealing between threads, so it gets
-/// the runtime made for one thread.
-fn runtime(worker_threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    let mut builder = match worker_threads {
+/// Threads when none are asked for: see [`Cli::worker_threads`].
+const DEFAULT_WORKER_THREADS: usize = 2;
+
+/// The runtime that serves requests, with `worker_threads` threads (see
+/// [`Cli::worker_threads`]). One thread needs no work stealing between
+/// threads, so it gets the runtime made for one thread.
+fn runtime(worker_threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    let threads = worker_threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .min(DEFAULT_WORKER_THREADS)
+    });
+    let mut builder = match threads {
         1 => tokio::runtime::Builder::new_current_thread(),
         0 => tokio::runtime::Builder::new_multi_thread(),
         threads => {
