@@ -280,7 +280,7 @@ def start_sidecar(stack: Stack, files: dict) -> None:
 
 def nginx_config(stack: Stack) -> Path:
     """A plain reverse proxy: no login, no request log, HTTP/1.1 with keep-alive
-    to the app (the same reuse the sidecar's pool gives)."""
+    to the app (the sidecar, too, reuses a connection to the app per client connection)."""
     temp = WORK / "nginx-temp"
     temp.mkdir(exist_ok=True)
     config = WORK / "nginx.conf"
@@ -728,7 +728,8 @@ def markdown(report: dict) -> str:
         "Peak RSS is VmHWM of the process serving that row (the echo app itself for `direct`), "
         "reset before each run; for nginx the sum of its master's and workers' peaks. Errors are socket errors, timeouts and non-2xx/3xx answers. "
         "App conns closed: about how many connections to the echo app were closed during the run (new TIME-WAIT sockets); "
-        "a proxy that reuses its connections to the app closes none (for `direct`, wrk's own).",
+        "a proxy that reuses its connections to the app closes none, or (the sidecar) one per client connection that ended "
+        "(for `direct`, wrk's own).",
         "",
         "## Ratios",
         "",
