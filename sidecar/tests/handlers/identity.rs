@@ -1,7 +1,7 @@
 //! The signed identity: the app receives a JWT it can verify with the keys
 //! the sidecar publishes, and never a copy the client sent.
 
-use crate::proxy::echo_app;
+use crate::proxy::{echo_app, state_with_echo_app};
 use crate::support::{Options, get, header_text, identity_keys, send, session_cookie, state, text};
 use axum::body::Body;
 use axum::http::{StatusCode, header};
@@ -179,11 +179,7 @@ async fn the_jwks_is_served_without_a_session_and_lists_every_key() {
 
 #[tokio::test]
 async fn without_signed_identity_the_jwks_path_is_a_404_and_no_token_is_added() {
-    let upstream = echo_app().await;
-    let state = state(Options {
-        upstream,
-        ..Options::default()
-    });
+    let state = state_with_echo_app().await;
     let response = send(&state, get("/.well-known/portcullis/jwks.json", None, None)).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let session = session_cookie(&state, "alice", Role::Untrusted);

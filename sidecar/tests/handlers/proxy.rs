@@ -7,6 +7,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{StatusCode, header};
+use portcullis_sidecar::http::state::SharedState;
 use portcullis_sidecar::roles::Role;
 use serde_json::{Map, Value, json};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -33,6 +34,14 @@ pub async fn echo_app() -> SocketAddr {
     });
     tokio::spawn(async move { axum::serve(listener, app).await });
     address
+}
+
+/// State whose app is a fresh [`echo_app`].
+pub async fn state_with_echo_app() -> SharedState {
+    state(Options {
+        upstream: echo_app().await,
+        ..Options::default()
+    })
 }
 
 #[tokio::test]
@@ -65,11 +74,7 @@ async fn a_script_without_a_session_gets_a_401() {
 
 #[tokio::test]
 async fn the_app_gets_the_sidecars_identity_and_never_the_clients() {
-    let upstream = echo_app().await;
-    let state = state(Options {
-        upstream,
-        ..Options::default()
-    });
+    let state = state_with_echo_app().await;
     let session = session_cookie(&state, "alice", Role::Trusted);
     let request = axum::http::Request::get("/books?page=2")
         .header(header::COOKIE, format!("app_pref=dark; {session}"))
@@ -113,11 +118,7 @@ fn api_get(cookie: &str) -> axum::http::Request<Body> {
 
 #[tokio::test]
 async fn a_logged_out_session_is_refused_even_though_its_cookie_was_opened_before() {
-    let upstream = echo_app().await;
-    let state = state(Options {
-        upstream,
-        ..Options::default()
-    });
+    let state = state_with_echo_app().await;
     let session = session_cookie(&state, "alice", Role::Trusted);
     for _ in 0..2 {
         let response = send(&state, api_get(&session)).await;
@@ -163,11 +164,7 @@ async fn a_remembered_cookie_no_longer_opens_once_a_reload_removed_its_key() {
 
 #[tokio::test]
 async fn a_target_in_absolute_form_reaches_the_app_as_a_path() {
-    let upstream = echo_app().await;
-    let state = state(Options {
-        upstream,
-        ..Options::default()
-    });
+    let state = state_with_echo_app().await;
     let session = session_cookie(&state, "alice", Role::Trusted);
     let request = axum::http::Request::get("http://elsewhere.example/books?page=2")
         .header(header::HOST, "books.example")
@@ -183,11 +180,7 @@ async fn a_target_in_absolute_form_reaches_the_app_as_a_path() {
 
 #[tokio::test]
 async fn a_request_without_host_reaches_the_app_under_the_apps_own_name() {
-    let upstream = echo_app().await;
-    let state = state(Options {
-        upstream,
-        ..Options::default()
-    });
+    let state = state_with_echo_app().await;
     let session = session_cookie(&state, "alice", Role::Trusted);
     let request = axum::http::Request::get("/books")
         .version(axum::http::Version::HTTP_10)
@@ -197,16 +190,13 @@ async fn a_request_without_host_reaches_the_app_under_the_apps_own_name() {
     let response = send(&state, request).await;
     assert_eq!(response.status(), StatusCode::OK);
     let seen: Value = serde_json::from_str(&text(response).await).expect("json");
-    assert_eq!(seen["headers"]["host"], json!([upstream.to_string()]));
+    let app = state.settings.load().upstream_authority.to_string();
+    assert_eq!(seen["headers"]["host"], json!([app]));
 }
 
 #[tokio::test]
 async fn a_connect_request_is_refused_and_opens_no_tunnel() {
-    let upstream = echo_app().await;
-    let state = state(Options {
-        upstream,
-        ..Options::default()
-    });
+    let state = state_with_echo_app().await;
     let session = session_cookie(&state, "alice", Role::Admin);
     for (target, status) in [
         ("/tunnel", StatusCode::NOT_IMPLEMENTED),
