@@ -87,8 +87,9 @@ impl AppConnection {
     /// Sends `request` (origin-form, with a `Host`) to the app at
     /// `authority`, on this client connection's connection to the app,
     /// opening one if there is none or the app closed it. A request that
-    /// a reused connection could not take, because the app closed it just
-    /// then, is sent once more on a new one.
+    /// a reused connection could not take, because the app closed it between
+    /// the check and the write, is sent once more on a new one; a request
+    /// the app may have received is never sent again.
     pub async fn send(
         &self,
         authority: &Authority,

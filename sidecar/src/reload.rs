@@ -77,6 +77,23 @@ pub fn concerns_watched(path: &Path, names: &BTreeSet<OsString>) -> bool {
         .is_some_and(|name| names.contains(name) || name.as_encoded_bytes().starts_with(b".."))
 }
 
+/// True when `event` may have changed a watched file. An error, or an event
+/// that names no file (an overflowed queue asks for a rescan that way),
+/// may hide a change, so those count too.
+pub fn may_change_watched(
+    event: &notify::Result<notify::Event>,
+    names: &BTreeSet<OsString>,
+) -> bool {
+    match event {
+        Err(_) => true,
+        Ok(event) => {
+            event.need_rescan()
+                || event.paths.is_empty()
+                || event.paths.iter().any(|path| concerns_watched(path, names))
+        }
+    }
+}
+
 fn file_names(files: &[PathBuf]) -> BTreeSet<OsString> {
     files
         .iter()
@@ -93,13 +110,7 @@ pub async fn watch(state: Arc<AppState>, config_path: PathBuf) {
     let event_names = names.clone();
     let on_event = move |event: notify::Result<notify::Event>| {
         let names = event_names.lock().unwrap_or_else(PoisonError::into_inner);
-        let relevant = event.as_ref().map_or(true, |event| {
-            event
-                .paths
-                .iter()
-                .any(|path| concerns_watched(path, &names))
-        });
-        if relevant {
+        if may_change_watched(&event, &names) {
             signal.notify_one();
         }
     };
@@ -213,6 +224,24 @@ mod tests {
         ] {
             assert!(!concerns_watched(Path::new(path), &names), "{path}");
         }
+    }
+
+    #[test]
+    fn an_overflow_an_error_or_an_event_without_files_may_hide_a_change() {
+        use notify::event::{Event, EventKind, Flag, ModifyKind};
+        let names = file_names(&[PathBuf::from("/c/sidecar.yaml")]);
+        let about = |path: &str| {
+            Ok(Event::new(EventKind::Modify(ModifyKind::Any)).add_path(PathBuf::from(path)))
+        };
+        assert!(may_change_watched(&about("/c/sidecar.yaml"), &names));
+        assert!(!may_change_watched(&about("/c/sidecar.log"), &names));
+        let overflow = Ok(Event::new(EventKind::Other).set_flag(Flag::Rescan));
+        assert!(may_change_watched(&overflow, &names));
+        let rescan = about("/c/sidecar.log").map(|event| event.set_flag(Flag::Rescan));
+        assert!(may_change_watched(&rescan, &names));
+        assert!(may_change_watched(&Ok(Event::new(EventKind::Any)), &names));
+        let error = Err(notify::Error::generic("events lost"));
+        assert!(may_change_watched(&error, &names));
     }
 
     #[test]

@@ -15,6 +15,8 @@ enum AfterAnswer {
     /// Keep-alive, but close as soon as the answer is out, as an app with
     /// a short idle timeout does.
     CloseSilently,
+    /// Answer the first request; read the second and close unanswered.
+    DropTheSecond,
 }
 
 #[derive(Default)]
@@ -42,6 +44,7 @@ async fn app(after: AfterAnswer) -> (Authority, Arc<Counts>) {
 async fn answer(mut stream: TcpStream, after: AfterAnswer, counts: Arc<Counts>) {
     let mut head = Vec::new();
     let mut buffer = [0; 1024];
+    let mut answered = 0;
     loop {
         let Ok(read) = stream.read(&mut buffer).await else {
             return;
@@ -53,6 +56,10 @@ async fn answer(mut stream: TcpStream, after: AfterAnswer, counts: Arc<Counts>) 
         head.extend_from_slice(&buffer[..read]);
         while let Some(end) = head.windows(4).position(|window| window == b"\r\n\r\n") {
             head.drain(..end + 4);
+            answered += 1;
+            if matches!(after, AfterAnswer::DropTheSecond) && answered == 2 {
+                return;
+            }
             let close = matches!(after, AfterAnswer::Close);
             let answer = if close {
                 "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
@@ -62,7 +69,7 @@ async fn answer(mut stream: TcpStream, after: AfterAnswer, counts: Arc<Counts>) 
             if stream.write_all(answer.as_bytes()).await.is_err() {
                 return;
             }
-            if !matches!(after, AfterAnswer::KeepOpen) {
+            if matches!(after, AfterAnswer::Close | AfterAnswer::CloseSilently) {
                 return;
             }
         }
@@ -133,6 +140,27 @@ async fn an_app_that_closes_an_idle_connection_unannounced_gets_a_new_one() {
     let bodies = requests_on_one_client_connection(&authority, 3).await;
     assert_eq!(bodies, ["ok", "ok", "ok"]);
     assert_eq!(counts.accepted.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_request_the_app_received_is_never_sent_again() {
+    let (authority, counts) = app(AfterAnswer::DropTheSecond).await;
+    let (connection, driver) = AppConnection::new();
+    driver
+        .serve_alongside(async {
+            let first = connection.send(&authority, get(&authority)).await;
+            let body = axum::body::to_bytes(Body::new(first.expect("sent").into_body()), 1024)
+                .await
+                .expect("body");
+            assert_eq!(&body[..], b"ok");
+            let second = connection.send(&authority, get(&authority)).await;
+            assert!(
+                matches!(second, Err(AppConnectionError::Http(_))),
+                "{second:?}"
+            );
+        })
+        .await;
+    assert_eq!(counts.accepted.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]

@@ -1,7 +1,10 @@
-//! What the public router reports about each request: a tracing span named
-//! after the matched route, the number of requests in flight, and how long
-//! the sidecar's own handlers take (proxied requests have their own
-//! upstream latency histogram, so the two are never mixed).
+//! What the public port reports about each request: the number of requests
+//! in flight and of answers by status (every request), a tracing span named
+//! after the route and how long the handler took (the sidecar's own pages),
+//! and the app's latency and server errors (proxied requests). Proxied
+//! requests get no span: making one cost about a twentieth of forwarding a
+//! request (`make bench-profile`), and the few events on the proxy's way
+//! say what they are about on their own.
 
 use super::state::SharedState;
 use crate::metrics::{Metrics, RouteLabels, StatusLabels};
@@ -13,42 +16,30 @@ use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::{Level, Span};
 
-/// The route label of requests no route of the sidecar's matched.
-pub const PROXIED_ROUTE: &str = "proxy";
+/// The route label of a request no route of the sidecar's matched.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
 
-/// A span per request, `request{method, route}`, with the response logged at
-/// debug level. Query strings are left out: they can carry codes and states.
+/// A span per request to the sidecar's own pages, `request{method, route}`,
+/// with the response logged at debug level and server errors at error level. Query strings are left out: they can carry codes and states.
 pub fn trace_layer() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, fn(&Request) -> Span> {
     TraceLayer::new_for_http()
         .make_span_with(request_span as fn(&Request) -> Span)
         .on_response(DefaultOnResponse::new().level(Level::DEBUG))
 }
 
-/// `request{method, route}` at info level for the sidecar's own routes. A
-/// proxied request's span is at debug level: at the default level it is
-/// never made, which saves about a twentieth of what forwarding a request
-/// costs (`make bench-profile`); the few events on the proxy's way say
-/// what they are about on their own.
 fn request_span(request: &Request) -> Span {
-    match request.extensions().get::<MatchedPath>() {
-        Some(route) => tracing::info_span!(
-            "request",
-            method = %request.method(),
-            route = route.as_str(),
-        ),
-        None => tracing::debug_span!(
-            "request",
-            method = %request.method(),
-            route = PROXIED_ROUTE,
-        ),
-    }
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        route = route_of(request),
+    )
 }
 
 fn route_of(request: &Request) -> &str {
     request
         .extensions()
         .get::<MatchedPath>()
-        .map_or(PROXIED_ROUTE, MatchedPath::as_str)
+        .map_or(UNMATCHED_ROUTE, MatchedPath::as_str)
 }
 
 /// Counts the request as in flight until its response is ready (even when

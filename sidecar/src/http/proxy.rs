@@ -105,6 +105,7 @@ async fn forward(
     }
     set_forwarding_headers(headers, &hops, settings.public_url.scheme() == "https");
 
+    let method = request.method().clone();
     let started = Instant::now();
     let authority = &settings.upstream_authority;
     let answered = match app_connection.filter(|_| !websocket) {
@@ -113,13 +114,16 @@ async fn forward(
         None => Box::pin(send_on_own_connection(authority, request)).await,
     };
     let mut response = answered.map_err(|error| {
-        tracing::warn!(%error, "the app did not answer");
+        tracing::warn!(%method, %error, "the app did not answer");
         AppError::UpstreamUnavailable
     })?;
     state
         .metrics
         .upstream_latency
         .observe(started.elapsed().as_secs_f64());
+    if response.status().is_server_error() {
+        tracing::warn!(%method, status = response.status().as_u16(), "the app answered with a server error");
+    }
 
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         let Some(client_upgrade) =

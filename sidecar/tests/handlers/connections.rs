@@ -3,6 +3,8 @@
 
 use crate::support::{Options, session_cookie, state};
 use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
 use axum::serve::ListenerExt;
 use portcullis_sidecar::config::connections::ConnectionLimits;
 use portcullis_sidecar::http::app::PublicApp;
@@ -85,4 +87,98 @@ async fn each_client_connection_keeps_one_connection_to_the_app() {
         requests_on_one_connection(sidecar, &cookie, 5),
     );
     assert_eq!(accepted.load(Ordering::SeqCst), 3);
+}
+
+/// An app with a body to read, a large answer, and an early refusal, that
+/// counts the connections it accepted.
+async fn busy_app() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let listener = listener.tap_io(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let app = Router::new()
+        .route(
+            "/upload",
+            axum::routing::post(|body: axum::body::Bytes| async move { body.len().to_string() }),
+        )
+        .route("/big", axum::routing::get(|| async { vec![b'x'; BIG] }))
+        .route(
+            "/early",
+            axum::routing::post(|| async { (axum::http::StatusCode::PAYLOAD_TOO_LARGE, "no") }),
+        )
+        .fallback(|| async { "ok" });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (address, accepted)
+}
+
+const BIG: usize = 1024 * 1024;
+
+#[tokio::test]
+async fn bodies_both_ways_and_an_early_answer_leave_the_next_request_intact() {
+    let (upstream, accepted) = busy_app().await;
+    let state = state(Options {
+        upstream,
+        ..Options::default()
+    });
+    let cookie = session_cookie(&state, "alice", Role::Trusted);
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("bind");
+    let sidecar = listener.local_addr().expect("address");
+    let limits = ConnectionLimits {
+        header_read_timeout: Duration::from_secs(10),
+        max_connections: 16,
+        max_request_head_bytes: 16 * 1024,
+    };
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    let app = PublicApp::new(state);
+    let serve = move |peer, request| app.clone().serve(peer, request);
+    tokio::spawn(serve_bounded(listener, serve, limits, stopped));
+
+    let stream = TcpStream::connect(sidecar).await.expect("connect");
+    let (mut client, connection) =
+        hyper::client::conn::http1::handshake::<_, Body>(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("handshake");
+    tokio::spawn(connection);
+    let upload = vec![b'u'; 100_000];
+    let steps: [(Method, &str, Vec<u8>, StatusCode, usize); 5] = [
+        (Method::POST, "/upload", upload.clone(), StatusCode::OK, 6),
+        (Method::GET, "/big", Vec::new(), StatusCode::OK, BIG),
+        (
+            Method::POST,
+            "/early",
+            upload,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            2,
+        ),
+        (Method::GET, "/ok", Vec::new(), StatusCode::OK, 2),
+        (Method::GET, "/big", Vec::new(), StatusCode::OK, BIG),
+    ];
+    for (method, path, body, status, length) in steps {
+        client
+            .ready()
+            .await
+            .expect("the sidecar keeps the connection");
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, "books.example")
+            .header(header::COOKIE, &cookie)
+            .body(Body::from(body))
+            .expect("request");
+        let response = client.send_request(request).await.expect("answer");
+        assert_eq!(response.status(), status, "{path}");
+        let body = axum::body::to_bytes(Body::new(response.into_body()), 2 * BIG)
+            .await
+            .expect("body");
+        assert_eq!(body.len(), length, "{path}");
+    }
+    let opened = accepted.load(Ordering::SeqCst);
+    assert!((1..=2).contains(&opened), "{opened} connections to the app");
 }

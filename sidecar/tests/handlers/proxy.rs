@@ -166,16 +166,21 @@ async fn a_remembered_cookie_no_longer_opens_once_a_reload_removed_its_key() {
 async fn a_target_in_absolute_form_reaches_the_app_as_a_path() {
     let state = state_with_echo_app().await;
     let session = session_cookie(&state, "alice", Role::Trusted);
-    let request = axum::http::Request::get("http://elsewhere.example/books?page=2")
-        .header(header::HOST, "books.example")
-        .header(header::COOKIE, session)
-        .body(Body::empty())
-        .expect("request");
-    let response = send(&state, request).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let seen: Value = serde_json::from_str(&text(response).await).expect("json");
-    assert_eq!(seen["path"], "/books?page=2");
-    assert_eq!(seen["headers"]["host"], json!(["books.example"]));
+    for (target, path) in [
+        ("http://elsewhere.example/books?page=2", "/books?page=2"),
+        ("http://elsewhere.example", "/"),
+    ] {
+        let request = axum::http::Request::get(target)
+            .header(header::HOST, "books.example")
+            .header(header::COOKIE, &session)
+            .body(Body::empty())
+            .expect("request");
+        let response = send(&state, request).await;
+        assert_eq!(response.status(), StatusCode::OK, "{target}");
+        let seen: Value = serde_json::from_str(&text(response).await).expect("json");
+        assert_eq!(seen["path"], path, "{target}");
+        assert_eq!(seen["headers"]["host"], json!(["books.example"]));
+    }
 }
 
 #[tokio::test]
