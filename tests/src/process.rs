@@ -50,22 +50,34 @@ pub fn target_bin(name: &str) -> PathBuf {
 /// `listen` and `adminListen`.
 static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
 
-/// A free TCP port on 127.0.0.1 (bound, read, released), never one this
-/// process was given before.
+/// Where [`free_port`] looks: below the kernel's ephemeral range (32768 and
+/// up here), so that no outgoing connection can take a port between its
+/// release and its server's bind, and below Kubernetes' NodePorts
+/// (30000-32767), which the test cluster serves on 127.0.0.1.
+const FREE_PORTS: std::ops::Range<u16> = 20_000..30_000;
+
+/// A free TCP port on 127.0.0.1 (bound, then released), never one this
+/// process was given before. Ports the kernel hands to `bind(0)` are the
+/// ones it also hands to outgoing connections: a sidecar once failed to
+/// start because a client's connection took its port first.
 pub fn free_port() -> u16 {
     let mut handed_out = HANDED_OUT
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    for _ in 0..1000 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|addr| addr.port())
-            .expect("a free loopback port");
-        if handed_out.insert(port) {
+    let span = FREE_PORTS.end - FREE_PORTS.start;
+    // Test processes started at the same time look in different places.
+    let start = u16::try_from(std::process::id() % u32::from(span)).unwrap_or(0);
+    for step in 0..span {
+        let port = FREE_PORTS.start + (start + step) % span;
+        if handed_out.contains(&port) {
+            continue;
+        }
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            handed_out.insert(port);
             return port;
         }
     }
-    panic!("no loopback port that was not handed out before, in 1000 tries");
+    panic!("no free loopback port in {FREE_PORTS:?} that was not handed out before");
 }
 
 /// Spawns `command` (killed on drop) and returns it with the rest of the
@@ -182,6 +194,21 @@ pub async fn wait_for_http_ok_from(url: &str, mut child: Option<&mut Child>) -> 
 mod tests {
     use super::*;
     use std::time::Instant;
+
+    #[test]
+    fn free_ports_are_outside_the_range_of_outgoing_connections() {
+        let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .expect("the kernel's ephemeral range");
+        let low: u16 = ephemeral
+            .split_whitespace()
+            .next()
+            .and_then(|low| low.parse().ok())
+            .expect("a number");
+        for _ in 0..20 {
+            let port = free_port();
+            assert!(port < low && FREE_PORTS.contains(&port), "{port}");
+        }
+    }
 
     #[test]
     fn free_ports_are_never_handed_out_twice() {
