@@ -17,7 +17,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// An app on 127.0.0.1 that answers `ok` and counts the connections it accepted.
+/// An app on 127.0.0.1 that counts the connections it accepted: a body to
+/// read at `/upload`, a large answer at `/big`, an early refusal at `/early`,
+/// and `ok` everywhere else.
 async fn counting_app() -> (SocketAddr, Arc<AtomicUsize>) {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
@@ -28,9 +30,52 @@ async fn counting_app() -> (SocketAddr, Arc<AtomicUsize>) {
     let listener = listener.tap_io(move |_| {
         counter.fetch_add(1, Ordering::SeqCst);
     });
-    let app = Router::new().fallback(|| async { "ok" });
+    let app = Router::new()
+        .route(
+            "/upload",
+            axum::routing::post(|body: axum::body::Bytes| async move { body.len().to_string() }),
+        )
+        .route("/big", axum::routing::get(|| async { vec![b'x'; BIG] }))
+        .route(
+            "/early",
+            axum::routing::post(|| async { (axum::http::StatusCode::PAYLOAD_TOO_LARGE, "no") }),
+        )
+        .fallback(|| async { "ok" });
     tokio::spawn(async move { axum::serve(listener, app).await });
     (address, accepted)
+}
+
+/// A sidecar on 127.0.0.1 in front of `upstream`, serving until dropped.
+struct ServedSidecar {
+    address: SocketAddr,
+    cookie: String,
+    _stop: tokio::sync::watch::Sender<bool>,
+}
+
+async fn serve_sidecar(upstream: SocketAddr) -> ServedSidecar {
+    let state = state(Options {
+        upstream,
+        ..Options::default()
+    });
+    let cookie = session_cookie(&state, "alice", Role::Trusted);
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let limits = ConnectionLimits {
+        header_read_timeout: Duration::from_secs(10),
+        max_connections: 16,
+        max_request_head_bytes: 16 * 1024,
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let app = PublicApp::new(state);
+    let serve = move |peer, request| app.clone().serve(peer, request);
+    tokio::spawn(serve_bounded(listener, serve, limits, stopped));
+    ServedSidecar {
+        address,
+        cookie,
+        _stop: stop,
+    }
 }
 
 /// Sends `count` GETs one after the other on one connection and checks each answer.
@@ -62,85 +107,26 @@ async fn requests_on_one_connection(sidecar: SocketAddr, cookie: &str, count: us
 #[tokio::test]
 async fn each_client_connection_keeps_one_connection_to_the_app() {
     let (upstream, accepted) = counting_app().await;
-    let state = state(Options {
-        upstream,
-        ..Options::default()
-    });
-    let cookie = session_cookie(&state, "alice", Role::Trusted);
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .expect("bind");
-    let sidecar = listener.local_addr().expect("address");
-    let limits = ConnectionLimits {
-        header_read_timeout: Duration::from_secs(10),
-        max_connections: 16,
-        max_request_head_bytes: 16 * 1024,
-    };
-    let (_stop, stopped) = tokio::sync::watch::channel(false);
-    let app = PublicApp::new(state);
-    let serve = move |peer, request| app.clone().serve(peer, request);
-    tokio::spawn(serve_bounded(listener, serve, limits, stopped));
+    let sidecar = serve_sidecar(upstream).await;
+    let cookie = sidecar.cookie.as_str();
 
     tokio::join!(
-        requests_on_one_connection(sidecar, &cookie, 5),
-        requests_on_one_connection(sidecar, &cookie, 5),
-        requests_on_one_connection(sidecar, &cookie, 5),
+        requests_on_one_connection(sidecar.address, cookie, 5),
+        requests_on_one_connection(sidecar.address, cookie, 5),
+        requests_on_one_connection(sidecar.address, cookie, 5),
     );
     assert_eq!(accepted.load(Ordering::SeqCst), 3);
-}
-
-/// An app with a body to read, a large answer, and an early refusal, that
-/// counts the connections it accepted.
-async fn busy_app() -> (SocketAddr, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let counter = accepted.clone();
-    let listener = listener.tap_io(move |_| {
-        counter.fetch_add(1, Ordering::SeqCst);
-    });
-    let app = Router::new()
-        .route(
-            "/upload",
-            axum::routing::post(|body: axum::body::Bytes| async move { body.len().to_string() }),
-        )
-        .route("/big", axum::routing::get(|| async { vec![b'x'; BIG] }))
-        .route(
-            "/early",
-            axum::routing::post(|| async { (axum::http::StatusCode::PAYLOAD_TOO_LARGE, "no") }),
-        )
-        .fallback(|| async { "ok" });
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (address, accepted)
 }
 
 const BIG: usize = 1024 * 1024;
 
 #[tokio::test]
 async fn bodies_both_ways_and_an_early_answer_leave_the_next_request_intact() {
-    let (upstream, accepted) = busy_app().await;
-    let state = state(Options {
-        upstream,
-        ..Options::default()
-    });
-    let cookie = session_cookie(&state, "alice", Role::Trusted);
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .expect("bind");
-    let sidecar = listener.local_addr().expect("address");
-    let limits = ConnectionLimits {
-        header_read_timeout: Duration::from_secs(10),
-        max_connections: 16,
-        max_request_head_bytes: 16 * 1024,
-    };
-    let (_stop, stopped) = tokio::sync::watch::channel(false);
-    let app = PublicApp::new(state);
-    let serve = move |peer, request| app.clone().serve(peer, request);
-    tokio::spawn(serve_bounded(listener, serve, limits, stopped));
+    let (upstream, accepted) = counting_app().await;
+    let sidecar = serve_sidecar(upstream).await;
+    let cookie = sidecar.cookie.as_str();
 
-    let stream = TcpStream::connect(sidecar).await.expect("connect");
+    let stream = TcpStream::connect(sidecar.address).await.expect("connect");
     let (mut client, connection) =
         hyper::client::conn::http1::handshake::<_, Body>(hyper_util::rt::TokioIo::new(stream))
             .await
@@ -169,7 +155,7 @@ async fn bodies_both_ways_and_an_early_answer_leave_the_next_request_intact() {
             .method(method)
             .uri(path)
             .header(header::HOST, "books.example")
-            .header(header::COOKIE, &cookie)
+            .header(header::COOKIE, cookie)
             .body(Body::from(body))
             .expect("request");
         let response = client.send_request(request).await.expect("answer");
