@@ -6,7 +6,7 @@
 //! short and stable (no addresses or OS error numbers) so an unchanged outage
 //! yields an unchanged status, and nothing is rewritten.
 
-use crate::status::checks::Discovery;
+use crate::status::discovery_document::Discovery;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 //! From checks to `status`: `Ready`, transition times, and "did it change?".
 
-use super::checks::{Check, READY};
+use super::check::{Check, READY};
 use super::reason::Reason;
 use crate::crd::OidcSettingsStatus;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -129,7 +129,7 @@ pub fn ready_condition(status: Option<&OidcSettingsStatus>) -> Option<&Condition
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::checks::{CLAIMS_ADVERTISED, PROVIDER_REACHABLE};
+    use crate::status::check::{CLAIMS_ADVERTISED, PROVIDER_REACHABLE};
     use k8s_openapi::jiff::Timestamp;
 
     /// A time `seconds` after the epoch.

@@ -8,7 +8,7 @@
 //! the fix for the provider in front of it. Recognition is a guess from the
 //! document's shape, so every hint names the provider it assumed.
 
-use super::checks::Discovery;
+use super::discovery_document::Discovery;
 use portcullis_contract::claim_path::ClaimPath;
 
 /// The scope many providers send groups for.
