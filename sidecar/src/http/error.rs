@@ -5,7 +5,7 @@
 //! the HTTP client's internal addresses) goes to the logs only, written by
 //! the handler that met the error, never from `into_response`.
 
-use super::pages::{error_page, layout};
+use super::pages::{error_page, notice_page};
 use crate::oidc::claims::ClaimsError;
 use crate::oidc::flow::FlowError;
 use crate::oidc::issuer_param::IssuerParamError;
@@ -279,8 +279,7 @@ impl IntoResponse for AppError {
                 (page.status, Json(body)).into_response()
             }
             AppError::UpstreamUnavailable | AppError::NotProxied => {
-                let body = format!("<h1>{}</h1><p>{}</p>", page.title, page.message);
-                (page.status, Html(layout(page.title, &body))).into_response()
+                (page.status, Html(notice_page(page.title, &page.message))).into_response()
             }
             _ => (
                 page.status,
@@ -378,6 +377,31 @@ mod tests {
         assert_eq!(status, StatusCode::FORBIDDEN);
         assert!(page.contains("<code>access_denied</code>"), "{page}");
         assert!(!page.contains("555-0100"), "{page}");
+    }
+
+    #[tokio::test]
+    async fn a_hostile_claim_name_is_escaped_on_the_page() {
+        let claim = "<script>alert(\"x\")</script>'";
+        let error = AppError::Claims(ClaimsError::MissingUsername {
+            claim: claim.into(),
+        });
+        let (status, page) = body_of(error).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(
+            page.contains("`&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;'` claim"),
+            "{page}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unanswering_app_gets_a_plain_page() {
+        let (status, page) = body_of(AppError::UpstreamUnavailable).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert!(
+            page.contains("<h1>Application unavailable</h1><p>The application behind"),
+            "{page}"
+        );
     }
 
     #[tokio::test]

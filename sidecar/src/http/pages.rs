@@ -1,25 +1,10 @@
 //! Server-rendered pages: plain HTML forms, no JavaScript, readable anywhere.
 //!
-//! Every dynamic value passes through [`escape`]; nothing from a request is
-//! ever written into a page raw.
+//! The pages are `maud` templates, which escape every value they splice in;
+//! the only markup written raw is the fixed style sheet, so nothing from a
+//! request, a session or a provider can reach a page unescaped.
 
-use std::fmt::Write;
-
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;background:#f4f5f7;color:#1d2330;margin:0;display:flex;min-height:100vh;align-items:center;justify-content:center}\
 main{background:#fff;border-radius:12px;box-shadow:0 2px 12px rgba(0,0,0,.08);padding:2rem 2.5rem;max-width:26rem;width:100%}\
@@ -34,127 +19,189 @@ button{margin-top:1.2rem;width:100%;padding:.7rem;border:0;border-radius:6px;bac
 /// another site, while the sidecar's own forms still carry their real
 /// `Origin` (under `no-referrer` a browser sends `Origin: null`, which the
 /// same-origin check must refuse).
-pub fn layout(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-<meta name=\"referrer\" content=\"same-origin\"><title>{title}</title><style>{STYLE}</style></head>\
-<body><main>{body}</main></body></html>",
-        title = escape(title),
-    )
+fn layout(title: &str, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width,initial-scale=1";
+                meta name="referrer" content="same-origin";
+                title { (title) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body { main { (body) } }
+        }
+    }
+    .into_string()
 }
 
 /// The start page: one button that begins the login at the identity provider.
 pub fn login_page(return_to: &str, notice: Option<&str>) -> String {
-    let mut body = String::from("<h1>Sign in</h1>");
-    if let Some(notice) = notice {
-        let _ = write!(
-            body,
-            "<p class=\"error\" role=\"alert\">{}</p>",
-            escape(notice)
-        );
-    }
-    let _ = write!(
-        body,
-        "<p>This application is protected. Sign in with your organisation's account.</p>\
-<form method=\"get\" action=\"/auth/start\"><input type=\"hidden\" name=\"rd\" value=\"{}\">\
-<button type=\"submit\">Sign in</button></form>",
-        escape(return_to)
-    );
-    layout("Sign in", &body)
+    let body = html! {
+        h1 { "Sign in" }
+        @if let Some(notice) = notice {
+            p class="error" role="alert" { (notice) }
+        }
+        p { "This application is protected. Sign in with your organisation's account." }
+        form method="get" action="/auth/start" {
+            input type="hidden" name="rd" value=(return_to);
+            button type="submit" { "Sign in" }
+        }
+    };
+    layout("Sign in", body)
 }
 
 /// A page with a title and one alert message.
 pub fn message_page(title: &str, message: &str) -> String {
-    let body = format!(
-        "<h1>{}</h1><p class=\"error\" role=\"alert\">{}</p>",
-        escape(title),
-        escape(message)
-    );
-    layout(title, &body)
+    let body = html! {
+        h1 { (title) }
+        p class="error" role="alert" { (message) }
+    };
+    layout(title, body)
+}
+
+/// A page with a title and one plain paragraph, for failures that are not
+/// about signing in (the app did not answer, a method is not passed on).
+pub fn notice_page(title: &str, message: &str) -> String {
+    let body = html! {
+        h1 { (title) }
+        p { (message) }
+    };
+    layout(title, body)
 }
 
 /// The root admin's backup login form (`/login?backup=1`).
 pub fn backup_login_page(csrf: Option<&str>, return_to: &str, error: Option<&str>) -> String {
-    let mut body = String::from("<h1>Backup login</h1>");
     let Some(csrf) = csrf else {
-        body.push_str(
-            "<p class=\"error\" role=\"alert\">Backup login is disabled: no root admin password is configured.</p>\
-<p><a href=\"/login\">Sign in with your organisation's account</a></p>",
-        );
-        return layout("Backup login", &body);
+        let body = html! {
+            h1 { "Backup login" }
+            p class="error" role="alert" {
+                "Backup login is disabled: no root admin password is configured."
+            }
+            p { a href="/login" { "Sign in with your organisation's account" } }
+        };
+        return layout("Backup login", body);
     };
-    if let Some(error) = error {
-        let _ = write!(
-            body,
-            "<p class=\"error\" role=\"alert\">{}</p>",
-            escape(error)
-        );
-    }
-    let _ = write!(
-        body,
-        "<p>For the root admin when the identity provider cannot be used.</p>\
-<form method=\"post\" action=\"/login\">\
-<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"rd\" value=\"{rd}\">\
-<label for=\"username\">Username</label><input id=\"username\" type=\"text\" name=\"username\" autocomplete=\"username\" required>\
-<label for=\"password\">Password</label><input id=\"password\" type=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
-<button type=\"submit\">Log in</button></form>\
-<p class=\"hint\"><a href=\"/login\">Sign in with your organisation's account instead</a></p>",
-        csrf = escape(csrf),
-        rd = escape(return_to),
-    );
-    layout("Backup login", &body)
+    let body = html! {
+        h1 { "Backup login" }
+        @if let Some(error) = error {
+            p class="error" role="alert" { (error) }
+        }
+        p { "For the root admin when the identity provider cannot be used." }
+        form method="post" action="/login" {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="rd" value=(return_to);
+            label for="username" { "Username" }
+            input id="username" type="text" name="username" autocomplete="username" required;
+            label for="password" { "Password" }
+            input id="password" type="password" name="password" autocomplete="current-password" required;
+            button type="submit" { "Log in" }
+        }
+        p class="hint" {
+            a href="/login" { "Sign in with your organisation's account instead" }
+        }
+    };
+    layout("Backup login", body)
 }
 
 /// The log-out confirmation: a form, so a link or image cannot log anyone out.
 pub fn logout_page(csrf: &str, user: Option<&str>) -> String {
     let body = match user {
-        Some(user) => format!(
-            "<h1>Log out</h1><p>You are signed in as <strong>{user}</strong>.</p>\
-<form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-<button type=\"submit\">Log out</button></form>",
-            user = escape(user),
-            csrf = escape(csrf),
-        ),
-        None => {
-            "<h1>Signed out</h1><p>You are not signed in.</p><p><a href=\"/login\">Sign in</a></p>"
-                .to_owned()
-        }
+        Some(user) => html! {
+            h1 { "Log out" }
+            p { "You are signed in as " strong { (user) } "." }
+            form method="post" action="/logout" {
+                input type="hidden" name="csrf" value=(csrf);
+                button type="submit" { "Log out" }
+            }
+        },
+        None => html! {
+            h1 { "Signed out" }
+            p { "You are not signed in." }
+            p { a href="/login" { "Sign in" } }
+        },
     };
-    layout("Log out", &body)
+    layout("Log out", body)
 }
 
 /// A page explaining why a login failed, with the way back in for admins.
 pub fn error_page(title: &str, message: &str, code: Option<&str>) -> String {
-    let mut body = format!(
-        "<h1>{}</h1><p class=\"error\" role=\"alert\">{}</p>",
-        escape(title),
-        escape(message)
-    );
-    if let Some(code) = code {
-        let _ = write!(body, "<p>Error code: <code>{}</code></p>", escape(code));
-    }
-    body.push_str(
-        "<p><a href=\"/login\">Try signing in again</a></p>\
-<p class=\"hint\">Administrators locked out by an identity provider problem can use the \
-<a href=\"/login?backup=1\">backup login</a> at <code>/login?backup=1</code>.</p>",
-    );
-    layout(title, &body)
+    let body = html! {
+        h1 { (title) }
+        p class="error" role="alert" { (message) }
+        @if let Some(code) = code {
+            p { "Error code: " code { (code) } }
+        }
+        p { a href="/login" { "Try signing in again" } }
+        p class="hint" {
+            "Administrators locked out by an identity provider problem can use the "
+            a href="/login?backup=1" { "backup login" }
+            " at " code { "/login?backup=1" } "."
+        }
+    };
+    layout(title, body)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Markup and both quotes, as a hostile provider, user or client sends them.
+    const HOSTILE: &str = "<script>alert(\"x\")</script>' onmouseover='alert(1)";
+
+    /// True when `page` shows `HOSTILE` only as text.
+    fn shows_only_escaped(page: &str) -> bool {
+        !page.contains("<script>")
+            && !page.contains("alert(\"x\")")
+            && page.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;")
+    }
+
     #[test]
-    fn markup_in_values_is_escaped() {
-        assert_eq!(
-            escape("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+    fn a_hostile_title_and_message_are_escaped_on_the_error_page() {
+        let page = error_page(HOSTILE, HOSTILE, Some(HOSTILE));
+        assert!(shows_only_escaped(&page), "{page}");
+        assert!(!page.contains("<title><script>"), "{page}");
+    }
+
+    #[test]
+    fn a_hostile_return_path_and_notice_are_escaped_on_the_login_page() {
+        let page = login_page(HOSTILE, Some(HOSTILE));
+        assert!(shows_only_escaped(&page), "{page}");
+        assert!(
+            page.contains("name=\"rd\" value=\"&lt;script&gt;alert(&quot;x&quot;)"),
+            "{page}"
         );
-        let page = error_page("Denied", "<script>alert(1)</script>", Some("\"><img>"));
-        assert!(!page.contains("<script>alert"));
-        assert!(!page.contains("\"><img>"));
+    }
+
+    #[test]
+    fn a_hostile_user_name_is_escaped_on_the_logout_page() {
+        let page = logout_page(HOSTILE, Some(HOSTILE));
+        assert!(shows_only_escaped(&page), "{page}");
+        assert!(
+            page.contains("<strong>&lt;script&gt;alert(&quot;x&quot;)"),
+            "{page}"
+        );
+    }
+
+    #[test]
+    fn hostile_values_are_escaped_on_the_backup_login_page() {
+        let page = backup_login_page(Some(HOSTILE), HOSTILE, Some(HOSTILE));
+        assert!(shows_only_escaped(&page), "{page}");
+        assert!(
+            page.contains("name=\"csrf\" value=\"&lt;script&gt;alert(&quot;x&quot;)"),
+            "{page}"
+        );
+    }
+
+    #[test]
+    fn hostile_values_are_escaped_on_the_message_and_notice_pages() {
+        for page in [
+            message_page(HOSTILE, HOSTILE),
+            notice_page(HOSTILE, HOSTILE),
+        ] {
+            assert!(shows_only_escaped(&page), "{page}");
+        }
     }
 
     #[test]
@@ -166,6 +213,9 @@ mod tests {
         );
         assert!(page.contains("<code>access_denied</code>"));
         assert!(page.contains("/login?backup=1"));
+        assert!(page.contains(
+            "use the <a href=\"/login?backup=1\">backup login</a> at <code>/login?backup=1</code>."
+        ));
     }
 
     #[test]
@@ -184,5 +234,20 @@ mod tests {
         let page = login_page("/books?a=1&b=2", None);
         assert!(page.contains("value=\"/books?a=1&amp;b=2\""));
         assert!(page.contains("action=\"/auth/start\""));
+    }
+
+    #[test]
+    fn the_layout_keeps_its_referrer_policy_and_style() {
+        let page = message_page("Refused", "This form was sent from another site.");
+        assert!(
+            page.starts_with("<!DOCTYPE html><html lang=\"en\">"),
+            "{page}"
+        );
+        assert!(page.contains("<meta name=\"referrer\" content=\"same-origin\">"));
+        assert!(
+            page.contains("<title>Refused</title><style>body{"),
+            "{page}"
+        );
+        assert!(page.contains("'Segoe UI'"), "{page}");
     }
 }
