@@ -19,5 +19,6 @@ pub mod password;
 pub mod paths;
 pub mod problems;
 pub mod random;
+pub mod secret_text;
 pub mod session_keys;
 pub mod validate;

@@ -22,5 +22,6 @@ pub mod names;
 pub mod reconcile;
 pub mod run;
 pub mod secret_refs;
+pub mod spec_fields;
 pub mod status;
 pub mod webhook;

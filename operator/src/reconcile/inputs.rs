@@ -13,11 +13,14 @@ use crate::error::Result;
 use crate::names::{
     FIELD_MANAGER, MANAGED_BY_LABEL, ROOT_PASSWORD_KEY, SETTINGS_LABEL, root_admin_secret_name,
 };
+use crate::spec_fields::referenced_value;
 use crate::status::checks::SecretsOutcome;
 use crate::status::reason::Reason;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use portcullis_contract::problems::Problems;
+use portcullis_contract::secret_text::secret_text;
 use serde_json::json;
 use tracing::info;
 
@@ -27,6 +30,10 @@ pub struct Inputs {
     pub client_secret: String,
     /// The root admin password, when a root admin is configured.
     pub root_password: Option<SecretValue>,
+    /// What is wrong with the values themselves, named by the spec field
+    /// that references them (a blank client secret, which the sidecar
+    /// would refuse).
+    pub problems: Problems,
 }
 
 /// A key's value and which version of its Secret held it.
@@ -43,8 +50,17 @@ pub async fn read(
     secrets: &Api<Secret>,
 ) -> Result<Result<Inputs, SecretsOutcome>> {
     let spec = &settings.spec;
+    let mut problems = Problems::default();
     let client_secret = match read_key(secrets, &spec.client_secret_ref, "clientSecretRef").await? {
-        Ok(found) => found.value,
+        Ok(found) => {
+            referenced_value(
+                &mut problems,
+                "clientSecretRef",
+                &spec.client_secret_ref,
+                &found.value,
+            );
+            found.value
+        }
         Err(missing) => return Ok(Err(missing)),
     };
     let generates = spec
@@ -64,7 +80,13 @@ pub async fn read(
                 None => generated_password(settings, secrets, &root.username).await?,
             };
             match found {
-                Ok(found) => Some(found),
+                Ok(found) => {
+                    if let Some(reference) = &root.password_secret_ref {
+                        let field = "rootAdmin.passwordSecretRef";
+                        referenced_value(&mut problems, field, reference, &found.value);
+                    }
+                    Some(found)
+                }
                 Err(missing) => return Ok(Err(missing)),
             }
         }
@@ -72,6 +94,7 @@ pub async fn read(
     Ok(Ok(Inputs {
         client_secret,
         root_password,
+        problems,
     }))
 }
 
@@ -104,11 +127,11 @@ fn found_in(
         secret.metadata.uid.as_deref().unwrap_or_default(),
         secret.resource_version().unwrap_or_default()
     );
-    let found = value(secret, &reference.key).map(|value| SecretValue { value, source });
+    let found = text(secret, &reference.key).map(|value| SecretValue { value, source });
     found.ok_or_else(|| SecretsOutcome::Missing {
         reason: Reason::SecretKeyMissing,
         message: format!(
-            "Secret {} has no key {} (spec.{field}.key), or its value is empty or not UTF-8",
+            "Secret {} has no key {} (spec.{field}.key), or its value is not UTF-8",
             reference.name, reference.key
         ),
     })
@@ -182,10 +205,16 @@ async fn remove_unused_generated(settings: &OidcSettings, secrets: &Api<Secret>)
     Ok(())
 }
 
-/// A key's value as text, trailing newlines removed; `None` if absent, empty or not UTF-8.
+/// A key's value as text, trailing newlines removed; `None` if absent,
+/// blank or not UTF-8.
 pub fn value(secret: &Secret, key: &str) -> Option<String> {
+    secret_text(&text(secret, key)?).ok().map(str::to_owned)
+}
+
+/// A key's value as text, trailing newlines removed, blank or not; `None`
+/// if absent or not UTF-8.
+fn text(secret: &Secret, key: &str) -> Option<String> {
     let bytes = secret.data.as_ref()?.get(key)?;
     let text = std::str::from_utf8(&bytes.0).ok()?;
-    let text = text.trim_end_matches(['\r', '\n']);
-    (!text.is_empty()).then(|| text.to_owned())
+    Some(text.trim_end_matches(['\r', '\n']).to_owned())
 }

@@ -3,8 +3,10 @@
 //! Nothing a user created is ever deleted or overwritten: a missing Secret
 //! stops the writes and is reported, the objects written before stay. A spec
 //! whose rendered config the sidecar would refuse (the contract crate's
-//! validation) is not written either: running sidecars keep the last good
-//! config, and `Ready` says `InvalidSpec` with the sidecar's own words.
+//! validation, and its rule for secret values applied to the referenced
+//! Secrets) is not written either: running sidecars keep the last good
+//! config, and `Ready` says `InvalidSpec` with the sidecar's own words,
+//! each problem naming the field of the spec.
 //! A request the API server refuses for good (a missing permission) is
 //! reported as `Ready=False` too, and retried with backoff like any error.
 
@@ -17,6 +19,7 @@ use crate::context::{Context, backoff, settings_key as key, spread};
 use crate::crd::OidcSettings;
 use crate::desired::config::sidecar_config;
 use crate::error::{Error, Result};
+use crate::spec_fields::in_spec_terms;
 use crate::status::checks::{SecretsOutcome, checks};
 use crate::status::refusal::refusal_reason;
 use kube::ResourceExt;
@@ -74,10 +77,20 @@ async fn run(settings: &OidcSettings, ctx: &Context) -> Result<Action> {
         .ok_or(crate::desired::objects::MissingMeta("namespace"))?;
     let secrets = Api::namespaced(ctx.client.clone(), &namespace);
     let config = sidecar_config(&settings.name_any(), &settings.spec);
-    let spec = validate(&config)
-        .map(|_| ())
-        .map_err(|problems| problems.one_line());
-    let outcome = match inputs::read(settings, &secrets).await? {
+    let mut problems = validate(&config)
+        .err()
+        .map(|found| in_spec_terms(&found))
+        .unwrap_or_default();
+    let inputs = inputs::read(settings, &secrets).await?;
+    if let Ok(inputs) = &inputs {
+        problems.extend(inputs.problems.clone());
+    }
+    let spec = if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.one_line())
+    };
+    let outcome = match inputs {
         Ok(_) if spec.is_err() => {
             info!(problems = ?spec, "the sidecar would refuse this spec; nothing written");
             SecretsOutcome::Resolved

@@ -5,6 +5,7 @@ pub mod connections;
 pub mod hash;
 pub mod problems;
 pub mod secret;
+mod secret_files;
 pub mod settings;
 
 pub use problems::{Problem, Problems};

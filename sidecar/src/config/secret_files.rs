@@ -1,0 +1,119 @@
+//! Reading the files a config names: the client secret, the root admin's
+//! password hash, the session keys and the identity signing keys.
+//!
+//! Each reader records a problem naming the field and the path (never the
+//! content) and returns `None`, so every bad file is reported at once. The
+//! files come through a reader function: the binary reads the disk, tests
+//! read memory. What a secret file's content must be is the contract
+//! crate's rule, the one the operator applies to the Secret it copies.
+
+use super::problems::Problems;
+use super::secret::Secret;
+use super::settings::RootAdmin;
+use crate::identity::SigningKeys;
+use crate::session::keys::KeyRing;
+use argon2::PasswordHash;
+use portcullis_contract::config::SidecarConfig;
+use portcullis_contract::secret_text::secret_text;
+use std::io;
+use std::path::Path;
+use std::time::Duration;
+
+pub(super) fn secret_file(
+    problems: &mut Problems,
+    field: &str,
+    path: &Path,
+    read_file: &impl Fn(&Path) -> io::Result<String>,
+) -> Option<Secret> {
+    if path.as_os_str().is_empty() {
+        return None;
+    }
+    match read_file(path).map(|text| secret_text(&text).map(Secret::new)) {
+        Ok(Ok(secret)) => Some(secret),
+        Ok(Err(blank)) => {
+            problems.push(field, format!("{} {blank}", path.display()));
+            None
+        }
+        Err(error) => {
+            problems.push(field, format!("cannot read {}: {error}", path.display()));
+            None
+        }
+    }
+}
+
+pub(super) fn root_admin(
+    problems: &mut Problems,
+    config: &SidecarConfig,
+    read_file: &impl Fn(&Path) -> io::Result<String>,
+) -> Option<RootAdmin> {
+    let root = config.root_admin.as_ref()?;
+    let password_hash = root.password_hash_file.as_deref().and_then(|path| {
+        const FIELD: &str = "rootAdmin.passwordHashFile";
+        let hash = secret_file(problems, FIELD, path, read_file)?;
+        let hash = Secret::new(hash.expose().trim());
+        match PasswordHash::new(hash.expose()) {
+            Ok(parsed) if parsed.algorithm.as_str() == "argon2id" => Some(hash),
+            Ok(_) => {
+                problems.push(
+                    FIELD,
+                    "must hold an argon2id hash (`portcullis-sidecar hash-password`)",
+                );
+                None
+            }
+            Err(_) => {
+                problems.push(
+                    FIELD,
+                    "is not a PHC hash string (`portcullis-sidecar hash-password` prints one)",
+                );
+                None
+            }
+        }
+    });
+    Some(RootAdmin {
+        username: root.username.clone(),
+        password_hash,
+        session_lifetime: Duration::from_secs(root.session_lifetime_seconds),
+    })
+}
+
+pub(super) fn identity_keys(
+    problems: &mut Problems,
+    path: &Path,
+    read_file: &impl Fn(&Path) -> io::Result<String>,
+) -> Option<SigningKeys> {
+    const FIELD: &str = "signedIdentity.keyFile";
+    if path.as_os_str().is_empty() {
+        return None; // the contract's validation names the missing field
+    }
+    let text = match read_file(path) {
+        Ok(text) => text,
+        Err(error) => {
+            problems.push(FIELD, format!("cannot read {}: {error}", path.display()));
+            return None;
+        }
+    };
+    SigningKeys::parse(&text)
+        .map_err(|error| problems.push(FIELD, format!("{}: {error}", path.display())))
+        .ok()
+}
+
+pub(super) fn key_ring(
+    problems: &mut Problems,
+    path: &Path,
+    read_file: &impl Fn(&Path) -> io::Result<String>,
+) -> Option<KeyRing> {
+    const FIELD: &str = "session.keyFile";
+    if path.as_os_str().is_empty() {
+        return None;
+    }
+    let text = match read_file(path) {
+        Ok(text) => text,
+        Err(error) => {
+            problems.push(FIELD, format!("cannot read {}: {error}", path.display()));
+            return None;
+        }
+    };
+    KeyRing::parse(&text)
+        .map_err(|error| problems.push(FIELD, format!("{}: {error}", path.display())))
+        .ok()
+}
