@@ -7,7 +7,7 @@
 //! test process exits, however it exits. Tests share its users, so each test
 //! signs in with its own cookie jar and never changes the realm.
 
-use crate::process::repo_root;
+use crate::process::{AfterStop, reap_on_exit, repo_root};
 use crate::tools::{require, tool_dir};
 use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
@@ -60,18 +60,12 @@ impl Keycloak {
         std::fs::create_dir_all(&workdir)?;
         let scripts = repo_root().join("tests/tools");
         // The reaper first: whatever happens next, Keycloak dies with us.
-        std::process::Command::new("setsid")
-            .arg("sh")
-            .arg("-c")
-            .arg(r#"while kill -0 "$0" 2>/dev/null; do sleep 0.5; done; "$1" "$2"; rm -rf "$2""#)
-            .arg(std::process::id().to_string())
-            .arg(scripts.join("stop-keycloak.sh"))
-            .arg(&workdir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start the Keycloak reaper (setsid, sh)")?;
+        reap_on_exit(
+            "Keycloak",
+            &scripts.join("stop-keycloak.sh"),
+            &workdir,
+            AfterStop::Remove,
+        )?;
         let output = std::process::Command::new(scripts.join("start-keycloak.sh"))
             .arg(&home)
             .arg(&workdir)

@@ -11,7 +11,7 @@
 pub mod env;
 pub mod rbac;
 
-use crate::process::{free_port, repo_root, target_bin, wait_for_http_ok};
+use crate::process::{AfterStop, free_port, reap_on_exit, repo_root, target_bin, wait_for_http_ok};
 use crate::tools::{go_mod_version, require, tool_dir};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -52,18 +52,12 @@ impl Cluster {
         std::fs::create_dir_all(&workdir)?;
         let scripts = repo_root().join("tests/tools");
         // The reaper first: whatever happens next, the cluster dies with us.
-        std::process::Command::new("setsid")
-            .arg("sh")
-            .arg("-c")
-            .arg(r#"while kill -0 "$0" 2>/dev/null; do sleep 0.5; done; "$1" "$2"; rm -rf "$2""#)
-            .arg(std::process::id().to_string())
-            .arg(scripts.join("stop-kube.sh"))
-            .arg(&workdir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start the cluster reaper (setsid, sh)")?;
+        reap_on_exit(
+            "cluster",
+            &scripts.join("stop-kube.sh"),
+            &workdir,
+            AfterStop::Remove,
+        )?;
         let output = std::process::Command::new(scripts.join("start-kube.sh"))
             .arg(&tools)
             .arg(&workdir)

@@ -1,4 +1,5 @@
-//! Starting helper processes and waiting, within a bound, for their ready line.
+//! Starting helper processes and waiting, within a bound, for their ready
+//! line, and reapers that stop what outlives a test process.
 //!
 //! A test binary runs its tests in parallel, and many of them start a
 //! provider, a sidecar and an app at once. On a busy 2-core machine that
@@ -8,7 +9,7 @@
 
 use anyhow::{Context, Result, bail};
 use std::collections::{BTreeSet, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -162,6 +163,50 @@ fn tail_text(tail: &StderrTail) -> String {
     }
 }
 
+/// What a reaper does with the state directory once its stop script ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterStop {
+    /// Removes the directory; the script's output is dropped.
+    Remove,
+    /// Keeps the directory, with the script's output in `stop.log` in it.
+    KeepWithLog,
+}
+
+/// Starts a detached reaper: once this test process has exited, however it
+/// exits, it runs `stop <dir>`, then does with `dir` what `after` says.
+///
+/// For helpers shared by a test binary's tests (a cluster, a provider) that
+/// nothing drops: start the reaper first, so whatever happens next they go
+/// with the test process. `what` names the helper in an error.
+pub fn reap_on_exit(what: &str, stop: &Path, dir: &Path, after: AfterStop) -> Result<()> {
+    reap_after(std::process::id(), what, stop, dir, after)
+}
+
+/// [`reap_on_exit`] for the process `watched`.
+fn reap_after(watched: u32, what: &str, stop: &Path, dir: &Path, after: AfterStop) -> Result<()> {
+    let script = match after {
+        AfterStop::Remove => {
+            r#"while kill -0 "$0" 2>/dev/null; do sleep 0.5; done; "$1" "$2"; rm -rf "$2""#
+        }
+        AfterStop::KeepWithLog => {
+            r#"while kill -0 "$0" 2>/dev/null; do sleep 0.5; done; "$1" "$2" >"$2/stop.log" 2>&1"#
+        }
+    };
+    std::process::Command::new("setsid")
+        .arg("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(watched.to_string())
+        .arg(stop)
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start the {what} reaper (setsid, sh)"))?;
+    Ok(())
+}
+
 /// Waits, within [`READY_TIMEOUT`], until `url` answers 200.
 pub async fn wait_for_http_ok(url: &str) -> Result<()> {
     wait_for_http_ok_from(url, None).await
@@ -216,6 +261,53 @@ mod tests {
         for _ in 0..200 {
             assert!(seen.insert(free_port()));
         }
+    }
+
+    /// Starts a reaper for a short-lived process and waits until it has
+    /// run the stop script and dealt with the directory.
+    fn reap(after: AfterStop) -> tempfile::TempDir {
+        let scratch = tempfile::tempdir().expect("temp dir");
+        let dir = scratch.path().join("state");
+        std::fs::create_dir(&dir).expect("state dir");
+        let stop = scratch.path().join("stop.sh");
+        std::fs::write(&stop, "#!/bin/sh\necho stopping \"$1\"\n").expect("stop script");
+        std::process::Command::new("chmod")
+            .arg("+x")
+            .arg(&stop)
+            .status()
+            .expect("chmod");
+        let mut watched = std::process::Command::new("sleep")
+            .arg("0.2")
+            .spawn()
+            .expect("sleep starts");
+        reap_after(watched.id(), "test", &stop, &dir, after).expect("reaper starts");
+        // Reaped here, so the reaper sees it gone rather than a zombie.
+        watched.wait().expect("sleep ends");
+        let done = |dir: &Path| match after {
+            AfterStop::Remove => !dir.exists(),
+            AfterStop::KeepWithLog => std::fs::read_to_string(dir.join("stop.log"))
+                .is_ok_and(|log| log.contains("stopping")),
+        };
+        let started = Instant::now();
+        while !done(&dir) {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the reaper did not finish"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        scratch
+    }
+
+    #[test]
+    fn a_reaper_stops_and_removes_once_the_process_is_gone() {
+        reap(AfterStop::Remove);
+    }
+
+    #[test]
+    fn a_reaper_can_keep_the_directory_with_the_stop_log() {
+        let scratch = reap(AfterStop::KeepWithLog);
+        assert!(scratch.path().join("state").is_dir());
     }
 
     #[tokio::test]

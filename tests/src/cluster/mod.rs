@@ -13,7 +13,7 @@
 pub mod images;
 pub mod tools;
 
-use crate::process::{repo_root, target_bin};
+use crate::process::{AfterStop, reap_on_exit, repo_root, target_bin};
 use anyhow::{Context, Result, bail, ensure};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ObjectMeta, PostParams};
@@ -73,18 +73,12 @@ impl Cluster {
             mkimage.display()
         );
         // The reaper first: whatever happens next, the cluster goes with us.
-        std::process::Command::new("setsid")
-            .arg("sh")
-            .arg("-c")
-            .arg(r#"while kill -0 "$0" 2>/dev/null; do sleep 0.5; done; "$1" "$2" >"$2/stop.log" 2>&1"#)
-            .arg(std::process::id().to_string())
-            .arg(scripts.join("stop-cluster.sh"))
-            .arg(&state)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start the cluster reaper (setsid, sh)")?;
+        reap_on_exit(
+            "cluster",
+            &scripts.join("stop-cluster.sh"),
+            &state,
+            AfterStop::KeepWithLog,
+        )?;
         let started = Instant::now();
         let output = std::process::Command::new(scripts.join("start-cluster.sh"))
             .arg(&tools)
