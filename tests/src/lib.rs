@@ -24,6 +24,8 @@
 //! - [`role_login`]: one sign-in per role through a real provider, checking
 //!   the identity the app receives.
 //! - [`tools`]: the cache of tools `make test` builds or fetches.
+//! - [`process`]: helper processes started within a bound, and reapers
+//!   for what a test process leaves; [`poll`]: polling until a check holds.
 
 pub mod api_clients;
 pub mod browser;
@@ -37,6 +39,7 @@ pub mod idp;
 pub mod image;
 pub mod keycloak;
 pub mod kube;
+pub mod poll;
 pub mod process;
 pub mod role_login;
 pub mod sidecar;

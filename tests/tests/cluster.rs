@@ -15,7 +15,7 @@
 //! one after another in [`the_product_installs_injects_and_serves_logins`]
 //! because they share the one chart release.
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
@@ -24,11 +24,11 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use portcullis_e2e::cluster::images::IMAGES;
 use portcullis_e2e::cluster::{Cluster, NODE_IP, tools};
 use portcullis_e2e::idp::Idp;
+use portcullis_e2e::poll::eventually;
 use portcullis_e2e::process::repo_root;
 use portcullis_e2e::webdriver::Chromium;
 use portcullis_operator::crd::OidcSettings;
 use serde_json::{Value, json};
-use std::future::Future;
 use std::time::{Duration, Instant};
 use url::Url;
 
@@ -38,23 +38,8 @@ const RELEASE: &str = "portcullis";
 const SETTINGS: &str = "demo";
 const APP: &str = "demo-app";
 
-/// Polls `probe` every 500 ms until it gives a value, for at most `limit`.
-async fn eventually<T, F, Fut>(what: &str, limit: Duration, probe: F) -> Result<T>
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = probe().await {
-            return Ok(value);
-        }
-        if Instant::now() > deadline {
-            bail!("timed out after {limit:?} waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
+/// How often [`eventually`] looks again.
+const POLL: Duration = Duration::from_millis(500);
 
 /// Runs helm (v3) against the cluster; its stdout.
 async fn helm(cluster: &Cluster, args: &[&str]) -> Result<String> {
@@ -280,6 +265,7 @@ async fn operator_is_ready_and_leads(world: &World) -> Result<String> {
     eventually(
         "the operator pod to hold the leader Lease",
         Duration::from_secs(60),
+        POLL,
         || async {
             let lease = leases.get_opt("portcullis-operator").await.ok()??;
             (lease.spec?.holder_identity? == name).then_some(())
@@ -309,6 +295,7 @@ async fn deploy_the_app(world: &World, port: u16) -> Result<()> {
     eventually(
         "the OidcSettings to be Ready",
         Duration::from_secs(60),
+        POLL,
         || async {
             let settings = settings.get_opt(SETTINGS).await.ok()??;
             settings
@@ -329,6 +316,7 @@ async fn app_pod_is_injected_and_restricted(world: &World) -> Result<String> {
     eventually(
         "the demo app Deployment to be available",
         Duration::from_secs(120),
+        POLL,
         || async {
             let deployment = deployments.get_opt(APP).await.ok()??;
             (deployment.status?.available_replicas? >= 1).then_some(())
@@ -508,6 +496,7 @@ async fn group_claim_change_reaches_the_running_sidecar(world: &World) -> Result
         let new_hash = eventually(
             "the operator to write the new config",
             Duration::from_secs(60),
+            POLL,
             || async {
                 let hash = hash_of(config_maps.get(&generated).await.ok()?)?;
                 (hash != old_hash).then_some(hash)
@@ -521,6 +510,7 @@ async fn group_claim_change_reaches_the_running_sidecar(world: &World) -> Result
         eventually(
             "the sidecar to serve the new config",
             Duration::from_secs(180),
+            POLL,
             || async {
                 let body: Value = reqwest::get(&readyz).await.ok()?.json().await.ok()?;
                 (body["config"]["hash"] == json!(new_hash)).then_some(())
@@ -668,6 +658,7 @@ async fn operator_scaled_to_zero_fails_closed(world: &World) -> Result<()> {
     eventually(
         "the operator pods to be gone",
         Duration::from_secs(60),
+        POLL,
         || async { world.operator_pods().await.ok()?.is_empty().then_some(()) },
     )
     .await?;
@@ -705,6 +696,7 @@ async fn operator_scaled_to_zero_fails_closed(world: &World) -> Result<()> {
     eventually(
         "the unlabelled pod to run",
         Duration::from_secs(60),
+        POLL,
         || async { is_ready(&pods.get("unlabelled").await.ok()?).then_some(()) },
     )
     .await?;
@@ -718,6 +710,7 @@ async fn operator_scaled_to_zero_fails_closed(world: &World) -> Result<()> {
     eventually(
         "the operator to be Ready again",
         Duration::from_secs(90),
+        POLL,
         || async {
             world
                 .operator_pods()

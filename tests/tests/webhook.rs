@@ -7,7 +7,7 @@
 //! namespace enforces the Pod Security `restricted` profile, so every
 //! injected pod the API server accepts passed it.
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -20,13 +20,13 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config, Resource};
+use portcullis_e2e::kube::env::eventually;
 use portcullis_e2e::kube::rbac::{manifest, operator_kubeconfig};
 use portcullis_e2e::kube::{Cluster, Operator};
 use portcullis_e2e::process::{free_port, repo_root};
 use portcullis_operator::crd::{OidcSettings, OidcSettingsSpec, SecretKeyRef};
 use portcullis_operator::webhook::sidecar::{SidecarOptions, SidecarPorts, sidecar_container};
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 const SETTINGS: &str = "books";
@@ -540,22 +540,4 @@ async fn ensure_crd(client: &Client) -> Result<()> {
         probe.list(&Default::default()).await.ok().map(|_| ())
     })
     .await
-}
-
-/// Polls `check` every 200 ms for up to 60 s.
-async fn eventually<T, F, Fut>(what: &str, check: F) -> Result<T>
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(value) = check().await {
-            return Ok(value);
-        }
-        if tokio::time::Instant::now() > deadline {
-            bail!("timed out waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }

@@ -349,22 +349,13 @@ where
     }
 }
 
-/// Polls `check` every 200 ms until it gives a value, within [`WAIT`].
+/// Polls `check` every [`POLL`] until it gives a value, within [`WAIT`].
 pub async fn eventually<T, F, Fut>(what: &str, check: F) -> Result<T>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Some(value) = check().await {
-            return Ok(value);
-        }
-        if tokio::time::Instant::now() > deadline {
-            bail!("timed out after {WAIT:?} waiting for {what}");
-        }
-        tokio::time::sleep(POLL).await;
-    }
+    crate::poll::eventually(what, WAIT, POLL, check).await
 }
 
 /// Asserts that `condition`'s message says each of `words`, naming the
