@@ -7,7 +7,8 @@
 //! `HttpOnly` keeps them from scripts, and that the plain HTML forms submit.
 //!
 //! The protocol is the library's; what stays here is the driver's process
-//! lifecycle and bounded waits. [`Chromium`] dereferences to the session's
+//! lifecycle, bounded waits, and the sign-in walks every browser test takes
+//! (the test provider's form, the root admin's backup form). [`Chromium`] dereferences to the session's
 //! [`fantoccini::Client`]. [`Chromium::quit`] ends the session, so Chromium
 //! exits; on drop, Chromium's processes that are still there (a test that
 //! failed before quitting, or processes that outlive a killed `chromedriver`)
@@ -186,6 +187,55 @@ impl Chromium {
     /// The visible text of the page's `<body>`.
     pub async fn body_text(&self) -> Result<String> {
         Ok(self.find("body").await?.text().await?)
+    }
+
+    /// The JSON document the page shows: Chromium renders a JSON answer
+    /// (the echo app's) as text inside a `<pre>`.
+    pub async fn json_on_page(&self) -> Result<Value> {
+        let text = self.find("pre").await?.text().await?;
+        serde_json::from_str(&text).with_context(|| format!("the page is not JSON: {text}"))
+    }
+
+    /// Waits for the login form of the test provider at `issuer`
+    /// ([`crate::idp::Idp`]) and submits it as `login`, with the password
+    /// its users have (`<login>-pw`).
+    pub async fn sign_in_at_provider(&self, issuer: &str, login: &str) -> Result<()> {
+        let issuer = Url::parse(issuer)?;
+        self.wait_for_url("the provider's login form", |url| {
+            url.origin() == issuer.origin() && url.path().starts_with("/interaction/")
+        })
+        .await?;
+        let field = self.find("#login-form [name=login]").await?;
+        field.clear().await?;
+        field.send_keys(login).await?;
+        self.find("#login-form [name=password]")
+            .await?
+            .send_keys(&format!("{login}-pw"))
+            .await?;
+        self.find("#login-form [type=submit]")
+            .await?
+            .click()
+            .await?;
+        Ok(())
+    }
+
+    /// Opens `/login?backup=1` on the sidecar at `base`, submits the root
+    /// admin's form with these credentials and waits until the sidecar sends
+    /// the browser on from `/login`.
+    pub async fn backup_login(&self, base: &str, username: &str, password: &str) -> Result<()> {
+        let sidecar = Url::parse(base)?;
+        self.goto(&format!("{base}/login?backup=1")).await?;
+        self.find("#username").await?.send_keys(username).await?;
+        self.find("#password").await?.send_keys(password).await?;
+        self.find("form[action='/login'] button[type=submit]")
+            .await?
+            .click()
+            .await?;
+        self.wait_for_url("the app, after the backup login", |url| {
+            url.origin() == sidecar.origin() && url.path() != "/login"
+        })
+        .await?;
+        Ok(())
     }
 }
 

@@ -15,15 +15,8 @@ use portcullis_e2e::idp::Idp;
 use portcullis_e2e::sidecar::{ROOT_PASSWORD, ROOT_USERNAME, SidecarSetup, reserve_public_url};
 use portcullis_e2e::stack::Stack;
 use portcullis_e2e::webdriver::Chromium;
-use serde_json::{Value, json};
+use serde_json::json;
 use url::Url;
-
-/// The JSON document the browser shows: Chromium renders a JSON answer as
-/// text inside a `<pre>`.
-async fn json_on_page(browser: &Chromium) -> Result<Value> {
-    let text = browser.find("pre").await?.text().await?;
-    serde_json::from_str(&text).with_context(|| format!("the page is not JSON: {text}"))
-}
 
 /// True when `url` is on the same origin as `base`.
 fn same_origin(url: &Url, base: &str) -> bool {
@@ -37,29 +30,6 @@ fn same_origin(url: &Url, base: &str) -> bool {
 async fn auth_me_status(browser: &Chromium, stack: &Stack) -> Result<u16> {
     browser.goto(&stack.url("/auth/me")).await?;
     browser.page_status().await
-}
-
-/// Waits for the provider's login form and submits it as `login`.
-async fn sign_in_at_provider(browser: &Chromium, issuer: &str, login: &str) -> Result<()> {
-    browser
-        .wait_for_url("the provider's login form", |url| {
-            same_origin(url, issuer) && url.path().starts_with("/interaction/")
-        })
-        .await?;
-    let field = browser.find("#login-form [name=login]").await?;
-    field.clear().await?;
-    field.send_keys(login).await?;
-    browser
-        .find("#login-form [name=password]")
-        .await?
-        .send_keys(&format!("{login}-pw"))
-        .await?;
-    browser
-        .find("#login-form [type=submit]")
-        .await?
-        .click()
-        .await?;
-    Ok(())
 }
 
 /// Checks that the browser stored the session cookie as `HttpOnly` and
@@ -93,14 +63,16 @@ async fn chromium_signs_in_at_the_provider_returns_to_the_page_and_logs_out() ->
     let sidecar = stack.sidecar.url();
 
     browser.goto(&stack.url("/books?page=2")).await?;
-    sign_in_at_provider(&browser, &stack.idp.issuer, "alice").await?;
+    browser
+        .sign_in_at_provider(&stack.idp.issuer, "alice")
+        .await?;
     let landed = browser
         .wait_for_url("the page asked for, on the sidecar", |url| {
             same_origin(url, sidecar) && url.path() == "/books"
         })
         .await?;
     assert_eq!(landed.query(), Some("page=2"));
-    let echo = json_on_page(&browser).await?;
+    let echo = browser.json_on_page().await?;
     assert_eq!(echo["path"], "/books");
     assert_eq!(echo["query"], "page=2");
     assert_eq!(echo["headers"]["x-forwarded-user"], json!(["alice"]));
@@ -154,31 +126,13 @@ async fn chromium_logs_in_as_the_root_admin_through_the_backup_form() -> Result<
     let stack = Stack::start().await?;
     let sidecar = stack.sidecar.url();
 
-    browser.goto(&stack.url("/login?backup=1")).await?;
     browser
-        .find("#username")
-        .await?
-        .send_keys(ROOT_USERNAME)
-        .await?;
-    browser
-        .find("#password")
-        .await?
-        .send_keys(ROOT_PASSWORD)
-        .await?;
-    browser
-        .find("form[action='/login'] button[type=submit]")
-        .await?
-        .click()
-        .await?;
-    browser
-        .wait_for_url("the app, after the backup login", |url| {
-            same_origin(url, sidecar) && url.path() != "/login"
-        })
+        .backup_login(sidecar, ROOT_USERNAME, ROOT_PASSWORD)
         .await?;
     assert_session_cookie_is_hidden_from_scripts(&browser).await?;
 
     assert_eq!(auth_me_status(&browser, &stack).await?, 200);
-    let me = json_on_page(&browser).await?;
+    let me = browser.json_on_page().await?;
     assert_eq!(me["user"], ROOT_USERNAME, "{me}");
     assert_eq!(me["root"], true, "{me}");
     browser.quit().await
@@ -200,14 +154,14 @@ async fn chromium_keeps_the_lax_cookies_when_the_provider_is_another_site() -> R
     let sidecar = setup.start().await?;
 
     browser.goto(&format!("{public_url}/books?page=2")).await?;
-    sign_in_at_provider(&browser, &idp.issuer, "alice").await?;
+    browser.sign_in_at_provider(&idp.issuer, "alice").await?;
     let landed = browser
         .wait_for_url("the page asked for, on the sidecar", |url| {
             same_origin(url, sidecar.url()) && url.path() == "/books"
         })
         .await?;
     assert_eq!(landed.query(), Some("page=2"));
-    let echo = json_on_page(&browser).await?;
+    let echo = browser.json_on_page().await?;
     assert_eq!(echo["headers"]["x-forwarded-user"], json!(["alice"]));
     assert_session_cookie_is_hidden_from_scripts(&browser).await?;
     browser.quit().await

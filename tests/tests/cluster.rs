@@ -388,36 +388,6 @@ async fn app_pod_is_injected_and_restricted(world: &World) -> Result<String> {
     pod.metadata.name.clone().context("a pod without a name")
 }
 
-/// Waits for the provider's login form and submits it as `login`.
-async fn sign_in_at_provider(browser: &Chromium, issuer: &str, login: &str) -> Result<()> {
-    let issuer = Url::parse(issuer)?;
-    browser
-        .wait_for_url("the provider's login form", |url| {
-            url.origin() == issuer.origin() && url.path().starts_with("/interaction/")
-        })
-        .await?;
-    let field = browser.find("#login-form [name=login]").await?;
-    field.clear().await?;
-    field.send_keys(login).await?;
-    browser
-        .find("#login-form [name=password]")
-        .await?
-        .send_keys(&format!("{login}-pw"))
-        .await?;
-    browser
-        .find("#login-form [type=submit]")
-        .await?
-        .click()
-        .await?;
-    Ok(())
-}
-
-/// The echo app's JSON, as the browser shows it.
-async fn json_on_page(browser: &Chromium) -> Result<Value> {
-    let text = browser.find("pre").await?.text().await?;
-    serde_json::from_str(&text).with_context(|| format!("the page is not JSON: {text}"))
-}
-
 /// Signs in as `login` at the provider through the app's Service and
 /// checks the app sees that user with `role`.
 async fn browser_signs_in(
@@ -430,13 +400,15 @@ async fn browser_signs_in(
     browser
         .goto(&format!("{}/hello?from=cluster", world.public_url))
         .await?;
-    sign_in_at_provider(browser, &world.idp.issuer, login).await?;
+    browser
+        .sign_in_at_provider(&world.idp.issuer, login)
+        .await?;
     browser
         .wait_for_url("the app's page", |url| {
             url.origin() == app.origin() && url.path() == "/hello"
         })
         .await?;
-    let echo = json_on_page(browser).await?;
+    let echo = browser.json_on_page().await?;
     assert_eq!(echo["path"], "/hello", "{echo}");
     assert_eq!(
         echo["headers"]["x-forwarded-user"],
@@ -456,7 +428,7 @@ async fn role_on_page(world: &World, browser: &Chromium) -> Result<Value> {
     browser
         .goto(&format!("{}/whoami", world.public_url))
         .await?;
-    let echo = json_on_page(browser).await?;
+    let echo = browser.json_on_page().await?;
     Ok(echo["headers"]["x-portcullis-role"].clone())
 }
 
@@ -579,33 +551,12 @@ async fn backup_login_with_the_generated_password(world: &World, browser: &Chrom
     assert_eq!(username, "admin");
     browser.delete_all_cookies().await?;
     browser
-        .goto(&format!("{}/login?backup=1", world.public_url))
-        .await?;
-    browser
-        .find("#username")
-        .await?
-        .send_keys(&username)
-        .await?;
-    browser
-        .find("#password")
-        .await?
-        .send_keys(&password)
-        .await?;
-    browser
-        .find("form[action='/login'] button[type=submit]")
-        .await?
-        .click()
-        .await?;
-    let app = Url::parse(&world.public_url)?;
-    browser
-        .wait_for_url("the app, after the backup login", |url| {
-            url.origin() == app.origin() && url.path() != "/login"
-        })
+        .backup_login(&world.public_url, &username, &password)
         .await?;
     browser
         .goto(&format!("{}/auth/me", world.public_url))
         .await?;
-    let me = json_on_page(browser).await?;
+    let me = browser.json_on_page().await?;
     assert_eq!(me["user"], "admin", "{me}");
     assert_eq!(me["root"], true, "{me}");
     Ok(())
@@ -626,7 +577,7 @@ async fn app_keeps_serving_without_the_operator_pod(
     browser
         .goto(&format!("{}/still-there", world.public_url))
         .await?;
-    let echo = json_on_page(browser).await?;
+    let echo = browser.json_on_page().await?;
     assert_eq!(echo["path"], "/still-there", "{echo}");
     assert_eq!(
         echo["headers"]["x-portcullis-root"],

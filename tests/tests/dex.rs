@@ -155,8 +155,7 @@ async fn chromium_signs_in_on_the_dex_form() -> Result<()> {
             url.origin() == sidecar_origin && url.path() == "/books"
         })
         .await?;
-    let text = browser.find("pre").await?.text().await?;
-    let echo: Value = serde_json::from_str(&text)?;
+    let echo = browser.json_on_page().await?;
     assert_eq!(
         echo["headers"]["x-forwarded-user"],
         json!(["dex-admin@example.test"])

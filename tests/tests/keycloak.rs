@@ -249,7 +249,7 @@ async fn chromium_signs_in_on_the_keycloak_form() -> Result<()> {
             url.origin() == sidecar && url.path() == "/books"
         })
         .await?;
-    let echo: Value = serde_json::from_str(&browser.find("pre").await?.text().await?)?;
+    let echo = browser.json_on_page().await?;
     assert_eq!(echo["headers"]["x-forwarded-user"], json!(["kc-admin"]));
     assert_eq!(echo["headers"]["x-portcullis-role"], json!(["admin"]));
     browser.quit().await
