@@ -28,19 +28,31 @@ pub fn chart_dir() -> PathBuf {
     repo_root().join("charts/portcullis")
 }
 
-/// The Helm versions in `tests/tools/helm-versions`, e.g. `["v3.22.0", "v4.3.1"]`.
-pub fn versions() -> Result<Vec<String>> {
+/// The Helm releases in `tests/tools/helm-versions` as `(major, version)`,
+/// e.g. `[("v3", "v3.22.0"), ("v4", "v4.3.1")]`.
+pub fn releases() -> Result<Vec<(String, String)>> {
     let path = repo_root().join("tests/tools/helm-versions");
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    let versions: Vec<String> = text
+    let releases: Vec<(String, String)> = text
         .lines()
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .filter_map(|line| line.split_whitespace().nth(1).map(str::to_owned))
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            Some((words.next()?.to_owned(), words.next()?.to_owned()))
+        })
         .collect();
-    anyhow::ensure!(!versions.is_empty(), "no versions in {}", path.display());
-    Ok(versions)
+    anyhow::ensure!(!releases.is_empty(), "no versions in {}", path.display());
+    Ok(releases)
+}
+
+/// The Helm versions in `tests/tools/helm-versions`, e.g. `["v3.22.0", "v4.3.1"]`.
+pub fn versions() -> Result<Vec<String>> {
+    Ok(releases()?
+        .into_iter()
+        .map(|(_, version)| version)
+        .collect())
 }
 
 impl Helm {
@@ -51,22 +63,35 @@ impl Helm {
         Self::find(&tools_root()).unwrap_or_else(|error| panic!("{error:#}"))
     }
 
+    /// The release of one major version (`v3`) in `tests/tools/helm-versions`,
+    /// from the tools cache; an error names the missing binary and what to run.
+    pub fn of_major(major: &str) -> Result<Helm> {
+        let (_, version) = releases()?
+            .into_iter()
+            .find(|(listed, _)| listed == major)
+            .with_context(|| format!("no Helm {major} in tests/tools/helm-versions"))?;
+        Self::built(&tools_root(), version)
+    }
+
     /// Every Helm version the chart is tested with, built under `root`; an
     /// error names the first missing binary and what to run.
     pub fn find(root: &Path) -> Result<Vec<Helm>> {
         versions()?
             .into_iter()
-            .map(|version| {
-                let bin = root.join(format!("helm-{version}")).join("helm");
-                if !bin.is_file() {
-                    bail!(
-                        "{} is missing: run `make test` (or `tests/tools/install-helm.sh`)",
-                        bin.display()
-                    );
-                }
-                Ok(Helm { version, bin })
-            })
+            .map(|version| Self::built(root, version))
             .collect()
+    }
+
+    /// `version` as built under `root` by `tests/tools/install-helm.sh`.
+    fn built(root: &Path, version: String) -> Result<Helm> {
+        let bin = root.join(format!("helm-{version}")).join("helm");
+        if !bin.is_file() {
+            bail!(
+                "{} is missing: run `make test` (or `tests/tools/install-helm.sh`)",
+                bin.display()
+            );
+        }
+        Ok(Helm { version, bin })
     }
 
     /// Runs `helm <args>` with its caches in a scratch folder; never fails on
@@ -241,6 +266,16 @@ mod tests {
         assert!(error.contains("helm-v3."), "{error}");
         assert!(error.contains("/helm is missing"), "{error}");
         assert!(error.contains("make test"), "{error}");
+    }
+
+    #[test]
+    fn each_release_is_listed_under_its_major_version() {
+        for (major, version) in releases().expect("releases") {
+            assert!(
+                version.starts_with(&format!("{major}.")),
+                "{major} {version}"
+            );
+        }
     }
 
     #[test]

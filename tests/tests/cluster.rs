@@ -22,7 +22,8 @@ use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use portcullis_e2e::cluster::images::IMAGES;
-use portcullis_e2e::cluster::{Cluster, NODE_IP, tools};
+use portcullis_e2e::cluster::{Cluster, NODE_IP};
+use portcullis_e2e::helm::Helm;
 use portcullis_e2e::idp::Idp;
 use portcullis_e2e::poll::eventually;
 use portcullis_e2e::process::repo_root;
@@ -43,7 +44,7 @@ const POLL: Duration = Duration::from_millis(500);
 
 /// Runs helm (v3) against the cluster; its stdout.
 async fn helm(cluster: &Cluster, args: &[&str]) -> Result<String> {
-    let output = tokio::process::Command::new(tools::helm()?)
+    let output = tokio::process::Command::new(Helm::of_major("v3")?.bin)
         .env("KUBECONFIG", &cluster.kubeconfig)
         .env("HELM_CACHE_HOME", cluster.state.join("helm/cache"))
         .env("HELM_CONFIG_HOME", cluster.state.join("helm/config"))

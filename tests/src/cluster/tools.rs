@@ -1,9 +1,8 @@
 //! Where the cluster's binaries are: the node tools built by
-//! `tests/tools/install-kube-tools.sh --node`, and Helm built by
-//! `tests/tools/install-helm.sh`, both cached by version.
+//! `tests/tools/install-kube-tools.sh --node`, cached by version. Helm is
+//! [`crate::helm::Helm`]'s.
 
 use crate::kube::tools_dir;
-use crate::tools::tool_dir;
 use anyhow::{Result, bail};
 use std::path::PathBuf;
 
@@ -30,16 +29,4 @@ pub fn node_tools_dir() -> Result<PathBuf> {
         }
     }
     Ok(dir)
-}
-
-/// The Helm 3 binary (`tests/tools/install-helm.sh` builds it).
-pub fn helm() -> Result<PathBuf> {
-    let helm = tool_dir("helm-v3.22.0").join("helm");
-    if !helm.is_file() {
-        bail!(
-            "{} is missing: run `make test` (or `tests/tools/install-helm.sh`)",
-            helm.display()
-        );
-    }
-    Ok(helm)
 }
