@@ -11,6 +11,9 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+#[cfg(test)]
+pub(crate) mod fake_api;
+
 /// Shared state of the controller.
 pub struct Context {
     /// API client.
