@@ -13,6 +13,8 @@
 mod inputs;
 mod network;
 mod status;
+#[cfg(test)]
+mod tests;
 mod write;
 
 use crate::context::{Context, backoff, settings_key as key, spread};
