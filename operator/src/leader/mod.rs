@@ -6,3 +6,5 @@
 
 pub mod decision;
 pub mod lease;
+#[cfg(test)]
+mod tests;
