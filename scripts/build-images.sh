@@ -5,8 +5,10 @@
 # archives that hold exactly what each images/<name>/Dockerfile's final
 # stage copies (tests/src/bin/mkimage.rs reads those COPY lines), with its
 # user, entrypoint, labels and ports. Writes
-# $CARGO_TARGET_DIR/images/<name>.tar; load one with
-# `ctr -n k8s.io images import <name>.tar` or `docker load -i <name>.tar`.
+# $CARGO_TARGET_DIR/images/<name>.tar, an OCI image layout that also
+# carries docker's manifest.json; load one with
+# `ctr -n k8s.io images import <name>.tar`, `podman load -i <name>.tar`
+# or `docker load -i <name>.tar`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo="${CARGO:-cargo}"

@@ -6,9 +6,12 @@
 //! `mkimage --dockerfile images/sidecar/Dockerfile --tag localhost/portcullis-sidecar:0.1.0
 //!  --out sidecar.tar --file /out/portcullis-sidecar=target/.../portcullis-sidecar [--file ...]`
 //!
+//! `--tag` names the registry host and the tag (`localhost/NAME:TAG`), so
+//! that every importer files the image under the name pods ask for.
 //! `--file SOURCE=PATH` gives the content of the COPY whose source is
 //! SOURCE; every COPY needs one. Executables must be statically linked
-//! (the image has no dynamic loader). Prints `IMAGE <tag> <out> <bytes>`.
+//! (the image has no dynamic loader). The archive is an OCI image layout
+//! that also carries docker's `manifest.json`. Prints `IMAGE <tag> <out> <bytes>`.
 
 use anyhow::{Context, Result, bail};
 use portcullis_e2e::image::archive::{self, FileData};

@@ -5,9 +5,11 @@
 //! run. The images here have no base at all (`FROM scratch`): their final
 //! stage only copies files in and sets the run-time config. That is simple
 //! enough to reproduce exactly: [`dockerfile`] reads a Dockerfile's final
-//! stage, [`archive`] writes the docker-archive that `ctr images import`
-//! and `docker load` take, with one layer holding exactly the files the
-//! final stage copies, and [`tar`] is the tar format both use.
+//! stage, [`archive`] writes an OCI image layout with the image's one layer
+//! holding exactly the files the final stage copies (the `oci-spec` types),
+//! which `ctr images import`, `podman load` and `docker load` take, and
+//! [`tar`] writes and reads the tar streams of the layer and the archive
+//! (the `tar` crate).
 
 pub mod archive;
 pub mod dockerfile;

@@ -1,10 +1,11 @@
-//! The POSIX ustar format, as much as image layers and archives need:
-//! regular files and directories, owned by root, with a fixed time, so the
-//! same inputs give the same bytes. Pure: bytes in, bytes out.
+//! Tar streams as image layers and archives need them, written and read with
+//! the `tar` crate: regular files and directories in ustar headers, owned by
+//! root, with a fixed time, so the same inputs give the same bytes. Pure:
+//! bytes in, bytes out.
 
 use anyhow::{Context, Result, bail, ensure};
-
-const BLOCK: usize = 512;
+use std::io::Read;
+use tar::{Archive, Builder, EntryType, Header};
 
 /// One entry of a tar stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,107 +54,78 @@ impl Entry {
 
 /// Writes `entries` in order as a tar stream.
 pub fn write(entries: &[Entry]) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
+    let mut builder = Builder::new(Vec::new());
     for entry in entries {
-        out.extend_from_slice(&header(entry)?);
-        out.extend_from_slice(&entry.data);
-        let pad = (BLOCK - entry.data.len() % BLOCK) % BLOCK;
-        out.resize(out.len() + pad, 0);
+        builder
+            .append(&header(entry)?, entry.data.as_slice())
+            .with_context(|| format!("cannot add {} to the tar stream", entry.path))?;
     }
-    out.resize(out.len() + 2 * BLOCK, 0);
-    Ok(out)
+    Ok(builder.into_inner()?)
 }
 
-fn header(entry: &Entry) -> Result<[u8; BLOCK]> {
-    let mut h = [0u8; BLOCK];
-    let name = entry.path.as_bytes();
-    // Long names would need the prefix field or PAX headers; paths in
-    // images and archives here are short.
-    ensure!(
-        name.len() <= 100,
-        "tar path longer than 100 bytes: {}",
-        entry.path
-    );
-    h[..name.len()].copy_from_slice(name);
-    octal(&mut h[100..108], u64::from(entry.mode));
-    octal(&mut h[108..116], u64::from(entry.uid));
-    octal(&mut h[116..124], u64::from(entry.uid));
-    octal(&mut h[124..136], entry.data.len() as u64);
-    octal(&mut h[136..148], 0);
-    h[156] = if entry.is_dir() { b'5' } else { b'0' };
-    h[257..263].copy_from_slice(b"ustar\0");
-    h[263..265].copy_from_slice(b"00");
-    h[265..269].copy_from_slice(b"root");
-    h[297..301].copy_from_slice(b"root");
-    h[148..156].fill(b' ');
-    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
-    octal(&mut h[148..155], u64::from(sum));
-    Ok(h)
-}
-
-/// Writes `value` as zero-padded octal, NUL-terminated, filling `field`.
-fn octal(field: &mut [u8], value: u64) {
-    let digits = field.len() - 1;
-    let text = format!("{value:0digits$o}");
-    field[..digits].copy_from_slice(&text.as_bytes()[text.len() - digits..]);
-    field[digits] = 0;
+/// A ustar header: one format for every entry, with no extension records.
+/// A path up to 255 bytes fits, split at a `/` into the prefix field.
+fn header(entry: &Entry) -> Result<Header> {
+    let mut header = Header::new_ustar();
+    header
+        .set_path(&entry.path)
+        .with_context(|| format!("tar path {} cannot be stored in a ustar header", entry.path))?;
+    header.set_entry_type(if entry.is_dir() {
+        EntryType::Directory
+    } else {
+        EntryType::Regular
+    });
+    header.set_mode(entry.mode);
+    header.set_uid(u64::from(entry.uid));
+    header.set_gid(u64::from(entry.uid));
+    header.set_username("root")?;
+    header.set_groupname("root")?;
+    header.set_size(entry.data.len() as u64);
+    header.set_mtime(0);
+    header.set_cksum();
+    Ok(header)
 }
 
 /// Reads a tar stream back (regular files and directories; other types
 /// are an error, so a surprise in an image shows).
 pub fn read(bytes: &[u8]) -> Result<Vec<Entry>> {
+    let mut archive = Archive::new(bytes);
     let mut entries = Vec::new();
-    let mut at = 0;
-    while at + BLOCK <= bytes.len() {
-        let h = &bytes[at..at + BLOCK];
-        if h.iter().all(|&b| b == 0) {
-            return Ok(entries);
+    for entry in archive.entries().context("not a tar stream")? {
+        let mut entry = entry.context("a tar header cannot be read")?;
+        let path =
+            String::from_utf8(entry.path_bytes().into_owned()).context("tar path is not UTF-8")?;
+        let kind = entry.header().entry_type();
+        if !kind.is_file() && !kind.is_dir() {
+            bail!("tar entry {path} has type {kind:?}, not a file or directory");
         }
-        let path = text(&h[..100])?;
-        let mode = parse_octal(&h[100..108]).context("tar mode")? as u32;
-        let uid = parse_octal(&h[108..116]).context("tar uid")? as u32;
-        let size = usize::try_from(parse_octal(&h[124..136]).context("tar size")?)?;
-        let data_start = at + BLOCK;
-        let Some(data) = bytes.get(data_start..data_start + size) else {
-            bail!("tar entry {path} is cut short");
-        };
-        match h[156] {
-            b'0' | 0 | b'5' => {}
-            other => bail!(
-                "tar entry {path} has type {:?}, not a file or directory",
-                other as char
-            ),
-        }
+        let mode = entry.header().mode().context("tar mode")?;
+        let uid = u32::try_from(entry.header().uid().context("tar uid")?)?;
+        let size = entry.size();
+        let mut data = Vec::new();
+        entry
+            .read_to_end(&mut data)
+            .with_context(|| format!("tar entry {path} cannot be read"))?;
+        ensure!(
+            data.len() as u64 == size,
+            "tar entry {path} is cut short: {} of {size} bytes",
+            data.len()
+        );
         entries.push(Entry {
             path,
             mode,
             uid,
-            data: data.to_vec(),
+            data,
         });
-        at = data_start + size.div_ceil(BLOCK) * BLOCK;
     }
-    bail!("tar stream has no end marker")
-}
-
-fn text(field: &[u8]) -> Result<String> {
-    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
-    Ok(std::str::from_utf8(&field[..end])
-        .context("tar path is not UTF-8")?
-        .to_owned())
-}
-
-fn parse_octal(field: &[u8]) -> Result<u64> {
-    let digits = text(field)?;
-    let digits = digits.trim_matches(|c: char| c == ' ' || c == '\0');
-    if digits.is_empty() {
-        return Ok(0);
-    }
-    u64::from_str_radix(digits, 8).with_context(|| format!("not an octal number: {digits:?}"))
+    Ok(entries)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const BLOCK: usize = 512;
 
     #[test]
     fn entries_written_read_back_the_same() {
@@ -180,25 +152,56 @@ mod tests {
     }
 
     #[test]
-    fn header_checksum_is_what_tar_expects() {
+    fn headers_are_ustar_owned_by_root_at_time_zero() {
         let bytes = write(&[Entry::file("a", 0o644, b"x".to_vec())]).expect("no error");
-        let stored = parse_octal(&bytes[148..156]).expect("no error");
-        let mut header = bytes[..BLOCK].to_vec();
-        header[148..156].fill(b' ');
-        let sum: u64 = header.iter().map(|&b| u64::from(b)).sum();
-        assert_eq!(stored, sum);
+        let mut archive = Archive::new(bytes.as_slice());
+        let entry = archive
+            .entries()
+            .expect("no error")
+            .next()
+            .expect("one entry")
+            .expect("no error");
+        let header = entry.header();
+        assert!(header.as_ustar().is_some());
+        assert_eq!(header.username().expect("no error"), Some("root"));
+        assert_eq!(header.groupname().expect("no error"), Some("root"));
+        assert_eq!(header.gid().expect("no error"), 0);
+        assert_eq!(header.mtime().expect("no error"), 0);
+        assert_eq!(header.mode().expect("no error"), 0o644);
     }
 
     #[test]
-    fn a_too_long_path_is_refused_by_name() {
-        let error =
-            write(&[Entry::file(&"a".repeat(101), 0o644, Vec::new())]).expect_err("an error");
-        assert!(error.to_string().contains("longer than 100"), "{error}");
+    fn a_long_path_is_split_into_the_ustar_prefix() {
+        let path = format!("{}/{}", "d".repeat(120), "f".repeat(90));
+        let entries = [Entry::file(&path, 0o644, b"x".to_vec())];
+        let bytes = write(&entries).expect("no error");
+        assert_eq!(read(&bytes).expect("no error"), entries);
+    }
+
+    #[test]
+    fn a_path_no_ustar_header_can_hold_is_refused_by_name() {
+        let long = "a".repeat(101);
+        let error = write(&[Entry::file(&long, 0o644, Vec::new())]).expect_err("an error");
+        assert!(error.to_string().contains(&long), "{error}");
     }
 
     #[test]
     fn a_cut_stream_is_an_error() {
         let bytes = write(&[Entry::file("a", 0o644, vec![1; 600])]).expect("no error");
         assert!(read(&bytes[..700]).is_err());
+    }
+
+    #[test]
+    fn a_symlink_is_refused_by_name() {
+        let mut header = Header::new_ustar();
+        header.set_entry_type(EntryType::Symlink);
+        header.set_size(0);
+        let mut builder = Builder::new(Vec::new());
+        builder
+            .append_link(&mut header, "bin/sh", "busybox")
+            .expect("no error");
+        let bytes = builder.into_inner().expect("no error");
+        let error = read(&bytes).expect_err("an error");
+        assert!(error.to_string().contains("bin/sh"), "{error}");
     }
 }
