@@ -14,6 +14,7 @@ pub mod app_connection;
 pub mod backup_gate;
 pub mod cli;
 pub mod config;
+pub mod gate;
 pub mod http;
 pub mod identity;
 pub mod listener;

@@ -1,12 +1,12 @@
 //! The login pages and the two legs of the code flow: `/auth/start` and `/auth/oidc`.
 
 use super::backup::backup_form;
-use super::current_session::current_session;
 use super::error::AppError;
 use super::issue_session::session_response;
 use super::pages::login_page;
 use super::state::{SharedState, unix_now};
 use crate::config::Settings;
+use crate::gate::current_session;
 use crate::metrics::LoginOutcome;
 use crate::oidc::flow::{authorization_request, finish_login};
 use crate::oidc::issuer_param::check_issuer_param;

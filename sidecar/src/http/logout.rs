@@ -5,10 +5,10 @@
 //! until its expiry, so a saved copy of the cookie no longer opens.
 
 use super::csrf;
-use super::current_session::current_session;
 use super::pages::{logout_page, message_page};
 use super::state::{SharedState, unix_now};
 use crate::config::Settings;
+use crate::gate::current_session;
 use crate::oidc::provider::Provider;
 use crate::session::cookie::clear_cookie;
 use crate::session::{LoginMethod, Session};

@@ -1,10 +1,8 @@
 //! The public HTTP surface: login pages, the callback, and the proxy.
 
 pub mod app;
-pub mod authorize;
 pub mod backup;
 pub mod csrf;
-pub mod current_session;
 pub mod error;
 pub mod forwarding;
 pub mod identity_headers;

@@ -3,24 +3,20 @@
 //! Method, path, query, `Host` and bodies pass through untouched; identity
 //! headers are replaced by the sidecar's (none on a public path without a
 //! session), with a signed token of the identity when configured (see
-//! [`crate::identity`]); the sidecar's cookies stay behind. [`super::authorize`]
+//! [`crate::identity`]); the sidecar's cookies stay behind. the gate ([`crate::gate`])
 //! decides first whether the request goes through at all.
 //! WebSocket handshakes are spliced byte for byte once the app agrees with
 //! `101 Switching Protocols` (see [`super::upgrade`] for why nothing else is).
 
-use super::authorize::{Asked, authorize};
 use super::error::AppError;
 use super::forwarding::{ClientHops, set_forwarding_headers};
-use super::identity_headers::{
-    add_identity_headers, strip_cookies, strip_header_spellings, strip_hop_by_hop,
-    strip_identity_headers,
-};
-use super::state::{SharedState, unix_now};
+use super::identity_headers::{strip_cookies, strip_hop_by_hop};
+use super::state::SharedState;
 use super::upgrade::{app_switched_to_websocket, is_websocket_handshake, splice};
 use crate::app_connection::{AppConnection, send_on_own_connection};
 use crate::config::Settings;
+use crate::gate::{Asked, Pass, decide};
 use crate::listener::ConnectionSlot;
-use crate::session::Session;
 use crate::session::cookie::is_sidecar_cookie;
 use axum::body::Body;
 use axum::extract::Request;
@@ -29,7 +25,6 @@ use axum::http::uri::PathAndQuery;
 use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// At most how many headers a forwarded request gains: `Host`, six of
@@ -40,18 +35,18 @@ const HEADERS_ADDED: usize = 13;
 /// from the client at `peer`.
 pub async fn proxy_request(state: &SharedState, peer: SocketAddr, request: Request) -> Response {
     let settings = state.settings.load_full();
-    match authorize(state, &settings, Asked::of(&request)).await {
-        Ok(identity) => forward(state, &settings, identity, peer, request)
+    match decide(state, &settings, Asked::of(&request)).await {
+        Ok(pass) => forward(state, &settings, pass, peer, request)
             .await
             .unwrap_or_else(IntoResponse::into_response),
-        Err(answer) => answer,
+        Err(refusal) => refusal.into_response(),
     }
 }
 
 async fn forward(
     state: &SharedState,
     settings: &Settings,
-    session: Option<Arc<Session>>,
+    pass: Pass,
     peer: SocketAddr,
     mut request: Request,
 ) -> Result<Response, AppError> {
@@ -77,32 +72,13 @@ async fn forward(
         host.insert(app);
     }
     strip_hop_by_hop(headers, websocket);
-    strip_identity_headers(headers);
     strip_cookies(headers, |name| {
         settings
             .session
             .cookie_names()
             .any(|ours| is_sidecar_cookie(ours, name))
     });
-    if let Some(session) = &session {
-        add_identity_headers(headers, session).map_err(|error| {
-            tracing::warn!(%error, user = %session.user.escape_debug(), "request refused");
-            AppError::Unforwardable(error)
-        })?;
-    }
-    if let Some(identity) = &settings.signed_identity {
-        strip_header_spellings(headers, &identity.header);
-        if let Some(session) = &session {
-            let token = state
-                .identity
-                .header_value(identity, session, unix_now())
-                .map_err(|error| {
-                    tracing::error!(%error, "identity token not signed; request refused");
-                    AppError::IdentityUnsigned(error)
-                })?;
-            headers.insert(identity.header.clone(), token);
-        }
-    }
+    pass.write_identity(state, settings, headers)?;
     set_forwarding_headers(headers, &hops, settings.public_url.scheme() == "https");
 
     let method = request.method().clone();
@@ -135,7 +111,7 @@ async fn forward(
         let app_upgrade = hyper::upgrade::on(&mut response);
         tokio::spawn(splice(
             state.clone(),
-            session,
+            pass.identity,
             slot,
             client_upgrade,
             app_upgrade,

@@ -11,6 +11,7 @@ mod access;
 mod backup;
 mod callback;
 mod connections;
+mod gate_vectors;
 mod identity;
 mod logout;
 mod me;

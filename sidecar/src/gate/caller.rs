@@ -1,7 +1,7 @@
-//! Reading the session a request carries.
+//! Reading the session a request carries: the caller, when a cookie says who.
 
-use super::state::{AppState, unix_now};
 use crate::config::Settings;
+use crate::http::state::{AppState, unix_now};
 use crate::session::cookie::request_cookies;
 use crate::session::{NoSession, Session};
 use http::HeaderMap;

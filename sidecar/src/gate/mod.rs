@@ -1,0 +1,26 @@
+//! The gate: whether a request may pass, and as whom. One decision behind
+//! every door.
+//!
+//! A door is a way a request reaches the sidecar: today the reverse proxy
+//! ([`crate::proxy`]); a forward-auth endpoint for ingresses and Envoy's
+//! ext_authz are doors too. Doors differ only in how they read the original
+//! request ([`Asked`]) and how they answer; the gate reads the session or
+//! bearer token, weighs the access rules, and returns a [`Pass`] (with what
+//! the app must be told, [`Pass::write_identity`]) or a [`Refusal`] (with
+//! the answer it must give, [`Refusal::into_response`]). A shared table of
+//! request vectors (`sidecar/tests/handlers/gate_vectors.rs`) holds the gate
+//! and every door to the same verdicts.
+
+mod asked;
+mod caller;
+mod decide;
+mod pass;
+mod refusal;
+pub mod verdict;
+
+pub use asked::Asked;
+pub use caller::current_session;
+pub use decide::decide;
+pub use pass::Pass;
+pub use refusal::Refusal;
+pub use verdict::{Caller, Verdict, verdict};

@@ -1,0 +1,59 @@
+//! The gate's "yes": who is calling, and what the app must be told.
+
+use crate::config::Settings;
+use crate::http::error::AppError;
+use crate::http::identity_headers::{
+    add_identity_headers, strip_header_spellings, strip_identity_headers,
+};
+use crate::http::state::{AppState, unix_now};
+use crate::session::Session;
+use http::HeaderMap;
+use std::sync::Arc;
+
+/// A request the gate lets through.
+#[derive(Clone, Debug)]
+pub struct Pass {
+    /// The caller, from a session or a bearer token; `None` on a public
+    /// path without one.
+    pub identity: Option<Arc<Session>>,
+}
+
+impl Pass {
+    /// Makes `headers` say what the app must hear, and only that: every
+    /// identity and forwarding header the client sent is removed (in every
+    /// spelling), then the caller's identity is set, with its signed token
+    /// when configured. A door calls it on the request it forwards, or on
+    /// the answer a proxy in front copies headers from.
+    ///
+    /// An identity no header can carry, or a token that cannot be signed,
+    /// refuses the request rather than forwarding it with a header missing.
+    pub fn write_identity(
+        &self,
+        state: &AppState,
+        settings: &Settings,
+        headers: &mut HeaderMap,
+    ) -> Result<(), AppError> {
+        strip_identity_headers(headers);
+        if let Some(session) = &self.identity {
+            add_identity_headers(headers, session).map_err(|error| {
+                tracing::warn!(%error, user = %session.user.escape_debug(), "request refused");
+                AppError::Unforwardable(error)
+            })?;
+        }
+        let Some(signed) = &settings.signed_identity else {
+            return Ok(());
+        };
+        strip_header_spellings(headers, &signed.header);
+        if let Some(session) = &self.identity {
+            let token = state
+                .identity
+                .header_value(signed, session, unix_now())
+                .map_err(|error| {
+                    tracing::error!(%error, "identity token not signed; request refused");
+                    AppError::IdentityUnsigned(error)
+                })?;
+            headers.insert(signed.header.clone(), token);
+        }
+        Ok(())
+    }
+}
