@@ -4,7 +4,11 @@
 #   ${PORTCULLIS_TOOLS_DIR:-$HOME/.cache/portcullis/tools}/helm-<version>/helm
 # Idempotent: builds only what is missing. Prints the directories, one a line.
 # Build logs and times go to stderr.
+#   install-helm.sh        every release in helm-versions
+#   install-helm.sh v3     only the release of that major version
 set -euo pipefail
+
+only="${1:-}"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 tools_root="${PORTCULLIS_TOOLS_DIR:-$HOME/.cache/portcullis/tools}"
@@ -58,5 +62,8 @@ while read -r major version; do
 	[[ -z "$major" || "$major" == \#* ]] && continue
 	[[ "$major" =~ ^v[0-9]+$ && "$version" =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
 		{ echo "bad line in $here/helm-versions: $major $version" >&2; exit 1; }
+	[[ -z "$only" || "$major" == "$only" ]] || continue
 	build "$major" "$version"
+	found=1
 done <"$here/helm-versions"
+[[ -n "${found:-}" ]] || { echo "no Helm ${only:-release} in $here/helm-versions" >&2; exit 1; }
