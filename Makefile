@@ -18,6 +18,7 @@ help:
 	@echo "make demo-cluster  the whole product on a local single-node Kubernetes cluster"
 	@echo "            (helm install, an injected demo app, the test provider); Ctrl-C tears it down"
 	@echo "make images build the operator, sidecar and demo-app image archives without a registry"
+	@echo "make deploy-manifests  render deploy/portcullis.yaml from the Helm chart"
 	@echo "make test   install test dependencies and run every check and test"
 	@echo "make test-unit  only the unit and in-process handler tests (seconds after a build)"
 	@echo "make bench  benchmark the sidecar against oauth2-proxy and no proxy, and the operator"
@@ -70,6 +71,14 @@ provider-tools:
 # tests, built with `go install` and cached outside the clone by version.
 helm-tools:
 	tests/tools/install-helm.sh
+
+# deploy/portcullis.yaml, the chart rendered with its default values for
+# those who apply plain manifests, generated with the Helm 3 of
+# tests/tools/helm-versions; tests/tests/chart.rs fails while it differs.
+.PHONY: deploy-manifests
+deploy-manifests:
+	tests/tools/render-deploy.sh "$$(tests/tools/install-helm.sh v3)/helm" >deploy/portcullis.yaml.new
+	mv deploy/portcullis.yaml.new deploy/portcullis.yaml
 
 # Debian's Chromium and ChromeDriver for the real-browser tests.
 browser-deps:

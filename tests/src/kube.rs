@@ -6,7 +6,7 @@
 //! the test process exits (however it exits), so no apiserver outlives the
 //! tests. Each test works in its own namespace; cluster-scoped objects (the
 //! CRD) are applied idempotently. [`env`] builds one test's world on it;
-//! [`rbac`] runs the operator with the permissions of `deploy/rbac/`.
+//! [`rbac`] runs the operator with the permissions of `deploy/portcullis.yaml`.
 
 pub mod env;
 pub mod rbac;

@@ -2,17 +2,18 @@
 //! users have: it lints and renders with default and non-default values, its
 //! values schema names a typo, its CRD is the generated one, and what it
 //! renders is what the operator needs (restricted pod, fail-closed webhook,
-//! the RBAC of `deploy/`) and what a real API server accepts.
+//! RBAC that names what the operator is told) and what a real API server
+//! accepts; `deploy/portcullis.yaml` is what it renders with default values.
 
 use anyhow::{Context, Result, ensure};
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, PodSpec, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use portcullis_e2e::helm::{Helm, Rendered, chart_dir};
-use portcullis_e2e::kube::rbac::manifest;
+use portcullis_e2e::kube::rbac::DEPLOY_MANIFEST;
 use portcullis_e2e::process::repo_root;
 use std::collections::BTreeMap;
 
@@ -41,7 +42,7 @@ const CUSTOM: &[&str] = &[
     "extraArgs={--retry-seconds=5}",
 ];
 
-/// Release and namespace the names of `deploy/` correspond to.
+/// Release and namespace of `deploy/portcullis.yaml`.
 const RELEASE: &str = "portcullis";
 
 fn render(helm: &Helm, values: &[&str]) -> Rendered {
@@ -441,52 +442,110 @@ fn webhook_is_fail_closed_selects_on_the_inject_label_and_reaches_the_operator()
     }
 }
 
+/// The Helm release `make deploy-manifests` renders `deploy/` with.
+const DEPLOY_HELM: &str = "v3";
+
 #[test]
-fn rbac_and_webhook_equal_the_deploy_manifests() {
-    let deploy = |path: &str| -> serde_yaml::Value {
-        manifest(path, RELEASE, RELEASE).unwrap_or_else(|e| panic!("{path}: {e:#}"))
-    };
+fn deploy_manifest_is_the_chart_rendered_with_default_values() {
+    let path = repo_root().join(DEPLOY_MANIFEST);
+    let committed = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let generator = Helm::of_major(DEPLOY_HELM).unwrap_or_else(|error| panic!("{error:#}"));
+    let output = std::process::Command::new(repo_root().join("tests/tools/render-deploy.sh"))
+        .arg(&generator.bin)
+        .output()
+        .expect("tests/tools/render-deploy.sh runs");
+    assert!(
+        output.status.success(),
+        "render-deploy.sh failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let fresh = String::from_utf8(output.stdout).expect("UTF-8");
+    let differs = committed
+        .lines()
+        .zip(fresh.lines())
+        .position(|(old, new)| old != new)
+        .or_else(|| {
+            (committed.lines().count() != fresh.lines().count())
+                .then(|| committed.lines().count().min(fresh.lines().count()))
+        });
+    if let Some(index) = differs {
+        panic!(
+            "{DEPLOY_MANIFEST} is not what the chart renders (from line {}): \
+             run `make deploy-manifests`\n committed: {:?}\n rendered:  {:?}",
+            index + 1,
+            committed.lines().nth(index),
+            fresh.lines().nth(index)
+        );
+    }
+    // Helm 4 lays the documents out differently; the objects are the same.
+    let expected = Rendered::parse(&committed).expect("parses");
     for helm in Helm::all() {
         let rendered = render(&helm, &[]);
-        let cluster_role: ClusterRole = rendered.only("ClusterRole").expect("ClusterRole");
-        let expected: ClusterRole =
-            serde_yaml::from_value(deploy("rbac/clusterrole.yaml")).expect("deploy ClusterRole");
-        assert_eq!(cluster_role.rules, expected.rules, "ClusterRole rules");
-        assert_eq!(cluster_role.metadata.name, expected.metadata.name);
-        let role: Role = rendered.only("Role").expect("Role");
-        let expected: Role = serde_yaml::from_value(deploy("rbac/role.yaml")).expect("Role");
-        assert_eq!(role.rules, expected.rules, "Role rules");
-        assert_eq!(role.metadata.name, expected.metadata.name);
-        assert_eq!(role.metadata.namespace, expected.metadata.namespace);
-        let binding: ClusterRoleBinding = rendered.only("ClusterRoleBinding").expect("binding");
-        let expected: ClusterRoleBinding =
-            serde_yaml::from_value(deploy("rbac/clusterrolebinding.yaml")).expect("binding");
-        assert_eq!(binding.role_ref, expected.role_ref);
-        assert_eq!(binding.subjects, expected.subjects);
-        let binding: RoleBinding = rendered.only("RoleBinding").expect("binding");
-        let expected: RoleBinding =
-            serde_yaml::from_value(deploy("rbac/rolebinding.yaml")).expect("binding");
-        assert_eq!(binding.role_ref, expected.role_ref);
-        assert_eq!(binding.subjects, expected.subjects);
+        assert_eq!(rendered.names(), expected.names(), "helm {}", helm.version);
+        for (object, committed) in rendered.objects.iter().zip(&expected.objects) {
+            assert!(
+                object == committed,
+                "helm {} renders otherwise than {DEPLOY_MANIFEST}:\n{}\ninstead of\n{}",
+                helm.version,
+                serde_yaml::to_string(object).unwrap_or_default(),
+                serde_yaml::to_string(committed).unwrap_or_default()
+            );
+        }
+    }
+}
+
+#[test]
+fn operator_is_told_the_names_its_rbac_allows() {
+    for helm in Helm::all() {
+        let rendered = render(&helm, &[]);
         let account: ServiceAccount = rendered.only("ServiceAccount").expect("account");
-        let expected: ServiceAccount =
-            serde_yaml::from_value(deploy("rbac/serviceaccount.yaml")).expect("account");
-        assert_eq!(account.metadata.name, expected.metadata.name);
+        for binding in [
+            rendered
+                .only::<ClusterRoleBinding>("ClusterRoleBinding")
+                .expect("binding")
+                .subjects,
+            rendered
+                .only::<RoleBinding>("RoleBinding")
+                .expect("binding")
+                .subjects,
+        ] {
+            let subjects = binding.unwrap_or_default();
+            assert_eq!(
+                subjects.iter().map(|s| Some(&s.name)).collect::<Vec<_>>(),
+                [account.metadata.name.as_ref()],
+                "helm {}",
+                helm.version
+            );
+        }
+        let resource_names = |rules: Option<Vec<PolicyRule>>, resource: &str| -> Vec<String> {
+            rules
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|rule| rule.resources.iter().flatten().any(|r| r == resource))
+                .flat_map(|rule| rule.resource_names.unwrap_or_default())
+                .collect()
+        };
+        let cluster_role: ClusterRole = rendered.only("ClusterRole").expect("ClusterRole");
+        let role: Role = rendered.only("Role").expect("Role");
         let config: MutatingWebhookConfiguration = rendered
             .only("MutatingWebhookConfiguration")
             .expect("webhook");
-        let expected: MutatingWebhookConfiguration =
-            serde_yaml::from_value(deploy("webhook/mutatingwebhookconfiguration.yaml"))
-                .expect("webhook");
-        assert_eq!(config.metadata.name, expected.metadata.name);
-        assert_eq!(config.webhooks, expected.webhooks, "helm {}", helm.version);
-        // The names the operator is told are the names the RBAC allows.
+        assert_eq!(
+            resource_names(cluster_role.rules, "mutatingwebhookconfigurations"),
+            [config.metadata.name.clone().expect("name")]
+        );
+        assert_eq!(
+            resource_names(role.rules, "secrets"),
+            ["portcullis-webhook-tls"]
+        );
         let deployment: Deployment = rendered.only("Deployment").expect("Deployment");
         let pod = deployment.spec.expect("spec").template.spec.expect("pod");
         assert_eq!(pod.service_account_name, account.metadata.name);
         let args = operator_container(&pod).args.clone().unwrap_or_default();
         assert!(args.contains(&"--webhook-cert-secret=portcullis-webhook-tls".to_owned()));
         assert!(args.contains(&"--webhook-config=portcullis".to_owned()));
+        assert_eq!(config.metadata.name.as_deref(), Some("portcullis"));
     }
 }
 

@@ -1,9 +1,9 @@
 //! Sidecar injection on the real API server, with the operator holding exactly
-//! the permissions of `deploy/rbac/`.
+//! the permissions of `deploy/portcullis.yaml` (the chart's).
 //!
-//! The webhook configuration is `deploy/webhook/` with its `clientConfig`
-//! pointed by `url` at the locally running operator; the API server calls it
-//! over TLS trusting only the `caBundle` the operator put there. The test
+//! The webhook configuration is that file's, with its `clientConfig` pointed
+//! by `url` at the locally running operator; the API server calls it over
+//! TLS trusting only the `caBundle` the operator put there. The test
 //! namespace enforces the Pod Security `restricted` profile, so every
 //! injected pod the API server accepts passed it.
 
@@ -64,7 +64,7 @@ impl Env {
         self.stopped_operator_fails_closed().await
     }
 
-    /// With only the RBAC files' permissions: generated objects, a Lease, a caBundle.
+    /// With only the chart's RBAC: generated objects, a Lease, a caBundle.
     async fn operator_reconciles_and_leads(&self) -> Result<()> {
         let name = format!("{SETTINGS}-portcullis");
         eventually("the generated ConfigMap and Secret", || async {
@@ -343,9 +343,9 @@ impl Env {
 
 // === harness ===
 
-/// A namespace enforcing `restricted`, RBAC from `deploy/rbac/` bound to a
-/// ServiceAccount, the webhook configuration, an `OidcSettings`, and the
-/// operator running with the ServiceAccount's token.
+/// A namespace enforcing `restricted`, the RBAC of `deploy/portcullis.yaml`
+/// bound to a ServiceAccount, the webhook configuration, an `OidcSettings`,
+/// and the operator running with the ServiceAccount's token.
 struct Env {
     client: Client,
     namespace: String,
@@ -494,10 +494,11 @@ fn options() -> SidecarOptions {
     }
 }
 
-/// `deploy/webhook/` pointed by url at the local operator, for this namespace only.
+/// The webhook configuration of `deploy/portcullis.yaml` pointed by url at the
+/// local operator, for this namespace only.
 async fn register_webhook(client: &Client, namespace: &str, name: &str, port: u16) -> Result<()> {
     let mut config: MutatingWebhookConfiguration =
-        manifest("webhook/mutatingwebhookconfiguration.yaml", namespace, name)?;
+        manifest("MutatingWebhookConfiguration", namespace, name)?;
     for webhook in config.webhooks.iter_mut().flatten() {
         webhook.client_config.service = None;
         webhook.client_config.url = Some(format!("https://127.0.0.1:{port}/mutate"));

@@ -1,9 +1,11 @@
-//! The operator's permissions from `deploy/rbac/`, applied for one test
-//! namespace and bound to a ServiceAccount whose token the operator then
-//! runs with, so tests see exactly what a cluster grants it, or a reduced
-//! copy of it to see what a missing permission does.
+//! The operator's permissions from `deploy/portcullis.yaml` (the chart
+//! rendered with its defaults), applied for one test namespace and bound to
+//! a ServiceAccount whose token the operator then runs with, so tests see
+//! exactly what a cluster grants it, or a reduced copy of it to see what a
+//! missing permission does.
 
 use super::Cluster;
+use crate::helm::Rendered;
 use crate::process::repo_root;
 use anyhow::{Context, Result, ensure};
 use k8s_openapi::api::authentication::v1::TokenRequest;
@@ -14,10 +16,16 @@ use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use serde::de::DeserializeOwned;
 use std::path::PathBuf;
 
-/// Reads a manifest from `deploy/`, with the operator's namespace and the
-/// webhook configuration's name replaced (as the chart will).
-pub fn manifest<K: DeserializeOwned>(path: &str, namespace: &str, webhook: &str) -> Result<K> {
-    let text = std::fs::read_to_string(repo_root().join("deploy").join(path))?;
+/// The plain manifests generated from the chart.
+pub const DEPLOY_MANIFEST: &str = "deploy/portcullis.yaml";
+
+/// The only object of `kind` in [`DEPLOY_MANIFEST`], with the operator's
+/// namespace and the webhook configuration's name replaced (as installing
+/// the chart there under that name would).
+pub fn manifest<K: DeserializeOwned>(kind: &str, namespace: &str, webhook: &str) -> Result<K> {
+    let path = repo_root().join(DEPLOY_MANIFEST);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     let text = text
         .replace(
             "namespace: portcullis\n",
@@ -27,8 +35,8 @@ pub fn manifest<K: DeserializeOwned>(path: &str, namespace: &str, webhook: &str)
             "resourceNames: [portcullis]",
             &format!("resourceNames: [{webhook}]"),
         )
-        .replace("name: portcullis\n", &format!("name: {webhook}\n"));
-    Ok(serde_yaml::from_str(&text)?)
+        .replace("\n  name: portcullis\n", &format!("\n  name: {webhook}\n"));
+    Rendered::parse(&text)?.only(kind)
 }
 
 /// The name the ClusterRole and its binding get for `namespace` (cluster-scoped
@@ -37,9 +45,9 @@ pub fn cluster_role_name(namespace: &str) -> String {
     format!("portcullis-operator-{namespace}")
 }
 
-/// The ClusterRole of `deploy/rbac/` for `namespace`.
+/// The operator's ClusterRole for `namespace`.
 pub fn cluster_role(namespace: &str, webhook: &str) -> Result<ClusterRole> {
-    let mut role: ClusterRole = manifest("rbac/clusterrole.yaml", namespace, webhook)?;
+    let mut role: ClusterRole = manifest("ClusterRole", namespace, webhook)?;
     role.metadata.name = Some(cluster_role_name(namespace));
     Ok(role)
 }
@@ -57,7 +65,7 @@ pub async fn apply_cluster_role(client: &Client, role: &ClusterRole) -> Result<(
     Ok(())
 }
 
-/// Applies the RBAC files for `namespace`, the ClusterRole as `adjust` leaves
+/// Applies the operator's RBAC for `namespace`, the ClusterRole as `adjust` leaves
 /// it, and returns a kubeconfig holding the ServiceAccount's token.
 pub async fn operator_kubeconfig(
     cluster: &Cluster,
@@ -67,14 +75,13 @@ pub async fn operator_kubeconfig(
     adjust: impl FnOnce(&mut ClusterRole),
 ) -> Result<PathBuf> {
     let apply = PatchParams::apply("portcullis-tests").force();
-    let account: ServiceAccount = manifest("rbac/serviceaccount.yaml", namespace, webhook)?;
+    let account: ServiceAccount = manifest("ServiceAccount", namespace, webhook)?;
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
     accounts.create(&PostParams::default(), &account).await?;
     let mut role = cluster_role(namespace, webhook)?;
     adjust(&mut role);
     apply_cluster_role(client, &role).await?;
-    let mut binding: ClusterRoleBinding =
-        manifest("rbac/clusterrolebinding.yaml", namespace, webhook)?;
+    let mut binding: ClusterRoleBinding = manifest("ClusterRoleBinding", namespace, webhook)?;
     let unique = |meta: &mut ObjectMeta| meta.name = Some(cluster_role_name(namespace));
     unique(&mut binding.metadata);
     binding.role_ref.name = cluster_role_name(namespace);
@@ -85,11 +92,11 @@ pub async fn operator_kubeconfig(
             &Patch::Apply(&binding),
         )
         .await?;
-    let role: Role = manifest("rbac/role.yaml", namespace, webhook)?;
+    let role: Role = manifest("Role", namespace, webhook)?;
     Api::<Role>::namespaced(client.clone(), namespace)
         .create(&PostParams::default(), &role)
         .await?;
-    let binding: RoleBinding = manifest("rbac/rolebinding.yaml", namespace, webhook)?;
+    let binding: RoleBinding = manifest("RoleBinding", namespace, webhook)?;
     Api::<RoleBinding>::namespaced(client.clone(), namespace)
         .create(&PostParams::default(), &binding)
         .await?;
