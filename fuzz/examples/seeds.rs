@@ -3,7 +3,7 @@
 //! files, written by hand.
 
 use portcullis_fuzz::{COOKIE_NAME, LEGACY_COOKIE_NAME, NOW, keys};
-use portcullis_sidecar::roles::Role;
+use portcullis_sidecar::access::roles::Role;
 use portcullis_sidecar::session::{LoginMethod, Session, seal_session};
 use std::fs;
 use std::path::Path;

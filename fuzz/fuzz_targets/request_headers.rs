@@ -30,14 +30,14 @@ use http::{Method, Version};
 use ipnet::IpNet;
 use libfuzzer_sys::fuzz_target;
 use portcullis_fuzz::{COOKIE_NAME, LEGACY_COOKIE_NAME, NOW};
-use portcullis_sidecar::http::forwarding::{ClientHops, set_forwarding_headers};
-use portcullis_sidecar::http::identity_headers::{
+use portcullis_sidecar::proxy::forwarding::{ClientHops, set_forwarding_headers};
+use portcullis_sidecar::gate::identity_headers::{
     self as identity, add_identity_headers, strip_cookies, strip_hop_by_hop, strip_identity_headers,
 };
-use portcullis_sidecar::http::upgrade::is_websocket_handshake;
+use portcullis_sidecar::proxy::upgrade::is_websocket_handshake;
 use portcullis_sidecar::oidc::claim_path::ClaimPath;
 use portcullis_sidecar::oidc::claims::identity_from_claims;
-use portcullis_sidecar::roles::{RoleMapping, grant_for};
+use portcullis_sidecar::access::roles::{RoleMapping, grant_for};
 use portcullis_sidecar::session::cookie::is_sidecar_cookie;
 use portcullis_sidecar::session::model::bounded_groups;
 use portcullis_sidecar::session::{LoginMethod, Session};

@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portcullis_sidecar::return_path::return_path_or_default;
+use portcullis_sidecar::http::return_path::return_path_or_default;
 use url::Url;
 
 fuzz_target!(|data: &[u8]| {

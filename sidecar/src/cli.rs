@@ -97,7 +97,7 @@ pub fn run(cli: Cli) -> ExitCode {
             init_logging();
             match runtime(cli.worker_threads).map(|runtime| {
                 let drain_delay = std::time::Duration::from_secs(cli.drain_delay_seconds);
-                runtime.block_on(crate::server::serve(settings, path, drain_delay))
+                runtime.block_on(crate::serve::server::serve(settings, path, drain_delay))
             }) {
                 Ok(Ok(())) => ExitCode::SUCCESS,
                 Ok(Err(error)) => {
@@ -170,7 +170,7 @@ fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .json()
-        .fmt_fields(crate::log_fields::JsonObjectFields)
+        .fmt_fields(crate::observe::log_fields::JsonObjectFields)
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();

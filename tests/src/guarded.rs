@@ -10,7 +10,7 @@ use crate::echo::Echo;
 use crate::process::free_port;
 use crate::sidecar::{Sidecar, SidecarSetup, reserve_public_url};
 use anyhow::{Context, Result};
-use portcullis_sidecar::roles::Role;
+use portcullis_sidecar::access::roles::Role;
 use portcullis_sidecar::session::model::new_session_id;
 use portcullis_sidecar::session::{KeyRing, LoginMethod, Session, seal_session};
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -8,7 +8,7 @@
 use anyhow::Result;
 use portcullis_contract::access::{Access, AccessRule};
 use portcullis_e2e::guarded::{Guarded, RawResponse, read_response};
-use portcullis_sidecar::roles::Role;
+use portcullis_sidecar::access::roles::Role;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;

@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 use portcullis_e2e::guarded::{Guarded, read_response};
-use portcullis_sidecar::roles::Role;
+use portcullis_sidecar::access::roles::Role;
 use serde_json::Value;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

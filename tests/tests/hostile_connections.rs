@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 use portcullis_e2e::guarded::{Guarded, read_response};
-use portcullis_sidecar::roles::Role;
+use portcullis_sidecar::access::roles::Role;
 use serde_json::Value;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -6,7 +6,7 @@ use portcullis_e2e::browser::{Browser, form_token};
 use portcullis_e2e::guarded::{Guarded, read_response};
 use portcullis_e2e::sidecar::{ROOT_PASSWORD, ROOT_USERNAME};
 use portcullis_e2e::stack::Stack;
-use portcullis_sidecar::roles::Role;
+use portcullis_sidecar::access::roles::Role;
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;

@@ -4,6 +4,7 @@
 //! ([`crate::gate`]) weighs that against who is calling. Pure, so every
 //! case is a plain unit test.
 
+pub mod roles;
 pub mod rules;
 
 pub use rules::AccessRules;

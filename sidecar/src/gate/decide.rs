@@ -14,7 +14,7 @@ use super::refusal::Refusal;
 use super::verdict::{Caller, Verdict, verdict};
 use crate::config::Settings;
 use crate::http::state::AppState;
-use crate::metrics::{AccessOutcome, BearerResult};
+use crate::observe::metrics::{AccessOutcome, BearerResult};
 use crate::oidc::bearer::{BearerError, bearer_token, verify_bearer};
 use crate::session::Session;
 use portcullis_contract::access::Access;

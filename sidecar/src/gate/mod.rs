@@ -14,6 +14,7 @@
 mod asked;
 mod caller;
 mod decide;
+pub mod identity_headers;
 mod pass;
 mod refusal;
 pub mod verdict;

@@ -1,10 +1,10 @@
 //! The gate's "yes": who is calling, and what the app must be told.
 
 use crate::config::Settings;
-use crate::http::error::AppError;
-use crate::http::identity_headers::{
+use crate::gate::identity_headers::{
     add_identity_headers, strip_header_spellings, strip_identity_headers,
 };
+use crate::http::error::AppError;
 use crate::http::state::{AppState, unix_now};
 use crate::session::Session;
 use http::HeaderMap;

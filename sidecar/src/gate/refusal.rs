@@ -1,8 +1,8 @@
 //! Why the gate stopped a request, and the answer each door gives for it.
 
+use crate::access::roles::NotInAllowedGroups;
 use crate::http::error::AppError;
 use crate::oidc::provider::DiscoveryFailure;
-use crate::roles::NotInAllowedGroups;
 use axum::response::{IntoResponse, Redirect, Response};
 use portcullis_contract::access::path::AmbiguousPath;
 

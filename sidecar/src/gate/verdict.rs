@@ -1,6 +1,6 @@
 //! What happens to a request, given the access it needs and who is calling.
 
-use crate::roles::Role;
+use crate::access::roles::Role;
 use portcullis_contract::access::Access;
 
 /// Who is calling, as far as access goes.

@@ -5,13 +5,13 @@
 //! router: its dispatch, layers and boxed futures cost about a sixth of a
 //! proxied request (`make bench-profile`), and the proxy needs none of them.
 
-use super::backup::backup_login;
 use super::csrf::refuse_cross_site_posts;
 use super::jwks::jwks;
 use super::login::{callback, login_page_handler, me, start};
 use super::logout::{confirm, logout};
 use super::observe::{in_flight_then_counted, time_own_handler, trace_layer};
 use super::state::SharedState;
+use crate::backup::login::backup_login;
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -78,7 +78,7 @@ impl PublicApp {
             } else {
                 // Boxed: the proxy's future is kilobytes, and the server
                 // would otherwise copy it whole on its way in, every request.
-                Box::pin(super::proxy::proxy_request(state, peer, request)).await
+                Box::pin(crate::proxy::proxy_request(state, peer, request)).await
             }
         })
         .await

@@ -52,14 +52,14 @@ pub enum AppError {
     Claims(ClaimsError),
     /// The user is in none of the groups allowed to sign in.
     #[error(transparent)]
-    NotAllowed(crate::roles::NotInAllowedGroups),
+    NotAllowed(crate::access::roles::NotInAllowedGroups),
     /// The provider sent more (or longer) groups than one cookie can hold.
     #[error(transparent)]
     SessionTooLarge(#[from] crate::session::cookie::SessionTooLarge),
     /// The session holds a value no header can carry (issued before such
     /// values were refused at login).
     #[error(transparent)]
-    Unforwardable(#[from] super::identity_headers::Unforwardable),
+    Unforwardable(#[from] crate::gate::identity_headers::Unforwardable),
     /// The identity token for the app could not be signed.
     #[error(transparent)]
     IdentityUnsigned(#[from] crate::identity::signer::SignError),

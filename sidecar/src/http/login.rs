@@ -1,13 +1,14 @@
 //! The login pages and the two legs of the code flow: `/auth/start` and `/auth/oidc`.
 
-use super::backup::backup_form;
 use super::error::AppError;
 use super::issue_session::session_response;
 use super::pages::login_page;
 use super::state::{SharedState, unix_now};
+use crate::backup::login::backup_form;
 use crate::config::Settings;
 use crate::gate::current_session;
-use crate::metrics::LoginOutcome;
+use crate::http::return_path::return_path_or_default;
+use crate::observe::metrics::LoginOutcome;
 use crate::oidc::flow::{authorization_request, finish_login};
 use crate::oidc::issuer_param::check_issuer_param;
 use crate::oidc::pending::{
@@ -15,7 +16,6 @@ use crate::oidc::pending::{
     pending_cookies_to_forget,
 };
 use crate::oidc::signed_in::{Proof, session_from_claims};
-use crate::return_path::return_path_or_default;
 use crate::session::LoginMethod;
 use crate::session::cookie::{clear_cookie, request_cookie_pairs, request_cookies, set_cookie};
 use axum::extract::{Query, State};

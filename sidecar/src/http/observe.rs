@@ -7,7 +7,7 @@
 //! say what they are about on their own.
 
 use super::state::SharedState;
-use crate::metrics::{Metrics, RouteLabels, StatusLabels};
+use crate::observe::metrics::{Metrics, RouteLabels, StatusLabels};
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;

@@ -1,11 +1,11 @@
 //! What every request handler shares.
 
-use crate::backup_gate::{Attempter, BackupGate};
+use crate::backup::budgets::{Attempter, BackupGate};
+use crate::backup::password_checks::PasswordChecks;
 use crate::config::Settings;
 use crate::identity::IdentitySigner;
-use crate::metrics::Metrics;
+use crate::observe::metrics::Metrics;
 use crate::oidc::provider::Provider;
-use crate::password_checks::PasswordChecks;
 use crate::session::revoked::RevokedSessions;
 use arc_swap::ArcSwap;
 use std::sync::Arc;

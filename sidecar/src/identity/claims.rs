@@ -78,7 +78,7 @@ impl Subject {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::roles::Role;
+    use crate::access::roles::Role;
 
     fn session() -> Session {
         Session {

@@ -131,7 +131,7 @@ pub fn sign(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::roles::Role;
+    use crate::access::roles::Role;
     use crate::session::LoginMethod;
     use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
     use portcullis_contract::identity_keys::{generate_identity_key_line, parse_identity_keys};

@@ -5,7 +5,7 @@
 //! and groups often live only there), then read by the configured names.
 
 use super::claim_path::{self, ClaimPath};
-use crate::roles::groups_from_claim;
+use crate::access::roles::groups_from_claim;
 pub use portcullis_contract::header_value::is_header_safe;
 use serde_json::{Map, Value};
 

@@ -8,8 +8,8 @@
 //! two ways in cannot drift apart.
 
 use super::claims::{ClaimsError, identity_from_claims};
+use crate::access::roles::{NotInAllowedGroups, grant_for};
 use crate::config::Settings;
-use crate::roles::{NotInAllowedGroups, grant_for};
 use crate::session::model::{bounded_groups, new_session_id};
 use crate::session::{LoginMethod, Session};
 use serde_json::{Map, Value};

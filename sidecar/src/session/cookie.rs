@@ -148,7 +148,7 @@ pub fn clear_cookie(name: &str, secure: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::roles::Role;
+    use crate::access::roles::Role;
     use crate::session::model::LoginMethod;
     use http::HeaderValue;
     use portcullis_contract::session_keys::generate_key_line;

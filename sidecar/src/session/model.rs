@@ -1,6 +1,6 @@
 //! What a session grants, and the bounds that keep it inside one cookie.
 
-use crate::roles::Role;
+use crate::access::roles::Role;
 use serde::{Deserialize, Serialize};
 
 /// Most groups kept in a session; the role is decided before trimming.

@@ -165,7 +165,7 @@ impl OpenedSessions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::roles::Role;
+    use crate::access::roles::Role;
     use crate::session::cookie::seal_session;
     use crate::session::model::LoginMethod;
     use portcullis_contract::session_keys::generate_key_line;

@@ -12,9 +12,9 @@ use crate::support::{CLIENT, Options, send, session_cookie_with, state};
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, header};
 use axum::response::IntoResponse;
+use portcullis_sidecar::access::roles::Role;
 use portcullis_sidecar::gate::{Asked, Refusal, decide};
 use portcullis_sidecar::http::state::SharedState;
-use portcullis_sidecar::roles::Role;
 
 /// The rules every vector is judged by.
 const RULES: &str = "authorization:

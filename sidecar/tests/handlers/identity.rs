@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{StatusCode, header};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use portcullis_contract::identity_keys::parse_identity_keys;
-use portcullis_sidecar::roles::Role;
+use portcullis_sidecar::access::roles::Role;
 use serde_json::Value;
 
 const SIGNED: &str = "signedIdentity:\n  keyFile: /secrets/identity-keys\n";

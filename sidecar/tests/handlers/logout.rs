@@ -5,7 +5,7 @@ use crate::support::{
     set_cookies, state, text,
 };
 use axum::http::{StatusCode, header};
-use portcullis_sidecar::roles::Role;
+use portcullis_sidecar::access::roles::Role;
 
 #[tokio::test]
 async fn get_only_asks_for_confirmation() {

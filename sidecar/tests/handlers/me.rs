@@ -2,7 +2,7 @@
 
 use crate::support::{Options, get, send, session_cookie, state, text};
 use axum::http::StatusCode;
-use portcullis_sidecar::roles::Role;
+use portcullis_sidecar::access::roles::Role;
 
 #[tokio::test]
 async fn without_a_session_me_is_a_json_401_pointing_to_login() {

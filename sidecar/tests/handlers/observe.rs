@@ -4,7 +4,7 @@
 use crate::support::{Options, get, send, session_cookie, state};
 use axum::Router;
 use axum::http::StatusCode;
-use portcullis_sidecar::roles::Role;
+use portcullis_sidecar::access::roles::Role;
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};

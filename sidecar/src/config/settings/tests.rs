@@ -158,7 +158,7 @@ fn role_mapping_and_group_claim_path_are_read() {
     assert_eq!(settings.oidc.group_claim.as_str(), "realm_access.roles");
     assert_eq!(
         settings.oidc.roles,
-        crate::roles::RoleMapping::new(&["ops"], &["trusted"], &["staff"])
+        crate::access::roles::RoleMapping::new(&["ops"], &["trusted"], &["staff"])
     );
 }
 

@@ -13,7 +13,7 @@
 //!
 //! Time is passed in, so the decisions are tested without sleeping.
 
-use crate::rate_limit::{Rate, RateLimiter};
+use crate::backup::rate_limit::{Rate, RateLimiter};
 use std::net::IpAddr;
 use std::time::Duration;
 

@@ -18,8 +18,8 @@
 //! request, spliced WebSockets are closed, and the call returns once every
 //! connection has ended.
 
-use crate::app_connection::AppConnection;
 use crate::config::connections::ConnectionLimits;
+use crate::proxy::app_connection::AppConnection;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::response::Response;

@@ -6,7 +6,7 @@
 //! removed too: the app has no use for them and should not hold them.
 
 use crate::session::Session;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// `X-Forwarded-User`: the username.
 pub const USER: HeaderName = HeaderName::from_static("x-forwarded-user");
@@ -27,30 +27,6 @@ pub const ROOT: HeaderName = HeaderName::from_static("x-portcullis-root");
 const OWNED_PREFIXES: [&str; 2] = ["x-portcullis-", "x-forwarded-"];
 /// Names of request headers only the sidecar may set, beside the prefixes.
 const OWNED_NAMES: [&str; 2] = ["forwarded", "x-real-ip"];
-
-/// Headers a `Connection` header may never remove: they carry the request
-/// itself (`Host`, `Cookie`, the body's length) or the sidecar's word on it.
-const NEVER_HOP_BY_HOP: [HeaderName; 4] = [
-    header::HOST,
-    header::COOKIE,
-    header::CONTENT_LENGTH,
-    header::AUTHORIZATION,
-];
-
-/// Hop-by-hop headers (RFC 9110 §7.6.1) never forwarded as they are, with
-/// `Proxy-Connection` (still sent by some clients) and `HTTP2-Settings`
-/// (only meaningful with an `h2c` upgrade, which is never passed on).
-const HOP_BY_HOP: [HeaderName; 9] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    HeaderName::from_static("http2-settings"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-];
 
 /// True for a header name only the sidecar may send to the app, however the
 /// client spelled it: servers in the CGI tradition (WSGI, PHP, Rack) read
@@ -96,79 +72,6 @@ pub fn strip_header_spellings(headers: &mut HeaderMap, name: &HeaderName) {
     for spelling in spellings {
         headers.remove(spelling);
     }
-}
-
-/// Removes hop-by-hop headers, including those named in `Connection`
-/// (except the end-to-end ones it may not remove); keeps `Upgrade` when asked.
-///
-/// The names are looked for among those present, in one pass: most
-/// requests and answers carry none of them, and removing an absent name
-/// costs a hash and a probe each.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    let named_in_connection = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .flat_map(|value| value.as_bytes().split(|byte| *byte == b','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim_ascii()).ok())
-        .filter(|name| !NEVER_HOP_BY_HOP.contains(name));
-    let present: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| HOP_BY_HOP.contains(name) || *name == header::UPGRADE)
-        .cloned()
-        .chain(named_in_connection)
-        .filter(|name| !(keep_upgrade && name == header::UPGRADE))
-        .collect();
-    for name in present {
-        headers.remove(name);
-    }
-    if keep_upgrade {
-        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    }
-}
-
-/// Removes the cookies whose name `remove` picks from the `Cookie` headers,
-/// keeping the app's own byte for byte, even those that are not UTF-8.
-pub fn strip_cookies(headers: &mut HeaderMap, remove: impl Fn(&str) -> bool) {
-    if !headers.contains_key(header::COOKIE) {
-        return;
-    }
-    let mut kept: Vec<u8> = Vec::new();
-    for pair in headers
-        .get_all(header::COOKIE)
-        .iter()
-        .flat_map(|value| cookie_header_pairs(value.as_bytes()))
-        .map(<[u8]>::trim_ascii)
-        .filter(|pair| !pair.is_empty())
-    {
-        let name = pair.split(|byte| *byte == b'=').next().unwrap_or(pair);
-        if std::str::from_utf8(name.trim_ascii()).is_ok_and(&remove) {
-            continue;
-        }
-        if !kept.is_empty() {
-            kept.extend_from_slice(b"; ");
-        }
-        kept.extend_from_slice(pair);
-    }
-    headers.remove(header::COOKIE);
-    if let Ok(value) = HeaderValue::from_bytes(&kept)
-        && !kept.is_empty()
-    {
-        headers.insert(header::COOKIE, value);
-    }
-}
-
-/// The `;`-separated pairs of one `Cookie` header, as bytes. A header that
-/// is UTF-8 throughout (nearly every one) is split as text, which looks for
-/// `;` a word at a time rather than a byte at a time: the session cookie
-/// alone is one or two KiB.
-fn cookie_header_pairs(header: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let (text, odd): (&str, &[u8]) = match std::str::from_utf8(header) {
-        Ok(text) => (text, &[]),
-        Err(_) => ("", header),
-    };
-    text.split(';')
-        .map(str::as_bytes)
-        .chain(odd.split(|byte| *byte == b';'))
 }
 
 /// An identity value no header can carry; the request is refused rather
@@ -243,7 +146,7 @@ pub fn encode_groups(groups: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::roles::Role;
+    use crate::access::roles::Role;
     use crate::session::LoginMethod;
 
     fn session() -> Session {
@@ -334,28 +237,6 @@ mod tests {
     }
 
     #[test]
-    fn connection_cannot_remove_end_to_end_headers() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::CONNECTION,
-            HeaderValue::from_static("host, cookie, content-length, authorization, x-private"),
-        );
-        headers.insert(header::HOST, HeaderValue::from_static("app.example"));
-        headers.insert(header::COOKIE, HeaderValue::from_static("app=1"));
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic x"));
-        headers.insert("x-private", HeaderValue::from_static("1"));
-        headers.insert(
-            "http2-settings",
-            HeaderValue::from_static("AAMAAABkAAQAoAAAAAIAAAAA"),
-        );
-        strip_hop_by_hop(&mut headers, false);
-        let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
-        left.sort_unstable();
-        assert_eq!(left, ["authorization", "content-length", "cookie", "host"]);
-    }
-
-    #[test]
     fn a_group_name_with_a_comma_stays_one_group() {
         let groups = ["admin,staff", "100%", "Ärzte", "plain one"].map(String::from);
         assert_eq!(
@@ -374,63 +255,5 @@ mod tests {
             Err(Unforwardable("user"))
         );
         assert!(headers.is_empty());
-    }
-
-    #[test]
-    fn only_the_sidecars_cookies_are_removed() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::COOKIE,
-            HeaderValue::from_static("app=1; s=secret; s_login=x"),
-        );
-        headers.append(header::COOKIE, HeaderValue::from_static("theme=dark"));
-        strip_cookies(&mut headers, |name| name == "s" || name == "s_login");
-        assert_eq!(headers[header::COOKIE], "app=1; theme=dark");
-        let mut only_ours = HeaderMap::new();
-        only_ours.insert(header::COOKIE, HeaderValue::from_static("s=secret"));
-        strip_cookies(&mut only_ours, |name| name == "s");
-        assert!(only_ours.get(header::COOKIE).is_none());
-    }
-
-    #[test]
-    fn the_apps_non_ascii_cookies_pass_unchanged() {
-        let mut headers = HeaderMap::new();
-        let odd = HeaderValue::from_bytes(b"theme=d\xe9j\xe0; s=secret; lang=fr").expect("value");
-        headers.insert(header::COOKIE, odd);
-        strip_cookies(&mut headers, |name| name == "s");
-        assert_eq!(
-            headers[header::COOKIE].as_bytes(),
-            b"theme=d\xe9j\xe0; lang=fr"
-        );
-    }
-
-    #[test]
-    fn hop_by_hop_headers_are_dropped_unless_upgrading() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::CONNECTION,
-            HeaderValue::from_static("keep-alive, x-private"),
-        );
-        headers.insert("x-private", HeaderValue::from_static("1"));
-        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        let mut upgrading = headers.clone();
-        strip_hop_by_hop(&mut headers, false);
-        assert!(headers.is_empty(), "{headers:?}");
-        upgrading.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-        strip_hop_by_hop(&mut upgrading, true);
-        assert_eq!(upgrading[header::UPGRADE], "websocket");
-        assert_eq!(upgrading[header::CONNECTION], "upgrade");
-    }
-
-    #[test]
-    fn headers_named_beside_a_non_ascii_connection_token_are_still_dropped() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::CONNECTION,
-            HeaderValue::from_bytes(b"x-private, caf\xe9").expect("opaque bytes"),
-        );
-        headers.insert("x-private", HeaderValue::from_static("1"));
-        strip_hop_by_hop(&mut headers, false);
-        assert!(headers.is_empty(), "{headers:?}");
     }
 }

@@ -6,17 +6,17 @@
 //! [`crate::identity`]); the sidecar's cookies stay behind. the gate ([`crate::gate`])
 //! decides first whether the request goes through at all.
 //! WebSocket handshakes are spliced byte for byte once the app agrees with
-//! `101 Switching Protocols` (see [`super::upgrade`] for why nothing else is).
+//! `101 Switching Protocols` (see [`crate::proxy::upgrade`] for why nothing else is).
 
-use super::error::AppError;
-use super::forwarding::{ClientHops, set_forwarding_headers};
-use super::identity_headers::{strip_cookies, strip_hop_by_hop};
-use super::state::SharedState;
-use super::upgrade::{app_switched_to_websocket, is_websocket_handshake, splice};
-use crate::app_connection::{AppConnection, send_on_own_connection};
 use crate::config::Settings;
 use crate::gate::{Asked, Pass, decide};
-use crate::listener::ConnectionSlot;
+use crate::http::error::AppError;
+use crate::http::state::SharedState;
+use crate::proxy::app_connection::{AppConnection, send_on_own_connection};
+use crate::proxy::forwarding::{ClientHops, set_forwarding_headers};
+use crate::proxy::hop_by_hop::{strip_cookies, strip_hop_by_hop};
+use crate::proxy::upgrade::{app_switched_to_websocket, is_websocket_handshake, splice};
+use crate::serve::listener::ConnectionSlot;
 use crate::session::cookie::is_sidecar_cookie;
 use axum::body::Body;
 use axum::extract::Request;
@@ -31,7 +31,7 @@ use std::time::Instant;
 /// identity, five of forwarding, and the signed identity.
 const HEADERS_ADDED: usize = 13;
 
-/// Every path the sidecar does not serve itself ([`super::app::OWN_PATHS`]),
+/// Every path the sidecar does not serve itself ([`crate::http::app::OWN_PATHS`]),
 /// from the client at `peer`.
 pub async fn proxy_request(state: &SharedState, peer: SocketAddr, request: Request) -> Response {
     let settings = state.settings.load_full();

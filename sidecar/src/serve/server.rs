@@ -8,12 +8,12 @@
 //! 2. then the public listener closes, idle connections are closed, and
 //!    in-flight requests get up to [`DRAIN_TIMEOUT`] to finish.
 
-use crate::admin::admin_app;
 use crate::config::Settings;
 use crate::http::app::PublicApp;
 use crate::http::state::{AppState, SharedState};
-use crate::listener::serve_bounded;
-use crate::metrics::Metrics;
+use crate::observe::metrics::Metrics;
+use crate::serve::admin::admin_app;
+use crate::serve::listener::serve_bounded;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -53,7 +53,7 @@ pub async fn serve(
             .keep_fresh(move || discovery_state.settings.load().oidc.issuer.clone()),
     );
 
-    tokio::spawn(crate::reload::watch(state.clone(), config_path));
+    tokio::spawn(crate::serve::reload::watch(state.clone(), config_path));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let public_app = PublicApp::new(state.clone());

@@ -2,7 +2,7 @@
 //! asked for, and over which scheme.
 //!
 //! A client's own forwarding headers were removed before (see
-//! [`super::identity_headers`]), so every value here is the sidecar's: an
+//! [`crate::gate::identity_headers`]), so every value here is the sidecar's: an
 //! app that trusts `X-Forwarded-For` or `Forwarded` for an audit log or an
 //! allow-list cannot be lied to by a client that talks to the sidecar.
 

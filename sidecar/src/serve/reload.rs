@@ -16,7 +16,7 @@
 
 use crate::config;
 use crate::http::state::AppState;
-use crate::metrics::ReloadResult;
+use crate::observe::metrics::ReloadResult;
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use portcullis_contract::config::SidecarConfig;
 use std::collections::BTreeSet;

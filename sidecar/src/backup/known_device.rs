@@ -3,7 +3,7 @@
 //! It holds only a random device id, sealed with the session keys, so it
 //! cannot be forged; it grants nothing by itself (the password is still
 //! needed) but gives the browser its own backup-login budget, out of reach
-//! of an attacker who exhausts the shared one (see [`crate::backup_gate`]).
+//! of an attacker who exhausts the shared one (see [`crate::backup::budgets`]).
 
 use crate::config::Settings;
 use crate::session::cookie::{request_cookies, set_cookie};

@@ -3,22 +3,22 @@
 //! It never talks to the identity provider, so it works while the provider
 //! is down or misconfigured. It is guarded by an origin check and a CSRF
 //! token, budgets that an attacker cannot use up for the root admin's own
-//! browser ([`crate::backup_gate`]), a bound on password checks at once
-//! ([`crate::password_checks`]), one generic message for every wrong
+//! browser ([`crate::backup::budgets`]), a bound on password checks at once
+//! ([`crate::backup::password_checks`]), one generic message for every wrong
 //! username or password, and an audit log line per attempt (never the
 //! password).
 
-use super::csrf;
-use super::error::AppError;
-use super::forwarding::ClientHops;
-use super::issue_session::session_response;
-use super::known_device::{known_device, remember_device};
-use super::pages::{backup_login_page, message_page};
-use super::state::{SharedState, unix_now};
-use crate::backup_gate::Attempter;
+use crate::access::roles::Role;
+use crate::backup::budgets::Attempter;
+use crate::backup::known_device::{known_device, remember_device};
 use crate::config::Settings;
-use crate::return_path::return_path_or_default;
-use crate::roles::Role;
+use crate::http::csrf;
+use crate::http::error::AppError;
+use crate::http::issue_session::session_response;
+use crate::http::pages::{backup_login_page, message_page};
+use crate::http::return_path::return_path_or_default;
+use crate::http::state::{SharedState, unix_now};
+use crate::proxy::forwarding::ClientHops;
 use crate::session::model::new_session_id;
 use crate::session::{LoginMethod, Session};
 use axum::Form;

@@ -1,0 +1,8 @@
+//! Running the sidecar: the public listener and its connection bounds, the
+//! admin port (health, readiness, metrics), live reload of the mounted
+//! config, and start-up and graceful shutdown.
+
+pub mod admin;
+pub mod listener;
+pub mod reload;
+pub mod server;
