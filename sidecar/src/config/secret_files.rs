@@ -9,15 +9,12 @@
 
 use super::problems::Problems;
 use super::secret::Secret;
-use super::settings::RootAdmin;
 use crate::identity::SigningKeys;
 use crate::session::keys::KeyRing;
 use argon2::PasswordHash;
-use portcullis_contract::config::SidecarConfig;
 use portcullis_contract::secret_text::secret_text;
 use std::io;
 use std::path::Path;
-use std::time::Duration;
 
 pub(super) fn secret_file(
     problems: &mut Problems,
@@ -41,39 +38,32 @@ pub(super) fn secret_file(
     }
 }
 
-pub(super) fn root_admin(
+/// The root admin's argon2id hash from `path`.
+pub(super) fn password_hash(
     problems: &mut Problems,
-    config: &SidecarConfig,
+    path: &Path,
     read_file: &impl Fn(&Path) -> io::Result<String>,
-) -> Option<RootAdmin> {
-    let root = config.root_admin.as_ref()?;
-    let password_hash = root.password_hash_file.as_deref().and_then(|path| {
-        const FIELD: &str = "rootAdmin.passwordHashFile";
-        let hash = secret_file(problems, FIELD, path, read_file)?;
-        let hash = Secret::new(hash.expose().trim());
-        match PasswordHash::new(hash.expose()) {
-            Ok(parsed) if parsed.algorithm.as_str() == "argon2id" => Some(hash),
-            Ok(_) => {
-                problems.push(
-                    FIELD,
-                    "must hold an argon2id hash (`portcullis-sidecar hash-password`)",
-                );
-                None
-            }
-            Err(_) => {
-                problems.push(
-                    FIELD,
-                    "is not a PHC hash string (`portcullis-sidecar hash-password` prints one)",
-                );
-                None
-            }
+) -> Option<Secret> {
+    const FIELD: &str = "rootAdmin.passwordHashFile";
+    let hash = secret_file(problems, FIELD, path, read_file)?;
+    let hash = Secret::new(hash.expose().trim());
+    match PasswordHash::new(hash.expose()) {
+        Ok(parsed) if parsed.algorithm.as_str() == "argon2id" => Some(hash),
+        Ok(_) => {
+            problems.push(
+                FIELD,
+                "must hold an argon2id hash (`portcullis-sidecar hash-password`)",
+            );
+            None
         }
-    });
-    Some(RootAdmin {
-        username: root.username.clone(),
-        password_hash,
-        session_lifetime: Duration::from_secs(root.session_lifetime_seconds),
-    })
+        Err(_) => {
+            problems.push(
+                FIELD,
+                "is not a PHC hash string (`portcullis-sidecar hash-password` prints one)",
+            );
+            None
+        }
+    }
 }
 
 pub(super) fn identity_keys(

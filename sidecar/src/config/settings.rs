@@ -8,7 +8,7 @@
 use super::connections::ConnectionLimits;
 use super::problems::Problems;
 use super::secret::Secret;
-use super::secret_files::{identity_keys, key_ring, root_admin, secret_file};
+use super::secret_files::{identity_keys, key_ring, password_hash, secret_file};
 use crate::access::AccessRules;
 use crate::access::roles::RoleMapping;
 use crate::identity::signer::SignedIdentity;
@@ -144,7 +144,14 @@ impl Settings {
             &oidc.client_secret_file,
             &read_file,
         );
-        let root_admin = root_admin(&mut problems, config, &read_file);
+        let root_admin = config.root_admin.as_ref().map(|root| RootAdmin {
+            username: root.username.clone(),
+            password_hash: root
+                .password_hash_file
+                .as_deref()
+                .and_then(|path| password_hash(&mut problems, path, &read_file)),
+            session_lifetime: Duration::from_secs(root.session_lifetime_seconds),
+        });
         let keys = key_ring(&mut problems, &config.session.key_file, &read_file);
         let cookie_name = &config.session.cookie_name;
         let roles = RoleMapping::new(
