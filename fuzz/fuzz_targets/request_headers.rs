@@ -32,8 +32,9 @@ use libfuzzer_sys::fuzz_target;
 use portcullis_fuzz::{COOKIE_NAME, LEGACY_COOKIE_NAME, NOW};
 use portcullis_sidecar::proxy::forwarding::{ClientHops, set_forwarding_headers};
 use portcullis_sidecar::gate::identity_headers::{
-    self as identity, add_identity_headers, strip_cookies, strip_hop_by_hop, strip_identity_headers,
+    self as identity, add_identity_headers, strip_identity_headers,
 };
+use portcullis_sidecar::proxy::hop_by_hop::{strip_cookies, strip_hop_by_hop};
 use portcullis_sidecar::proxy::upgrade::is_websocket_handshake;
 use portcullis_sidecar::oidc::claim_path::ClaimPath;
 use portcullis_sidecar::oidc::claims::identity_from_claims;
