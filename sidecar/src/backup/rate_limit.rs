@@ -3,6 +3,14 @@
 //! Each client address gets a small bucket and all clients share a larger
 //! one, so neither one address nor many can try passwords quickly. Time is
 //! passed in, so the arithmetic is tested without sleeping.
+//!
+//! Why not `governor`: its limiters answer for one key at a time, and a
+//! guess here must draw on two buckets together or on neither (a guess the
+//! client's own bucket refuses must not spend the shared budget, or one
+//! address could lock everyone out); its keyed state grows until pruned,
+//! where this one is bounded by `max_keys` at every insert; and the
+//! budgets are meant to move to the shared session store for many
+//! replicas, where an in-process limiter's state cannot follow.
 
 use std::collections::HashMap;
 use std::hash::Hash;

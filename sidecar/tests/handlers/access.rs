@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 /// An app with a public health check and static assets, an admin area, a
 /// root-only page and a trusted-only upload; everything else for any user.
-const RULES: &str = "authorization:
+pub const RULES: &str = "authorization:
   rules:
     - {path: /healthz, allow: public}
     - {path: /static/**, methods: [GET, HEAD], allow: public}

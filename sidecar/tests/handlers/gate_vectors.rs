@@ -2,11 +2,12 @@
 //! door over it, so that no door decides differently.
 //!
 //! Each vector is a method, a path as sent (encodings, dot segments, case),
-//! an `Accept` header and a caller; its outcome is what the gate must
+//! an `Accept` header and a caller, judged by the access tests' rules; its outcome is what the gate must
 //! decide. The gate is asked directly ([`decide`]); the reverse proxy is
 //! asked through the public app, as a client would (its status code tells
 //! the outcome). A new door adds its own reading of the same table.
 
+use crate::access::RULES;
 use crate::proxy::echo_app;
 use crate::support::{CLIENT, Options, send, session_cookie_with, state};
 use axum::body::Body;
@@ -16,15 +17,6 @@ use portcullis_sidecar::access::roles::Role;
 use portcullis_sidecar::gate::{Asked, Refusal, decide};
 use portcullis_sidecar::http::state::SharedState;
 
-/// The rules every vector is judged by.
-const RULES: &str = "authorization:
-  rules:
-    - {path: /healthz, allow: public}
-    - {path: /static/**, methods: [GET, HEAD], allow: public}
-    - {path: /admin/**, allow: admin}
-    - {path: /root-only, allow: rootAdmin}
-    - {path: /upload, methods: [POST], allow: trusted}
-";
 
 /// Who is calling.
 #[derive(Clone, Copy, Debug)]
