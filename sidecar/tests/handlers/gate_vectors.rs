@@ -17,7 +17,6 @@ use portcullis_sidecar::access::roles::Role;
 use portcullis_sidecar::gate::{Asked, Refusal, decide};
 use portcullis_sidecar::http::state::SharedState;
 
-
 /// Who is calling.
 #[derive(Clone, Copy, Debug)]
 enum Who {
