@@ -11,8 +11,16 @@
 //! Some paths an app could read in a way no normalisation predicts: an
 //! encoded slash or backslash (`%2F`, `%5C`) that one server decodes into a
 //! separator and another does not, a literal backslash that some servers
-//! treat as `/`, an encoded control byte, or a broken escape. Those are
-//! refused ([`AmbiguousPath`]), and the sidecar answers 400.
+//! treat as `/`, an encoded control byte, or a broken escape; an escaped
+//! escape (`%252e`), which an app that decodes twice reads as the character
+//! (`%2e`, then `.`); and escapes that are not UTF-8, among them the overlong
+//! forms of `.` and `/` (`%c0%ae`, `%c0%af`) that lax decoders accept. Those
+//! are refused ([`AmbiguousPath`]), and the sidecar answers 400. A `%25`
+//! that is not followed by two hex digits is a plain percent sign.
+//!
+//! Windows servers drop trailing dots and spaces from a segment, so
+//! `/admin.` is `/admin` to IIS: [`trailing_dots_and_spaces_dropped`] gives
+//! that reading, and the caller takes the stricter decision.
 //!
 //! Path parameters (`;x`, as in `/admin;x` or `/..;/admin`) are cut off by
 //! some servers (Tomcat, Jetty) and kept by others, so the caller reads a
@@ -47,6 +55,13 @@ pub enum AmbiguousPath {
     /// A `%` not followed by two hex digits.
     #[error("the path holds a broken percent escape")]
     BrokenEscape,
+    /// `%25` before two hex digits: an escape read as a character by an app
+    /// that decodes twice.
+    #[error("the path holds a double-encoded escape (`%25` before two hex digits)")]
+    DoubleEncoded,
+    /// Escapes whose bytes are not UTF-8 (overlong forms included).
+    #[error("the path's escapes are not UTF-8")]
+    NotUtf8,
 }
 
 /// The normal form of the path part of a request target (no query).
@@ -92,11 +107,50 @@ fn is_unreserved(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
 }
 
+/// The reading of a normal path by a Windows server: trailing dots and
+/// spaces (`%20`) cut from each segment, and segments left empty dropped.
+/// `None` when that reading is the path itself.
+pub fn trailing_dots_and_spaces_dropped(normal: &str) -> Option<String> {
+    let rest = normal.strip_prefix('/')?;
+    let trimmed = |segment: &str| -> usize {
+        let mut end = segment.len();
+        loop {
+            if segment[..end].ends_with('.') {
+                end -= 1;
+            } else if segment[..end].ends_with("%20") {
+                end -= 3;
+            } else {
+                return end;
+            }
+        }
+    };
+    if rest
+        .split('/')
+        .all(|segment| trimmed(segment) == segment.len())
+    {
+        return None;
+    }
+    let mut reading = String::with_capacity(normal.len());
+    for segment in rest.split('/') {
+        let kept = &segment[..trimmed(segment)];
+        if !kept.is_empty() {
+            reading.push('/');
+            reading.push_str(kept);
+        }
+    }
+    if reading.is_empty() || normal.ends_with('/') {
+        reading.push('/');
+    }
+    Some(reading)
+}
+
 /// Decodes escapes of unreserved characters; other escapes keep their byte,
 /// written with uppercase hex.
 fn decode_unreserved(segment: &str) -> Result<String, AmbiguousPath> {
     let bytes = segment.as_bytes();
     let mut out = String::with_capacity(segment.len());
+    let mut escaped_percent = false;
+    let mut escaped_non_ascii = false;
     let mut index = 0;
     while index < bytes.len() {
         let byte = bytes[index];
@@ -118,11 +172,63 @@ fn decode_unreserved(segment: &str) -> Result<String, AmbiguousPath> {
             b'/' | b'\\' => return Err(AmbiguousPath::EncodedSeparator),
             0..=0x1f | 0x7f => return Err(AmbiguousPath::EncodedControl),
             unreserved if is_unreserved(unreserved) => out.push(char::from(unreserved)),
-            other => out.push_str(&format!("%{other:02X}")),
+            other => {
+                escaped_percent |= other == b'%';
+                escaped_non_ascii |= other >= 0x80;
+                push_escape(&mut out, other);
+            }
         }
         index += 3;
     }
+    if escaped_percent && holds_double_encoding(&out) {
+        return Err(AmbiguousPath::DoubleEncoded);
+    }
+    if escaped_non_ascii && !escapes_are_utf8(&out) {
+        return Err(AmbiguousPath::NotUtf8);
+    }
     Ok(out)
+}
+
+/// Writes `%XX` with uppercase hex.
+fn push_escape(out: &mut String, byte: u8) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.push('%');
+    out.push(char::from(HEX[usize::from(byte >> 4)]));
+    out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+}
+
+/// True when a segment (escapes already in normal form) holds `%25`
+/// followed by two hex digits.
+fn holds_double_encoding(segment: &str) -> bool {
+    segment.match_indices("%25").any(|(at, _)| {
+        let next = &segment.as_bytes()[at + 3..];
+        next.len() >= 2 && next[0].is_ascii_hexdigit() && next[1].is_ascii_hexdigit()
+    })
+}
+
+/// True when the bytes a segment's escapes stand for, with its plain
+/// characters, are UTF-8.
+fn escapes_are_utf8(segment: &str) -> bool {
+    let bytes = segment.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let hex = segment
+            .get(index + 1..index + 3)
+            .filter(|_| bytes[index] == b'%')
+            .and_then(|digits| u8::from_str_radix(digits, 16).ok());
+        match hex {
+            Some(byte) => {
+                decoded.push(byte);
+                index += 3;
+            }
+            None => {
+                decoded.push(bytes[index]);
+                index += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
 }
 
 #[cfg(test)]
@@ -205,11 +311,40 @@ mod tests {
             ("/a%zz", AmbiguousPath::BrokenEscape),
             ("admin", AmbiguousPath::NotAbsolute),
             ("*", AmbiguousPath::NotAbsolute),
+            ("/static/%252e%252e/admin", AmbiguousPath::DoubleEncoded),
+            ("/%2561dmin", AmbiguousPath::DoubleEncoded),
+            ("/a%2525b", AmbiguousPath::DoubleEncoded),
+            ("/%25%32%66admin", AmbiguousPath::DoubleEncoded),
+            ("/static/%c0%ae%c0%ae/admin", AmbiguousPath::NotUtf8),
+            ("/%e0%80%af", AmbiguousPath::NotUtf8),
+            ("/%ff", AmbiguousPath::NotUtf8),
+            ("/caf%c3", AmbiguousPath::NotUtf8),
         ] {
             for params in [Params::Keep, Params::Strip] {
                 assert_eq!(normalise(raw, params), Err(why), "{raw}");
             }
         }
+    }
+
+    #[test]
+    fn a_percent_sign_not_before_hex_digits_is_plain_data() {
+        assert_eq!(kept("/100%25"), "/100%25");
+        assert_eq!(kept("/100%25off"), "/100%25off");
+        assert_eq!(kept("/%25zz"), "/%25zz");
+        assert_eq!(kept("/caf%C3%A9"), "/caf%C3%A9");
+    }
+
+    #[test]
+    fn windows_drops_trailing_dots_and_spaces() {
+        let windows = |raw: &str| trailing_dots_and_spaces_dropped(&kept(raw));
+        assert_eq!(windows("/admin."), Some("/admin".into()));
+        assert_eq!(windows("/admin%20"), Some("/admin".into()));
+        assert_eq!(windows("/admin.%20./users"), Some("/admin/users".into()));
+        assert_eq!(windows("/admin/x./"), Some("/admin/x/".into()));
+        assert_eq!(windows("/admin/..."), Some("/admin".into()));
+        assert_eq!(windows("/a.b/c"), None);
+        assert_eq!(windows("/admin/"), None);
+        assert_eq!(windows("/"), None);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The configured rules, compiled, and the access a request needs.
 //!
 //! A request path is read every way an app behind the sidecar might read
-//! it: with path parameters (`;x`) kept and cut off, and with case kept and
-//! ignored. Each reading goes through the rules (first match wins, else the
+//! it: with path parameters (`;x`) kept and cut off, with trailing dots and
+//! spaces kept and dropped (Windows servers drop them), and with case kept
+//! and ignored. Each reading goes through the rules (first match wins, else the
 //! default), and the request needs the **strictest** of the answers. So
 //! `/ADMIN` needs what `/admin` needs when a rule says so (an app on a
 //! case-insensitive server would serve the admin area there), and
@@ -10,7 +11,9 @@
 //! parameter). An app that treats these as different paths loses nothing:
 //! it would answer 404 to them anyway.
 
-use portcullis_contract::access::path::{AmbiguousPath, Params, normalise};
+use portcullis_contract::access::path::{
+    AmbiguousPath, Params, normalise, trailing_dots_and_spaces_dropped,
+};
 use portcullis_contract::access::pattern::PathPattern;
 use portcullis_contract::access::{Access, AuthorizationConfig, RuleProblem};
 
@@ -63,18 +66,35 @@ impl AccessRules {
     /// The access a request with `method` on the raw path `raw_path` (the
     /// request target without its query) needs.
     pub fn required(&self, method: &str, raw_path: &str) -> Result<Access, AmbiguousPath> {
-        let mut readings = vec![normalise(raw_path, Params::Keep)?];
-        if raw_path.contains(';') {
-            readings.push(normalise(raw_path, Params::Strip)?);
-        }
-        let needed = readings
-            .iter()
-            .flat_map(|path| {
-                [false, true].map(|ignore_case| self.first_match(method, path, ignore_case))
+        self.required_of_any([method], raw_path)
+    }
+
+    /// The access a request on `raw_path` needs when the app may act on it
+    /// as any of `methods` (a method override): the strictest.
+    pub fn required_of_any<'m>(
+        &self,
+        methods: impl IntoIterator<Item = &'m str>,
+        raw_path: &str,
+    ) -> Result<Access, AmbiguousPath> {
+        let readings = readings(raw_path)?;
+        let needed = methods
+            .into_iter()
+            .flat_map(|method| {
+                readings.iter().flat_map(move |path| {
+                    [false, true].map(|ignore_case| self.first_match(method, path, ignore_case))
+                })
             })
             .max()
             .unwrap_or(self.default);
         Ok(needed)
+    }
+
+    /// Every method some rule names: with the request's own, the methods
+    /// whose answers can differ on a path.
+    pub fn named_methods(&self) -> impl Iterator<Item = &str> {
+        self.rules
+            .iter()
+            .flat_map(|rule| rule.methods.iter().map(String::as_str))
     }
 
     fn first_match(&self, method: &str, path: &str, ignore_case: bool) -> Access {
@@ -86,6 +106,20 @@ impl AccessRules {
             })
             .map_or(self.default, |rule| rule.allow)
     }
+}
+
+/// Every way an app may read `raw_path`, normalised.
+fn readings(raw_path: &str) -> Result<Vec<String>, AmbiguousPath> {
+    let mut readings = vec![normalise(raw_path, Params::Keep)?];
+    if raw_path.contains(';') {
+        readings.push(normalise(raw_path, Params::Strip)?);
+    }
+    let windows: Vec<String> = readings
+        .iter()
+        .filter_map(|path| trailing_dots_and_spaces_dropped(path))
+        .collect();
+    readings.extend(windows);
+    Ok(readings)
 }
 
 #[cfg(test)]

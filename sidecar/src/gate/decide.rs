@@ -2,13 +2,16 @@
 //! two fit.
 //!
 //! The path the rules see is the request's own path, normalised; never the
-//! query and never a header a client could set. The app still receives the
+//! query and never a header a client could set. The method is the
+//! request's own, or the strictest of those it may name for the app to act
+//! on ([`MethodOverrides`]). The app still receives the
 //! path exactly as the client sent it. A session cookie is tried first; a
 //! bearer token only when there is no valid session and bearer tokens are
 //! accepted.
 
 use super::asked::Asked;
 use super::caller::current_session;
+use super::method_overrides::MethodOverrides;
 use super::pass::Pass;
 use super::refusal::Refusal;
 use super::verdict::{Caller, Verdict, verdict};
@@ -18,6 +21,7 @@ use crate::observe::metrics::{AccessOutcome, BearerResult};
 use crate::oidc::bearer::{BearerError, bearer_token, verify_bearer};
 use crate::session::Session;
 use portcullis_contract::access::Access;
+use portcullis_contract::access::path::AmbiguousPath;
 use std::sync::Arc;
 
 /// Whether `request` may pass under `settings`, and as whom; counted in the
@@ -28,14 +32,11 @@ pub async fn decide(
     request: Asked<'_>,
 ) -> Result<Pass, Refusal> {
     let metrics = &state.metrics;
-    let needed = settings
-        .access
-        .required(request.method().as_str(), request.uri().path())
-        .map_err(|why| {
-            metrics.access(AccessOutcome::AmbiguousPath);
-            tracing::info!(method = %request.method(), reason = %why, "ambiguous path refused");
-            Refusal::AmbiguousPath(why)
-        })?;
+    let needed = needed_access(settings, request).map_err(|why| {
+        metrics.access(AccessOutcome::AmbiguousPath);
+        tracing::info!(method = %request.method(), reason = %why, "ambiguous path refused");
+        Refusal::AmbiguousPath(why)
+    })?;
     let identity = match current_session(state, settings, request.headers()) {
         Ok(session) => Some(session),
         Err(_) => bearer_identity(state, settings, request, needed).await?,
@@ -81,6 +82,26 @@ pub async fn decide(
     }
 }
 
+/// The access `request` needs: its method's, or the strictest of the
+/// methods it may be acted on as ([`MethodOverrides`]).
+fn needed_access(settings: &Settings, request: Asked<'_>) -> Result<Access, AmbiguousPath> {
+    let own = request.method().as_str();
+    let path = request.uri().path();
+    let overrides = MethodOverrides::of(&request);
+    if overrides.is_empty() {
+        return settings.access.required(own, path);
+    }
+    let named = overrides.named.iter().map(String::as_str);
+    let from_body = overrides
+        .any_from_body
+        .then(|| settings.access.named_methods())
+        .into_iter()
+        .flatten();
+    settings
+        .access
+        .required_of_any(std::iter::once(own).chain(named).chain(from_body), path)
+}
+
 /// The identity of a bearer token, when bearer tokens are accepted and the
 /// request sent one. A token that does not verify ends a request that needs
 /// a caller (401); on a public path the request goes on without identity.
@@ -90,13 +111,11 @@ async fn bearer_identity(
     request: Asked<'_>,
     needed: Access,
 ) -> Result<Option<Arc<Session>>, Refusal> {
-    let (Some(audiences), Some(token)) = (
-        settings.bearer_audiences.as_deref(),
-        bearer_token(request.headers()),
-    ) else {
+    let (Some(bearer), Some(token)) = (settings.bearer.as_ref(), bearer_token(request.headers()))
+    else {
         return Ok(None);
     };
-    match verify_bearer(&state.provider, settings, audiences, token).await {
+    match verify_bearer(&state.provider, settings, bearer, token).await {
         Ok(session) => {
             state.metrics.bearer(BearerResult::Accepted);
             Ok(Some(Arc::new(session)))

@@ -2,8 +2,10 @@
 //!
 //! Whatever the client sent under an identity or forwarding header name, in
 //! any spelling an app server may read as that name, is removed first, so
-//! only the sidecar speaks for the user. The sidecar's own cookies are
-//! removed too: the app has no use for them and should not hold them.
+//! only the sidecar speaks for the user. So is every header by which app
+//! servers and frameworks route a request to another path than the one the
+//! gate judged. The sidecar's own cookies are removed too: the app has no
+//! use for them and should not hold them.
 
 use crate::session::Session;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -25,8 +27,21 @@ pub const ROOT: HeaderName = HeaderName::from_static("x-portcullis-root");
 /// Name prefixes of request headers only the sidecar may set: its own, and
 /// the forwarding headers an app reads to learn who and where the client is.
 const OWNED_PREFIXES: [&str; 2] = ["x-portcullis-", "x-forwarded-"];
-/// Names of request headers only the sidecar may set, beside the prefixes.
-const OWNED_NAMES: [&str; 2] = ["forwarded", "x-real-ip"];
+/// Names of request headers only the sidecar may set, beside the prefixes:
+/// forwarding headers, and headers that rewrite the request's URL or method
+/// in app servers (Symfony and Laravel read `X-Original-URL` and
+/// `X-Rewrite-URL`, IIS sets them, nginx setups pass `X-Original-URI` and
+/// `X-Original-Method`, Envoy `X-Envoy-Original-Path`). The gate judged the
+/// request's own path, so the app must route by it alone.
+const OWNED_NAMES: [&str; 7] = [
+    "forwarded",
+    "x-real-ip",
+    "x-original-url",
+    "x-original-uri",
+    "x-original-method",
+    "x-rewrite-url",
+    "x-envoy-original-path",
+];
 
 /// True for a header name only the sidecar may send to the app, however the
 /// client spelled it: servers in the CGI tradition (WSGI, PHP, Rack) read
@@ -43,7 +58,7 @@ pub fn is_sidecar_owned(name: &HeaderName) -> bool {
 }
 
 /// Compares two lowercase header names, reading `_` as `-`.
-fn same_name(name: &[u8], owned: &[u8]) -> bool {
+pub(crate) fn same_name(name: &[u8], owned: &[u8]) -> bool {
     let dash = |byte: &u8| if *byte == b'_' { b'-' } else { *byte };
     name.len() == owned.len() && name.iter().map(dash).eq(owned.iter().copied())
 }

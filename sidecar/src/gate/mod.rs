@@ -15,6 +15,7 @@ mod asked;
 mod caller;
 mod decide;
 pub mod identity_headers;
+pub mod method_overrides;
 mod pass;
 mod refusal;
 pub mod verdict;

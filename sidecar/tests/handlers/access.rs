@@ -20,6 +20,7 @@ pub const RULES: &str = "authorization:
     - {path: /admin/**, allow: admin}
     - {path: /root-only, allow: rootAdmin}
     - {path: /upload, methods: [POST], allow: trusted}
+    - {path: /items/**, methods: [DELETE], allow: admin}
 ";
 
 async fn guarded() -> SharedState {

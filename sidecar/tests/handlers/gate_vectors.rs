@@ -2,8 +2,9 @@
 //! door over it, so that no door decides differently.
 //!
 //! Each vector is a method, a path as sent (encodings, dot segments, case),
-//! an `Accept` header and a caller, judged by the access tests' rules; its outcome is what the gate must
-//! decide. The gate is asked directly ([`decide`]); the reverse proxy is
+//! request headers (`Accept`, a form's content type, method overrides) and a
+//! caller, judged by the access tests' rules; its outcome is what the gate
+//! must decide. The gate is asked directly ([`decide`]); the reverse proxy is
 //! asked through the public app, as a client would (its status code tells
 //! the outcome). A new door adds its own reading of the same table.
 
@@ -45,11 +46,33 @@ enum Outcome {
 use Outcome::{Ambiguous, Denied, Pass, SignIn, Unauthenticated};
 use Who::{Admin, Nobody, Root, Trusted, Untrusted};
 
-const HTML: &str = "text/html";
-const JSON: &str = "application/json";
+/// Request headers of a vector beside the caller's cookie.
+type Headers = &'static [(&'static str, &'static str)];
 
-/// (method, path as sent, Accept, caller, outcome)
-const VECTORS: &[(&str, &str, &str, Who, Outcome)] = &[
+const HTML: Headers = &[("accept", "text/html")];
+const JSON: Headers = &[("accept", "application/json")];
+/// A form post, which may name another method in a `_method` field.
+const FORM: Headers = &[
+    ("accept", "text/html"),
+    ("content-type", "application/x-www-form-urlencoded"),
+];
+const MULTIPART: Headers = &[
+    ("accept", "text/html"),
+    ("content-type", "multipart/form-data; boundary=x"),
+];
+const OVERRIDE: Headers = &[
+    ("accept", "application/json"),
+    ("x-http-method-override", "DELETE"),
+];
+const OVERRIDE_CGI_SPELLING: Headers =
+    &[("accept", "application/json"), ("x_http_method", "delete")];
+const METHOD_OVERRIDE: Headers = &[
+    ("accept", "application/json"),
+    ("x-method-override", "DELETE"),
+];
+
+/// (method, path as sent, headers, caller, outcome)
+const VECTORS: &[(&str, &str, Headers, Who, Outcome)] = &[
     ("GET", "/healthz", JSON, Nobody, Pass),
     ("GET", "/static/app.js", HTML, Nobody, Pass),
     ("HEAD", "/static/app.js", HTML, Nobody, Pass),
@@ -84,6 +107,67 @@ const VECTORS: &[(&str, &str, &str, Who, Outcome)] = &[
     ("GET", "/static%2F..%2Fadmin", JSON, Admin, Ambiguous),
     ("GET", "/static/%5c../admin", JSON, Nobody, Ambiguous),
     ("GET", "/a%00b", JSON, Untrusted, Ambiguous),
+    // Double encoding: an app that decodes twice reads `/admin`.
+    ("GET", "/static/%252e%252e/admin", JSON, Nobody, Ambiguous),
+    (
+        "GET",
+        "/static/%252E%252E%252Fadmin",
+        JSON,
+        Nobody,
+        Ambiguous,
+    ),
+    (
+        "GET",
+        "/static/%25%32%65%25%32%65/admin",
+        JSON,
+        Nobody,
+        Ambiguous,
+    ),
+    ("GET", "/%2561dmin", JSON, Untrusted, Ambiguous),
+    ("GET", "/static/%255c..%255cadmin", JSON, Nobody, Ambiguous),
+    ("GET", "/static/a%2525b", JSON, Nobody, Ambiguous),
+    ("GET", "/static/100%25", JSON, Nobody, Pass),
+    ("GET", "/static/%25zz", JSON, Nobody, Pass),
+    // Overlong or broken UTF-8: dots and slashes to a lax decoder.
+    ("GET", "/static/%c0%ae%c0%ae/admin", JSON, Nobody, Ambiguous),
+    (
+        "GET",
+        "/static/%e0%80%ae%e0%80%ae/admin",
+        JSON,
+        Nobody,
+        Ambiguous,
+    ),
+    ("GET", "/static/%c0%af", JSON, Nobody, Ambiguous),
+    ("GET", "/static/%ff", JSON, Nobody, Ambiguous),
+    ("GET", "/static/caf%c3%a9.css", JSON, Nobody, Pass),
+    // Trailing dots and spaces, which Windows servers drop.
+    ("GET", "/admin.", JSON, Untrusted, Denied),
+    ("GET", "/admin%20", JSON, Untrusted, Denied),
+    ("GET", "/admin.%20./users", JSON, Untrusted, Denied),
+    ("GET", "/admin./users", JSON, Admin, Pass),
+    // Method overrides: judged by the strictest method the app may act on.
+    ("POST", "/items/7", JSON, Untrusted, Pass),
+    ("DELETE", "/items/7", JSON, Untrusted, Denied),
+    ("POST", "/items/7?_method=DELETE", JSON, Untrusted, Denied),
+    (
+        "POST",
+        "/items/7?a=1&_method=delete",
+        JSON,
+        Untrusted,
+        Denied,
+    ),
+    ("POST", "/items/7?%5Fmethod=DELETE", JSON, Untrusted, Denied),
+    ("POST", "/items/7?_method=DELETE", JSON, Admin, Pass),
+    ("POST", "/items/7?method=DELETE", JSON, Untrusted, Pass),
+    ("POST", "/items/7", OVERRIDE, Untrusted, Denied),
+    ("POST", "/items/7", OVERRIDE_CGI_SPELLING, Untrusted, Denied),
+    ("POST", "/items/7", METHOD_OVERRIDE, Untrusted, Denied),
+    ("POST", "/items/7", OVERRIDE, Admin, Pass),
+    ("POST", "/items/7", FORM, Untrusted, Denied),
+    ("POST", "/items/7", MULTIPART, Untrusted, Denied),
+    ("POST", "/items/7", FORM, Admin, Pass),
+    ("POST", "/upload", FORM, Trusted, Pass),
+    ("GET", "/items/7", FORM, Untrusted, Pass),
 ];
 
 async fn guarded() -> SharedState {
@@ -105,12 +189,11 @@ fn cookie(state: &SharedState, who: Who) -> Option<String> {
     Some(session_cookie_with(state, user, role, root))
 }
 
-fn headers(accept: &str, cookie: Option<&str>) -> HeaderMap {
+fn headers(sent: Headers, cookie: Option<&str>) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    headers.insert(
-        header::ACCEPT,
-        HeaderValue::from_str(accept).expect("accept"),
-    );
+    for (name, value) in sent {
+        headers.insert(*name, HeaderValue::from_static(value));
+    }
     if let Some(cookie) = cookie {
         headers.insert(
             header::COOKIE,
@@ -148,10 +231,10 @@ fn answered_outcome(status: StatusCode) -> Outcome {
 async fn the_gate_decides_every_vector_as_the_table_says() {
     let state = guarded().await;
     let settings = state.settings.load_full();
-    for &(method, path, accept, who, expected) in VECTORS {
+    for &(method, path, sent, who, expected) in VECTORS {
         let method = Method::from_bytes(method.as_bytes()).expect("method");
         let uri: Uri = path.parse().expect("uri");
-        let headers = headers(accept, cookie(&state, who).as_deref());
+        let headers = headers(sent, cookie(&state, who).as_deref());
         let decided = decide(&state, &settings, Asked::new(&method, &uri, &headers)).await;
         assert_eq!(
             gate_outcome(decided.as_ref()),
@@ -175,11 +258,11 @@ async fn the_gate_decides_every_vector_as_the_table_says() {
 #[tokio::test]
 async fn the_reverse_proxy_door_answers_every_vector_as_the_gate_decides() {
     let state = guarded().await;
-    for &(method, path, accept, who, expected) in VECTORS {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::ACCEPT, accept);
+    for &(method, path, sent, who, expected) in VECTORS {
+        let mut request = Request::builder().method(method).uri(path);
+        for (name, value) in sent {
+            request = request.header(*name, *value);
+        }
         if let Some(cookie) = cookie(&state, who) {
             request = request.header(header::COOKIE, cookie);
         }

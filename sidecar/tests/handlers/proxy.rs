@@ -102,6 +102,40 @@ async fn the_app_gets_the_sidecars_identity_and_never_the_clients() {
     );
 }
 
+/// Headers by which app servers and frameworks route a request to another
+/// path than the one the gate judged (Symfony, IIS, Envoy, Flask).
+const URL_REWRITES: [&str; 8] = [
+    "X-Original-URL",
+    "X_Original_URL",
+    "X-Rewrite-URL",
+    "X-Original-URI",
+    "X-Envoy-Original-Path",
+    "X-Forwarded-Prefix",
+    "X_Forwarded_Path",
+    "X-Original-Method",
+];
+
+#[tokio::test]
+async fn headers_that_rewrite_the_url_never_reach_the_app() {
+    let state = state_with_echo_app().await;
+    let mut request = axum::http::Request::get("/books");
+    for name in URL_REWRITES {
+        request = request.header(name, "/admin");
+    }
+    let session = session_cookie(&state, "alice", Role::Trusted);
+    let request = request
+        .header(header::COOKIE, session)
+        .body(Body::empty())
+        .expect("request");
+    let response = send(&state, request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let seen: Value = serde_json::from_str(&text(response).await).expect("json");
+    for name in URL_REWRITES {
+        let lower = name.to_ascii_lowercase();
+        assert!(seen["headers"].get(&lower).is_none(), "{name}: {seen}");
+    }
+}
+
 #[tokio::test]
 async fn an_app_that_does_not_answer_is_a_502_page() {
     let state = state(Options::default());
