@@ -11,7 +11,7 @@
 
 use kube::KubeSchema;
 use portcullis_contract::access::{Access, AccessRule, AuthorizationConfig};
-use portcullis_contract::bearer::BearerConfig;
+use portcullis_contract::bearer::{BearerConfig, DEFAULT_LEEWAY_SECONDS};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -62,16 +62,27 @@ pub struct AccessRuleSpec {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct BearerTokensSpec {
-    /// Audiences accepted besides `clientId` (a resource indicator or API name).
+    /// Audiences accepted (a resource indicator or API name); `clientId`
+    /// only when listed, since a token for the client alone is usually an
+    /// ID token.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 16), inner(length(min = 1, max = 2048)))]
+    #[schemars(length(min = 1, max = 16), inner(length(min = 1, max = 2048)))]
     pub audiences: Vec<String>,
+    /// Clock skew tolerated on `exp`, `nbf` and `iat` (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 300))]
+    pub leeway_seconds: Option<i64>,
 }
 
 impl From<&BearerTokensSpec> for BearerConfig {
     fn from(spec: &BearerTokensSpec) -> Self {
         BearerConfig {
             audiences: spec.audiences.clone(),
+            // A value outside the schema's range becomes one the contract's
+            // validation names.
+            leeway_seconds: spec.leeway_seconds.map_or(DEFAULT_LEEWAY_SECONDS, |s| {
+                u64::try_from(s).unwrap_or(u64::MAX)
+            }),
         }
     }
 }

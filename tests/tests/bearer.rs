@@ -12,6 +12,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use portcullis_contract::access::{Access, AccessRule};
 use portcullis_contract::bearer::BearerConfig;
 use portcullis_e2e::api_clients::{ADMIN_ROBOT, TRUSTED_ROBOT, rsa_key_pair, write_signing_key};
+use portcullis_e2e::idp::CLIENT_ID;
 use portcullis_e2e::stack::Stack;
 use serde_json::{Value, json};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -34,6 +35,7 @@ async fn start() -> Result<Api> {
     let stack = Stack::start_for_api(&keys.path().join("idp.pem"), |setup| {
         setup.config.bearer_tokens = Some(BearerConfig {
             audiences: vec![API.to_owned()],
+            ..BearerConfig::default()
         });
         setup.config.authorization.rules = vec![AccessRule {
             path: "/admin/**".to_owned(),
@@ -165,6 +167,20 @@ async fn tokens_wrong_in_one_property_are_refused_with_401_never_a_redirect() ->
     let mut not_yet = claims(&issuer);
     not_yet["nbf"] = json!(now() + 600);
     let (other_private, _) = rsa_key_pair()?;
+    let mut from_the_future = claims(&issuer);
+    from_the_future["iat"] = json!(now() + 3600);
+    from_the_future["exp"] = json!(now() + 3900);
+    let with_claim = |name: &str, value: Value| {
+        let mut shaped = claims(&issuer);
+        shaped[name] = value;
+        shaped
+    };
+    // An ID token as providers issue them: for the client, with the nonce
+    // of its login and the hash of its access token.
+    let mut id_token = claims(&issuer);
+    id_token["aud"] = json!(CLIENT_ID);
+    id_token["nonce"] = json!("n-0S6_WzA2Mj");
+    id_token["at_hash"] = json!("77QmUPtjPfzWtF2AnpK9RQ");
 
     let cases = [
         ("an audience of another API", other_audience),
@@ -194,6 +210,46 @@ async fn tokens_wrong_in_one_property_are_refused_with_401_never_a_redirect() ->
             sign(&claims(&issuer), Algorithm::RS256, &rsa(&other_private)?)?,
         ),
         ("an opaque token", "not-a-jwt".to_owned()),
+        (
+            "an iat an hour ahead",
+            sign(&from_the_future, Algorithm::RS256, &provider_key)?,
+        ),
+        (
+            "a nonce (an ID token's claim)",
+            sign(
+                &with_claim("nonce", json!("n-0S6_WzA2Mj")),
+                Algorithm::RS256,
+                &provider_key,
+            )?,
+        ),
+        (
+            "an at_hash (an ID token's claim)",
+            sign(
+                &with_claim("at_hash", json!("77QmUPtjPfzWtF2AnpK9RQ")),
+                Algorithm::RS256,
+                &provider_key,
+            )?,
+        ),
+        (
+            "a typ claim of ID (Keycloak's ID tokens)",
+            sign(
+                &with_claim("typ", json!("ID")),
+                Algorithm::RS256,
+                &provider_key,
+            )?,
+        ),
+        (
+            "the client id as the only audience",
+            sign(
+                &with_claim("aud", json!(CLIENT_ID)),
+                Algorithm::RS256,
+                &provider_key,
+            )?,
+        ),
+        (
+            "an ID token of the client",
+            sign(&id_token, Algorithm::RS256, &provider_key)?,
+        ),
     ];
     for (what, token) in &cases {
         let response = call(&api, "/books", token).await?;

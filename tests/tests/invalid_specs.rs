@@ -50,6 +50,7 @@ async fn a_blank_bearer_audience_is_an_invalid_spec() -> Result<()> {
         |spec| {
             spec.bearer_tokens = Some(BearerTokensSpec {
                 audiences: vec!["api".into(), " ".into()],
+                leeway_seconds: None,
             });
         },
         "spec.bearerTokens.audiences[1]",

@@ -146,6 +146,7 @@ fn rows() -> Vec<Row> {
             set: |c, v| {
                 c.spec.bearer_tokens = Some(BearerTokensSpec {
                     audiences: vec!["api".into(), v.into()],
+                    leeway_seconds: None,
                 });
             },
         },
@@ -192,6 +193,12 @@ fn number_rows() -> Vec<(&'static str, SetNumber)> {
             if let Some(root) = &mut s.root_admin {
                 root.session_lifetime_seconds = Some(v);
             }
+        }),
+        ("bearerTokens.leewaySeconds", |s, v| {
+            s.bearer_tokens = Some(BearerTokensSpec {
+                audiences: vec!["api".into()],
+                leeway_seconds: Some(v),
+            });
         }),
         ("signedIdentity.lifetimeSeconds", |s, v| {
             s.signed_identity = Some(SignedIdentitySpec {
@@ -383,6 +390,7 @@ fn the_table_covers_every_field_of_the_config_file() {
     });
     full.bearer_tokens = Some(portcullis_contract::bearer::BearerConfig {
         audiences: vec!["api".into()],
+        ..Default::default()
     });
     full.authorization
         .rules

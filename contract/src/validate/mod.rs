@@ -105,12 +105,7 @@ pub fn validate(config: &SidecarConfig) -> Result<Valid, Problems> {
         problems.push(&rule.field, rule.message);
     }
     if let Some(bearer) = &config.bearer_tokens {
-        name_list(
-            &mut problems,
-            "bearerTokens.audiences",
-            &bearer.audiences,
-            false,
-        );
+        bearer_tokens(&mut problems, bearer);
     }
     if let Some(identity) = &config.signed_identity {
         crate::identity::check(&mut problems, identity);
@@ -182,6 +177,23 @@ fn group_claim_path(problems: &mut Problems, value: &str) -> Option<ClaimPath> {
     ClaimPath::parse(value)
         .map_err(|error| problems.push(FIELD, format!("`{value}` {error}")))
         .ok()
+}
+
+fn bearer_tokens(problems: &mut Problems, bearer: &crate::bearer::BearerConfig) {
+    use crate::bearer::MAX_LEEWAY_SECONDS;
+    if bearer.audiences.is_empty() {
+        problems.push(
+            "bearerTokens.audiences",
+            "must list at least one audience (the client id counts only when listed)",
+        );
+    }
+    name_list(problems, "bearerTokens.audiences", &bearer.audiences, false);
+    if bearer.leeway_seconds > MAX_LEEWAY_SECONDS {
+        problems.push(
+            "bearerTokens.leewaySeconds",
+            format!("must be between 0 and {MAX_LEEWAY_SECONDS}"),
+        );
+    }
 }
 
 fn required_path(problems: &mut Problems, field: &str, path: &std::path::Path) {

@@ -163,3 +163,19 @@ fn bad_access_rules_are_reported_with_the_rest() {
         "{problems}"
     );
 }
+
+#[test]
+fn bearer_tokens_need_an_audience_and_a_bounded_leeway() {
+    let problems =
+        check(&format!("{GOOD}bearerTokens: {{leewaySeconds: 301}}\n")).expect_err("invalid");
+    assert!(problems.mentions("bearerTokens.audiences"), "{problems}");
+    assert!(
+        problems.mentions("bearerTokens.leewaySeconds"),
+        "{problems}"
+    );
+    assert_eq!(problems.0.len(), 2, "{problems}");
+    check(&format!(
+        "{GOOD}bearerTokens: {{audiences: [books], leewaySeconds: 0}}\n"
+    ))
+    .expect("the client id counts when listed, and no leeway is a choice");
+}

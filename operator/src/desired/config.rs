@@ -217,11 +217,13 @@ pub(crate) mod tests {
         let mut spec = spec();
         spec.bearer_tokens = Some(crate::crd_access::BearerTokensSpec {
             audiences: vec!["https://books.example.com/api".into()],
+            leeway_seconds: Some(10),
         });
         let bearer = sidecar_config("books", &spec)
             .bearer_tokens
             .expect("rendered");
         assert_eq!(bearer.audiences, ["https://books.example.com/api"]);
+        assert_eq!(bearer.leeway_seconds, 10);
     }
 
     #[test]

@@ -52,9 +52,9 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpNet>,
     /// Who may use which paths of the app.
     pub access: AccessRules,
-    /// Audiences a bearer token may carry (the client id first); `None`:
-    /// bearer tokens are not accepted.
-    pub bearer_audiences: Option<Vec<String>>,
+    /// The audiences a bearer token may carry and the clock skew allowed;
+    /// `None`: bearer tokens are not accepted.
+    pub bearer: Option<portcullis_contract::bearer::BearerConfig>,
     /// How the identity is signed for the app; `None`: plain headers only.
     pub signed_identity: Option<SignedIdentity>,
     /// The hash of the config file and the secret files it names (see
@@ -220,11 +220,7 @@ impl Settings {
                     trusted_proxies: valid.trusted_proxies,
                     public_url,
                     access,
-                    bearer_audiences: config.bearer_tokens.as_ref().map(|bearer| {
-                        std::iter::once(oidc.client_id.clone())
-                            .chain(bearer.audiences.iter().cloned())
-                            .collect()
-                    }),
+                    bearer: config.bearer_tokens.clone(),
                     signed_identity,
                     config_hash: String::new(),
                 })

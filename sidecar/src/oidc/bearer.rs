@@ -4,14 +4,17 @@
 //! Verification is `openidconnect`'s (no JWT parsing or crypto of our own):
 //! the signature with a key from the provider's JWKS, under an algorithm the
 //! provider advertises (never `none`, never an HMAC, which would make the
-//! public key a shared secret), the issuer, and the expiry with a small
-//! leeway for clock skew. A token whose signature fails in a way new keys
-//! could cure refetches the keys once, as ID tokens at login do. The
-//! audience must hold the client id or a configured audience. The username
+//! public key a shared secret), the issuer, and the expiry with the
+//! configured leeway for clock skew. A token whose signature fails in a way
+//! new keys could cure refetches the keys once, as ID tokens at login do.
+//! The audience must hold a configured audience (the client id only when
+//! listed), and the token must be an access token issued no later than now
+//! ([`super::access_token`]). The username
 //! and groups are read from the token's claims with the same claim names,
 //! checks and role mapping as a browser login. Opaque tokens cannot be
 //! verified this way and are refused.
 
+use super::access_token::check_access_token;
 use super::flow::{check_not_before, keys_may_have_rotated, to_map};
 use super::provider::{Discovered, DiscoveryFailure, Provider, TokenSource, error_chain};
 use super::signed_in::{IdentityRefused, Proof, session_from_claims};
@@ -24,11 +27,9 @@ use openidconnect::core::{
 use openidconnect::{
     ClientId, IdToken, IdTokenClaims, IdTokenVerifier, JsonWebTokenType, JwsSigningAlgorithm, Nonce,
 };
+use portcullis_contract::bearer::BearerConfig;
 use std::str::FromStr;
 use std::sync::Arc;
-
-/// Clock skew tolerated on `exp` and `nbf`.
-pub const LEEWAY_SECONDS: i64 = 30;
 
 /// A JWT shaped like an ID token (RFC 9068 access tokens are: `iss`, `sub`,
 /// `aud`, `exp`, `iat`), keeping every other claim.
@@ -76,42 +77,48 @@ pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// Verifies `token` and returns the one-request session it stands for.
-/// `audiences` are those accepted (the client id first).
+/// Verifies `token` under `bearer` and returns the one-request session it
+/// stands for.
 pub async fn verify_bearer(
     provider: &Provider,
     settings: &Settings,
-    audiences: &[String],
+    bearer: &BearerConfig,
     token: &str,
 ) -> Result<Session, BearerError> {
+    let leeway = i64::try_from(bearer.leeway_seconds).unwrap_or(i64::MAX);
     let parsed =
         AccessToken::from_str(token).map_err(|error| BearerError::Malformed(error.to_string()))?;
     let issuer = &settings.oidc.issuer;
     let discovered = provider.get(issuer).await?;
     let now = chrono::Utc::now();
-    let claims = match verified(&parsed, &discovered, &settings.oidc.client_id, now) {
+    let skewed = now - chrono::Duration::seconds(leeway);
+    let claims = match verified(&parsed, &discovered, &settings.oidc.client_id, skewed) {
         Err(error) if keys_may_have_rotated(&error) => {
             let fresher = provider
                 .refresh_after_key_failure(&discovered, TokenSource::Bearer)
                 .await?;
-            verified(&parsed, &fresher, &settings.oidc.client_id, now)
+            verified(&parsed, &fresher, &settings.oidc.client_id, skewed)
         }
         other => other,
     }
     .map_err(|error| BearerError::Invalid(error_chain(&error)))?;
 
-    if !claims
-        .audiences()
-        .iter()
-        .any(|audience| audiences.iter().any(|accepted| **audience == *accepted))
-    {
+    if !claims.audiences().iter().any(|audience| {
+        bearer
+            .audiences
+            .iter()
+            .any(|accepted| **audience == *accepted)
+    }) {
         return Err(BearerError::Invalid(
             "no audience of the token is accepted here".to_owned(),
         ));
     }
     let map = to_map(&claims);
-    let leeway_now = u64::try_from(now.timestamp() + LEEWAY_SECONDS).unwrap_or(0);
-    check_not_before(&map, leeway_now).map_err(|error| BearerError::Invalid(error.to_string()))?;
+    let unix_now = u64::try_from(now.timestamp()).unwrap_or(0);
+    check_not_before(&map, unix_now.saturating_add(bearer.leeway_seconds))
+        .map_err(|error| BearerError::Invalid(error.to_string()))?;
+    check_access_token(&map, unix_now, bearer.leeway_seconds)
+        .map_err(|error| BearerError::Invalid(error.to_string()))?;
     let proof = Proof {
         method: LoginMethod::Bearer,
         expires_at: u64::try_from(claims.expiration().timestamp()).unwrap_or(0),
@@ -121,13 +128,13 @@ pub async fn verify_bearer(
 }
 
 /// The token's claims when the signature, issuer, algorithm, type and
-/// expiry hold against `discovered`'s keys; the audience is checked by the
-/// caller (any accepted audience, not only the client id).
+/// expiry hold against `discovered`'s keys, the expiry checked at `skewed`
+/// (now less the leeway); the audience is checked by the caller.
 fn verified(
     token: &AccessToken,
     discovered: &Arc<Discovered>,
     client_id: &str,
-    now: chrono::DateTime<chrono::Utc>,
+    skewed: chrono::DateTime<chrono::Utc>,
 ) -> Result<IdTokenClaims<OtherClaims, CoreGenderClaim>, openidconnect::ClaimsVerificationError> {
     let issuer = discovered.metadata.issuer().clone();
     let algorithms: Vec<CoreJwsSigningAlgorithm> = discovered
@@ -140,7 +147,6 @@ fn verified(
     let jose_types = ["JWT", "at+jwt"]
         .into_iter()
         .filter_map(|typ| JsonWebTokenType::new(typ.to_owned()).normalize().ok());
-    let skewed = now - chrono::Duration::seconds(LEEWAY_SECONDS);
     // A public-client verifier: HMAC algorithms are refused outright.
     let verifier: IdTokenVerifier<'_, CoreJsonWebKey> = IdTokenVerifier::new_public_client(
         ClientId::new(client_id.to_owned()),

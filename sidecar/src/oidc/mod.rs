@@ -1,5 +1,6 @@
 //! OpenID Connect: discovery, the code flow, and reading claims.
 
+pub mod access_token;
 pub mod bearer;
 pub mod claim_path;
 pub mod claims;
