@@ -19,8 +19,8 @@
 //! that is not followed by two hex digits is a plain percent sign.
 //!
 //! Windows servers drop trailing dots and spaces from a segment, so
-//! `/admin.` is `/admin` to IIS: [`trailing_dots_and_spaces_dropped`] gives
-//! that reading, and the caller takes the stricter decision.
+//! `/admin.` is `/admin` to IIS: [`normalise_as_windows`] gives that
+//! reading, and the caller takes the stricter decision.
 //!
 //! Path parameters (`;x`, as in `/admin;x` or `/..;/admin`) are cut off by
 //! some servers (Tomcat, Jetty) and kept by others, so the caller reads a
@@ -68,6 +68,31 @@ pub enum AmbiguousPath {
 ///
 /// The result starts with `/`; its segments are what rules are matched on.
 pub fn normalise(raw: &str, params: Params) -> Result<String, AmbiguousPath> {
+    normalise_as(raw, params, false)
+}
+
+/// The normal form of `raw` as a Windows server (IIS) reads it: trailing
+/// dots and spaces (`%20`) cut from each decoded segment before dot
+/// segments are resolved, so a segment of dots and spaces only is `.` or,
+/// with two dots or more, `..` (`/static/..%20/admin` is `/admin`, and
+/// `/admin.` is `/admin`). `None` when `raw` has no segment that ends in a
+/// dot or a space, where this reading is [`normalise`]'s.
+pub fn normalise_as_windows(raw: &str, params: Params) -> Option<Result<String, AmbiguousPath>> {
+    has_trailing_dot_or_space(raw).then(|| normalise_as(raw, params, true))
+}
+
+/// True when a segment (or the part of it before a `;`) of `raw` ends in
+/// `.`, `%2e` or `%20`.
+fn has_trailing_dot_or_space(raw: &str) -> bool {
+    raw.split(['/', ';']).any(|part| {
+        part.ends_with('.')
+            || ["%2e", "%2E", "%20"]
+                .iter()
+                .any(|escape| part.ends_with(escape))
+    })
+}
+
+fn normalise_as(raw: &str, params: Params, windows: bool) -> Result<String, AmbiguousPath> {
     let Some(rest) = raw.strip_prefix('/') else {
         return Err(AmbiguousPath::NotAbsolute);
     };
@@ -81,7 +106,10 @@ pub fn normalise(raw: &str, params: Params) -> Result<String, AmbiguousPath> {
             Params::Keep => raw_segment,
             Params::Strip => raw_segment.split(';').next().unwrap_or_default(),
         };
-        let decoded = decode_unreserved(segment)?;
+        let mut decoded = decode_unreserved(segment)?;
+        if windows {
+            decoded = as_windows_reads(decoded);
+        }
         trailing_slash = matches!(decoded.as_str(), "" | "." | "..");
         match decoded.as_str() {
             "" | "." => {}
@@ -107,41 +135,29 @@ fn is_unreserved(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
 }
 
-/// The reading of a normal path by a Windows server: trailing dots and
-/// spaces (`%20`) cut from each segment, and segments left empty dropped.
-/// `None` when that reading is the path itself.
-pub fn trailing_dots_and_spaces_dropped(normal: &str) -> Option<String> {
-    let rest = normal.strip_prefix('/')?;
-    let trimmed = |segment: &str| -> usize {
-        let mut end = segment.len();
-        loop {
-            if segment[..end].ends_with('.') {
-                end -= 1;
-            } else if segment[..end].ends_with("%20") {
-                end -= 3;
-            } else {
-                return end;
-            }
-        }
-    };
-    if rest
-        .split('/')
-        .all(|segment| trimmed(segment) == segment.len())
-    {
-        return None;
+/// A decoded segment as Windows reads it: without trailing dots and
+/// spaces, and a segment of nothing else is `.` or, with two dots or more, `..`.
+fn as_windows_reads(segment: String) -> String {
+    match trimmed(&segment) {
+        kept if kept.len() == segment.len() => segment,
+        "" if segment.matches('.').count() >= 2 => "..".to_owned(),
+        "" if !segment.is_empty() => ".".to_owned(),
+        kept => kept.to_owned(),
     }
-    let mut reading = String::with_capacity(normal.len());
-    for segment in rest.split('/') {
-        let kept = &segment[..trimmed(segment)];
-        if !kept.is_empty() {
-            reading.push('/');
-            reading.push_str(kept);
+}
+
+/// `segment` without its trailing dots and spaces (`%20`).
+fn trimmed(segment: &str) -> &str {
+    let mut kept = segment;
+    loop {
+        if let Some(shorter) = kept.strip_suffix('.') {
+            kept = shorter;
+        } else if let Some(shorter) = kept.strip_suffix("%20") {
+            kept = shorter;
+        } else {
+            return kept;
         }
     }
-    if reading.is_empty() || normal.ends_with('/') {
-        reading.push('/');
-    }
-    Some(reading)
 }
 
 /// Decodes escapes of unreserved characters; other escapes keep their byte,
@@ -154,6 +170,14 @@ fn decode_unreserved(segment: &str) -> Result<String, AmbiguousPath> {
     let mut index = 0;
     while index < bytes.len() {
         let byte = bytes[index];
+        if byte >= 0x80 {
+            // A raw byte outside ASCII is written as its escape, so the
+            // normal form is ASCII and `/café` reads as `/caf%C3%A9`.
+            escaped_non_ascii = true;
+            push_escape(&mut out, byte);
+            index += 1;
+            continue;
+        }
         if byte != b'%' {
             out.push(char::from(byte));
             index += 1;
@@ -254,6 +278,12 @@ mod tests {
     }
 
     #[test]
+    fn raw_bytes_outside_ascii_are_written_as_escapes() {
+        assert_eq!(kept("/café"), "/caf%C3%A9");
+        assert_eq!(kept("/static/.%25./x\u{488}"), "/static/.%25./x%D2%88");
+    }
+
+    #[test]
     fn dot_segments_are_resolved_even_when_encoded() {
         assert_eq!(kept("/public/../admin"), "/admin");
         assert_eq!(kept("/public/%2e%2e/admin"), "/admin");
@@ -336,12 +366,26 @@ mod tests {
 
     #[test]
     fn windows_drops_trailing_dots_and_spaces() {
-        let windows = |raw: &str| trailing_dots_and_spaces_dropped(&kept(raw));
+        let windows = |raw: &str| {
+            normalise_as_windows(raw, Params::Keep).map(|read| read.expect("normalises"))
+        };
         assert_eq!(windows("/admin."), Some("/admin".into()));
         assert_eq!(windows("/admin%20"), Some("/admin".into()));
         assert_eq!(windows("/admin.%20./users"), Some("/admin/users".into()));
         assert_eq!(windows("/admin/x./"), Some("/admin/x/".into()));
-        assert_eq!(windows("/admin/..."), Some("/admin".into()));
+        assert_eq!(windows("/admin/..."), Some("/".into()));
+        assert_eq!(windows("/static/..%20/admin"), Some("/admin".into()));
+        assert_eq!(windows("/static/.%20/admin"), Some("/static/admin".into()));
+        assert_eq!(
+            windows("/static/x/..%20/../admin"),
+            Some("/admin".into()),
+            "trimmed before dot segments are resolved"
+        );
+        assert_eq!(windows("/static/x%2e/y"), Some("/static/x/y".into()));
+        assert_eq!(
+            normalise_as_windows("/admin.;x/y", Params::Strip).map(Result::ok),
+            Some(Some("/admin/y".into()))
+        );
         assert_eq!(windows("/a.b/c"), None);
         assert_eq!(windows("/admin/"), None);
         assert_eq!(windows("/"), None);

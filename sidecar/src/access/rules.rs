@@ -11,9 +11,7 @@
 //! parameter). An app that treats these as different paths loses nothing:
 //! it would answer 404 to them anyway.
 
-use portcullis_contract::access::path::{
-    AmbiguousPath, Params, normalise, trailing_dots_and_spaces_dropped,
-};
+use portcullis_contract::access::path::{AmbiguousPath, Params, normalise, normalise_as_windows};
 use portcullis_contract::access::pattern::PathPattern;
 use portcullis_contract::access::{Access, AuthorizationConfig, RuleProblem};
 
@@ -110,15 +108,18 @@ impl AccessRules {
 
 /// Every way an app may read `raw_path`, normalised.
 fn readings(raw_path: &str) -> Result<Vec<String>, AmbiguousPath> {
-    let mut readings = vec![normalise(raw_path, Params::Keep)?];
-    if raw_path.contains(';') {
-        readings.push(normalise(raw_path, Params::Strip)?);
+    let params: &[Params] = if raw_path.contains(';') {
+        &[Params::Keep, Params::Strip]
+    } else {
+        &[Params::Keep]
+    };
+    let mut readings = Vec::with_capacity(params.len());
+    for &params in params {
+        readings.push(normalise(raw_path, params)?);
+        if let Some(windows) = normalise_as_windows(raw_path, params) {
+            readings.push(windows?);
+        }
     }
-    let windows: Vec<String> = readings
-        .iter()
-        .filter_map(|path| trailing_dots_and_spaces_dropped(path))
-        .collect();
-    readings.extend(windows);
     Ok(readings)
 }
 
