@@ -18,6 +18,8 @@
 //!   `x-portcullis-` or `x-forwarded-` is left but the ones the sidecar set,
 //!   each once and with the sidecar's value;
 //! - `Forwarded` and `X-Real-IP` are only the sidecar's (no `_` spelling);
+//! - no header that rewrites the URL or method in app servers
+//!   (`X-Original-URL`, `X-Rewrite-URL`, ...) is left, in any spelling;
 //! - no `Connection`, `Upgrade` (but on a WebSocket handshake, where
 //!   `Connection: upgrade` is the sidecar's), `HTTP2-Settings` or other
 //!   hop-by-hop header is left;
@@ -157,6 +159,17 @@ fuzz_target!(|data: &[u8]| {
                 }
             })
             .collect();
+        let rewrites = [
+            "x-original-url",
+            "x-original-uri",
+            "x-original-method",
+            "x-rewrite-url",
+            "x-envoy-original-path",
+        ];
+        assert!(
+            !rewrites.contains(&spelled.as_str()),
+            "{name}, which rewrites the URL in app servers, is left"
+        );
         let owned = spelled.starts_with("x-portcullis-")
             || spelled.starts_with("x-forwarded-")
             || spelled == "forwarded"

@@ -27,13 +27,13 @@ use openidconnect::core::{
 use openidconnect::{
     ClientId, IdToken, IdTokenClaims, IdTokenVerifier, JsonWebTokenType, JwsSigningAlgorithm, Nonce,
 };
-use portcullis_contract::bearer::BearerConfig;
+use portcullis_contract::bearer::{BearerConfig, MAX_LEEWAY_SECONDS};
 use std::str::FromStr;
 use std::sync::Arc;
 
 /// A JWT shaped like an ID token (RFC 9068 access tokens are: `iss`, `sub`,
 /// `aud`, `exp`, `iat`), keeping every other claim.
-type AccessToken = IdToken<
+pub type AccessToken = IdToken<
     OtherClaims,
     CoreGenderClaim,
     CoreJweContentEncryptionAlgorithm,
@@ -77,6 +77,11 @@ pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
+/// `token` read as a JWT, nothing verified yet.
+pub fn parse_token(token: &str) -> Result<AccessToken, BearerError> {
+    AccessToken::from_str(token).map_err(|error| BearerError::Malformed(error.to_string()))
+}
+
 /// Verifies `token` under `bearer` and returns the one-request session it
 /// stands for.
 pub async fn verify_bearer(
@@ -85,9 +90,8 @@ pub async fn verify_bearer(
     bearer: &BearerConfig,
     token: &str,
 ) -> Result<Session, BearerError> {
-    let leeway = i64::try_from(bearer.leeway_seconds).unwrap_or(i64::MAX);
-    let parsed =
-        AccessToken::from_str(token).map_err(|error| BearerError::Malformed(error.to_string()))?;
+    let leeway = i64::try_from(bearer.leeway_seconds.min(MAX_LEEWAY_SECONDS)).unwrap_or(0);
+    let parsed = parse_token(token)?;
     let issuer = &settings.oidc.issuer;
     let discovered = provider.get(issuer).await?;
     let now = chrono::Utc::now();

@@ -145,6 +145,15 @@ const VECTORS: &[(&str, &str, Headers, Who, Outcome)] = &[
     ("GET", "/admin%20", JSON, Untrusted, Denied),
     ("GET", "/admin.%20./users", JSON, Untrusted, Denied),
     ("GET", "/admin./users", JSON, Admin, Pass),
+    ("GET", "/static/..%20/admin", JSON, Untrusted, Denied),
+    (
+        "GET",
+        "/static/.%20./admin/users",
+        JSON,
+        Nobody,
+        Unauthenticated,
+    ),
+    ("GET", "/static/x/..%20/../admin", JSON, Untrusted, Denied),
     // Method overrides: judged by the strictest method the app may act on.
     ("POST", "/items/7", JSON, Untrusted, Pass),
     ("DELETE", "/items/7", JSON, Untrusted, Denied),
@@ -271,6 +280,26 @@ async fn the_reverse_proxy_door_answers_every_vector_as_the_gate_decides() {
             answered_outcome(response.status()),
             expected,
             "{method} {path} as {who:?} from {CLIENT}"
+        );
+    }
+}
+
+/// The path fuzzer starts from every path of the table
+/// (`fuzz/corpus/gate_path`, one file per path), so what it finds grows
+/// from the cases already known.
+#[test]
+fn every_path_of_the_table_seeds_the_path_fuzzer() {
+    let seeds_dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/gate_path");
+    let seeds: std::collections::BTreeSet<Vec<u8>> = std::fs::read_dir(&seeds_dir)
+        .expect("the seed corpus")
+        .map(|entry| std::fs::read(entry.expect("a seed").path()).expect("readable"))
+        .collect();
+    for &(_, path, ..) in VECTORS {
+        assert!(
+            seeds.contains(path.as_bytes()),
+            "{path} is no seed in {}",
+            seeds_dir.display()
         );
     }
 }
