@@ -185,6 +185,10 @@ pub struct RootAdminConfig {
     /// How long a backup-login session lasts.
     #[serde(default = "default_root_session_lifetime")]
     pub session_lifetime_seconds: u64,
+    /// File holding the argon2id PHC hash of the one-time enrolment code
+    /// that makes a new browser a known device (`portcullis-sidecar enrol-code`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrolment_code_hash_file: Option<PathBuf>,
 }
 
 /// How sessions are sealed into cookies and how long they last.
@@ -357,6 +361,7 @@ rootAdmin: {}
             username: "admin".into(),
             password_hash_file: Some("/secret/root".into()),
             session_lifetime_seconds: 60,
+            enrolment_code_hash_file: Some("/secret/enrolment".into()),
         });
         let text = config.to_yaml().expect("renders");
         assert_eq!(SidecarConfig::from_yaml(&text).expect("reads back"), config);

@@ -11,6 +11,7 @@ pub mod bearer;
 pub mod claim_path;
 pub mod config;
 pub mod defaults;
+pub mod enrolment;
 pub mod hash;
 pub mod header_value;
 pub mod identity;

@@ -18,6 +18,13 @@ const MAX_VERIFY_MEMORY_KIB: u32 = 256 * 1024;
 #[error("cannot hash the password: {0}")]
 pub struct HashError(String);
 
+impl HashError {
+    /// The error of a hashing step that failed.
+    pub(crate) fn from_display(error: impl std::fmt::Display) -> Self {
+        Self(error.to_string())
+    }
+}
+
 /// argon2id working memory, kept between runs.
 pub struct PasswordWork {
     blocks: Vec<Block>,

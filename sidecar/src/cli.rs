@@ -1,7 +1,9 @@
-//! Command line: run the proxy, check a config, hash a password, make a key.
+//! Command line: run the proxy, check a config, hash a password, make a key
+//! or an enrolment code.
 
 use crate::config::{self, LoadError};
 use clap::{Parser, Subcommand};
+use portcullis_contract::enrolment::{hash_enrolment_code, new_enrolment_code};
 use portcullis_contract::identity_keys::generate_identity_key_line;
 use portcullis_contract::session_keys::generate_key_line;
 use std::io::BufRead;
@@ -52,6 +54,10 @@ pub enum Command {
     GenerateKey,
     /// Print a new identity signing key (a PKCS#8 P-256 line for `signedIdentity.keyFile`).
     GenerateIdentityKey,
+    /// Print a new one-time enrolment code for the backup login (first
+    /// line, for the root admin) and its argon2id hash (second line, for
+    /// `rootAdmin.enrolmentCodeHashFile`).
+    EnrolCode,
 }
 
 /// Runs the command line; returns the process exit code.
@@ -72,6 +78,19 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::GenerateKey) => {
             println!("{}", generate_key_line());
             ExitCode::SUCCESS
+        }
+        Some(Command::EnrolCode) => {
+            let code = new_enrolment_code();
+            match hash_enrolment_code(&code) {
+                Ok(hash) => {
+                    println!("{code}\n{hash}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Some(Command::GenerateIdentityKey) => match generate_identity_key_line() {
             Ok(line) => {

@@ -60,6 +60,7 @@ impl SidecarSetup {
             username: ROOT_USERNAME.to_owned(),
             password_hash_file: Some(write("root-password-hash", &hash_password(ROOT_PASSWORD)?)?),
             session_lifetime_seconds: 3600,
+            enrolment_code_hash_file: None,
         });
         Ok(Self {
             url: config.public_url.clone(),

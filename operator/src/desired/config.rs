@@ -46,6 +46,7 @@ pub fn sidecar_config(name: &str, spec: &OidcSettingsSpec) -> SidecarConfig {
                 root.session_lifetime_seconds,
                 DEFAULT_ROOT_SESSION_LIFETIME_SECONDS,
             ),
+            enrolment_code_hash_file: None,
         }),
         session: SessionConfig {
             key_file: secret_path(SESSION_KEYS_KEY).into(),

@@ -9,11 +9,16 @@
 //!   a sealed device cookie; its attempts draw on that device's own budget
 //!   and never on the shared ones. An attacker cycling addresses (or sharing
 //!   an ingress's address with everyone) empties only the shared budgets;
-//!   the root admin's browser still gets in.
+//!   the root admin's browser still gets in;
+//! - **enrolling browsers**: a browser that sends the one-time enrolment
+//!   code (see [`crate::backup::enrolment`]) draws on a budget per client
+//!   only. The code is not guessable, so there is no overall bound that an
+//!   attacker could empty for everyone. Each code enrols one browser.
 //!
 //! Time is passed in, so the decisions are tested without sleeping.
 
 use crate::backup::rate_limit::{Rate, RateLimiter};
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -32,8 +37,8 @@ const PER_DEVICE: Rate = Rate {
     burst: 5.0,
     seconds_per_attempt: 12.0,
 };
-/// No overall bound among known devices beyond their own budgets.
-const DEVICES_OVERALL: Rate = Rate {
+/// No overall bound beyond the budgets of each device or enrolling client.
+const UNBOUNDED: Rate = Rate {
     burst: 1e9,
     seconds_per_attempt: 1e-9,
 };
@@ -47,6 +52,8 @@ pub enum Attempter {
     Unknown(IpAddr),
     /// A browser that completed a backup login before (its device id).
     KnownDevice(String),
+    /// A browser sending an enrolment code, from this client address.
+    Enrolling(IpAddr),
 }
 
 /// The backup login's budgets.
@@ -54,13 +61,18 @@ pub enum Attempter {
 pub struct BackupGate {
     clients: RateLimiter<IpAddr>,
     devices: RateLimiter<String>,
+    enrolling: RateLimiter<IpAddr>,
+    /// Hashes of the enrolment codes that enrolled a browser already.
+    spent_codes: HashSet<String>,
 }
 
 impl Default for BackupGate {
     fn default() -> Self {
         Self {
             clients: RateLimiter::new(PER_CLIENT, OVERALL, MAX_REMEMBERED),
-            devices: RateLimiter::new(PER_DEVICE, DEVICES_OVERALL, MAX_REMEMBERED),
+            devices: RateLimiter::new(PER_DEVICE, UNBOUNDED, MAX_REMEMBERED),
+            enrolling: RateLimiter::new(PER_CLIENT, UNBOUNDED, MAX_REMEMBERED),
+            spent_codes: HashSet::new(),
         }
     }
 }
@@ -71,7 +83,13 @@ impl BackupGate {
         match who {
             Attempter::Unknown(ip) => self.clients.try_acquire(&client_group(*ip), now),
             Attempter::KnownDevice(id) => self.devices.try_acquire(id, now),
+            Attempter::Enrolling(ip) => self.enrolling.try_acquire(&client_group(*ip), now),
         }
+    }
+
+    /// Spends the enrolment code hashed as `phc`: true the first time only.
+    pub fn spend_code(&mut self, phc: &str) -> bool {
+        self.spent_codes.insert(phc.to_owned())
     }
 }
 
@@ -115,6 +133,29 @@ mod tests {
             assert!(gate.try_attempt(&device, 0.0).is_ok());
         }
         assert_eq!(gate.try_attempt(&device, 0.0), Err(Duration::from_secs(12)));
+    }
+
+    #[test]
+    fn enrolling_is_bounded_per_client_and_never_by_the_shared_budget() {
+        let mut gate = BackupGate::default();
+        for n in 0..200u32 {
+            let _ = gate.try_attempt(&unknown(&format!("10.0.{}.{}", n / 250, n % 250)), 0.0);
+            let ip = format!("10.1.{}.{}", n / 250, n % 250);
+            let _ = gate.try_attempt(&Attempter::Enrolling(ip.parse().expect("ip")), 0.0);
+        }
+        let admin = Attempter::Enrolling("192.0.2.7".parse().expect("ip"));
+        for _ in 0..5 {
+            assert!(gate.try_attempt(&admin, 0.0).is_ok());
+        }
+        assert_eq!(gate.try_attempt(&admin, 0.0), Err(Duration::from_secs(12)));
+    }
+
+    #[test]
+    fn a_code_is_spent_once() {
+        let mut gate = BackupGate::default();
+        assert!(gate.spend_code("$argon2id$a"));
+        assert!(!gate.spend_code("$argon2id$a"));
+        assert!(gate.spend_code("$argon2id$b"));
     }
 
     #[test]

@@ -3,13 +3,15 @@
 //! It never talks to the identity provider, so it works while the provider
 //! is down or misconfigured. It is guarded by an origin check and a CSRF
 //! token, budgets that an attacker cannot use up for the root admin's own
-//! browser ([`crate::backup::budgets`]), a bound on password checks at once
+//! browser ([`crate::backup::budgets`]), a one-time enrolment code that
+//! gives a new browser such a budget ([`crate::backup::enrolment`]), a bound on password checks at once
 //! ([`crate::backup::password_checks`]), one generic message for every wrong
 //! username or password, and an audit log line per attempt (never the
 //! password).
 
 use crate::access::roles::Role;
 use crate::backup::budgets::Attempter;
+use crate::backup::enrolment::{Enrolment, enrol};
 use crate::backup::known_device::{known_device, remember_device};
 use crate::config::Settings;
 use crate::http::csrf;
@@ -35,6 +37,9 @@ const KNOWN_DEVICE_PATIENCE: Duration = Duration::from_secs(5);
 
 /// The one message for a wrong username or a wrong password.
 pub const WRONG_CREDENTIALS: &str = "Wrong username or password.";
+
+/// The message for an enrolment code that is wrong or was used before.
+pub const WRONG_CODE: &str = "Wrong enrolment code, or one that was used already.";
 
 /// The backup form page, with a fresh CSRF token.
 pub fn backup_form(
@@ -73,6 +78,10 @@ pub struct BackupForm {
     csrf: String,
     #[serde(default)]
     rd: Option<String>,
+    /// The one-time enrolment code, sent from a browser that is not yet a
+    /// known device.
+    #[serde(default)]
+    enrolment: String,
 }
 
 /// `POST /login`: checks the root admin's password and issues a root session.
@@ -107,7 +116,27 @@ pub async fn backup_login(
         );
     }
     let client = ClientHops::decide(peer.ip(), &headers, &settings.trusted_proxies).client;
-    let device = known_device(&settings, &headers);
+    let (device, enrolled) = match enrol(&state, &settings, &form.enrolment, client).await {
+        Enrolment::NotAsked => (known_device(&settings, &headers), false),
+        Enrolment::Enrolled(id) => {
+            tracing::warn!(%client, "backup login: a new browser enrolled with the enrolment code");
+            (Some(id), true)
+        }
+        Enrolment::Refused => {
+            tracing::warn!(%client, "backup login failed: wrong or spent enrolment code");
+            return backup_form(
+                &settings,
+                &headers,
+                &return_to,
+                Some(WRONG_CODE),
+                StatusCode::UNAUTHORIZED,
+            );
+        }
+        Enrolment::RateLimited(wait) => {
+            tracing::warn!(%client, retry_after_seconds = wait.as_secs(), "backup login rate limited: enrolment codes");
+            return too_many_attempts(wait);
+        }
+    };
     let attempter = match &device {
         Some(id) => Attempter::KnownDevice(id.clone()),
         None => Attempter::Unknown(client),
@@ -135,13 +164,18 @@ pub async fn backup_login(
 
     if !(username_matches && password_matches) {
         tracing::warn!(%client, username_matches, "backup login failed");
-        return backup_form(
+        let mut response = backup_form(
             &settings,
             &headers,
             &return_to,
             Some(WRONG_CREDENTIALS),
             StatusCode::UNAUTHORIZED,
         );
+        if enrolled {
+            // The code is spent: the browser keeps its own budget for the retry.
+            append_cookie(&mut response, &remember_device(&settings, device));
+        }
+        return response;
     }
     tracing::info!(%client, user = %root_username, "backup login succeeded");
     let lifetime = settings
@@ -165,10 +199,14 @@ pub async fn backup_login(
         Ok(response) => response,
         Err(error) => return AppError::from(error).into_response(),
     };
-    if let Ok(cookie) = HeaderValue::from_str(&remember_device(&settings, device)) {
+    append_cookie(&mut response, &remember_device(&settings, device));
+    response
+}
+
+fn append_cookie(response: &mut Response, cookie: &str) {
+    if let Ok(cookie) = HeaderValue::from_str(cookie) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
-    response
 }
 
 fn too_many_attempts(wait: Duration) -> Response {

@@ -5,9 +5,11 @@
 //! who may try a password now (per client, overall, and per known device,
 //! with [`rate_limit`]'s buckets), [`password_checks`] bounds the memory of
 //! argon2id checks, [`known_device`] is the cookie of a browser that got in
-//! before, and [`login`] is the form's handler that ties them together.
+//! before, [`enrolment`] makes a new browser a known device with a one-time
+//! code, and [`login`] is the form's handler that ties them together.
 
 pub mod budgets;
+pub mod enrolment;
 pub mod known_device;
 pub mod login;
 pub mod password_checks;

@@ -30,6 +30,13 @@ pub fn config_hash(
     {
         files.push(hash);
     }
+    if let Some(code) = config
+        .root_admin
+        .as_ref()
+        .and_then(|root| root.enrolment_code_hash_file.as_deref())
+    {
+        files.push(code);
+    }
     if let Some(identity) = &config.signed_identity {
         files.push(identity.key_file.as_path());
     }

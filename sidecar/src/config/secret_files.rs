@@ -38,28 +38,26 @@ pub(super) fn secret_file(
     }
 }
 
-/// The root admin's argon2id hash from `path`.
+/// An argon2id hash (the root admin's password's, or the enrolment
+/// code's) from `path`, for the config file's `field`.
 pub(super) fn password_hash(
     problems: &mut Problems,
+    field: &str,
     path: &Path,
     read_file: &impl Fn(&Path) -> io::Result<String>,
 ) -> Option<Secret> {
-    const FIELD: &str = "rootAdmin.passwordHashFile";
-    let hash = secret_file(problems, FIELD, path, read_file)?;
+    let hash = secret_file(problems, field, path, read_file)?;
     let hash = Secret::new(hash.expose().trim());
     match PasswordHash::new(hash.expose()) {
         Ok(parsed) if parsed.algorithm.as_str() == "argon2id" => Some(hash),
         Ok(_) => {
-            problems.push(
-                FIELD,
-                "must hold an argon2id hash (`portcullis-sidecar hash-password`)",
-            );
+            problems.push(field, "must hold an argon2id hash");
             None
         }
         Err(_) => {
             problems.push(
-                FIELD,
-                "is not a PHC hash string (`portcullis-sidecar hash-password` prints one)",
+                field,
+                "is not a PHC hash string (`portcullis-sidecar hash-password` and `enrol-code` print one)",
             );
             None
         }

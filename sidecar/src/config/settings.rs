@@ -92,6 +92,9 @@ pub struct RootAdmin {
     pub username: String,
     /// argon2id PHC string; `None` disables the backup login.
     pub password_hash: Option<Secret>,
+    /// argon2id PHC string of the one-time enrolment code; `None`: new
+    /// browsers share the budget of unknown clients.
+    pub enrolment_code_hash: Option<Secret>,
     /// Lifetime of a backup-login session.
     pub session_lifetime: Duration,
 }
@@ -146,10 +149,22 @@ impl Settings {
         );
         let root_admin = config.root_admin.as_ref().map(|root| RootAdmin {
             username: root.username.clone(),
-            password_hash: root
-                .password_hash_file
-                .as_deref()
-                .and_then(|path| password_hash(&mut problems, path, &read_file)),
+            password_hash: root.password_hash_file.as_deref().and_then(|path| {
+                password_hash(
+                    &mut problems,
+                    "rootAdmin.passwordHashFile",
+                    path,
+                    &read_file,
+                )
+            }),
+            enrolment_code_hash: root.enrolment_code_hash_file.as_deref().and_then(|path| {
+                password_hash(
+                    &mut problems,
+                    "rootAdmin.enrolmentCodeHashFile",
+                    path,
+                    &read_file,
+                )
+            }),
             session_lifetime: Duration::from_secs(root.session_lifetime_seconds),
         });
         let keys = key_ring(&mut problems, &config.session.key_file, &read_file);

@@ -96,6 +96,8 @@ pub fn backup_login_page(csrf: Option<&str>, return_to: &str, error: Option<&str
             input id="username" type="text" name="username" autocomplete="username" required;
             label for="password" { "Password" }
             input id="password" type="password" name="password" autocomplete="current-password" required;
+            label for="enrolment" { "Enrolment code (only on a browser that never used this page)" }
+            input id="enrolment" type="text" name="enrolment" autocomplete="one-time-code" spellcheck="false";
             button type="submit" { "Log in" }
         }
         p class="hint" {

@@ -45,6 +45,13 @@ pub fn watched_files(config_path: &Path, config: Option<&SidecarConfig>) -> Vec<
         {
             files.push(hash);
         }
+        if let Some(code) = config
+            .root_admin
+            .as_ref()
+            .and_then(|root| root.enrolment_code_hash_file.clone())
+        {
+            files.push(code);
+        }
         if let Some(identity) = &config.signed_identity {
             files.push(identity.key_file.clone());
         }

@@ -1,10 +1,13 @@
 //! `/login?backup=1` and `POST /login`: the root admin's way back in.
 
 use crate::support::{
-    Options, ROOT_PASSWORD, ROOT_USER, SESSION_COOKIE, csrf_pair, get, header_text, post_form,
-    send, set_cookies, state, text,
+    ENROLMENT_CODE, Options, ROOT_PASSWORD, ROOT_USER, SESSION_COOKIE, csrf_pair, get, header_text,
+    post_form, send, set_cookies, state, text,
 };
+use axum::body::Body;
+use axum::http::Response;
 use axum::http::{StatusCode, header};
+use portcullis_sidecar::http::state::SharedState;
 
 const FORM: &str = "/login?backup=1";
 
@@ -149,4 +152,120 @@ async fn wrong_credentials_get_one_message_and_then_a_rate_limit() {
         StatusCode::TOO_MANY_REQUESTS,
         "the sixth attempt within a minute is refused, even with the right password"
     );
+}
+
+/// Posts the backup form from a browser holding `cookies` (the CSRF pair's
+/// and any others), with an enrolment code when `code` is not empty.
+async fn log_in(
+    state: &SharedState,
+    password: &str,
+    code: &str,
+    cookies: &str,
+    token: &str,
+) -> Response<Body> {
+    let fields = [
+        ("username", ROOT_USER),
+        ("password", password),
+        ("csrf", token),
+        ("enrolment", code),
+    ];
+    send(state, post_form("/login", &fields, Some(cookies))).await
+}
+
+fn cookie_named(response: &Response<Body>, name: &str) -> Option<String> {
+    set_cookies(response)
+        .into_iter()
+        .find(|pair| pair.starts_with(&format!("{name}=")))
+}
+
+/// Empties the budget of unknown clients from the test's client address.
+async fn flood(state: &SharedState, cookie: &str, token: &str) {
+    for _ in 0..6 {
+        let _ = log_in(state, "wrong", "", cookie, token).await;
+    }
+    let refused = log_in(state, ROOT_PASSWORD, "", cookie, token).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn the_form_asks_for_an_enrolment_code_on_a_new_browser() {
+    let state = state(Options::default());
+    let page = text(send(&state, get(FORM, None, None)).await).await;
+    assert!(page.contains("name=\"enrolment\""), "{page}");
+}
+
+#[tokio::test]
+async fn a_new_browser_with_the_enrolment_code_gets_in_while_the_shared_budget_is_empty() {
+    let state = state(Options::default());
+    let (token, cookie) = csrf_pair(&state, FORM, None).await;
+    flood(&state, &cookie, &token).await;
+
+    let typed = ENROLMENT_CODE.to_lowercase().replace('-', " ");
+    let response = log_in(&state, ROOT_PASSWORD, &typed, &cookie, &token).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(
+        cookie_named(&response, SESSION_COOKIE).is_some(),
+        "a root session"
+    );
+    let device = cookie_named(&response, &format!("{SESSION_COOKIE}_device"))
+        .expect("the browser becomes a known device");
+
+    // Known now, it logs in again without the code, past the empty budget.
+    let known = format!("{cookie}; {device}");
+    let again = log_in(&state, ROOT_PASSWORD, "", &known, &token).await;
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn an_enrolment_code_enrols_one_browser_only() {
+    let state = state(Options::default());
+    let (token, cookie) = csrf_pair(&state, FORM, None).await;
+    let first = log_in(&state, ROOT_PASSWORD, ENROLMENT_CODE, &cookie, &token).await;
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+
+    let second = log_in(&state, ROOT_PASSWORD, ENROLMENT_CODE, &cookie, &token).await;
+    assert_eq!(second.status(), StatusCode::UNAUTHORIZED);
+    assert!(cookie_named(&second, SESSION_COOKIE).is_none());
+    assert!(text(second).await.contains("Wrong enrolment code"));
+}
+
+#[tokio::test]
+async fn a_wrong_enrolment_code_is_refused_even_with_the_right_password() {
+    let state = state(Options::default());
+    let (token, cookie) = csrf_pair(&state, FORM, None).await;
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let response = log_in(
+            &state,
+            ROOT_PASSWORD,
+            "7K3M-0Q1Z-ABCD-EFGH-JKMP",
+            &cookie,
+            &token,
+        )
+        .await;
+        assert!(cookie_named(&response, SESSION_COOKIE).is_none());
+        assert!(cookie_named(&response, &format!("{SESSION_COOKIE}_device")).is_none());
+        statuses.push(response.status());
+    }
+    assert_eq!(statuses[..5], [StatusCode::UNAUTHORIZED; 5]);
+    assert_eq!(
+        statuses[5],
+        StatusCode::TOO_MANY_REQUESTS,
+        "codes are rate limited per client"
+    );
+}
+
+#[tokio::test]
+async fn an_enrolled_browser_keeps_its_own_budget_after_a_mistyped_password() {
+    let state = state(Options::default());
+    let (token, cookie) = csrf_pair(&state, FORM, None).await;
+    let mistyped = log_in(&state, "wrong", ENROLMENT_CODE, &cookie, &token).await;
+    assert_eq!(mistyped.status(), StatusCode::UNAUTHORIZED);
+    let device = cookie_named(&mistyped, &format!("{SESSION_COOKIE}_device"))
+        .expect("the spent code still made the browser known");
+    flood(&state, &cookie, &token).await;
+
+    let known = format!("{cookie}; {device}");
+    let response = log_in(&state, ROOT_PASSWORD, "", &known, &token).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }

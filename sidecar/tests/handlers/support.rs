@@ -5,6 +5,7 @@ use axum::body::{Body, to_bytes};
 use axum::extract::ConnectInfo;
 use axum::http::{Request, Response, header};
 use portcullis_contract::config::SidecarConfig;
+use portcullis_contract::enrolment::hash_enrolment_code;
 use portcullis_contract::identity_keys::generate_identity_key_line;
 use portcullis_contract::password::hash_password;
 use portcullis_contract::session_keys::generate_key_line;
@@ -23,6 +24,8 @@ use std::sync::{Arc, OnceLock};
 
 /// The root admin's name and password in every test config.
 pub const ROOT_USER: &str = "admin";
+/// The backup login's one-time enrolment code.
+pub const ENROLMENT_CODE: &str = "7K3M-0Q1Z-ABCD-EFGH-JKMN";
 /// The root admin's password.
 pub const ROOT_PASSWORD: &str = "correct horse battery staple";
 /// The session cookie's name (the default).
@@ -75,7 +78,7 @@ pub fn identity_keys() -> &'static str {
 pub fn settings(options: Options) -> Settings {
     let provider = closed_port();
     let root_hash_line = if options.backup_enabled {
-        "  passwordHashFile: /secrets/root-hash\n"
+        "  passwordHashFile: /secrets/root-hash\n  enrolmentCodeHashFile: /secrets/enrolment-hash\n"
     } else {
         ""
     };
@@ -101,6 +104,10 @@ rootAdmin:
         ("/secrets/client-secret", "client-secret\n".to_owned()),
         ("/secrets/keys", format!("{}\n", generate_key_line())),
         ("/secrets/root-hash", format!("{}\n", root_hash())),
+        (
+            "/secrets/enrolment-hash",
+            format!("{}\n", hash_enrolment_code(ENROLMENT_CODE).expect("hash")),
+        ),
         ("/secrets/identity-keys", identity_keys().to_owned()),
     ]);
     let config = SidecarConfig::from_yaml(&yaml).expect("config parses");
