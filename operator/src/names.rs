@@ -20,6 +20,10 @@ pub const SESSION_KEYS_KEY: &str = "session-keys";
 pub const IDENTITY_KEYS_KEY: &str = "identity-keys";
 /// Secret key: argon2id hash of the root admin's password.
 pub const ROOT_HASH_KEY: &str = "root-password-hash";
+/// Secret key: argon2id hash of the backup login's one-time enrolment code.
+pub const ENROLMENT_HASH_KEY: &str = "enrolment-code-hash";
+/// Key of the `<name>-enrolment` Secret holding the enrolment code.
+pub const ENROLMENT_CODE_KEY: &str = "code";
 /// Key of the generated root-admin Secret holding the password.
 pub const ROOT_PASSWORD_KEY: &str = "password";
 /// Key of the generated root-admin Secret holding the username.
@@ -52,6 +56,11 @@ pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 /// Name of the generated ConfigMap and Secret.
 pub fn generated_name(settings: &str) -> String {
     format!("{settings}-portcullis")
+}
+
+/// Name of the Secret holding the backup login's one-time enrolment code.
+pub fn enrolment_secret_name(settings: &str) -> String {
+    format!("{settings}-enrolment")
 }
 
 /// Name of the generated root-admin password Secret.

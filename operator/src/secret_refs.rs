@@ -5,7 +5,7 @@
 //! the settings that read or generate that Secret.
 
 use crate::crd::OidcSettings;
-use crate::names::{generated_name, root_admin_secret_name};
+use crate::names::{enrolment_secret_name, generated_name, root_admin_secret_name};
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use std::sync::Arc;
@@ -18,6 +18,7 @@ pub fn secret_names(settings: &OidcSettings) -> Vec<String> {
         generated_name(&name),
     ];
     if let Some(root) = &settings.spec.root_admin {
+        names.push(enrolment_secret_name(&name));
         match &root.password_secret_ref {
             Some(reference) => names.push(reference.name.clone()),
             None => names.push(root_admin_secret_name(&name)),

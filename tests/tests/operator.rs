@@ -233,6 +233,38 @@ async fn valid_settings_produce_a_config_the_sidecar_loads() -> Result<()> {
         .verify_password(password.as_bytes(), &PasswordHash::new(hash)?)
         .context("the hash verifies the generated password")?;
     assert!(!files.values().any(|value| value.contains(&password)));
+
+    // So is the enrolment code: its hash is the sidecar's, the code the admin's.
+    let enrolment = data(&env.secrets().get("books-enrolment").await?);
+    let code = &enrolment["code"];
+    let code_hash = files["enrolment-code-hash"].trim();
+    assert!(portcullis_contract::enrolment::code_matches(
+        code, code_hash
+    ));
+    assert!(!files.values().any(|value| value.contains(code.as_str())));
+    Ok(())
+}
+
+#[tokio::test]
+async fn deleting_the_enrolment_code_makes_a_new_one_and_its_hash() -> Result<()> {
+    let env = Env::start("enrol").await?;
+    env.wait_ready().await?;
+    let used = data(&env.secrets().get("books-enrolment").await?)["code"].clone();
+    env.secrets()
+        .delete("books-enrolment", &Default::default())
+        .await?;
+    let after = env
+        .wait_secret("books-portcullis", |data| {
+            data.get("enrolment-code-hash")
+                .is_some_and(|hash| !portcullis_contract::enrolment::code_matches(&used, hash))
+        })
+        .await?;
+    let fresh = data(&env.secrets().get("books-enrolment").await?)["code"].clone();
+    assert_ne!(fresh, used);
+    assert!(portcullis_contract::enrolment::code_matches(
+        &fresh,
+        &after["enrolment-code-hash"]
+    ));
     Ok(())
 }
 

@@ -211,10 +211,11 @@ fn number_rows() -> Vec<(&'static str, SetNumber)> {
 
 /// Fields the operator writes itself, never from the spec: what it writes
 /// must pass, which [`the_spec_every_test_starts_from_passes_both`] checks.
-const OPERATOR_WRITTEN: [&str; 10] = [
+const OPERATOR_WRITTEN: [&str; 11] = [
     "session.keyFile",
     "signedIdentity.keyFile",
     "rootAdmin.passwordHashFile",
+    "rootAdmin.enrolmentCodeHashFile",
     "oidc.logoutAtProvider",
     "authorization.default",
     "authorization.rules.allow",
@@ -294,7 +295,7 @@ fn sidecar_verdict(case: &Case) -> Result<(), Problems> {
                 portcullis_contract::identity_keys::generate_identity_key_line()
                     .map_err(io::Error::other)?
             ),
-            "root-password-hash" => format!("{HASH}\n"),
+            "root-password-hash" | "enrolment-code-hash" => format!("{HASH}\n"),
             other => return Err(io::Error::new(io::ErrorKind::NotFound, other.to_owned())),
         })
     };

@@ -11,7 +11,9 @@
 //! overwrite each other's session cookie and log each other out.
 
 use crate::crd::OidcSettingsSpec;
-use crate::names::{CLIENT_SECRET_KEY, ROOT_HASH_KEY, SESSION_KEYS_KEY, secret_path};
+use crate::names::{
+    CLIENT_SECRET_KEY, ENROLMENT_HASH_KEY, ROOT_HASH_KEY, SESSION_KEYS_KEY, secret_path,
+};
 use portcullis_contract::config::{
     ConnectionsConfig, OidcConfig, RoleGroups, RootAdminConfig, SessionConfig, SidecarConfig,
 };
@@ -46,7 +48,7 @@ pub fn sidecar_config(name: &str, spec: &OidcSettingsSpec) -> SidecarConfig {
                 root.session_lifetime_seconds,
                 DEFAULT_ROOT_SESSION_LIFETIME_SECONDS,
             ),
-            enrolment_code_hash_file: None,
+            enrolment_code_hash_file: Some(secret_path(ENROLMENT_HASH_KEY).into()),
         }),
         session: SessionConfig {
             key_file: secret_path(SESSION_KEYS_KEY).into(),

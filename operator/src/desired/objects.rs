@@ -8,9 +8,10 @@
 use crate::crd::OidcSettings;
 use crate::desired::hash::content_hash;
 use crate::names::{
-    CLIENT_SECRET_KEY, CONFIG_HASH_ANNOTATION, CONFIG_KEY, IDENTITY_KEYS_KEY, ROOT_HASH_KEY,
-    ROOT_PASSWORD_KEY, ROOT_PASSWORD_SOURCE_ANNOTATION, ROOT_USERNAME_KEY, SESSION_KEYS_KEY,
-    common_labels, generated_name, root_admin_secret_name,
+    CLIENT_SECRET_KEY, CONFIG_HASH_ANNOTATION, CONFIG_KEY, ENROLMENT_CODE_KEY, ENROLMENT_HASH_KEY,
+    IDENTITY_KEYS_KEY, ROOT_HASH_KEY, ROOT_PASSWORD_KEY, ROOT_PASSWORD_SOURCE_ANNOTATION,
+    ROOT_USERNAME_KEY, SESSION_KEYS_KEY, common_labels, enrolment_secret_name, generated_name,
+    root_admin_secret_name,
 };
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -36,6 +37,8 @@ pub struct SecretValues {
     pub root_password_hash: Option<String>,
     /// Which version of the password Secret that hash was made from.
     pub root_password_source: Option<String>,
+    /// argon2id hash of the enrolment code, when a root admin is configured.
+    pub enrolment_code_hash: Option<String>,
 }
 
 impl std::fmt::Debug for SecretValues {
@@ -71,6 +74,9 @@ pub fn generated(
     if let Some(keys) = values.identity_keys {
         data.insert(IDENTITY_KEYS_KEY.to_owned(), keys);
     }
+    if let Some(hash) = values.enrolment_code_hash {
+        data.insert(ENROLMENT_HASH_KEY.to_owned(), hash);
+    }
     let hash = content_hash(&config_yaml, &data);
     let meta = meta(owner, generated_name(&owner.name_any()), Some(&hash))?;
     let mut secret_meta = meta.clone();
@@ -93,6 +99,23 @@ pub fn generated(
             ..Secret::default()
         },
         hash,
+    })
+}
+
+/// The `<name>-enrolment` Secret holding the backup login's one-time
+/// enrolment code, for the root admin to read with `kubectl`. Owned by the
+/// `OidcSettings`: a new code is made whenever it is missing, so deleting
+/// it is how a used code is replaced.
+pub fn enrolment_secret(owner: &OidcSettings, code: &str) -> Result<Secret, MissingMeta> {
+    let metadata = meta(owner, enrolment_secret_name(&owner.name_any()), None)?;
+    Ok(Secret {
+        metadata,
+        type_: Some("Opaque".into()),
+        data: Some(bytes(BTreeMap::from([(
+            ENROLMENT_CODE_KEY.to_owned(),
+            code.to_owned(),
+        )]))),
+        ..Secret::default()
     })
 }
 
@@ -168,6 +191,7 @@ mod tests {
             identity_keys: None,
             root_password_hash: Some("$argon2id$...".into()),
             root_password_source: Some("uid-2/41".into()),
+            enrolment_code_hash: Some("$argon2id$m=1024...".into()),
         }
     }
 

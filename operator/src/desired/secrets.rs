@@ -15,8 +15,10 @@
 //! rollout. argon2 is slow and memory-hard on purpose (about 25 ms and 19 MiB
 //! a call), so the generated Secret records which version of the password
 //! Secret the hash was made from: while that version is unchanged, the hash is
-//! reused without running argon2 at all.
+//! reused without running argon2 at all. The enrolment code's hash is kept
+//! the same way, checked against the code each time (its argon2id is light).
 
+use portcullis_contract::enrolment::{code_matches, hash_enrolment_code};
 use portcullis_contract::identity_keys::IdentityKeyError;
 use portcullis_contract::password::PasswordWork;
 
@@ -81,6 +83,17 @@ pub fn root_password_hash(
     work.hash(password)
 }
 
+/// The hash of the enrolment code to write: `existing` if it is the hash
+/// of `code` (checking costs about a millisecond), else a new one.
+pub fn enrolment_code_hash(code: &str, existing: Option<&str>) -> Result<String, HashError> {
+    if let Some(existing) = existing.map(str::trim)
+        && code_matches(code, existing)
+    {
+        return Ok(existing.to_owned());
+    }
+    hash_enrolment_code(code)
+}
+
 /// A strong random password for the generated root-admin Secret (32 bytes, base64url).
 pub fn generate_password() -> String {
     portcullis_contract::random::url_safe_token(32)
@@ -89,6 +102,17 @@ pub fn generate_password() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_enrolment_hash_is_kept_while_it_is_the_codes() {
+        let hash = enrolment_code_hash("ABCD-EFGH", None).expect("hash");
+        assert!(code_matches("ABCD-EFGH", &hash));
+        let kept = enrolment_code_hash("ABCD-EFGH", Some(&format!("{hash}\n"))).expect("hash");
+        assert_eq!(kept, hash);
+        let renewed = enrolment_code_hash("WXYZ-0123", Some(&hash)).expect("hash");
+        assert_ne!(renewed, hash);
+        assert!(code_matches("WXYZ-0123", &renewed));
+    }
     use portcullis_contract::password::verify_password;
 
     fn hash(password: &str, existing: Option<&str>) -> Result<String, HashError> {

@@ -10,6 +10,7 @@
 //! A request the API server refuses for good (a missing permission) is
 //! reported as `Ready=False` too, and retried with backoff like any error.
 
+mod enrolment;
 mod inputs;
 mod network;
 mod status;

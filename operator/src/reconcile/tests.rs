@@ -323,3 +323,33 @@ async fn a_forbidden_read_fails_the_reconcile_and_is_reported_as_forbidden() {
         ("False", "Forbidden")
     );
 }
+
+#[tokio::test]
+async fn a_root_admin_gets_an_enrolment_code_and_the_sidecar_only_its_hash() {
+    let mut settings = books(&unreachable_provider());
+    settings.spec.root_admin = crate::desired::config::tests::spec().root_admin;
+    let settings = Arc::new(settings);
+    let (ctx, server) = cluster(&settings);
+    server.insert(&path::<Secret>(NAMESPACE, "books-oidc"), &client_secret());
+
+    server
+        .within(reconcile(settings.clone(), ctx))
+        .await
+        .expect("reconciled");
+
+    let made = server
+        .object(&path::<Secret>(NAMESPACE, "books-enrolment"))
+        .expect("the enrolment Secret");
+    let made: Secret = serde_json::from_value(made).expect("a Secret");
+    assert_eq!(made.metadata.owner_references.expect("owned")[0].uid, UID);
+    let code = String::from_utf8(made.data.expect("data")["code"].0.clone()).expect("text");
+    let applied = server.expect(Method::PATCH, &generated_secret()).await;
+    let generated: Secret = serde_json::from_value(applied.body).expect("a Secret");
+    let data = generated.data.expect("data");
+    let hash = std::str::from_utf8(&data["enrolment-code-hash"].0).expect("text");
+    assert!(portcullis_contract::enrolment::code_matches(&code, hash));
+    assert!(
+        !data.values().any(|value| value.0 == code.as_bytes()),
+        "the code itself stays out of the sidecar's Secret"
+    );
+}

@@ -9,14 +9,14 @@ use crate::context::Context;
 use crate::crd::OidcSettings;
 use crate::desired::objects::{SecretValues, generated};
 use crate::desired::secrets::{
-    identity_keys, new_identity_key, new_session_key, reusable_root_hash, root_password_hash,
-    session_keys,
+    enrolment_code_hash, identity_keys, new_identity_key, new_session_key, reusable_root_hash,
+    root_password_hash, session_keys,
 };
 use crate::desired::unchanged::{config_map_unchanged, secret_unchanged};
 use crate::error::Result;
 use crate::names::{
-    FIELD_MANAGER, IDENTITY_KEYS_KEY, ROOT_HASH_KEY, ROOT_PASSWORD_SOURCE_ANNOTATION,
-    SESSION_KEYS_KEY, generated_name,
+    ENROLMENT_HASH_KEY, FIELD_MANAGER, IDENTITY_KEYS_KEY, ROOT_HASH_KEY,
+    ROOT_PASSWORD_SOURCE_ANNOTATION, SESSION_KEYS_KEY, generated_name,
 };
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt;
@@ -65,6 +65,13 @@ pub async fn apply(
             )
         }
     };
+    let enrolment_code_hash = inputs
+        .enrolment_code
+        .map(|code| {
+            let previous = existing.and_then(|secret| value(secret, ENROLMENT_HASH_KEY));
+            enrolment_code_hash(&code, previous.as_deref())
+        })
+        .transpose()?;
     let generated = generated(
         settings,
         config.to_yaml()?,
@@ -74,6 +81,7 @@ pub async fn apply(
             identity_keys,
             root_password_hash,
             root_password_source,
+            enrolment_code_hash,
         },
     )?;
     let params = PatchParams::apply(FIELD_MANAGER).force();
