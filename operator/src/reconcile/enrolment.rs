@@ -53,7 +53,12 @@ pub async fn current_code(
     let code = new_enrolment_code();
     let secret = enrolment_secret(settings, &code)?;
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    secrets.patch(&name, &params, &Patch::Apply(&secret)).await?;
-    info!(secret = name, "made a new enrolment code for the backup login");
+    secrets
+        .patch(&name, &params, &Patch::Apply(&secret))
+        .await?;
+    info!(
+        secret = name,
+        "made a new enrolment code for the backup login"
+    );
     Ok(Some(code))
 }
