@@ -132,6 +132,19 @@ impl Browser {
         username: &str,
         password: &str,
     ) -> Result<Response> {
+        self.backup_login_enrolling(base, username, password, "")
+            .await
+    }
+
+    /// As [`Self::backup_login`], sending the one-time enrolment `code`
+    /// (none when empty).
+    pub async fn backup_login_enrolling(
+        &self,
+        base: &str,
+        username: &str,
+        password: &str,
+        code: &str,
+    ) -> Result<Response> {
         let form = self
             .open(&format!("{base}/login?backup=1"))
             .await?
@@ -146,6 +159,7 @@ impl Browser {
                 ("password", password),
                 ("csrf", &csrf),
                 ("rd", "/"),
+                ("enrolment", code),
             ])
             .send()
             .await?)

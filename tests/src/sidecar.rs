@@ -13,6 +13,8 @@ use tokio::process::{Child, Command};
 pub const ROOT_USERNAME: &str = "root";
 /// The root admin's backup password in tests.
 pub const ROOT_PASSWORD: &str = "correct horse battery staple";
+/// The backup login's one-time enrolment code in every test sidecar.
+pub const ENROLMENT_CODE: &str = "7K3M-0Q1Z-ABCD-EFGH-JKMN";
 
 /// A sidecar's ports and files, before it starts.
 pub struct SidecarSetup {
@@ -60,7 +62,10 @@ impl SidecarSetup {
             username: ROOT_USERNAME.to_owned(),
             password_hash_file: Some(write("root-password-hash", &hash_password(ROOT_PASSWORD)?)?),
             session_lifetime_seconds: 3600,
-            enrolment_code_hash_file: None,
+            enrolment_code_hash_file: Some(write(
+                "enrolment-code-hash",
+                &portcullis_contract::enrolment::hash_enrolment_code(ENROLMENT_CODE)?,
+            )?),
         });
         Ok(Self {
             url: config.public_url.clone(),
@@ -167,6 +172,20 @@ pub fn generate_key() -> Result<String> {
         .output()?;
     anyhow::ensure!(output.status.success(), "generate-key failed: {output:?}");
     Ok(String::from_utf8(output.stdout)?.trim().to_owned())
+}
+
+/// `portcullis-sidecar enrol-code`: a code and its hash.
+pub fn enrol_code() -> Result<(String, String)> {
+    let output = std::process::Command::new(target_bin("portcullis-sidecar"))
+        .arg("enrol-code")
+        .output()?;
+    anyhow::ensure!(output.status.success(), "enrol-code failed: {output:?}");
+    let text = String::from_utf8(output.stdout)?;
+    let mut lines = text.lines();
+    let (Some(code), Some(hash), None) = (lines.next(), lines.next(), lines.next()) else {
+        anyhow::bail!("enrol-code printed other than two lines: {text:?}");
+    };
+    Ok((code.to_owned(), hash.to_owned()))
 }
 
 /// `portcullis-sidecar generate-identity-key`.

@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use portcullis_e2e::browser::{Browser, form_token};
 use portcullis_e2e::guarded::Guarded;
-use portcullis_e2e::sidecar::{ROOT_PASSWORD, ROOT_USERNAME};
+use portcullis_e2e::sidecar::{ENROLMENT_CODE, ROOT_PASSWORD, ROOT_USERNAME};
 use reqwest::StatusCode;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -109,5 +109,59 @@ async fn an_attacker_cycling_addresses_cannot_keep_the_root_admins_browser_out()
         StatusCode::SEE_OTHER,
         "the root admin gets in"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_new_browser_with_the_enrolment_code_gets_in_past_the_flood() -> Result<()> {
+    let guarded = Guarded::start().await?;
+    let base = guarded.sidecar.url();
+    let mut refused = 0;
+    for host in 2..40 {
+        let client = attacker(host)?;
+        let token = form(&client, base).await?;
+        if guess(&client, base, &token).await? == StatusCode::TOO_MANY_REQUESTS {
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "the shared budget should be exhausted by now");
+
+    let new_laptop = Browser::new();
+    let without = new_laptop
+        .backup_login(base, ROOT_USERNAME, ROOT_PASSWORD)
+        .await?;
+    assert_eq!(
+        without.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "without the code, a new browser shares the emptied budget"
+    );
+    let with_code = new_laptop
+        .backup_login_enrolling(base, ROOT_USERNAME, ROOT_PASSWORD, ENROLMENT_CODE)
+        .await?;
+    assert_eq!(
+        with_code.status(),
+        StatusCode::SEE_OTHER,
+        "the code lets it in"
+    );
+
+    let other_laptop = Browser::new();
+    let reused = other_laptop
+        .backup_login_enrolling(base, ROOT_USERNAME, ROOT_PASSWORD, ENROLMENT_CODE)
+        .await?;
+    assert_eq!(
+        reused.status(),
+        StatusCode::UNAUTHORIZED,
+        "a code enrols one browser"
+    );
+    Ok(())
+}
+
+#[test]
+fn the_enrol_code_command_prints_a_fresh_code_and_its_hash() -> Result<()> {
+    let (code, hash) = portcullis_e2e::sidecar::enrol_code()?;
+    assert!(portcullis_contract::enrolment::code_matches(&code, &hash));
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    let (other, _) = portcullis_e2e::sidecar::enrol_code()?;
+    assert_ne!(code, other);
     Ok(())
 }
