@@ -49,14 +49,13 @@ pub fn backup_form(
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let enabled = settings
-        .root_admin
-        .as_ref()
-        .is_some_and(|root| root.password_hash.is_some());
+    let root = settings.root_admin.as_ref();
+    let enabled = root.is_some_and(|root| root.password_hash.is_some());
+    let offer_enrolment = root.is_some_and(|root| root.enrolment_code_hash.is_some());
     if !enabled {
         return (
             StatusCode::FORBIDDEN,
-            Html(backup_login_page(None, return_to, None)),
+            Html(backup_login_page(None, return_to, None, false)),
         )
             .into_response();
     }
@@ -64,7 +63,12 @@ pub fn backup_form(
     (
         status,
         [(header::SET_COOKIE, cookie)],
-        Html(backup_login_page(Some(&token), return_to, error)),
+        Html(backup_login_page(
+            Some(&token),
+            return_to,
+            error,
+            offer_enrolment,
+        )),
     )
         .into_response()
 }
@@ -100,7 +104,7 @@ pub async fn backup_login(
     }) else {
         return (
             StatusCode::FORBIDDEN,
-            Html(backup_login_page(None, &return_to, None)),
+            Html(backup_login_page(None, &return_to, None, false)),
         )
             .into_response();
     };

@@ -72,7 +72,12 @@ pub fn notice_page(title: &str, message: &str) -> String {
 }
 
 /// The root admin's backup login form (`/login?backup=1`).
-pub fn backup_login_page(csrf: Option<&str>, return_to: &str, error: Option<&str>) -> String {
+pub fn backup_login_page(
+    csrf: Option<&str>,
+    return_to: &str,
+    error: Option<&str>,
+    offer_enrolment: bool,
+) -> String {
     let Some(csrf) = csrf else {
         let body = html! {
             h1 { "Backup login" }
@@ -96,8 +101,10 @@ pub fn backup_login_page(csrf: Option<&str>, return_to: &str, error: Option<&str
             input id="username" type="text" name="username" autocomplete="username" required;
             label for="password" { "Password" }
             input id="password" type="password" name="password" autocomplete="current-password" required;
-            label for="enrolment" { "Enrolment code (only on a browser that never used this page)" }
-            input id="enrolment" type="text" name="enrolment" autocomplete="one-time-code" spellcheck="false";
+            @if offer_enrolment {
+                label for="enrolment" { "Enrolment code (only on a browser that never used this page)" }
+                input id="enrolment" type="text" name="enrolment" autocomplete="one-time-code" spellcheck="false";
+            }
             button type="submit" { "Log in" }
         }
         p class="hint" {
@@ -188,7 +195,7 @@ mod tests {
 
     #[test]
     fn hostile_values_are_escaped_on_the_backup_login_page() {
-        let page = backup_login_page(Some(HOSTILE), HOSTILE, Some(HOSTILE));
+        let page = backup_login_page(Some(HOSTILE), HOSTILE, Some(HOSTILE), true);
         assert!(shows_only_escaped(&page), "{page}");
         assert!(
             page.contains("name=\"csrf\" value=\"&lt;script&gt;alert(&quot;x&quot;)"),
@@ -222,11 +229,14 @@ mod tests {
 
     #[test]
     fn backup_page_has_a_csrf_field_or_says_it_is_disabled() {
-        let page = backup_login_page(Some("tok"), "/", Some("Wrong username or password."));
+        let page = backup_login_page(Some("tok"), "/", Some("Wrong username or password."), false);
         assert!(page.contains("name=\"csrf\" value=\"tok\""));
         assert!(page.contains("type=\"password\""));
         assert!(page.contains("Wrong username or password."));
-        let disabled = backup_login_page(None, "/", None);
+        assert!(!page.contains("name=\"enrolment\""), "no code configured");
+        let offered = backup_login_page(Some("tok"), "/", None, true);
+        assert!(offered.contains("name=\"enrolment\""));
+        let disabled = backup_login_page(None, "/", None, false);
         assert!(disabled.contains("Backup login is disabled"));
         assert!(!disabled.contains("type=\"password\""));
     }
