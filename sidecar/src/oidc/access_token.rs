@@ -6,7 +6,7 @@
 //! (`id_token_hint`), browser history and logs; accepting one as an API
 //! credential is token substitution (RFC 8725 section 3.11). An ID token
 //! carries claims an access token never does (`nonce`, `at_hash`, `c_hash`,
-//! `s_hash`), and Keycloak marks its tokens with a `typ` claim (`ID`,
+//! `s_hash`; a logout token `events`), and Keycloak marks its tokens with a `typ` claim (`ID`,
 //! `Bearer`, `Refresh`). The audience rule (the client id only when listed)
 //! lives with the other audience checks.
 //!
@@ -16,16 +16,17 @@
 
 use serde_json::{Map, Value};
 
-/// Claims only ID tokens carry (OpenID Connect Core 1.0, section 2 and 3.3.2.11).
-const ID_TOKEN_CLAIMS: [&str; 4] = ["nonce", "at_hash", "c_hash", "s_hash"];
+/// Claims only ID tokens (OpenID Connect Core 1.0, sections 2 and 3.3.2.11)
+/// and logout tokens (`events`, Back-Channel Logout 1.0) carry.
+const OTHER_TOKEN_CLAIMS: [&str; 5] = ["nonce", "at_hash", "c_hash", "s_hash", "events"];
 /// Values of a `typ` claim that mark an access token (Keycloak: `Bearer`).
 const ACCESS_TOKEN_TYPES: [&str; 3] = ["bearer", "at+jwt", "application/at+jwt"];
 
 /// Why a verified JWT does not open the API.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NotAnAccessToken {
-    /// A claim only ID tokens carry.
-    #[error("it carries `{0}`, a claim of ID tokens, not access tokens")]
+    /// A claim only ID tokens or logout tokens carry.
+    #[error("it carries `{0}`, a claim of ID or logout tokens, not access tokens")]
     IdTokenClaim(&'static str),
     /// A `typ` claim naming another kind of token.
     #[error("its `typ` claim says it is not an access token")]
@@ -45,7 +46,7 @@ pub fn check_access_token(
     now: u64,
     leeway: u64,
 ) -> Result<(), NotAnAccessToken> {
-    if let Some(claim) = ID_TOKEN_CLAIMS
+    if let Some(claim) = OTHER_TOKEN_CLAIMS
         .into_iter()
         .find(|claim| claims.contains_key(*claim))
     {
@@ -99,7 +100,7 @@ mod tests {
 
     #[test]
     fn id_token_claims_are_refused() {
-        for claim in ID_TOKEN_CLAIMS {
+        for claim in OTHER_TOKEN_CLAIMS {
             let token = claims(json!({ claim: "x" }));
             assert_eq!(
                 check_access_token(&token, NOW, 60),
