@@ -53,6 +53,20 @@ impl Guarded {
         self.sidecar.url().trim_start_matches("http://")
     }
 
+    /// Sends `<method> <target>` with an empty body and `extra` header
+    /// lines (each ending in CRLF), exactly as written, over a new
+    /// connection: an HTTP client would resolve `..` or merge slashes itself.
+    pub async fn send_raw(&self, method: &str, target: &str, extra: &str) -> Result<RawResponse> {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = tokio::net::TcpStream::connect(self.addr()).await?;
+        let request = format!(
+            "{method} {target} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nContent-Length: 0\r\n{extra}Connection: close\r\n\r\n",
+            self.addr()
+        );
+        stream.write_all(request.as_bytes()).await?;
+        read_response(&mut stream).await
+    }
+
     /// A WebSocket handshake with `cookie`, answered `101` and spliced to
     /// the echo app (which echoes bytes back).
     pub async fn open_websocket(&self, cookie: &str) -> Result<tokio::net::TcpStream> {

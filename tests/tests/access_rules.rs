@@ -7,11 +7,9 @@
 
 use anyhow::Result;
 use portcullis_contract::access::{Access, AccessRule};
-use portcullis_e2e::guarded::{Guarded, RawResponse, read_response};
+use portcullis_e2e::guarded::{Guarded, RawResponse};
 use portcullis_sidecar::access::roles::Role;
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
 /// A public health check and static assets, an admin area, a trusted area.
 async fn guarded() -> Result<Guarded> {
@@ -33,13 +31,7 @@ async fn guarded() -> Result<Guarded> {
 
 /// Sends `GET <target>` with `extra` header lines, exactly as written.
 async fn get(guarded: &Guarded, target: &str, extra: &str) -> Result<RawResponse> {
-    let mut stream = TcpStream::connect(guarded.addr()).await?;
-    let request = format!(
-        "GET {target} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\n{extra}Connection: close\r\n\r\n",
-        guarded.addr()
-    );
-    stream.write_all(request.as_bytes()).await?;
-    read_response(&mut stream).await
+    guarded.send_raw("GET", target, extra).await
 }
 
 /// Every spelling of `/admin` that some app server reads as the admin area.

@@ -9,11 +9,9 @@
 
 use anyhow::Result;
 use portcullis_contract::access::{Access, AccessRule};
-use portcullis_e2e::guarded::{Guarded, RawResponse, read_response};
+use portcullis_e2e::guarded::{Guarded, RawResponse};
 use portcullis_sidecar::access::roles::Role;
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
 /// The README's example: a public health check and static assets, an admin
 /// area, and items that only admins delete.
@@ -34,15 +32,8 @@ async fn guarded() -> Result<Guarded> {
     .await
 }
 
-/// Sends `<method> <target>` with `extra` header lines, exactly as written.
 async fn send(guarded: &Guarded, method: &str, target: &str, extra: &str) -> Result<RawResponse> {
-    let mut stream = TcpStream::connect(guarded.addr()).await?;
-    let request = format!(
-        "{method} {target} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nContent-Length: 0\r\n{extra}Connection: close\r\n\r\n",
-        guarded.addr()
-    );
-    stream.write_all(request.as_bytes()).await?;
-    read_response(&mut stream).await
+    guarded.send_raw(method, target, extra).await
 }
 
 #[tokio::test]

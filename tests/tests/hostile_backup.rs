@@ -41,6 +41,21 @@ async fn guess(client: &reqwest::Client, base: &str, token: &str) -> Result<Stat
         .status())
 }
 
+/// Wrong guesses from 38 addresses, one each, until the shared budget of
+/// unknown browsers is empty.
+async fn flood_from_many_addresses(base: &str) -> Result<()> {
+    let mut refused = 0;
+    for host in 2..40 {
+        let client = attacker(host)?;
+        let token = form(&client, base).await?;
+        if guess(&client, base, &token).await? == StatusCode::TOO_MANY_REQUESTS {
+            refused += 1;
+        }
+    }
+    anyhow::ensure!(refused > 0, "the shared budget should be exhausted by now");
+    Ok(())
+}
+
 /// Peak resident memory of a process, from `/proc`, in KiB.
 fn peak_rss_kib(pid: u32) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -91,15 +106,7 @@ async fn an_attacker_cycling_addresses_cannot_keep_the_root_admins_browser_out()
         .await?;
     assert_eq!(first.status(), StatusCode::SEE_OTHER);
 
-    let mut refused = 0;
-    for host in 2..40 {
-        let client = attacker(host)?;
-        let token = form(&client, base).await?;
-        if guess(&client, base, &token).await? == StatusCode::TOO_MANY_REQUESTS {
-            refused += 1;
-        }
-    }
-    assert!(refused > 0, "the shared budget should be exhausted by now");
+    flood_from_many_addresses(base).await?;
 
     let again = root
         .backup_login(base, ROOT_USERNAME, ROOT_PASSWORD)
@@ -116,15 +123,7 @@ async fn an_attacker_cycling_addresses_cannot_keep_the_root_admins_browser_out()
 async fn a_new_browser_with_the_enrolment_code_gets_in_past_the_flood() -> Result<()> {
     let guarded = Guarded::start().await?;
     let base = guarded.sidecar.url();
-    let mut refused = 0;
-    for host in 2..40 {
-        let client = attacker(host)?;
-        let token = form(&client, base).await?;
-        if guess(&client, base, &token).await? == StatusCode::TOO_MANY_REQUESTS {
-            refused += 1;
-        }
-    }
-    assert!(refused > 0, "the shared budget should be exhausted by now");
+    flood_from_many_addresses(base).await?;
 
     let new_laptop = Browser::new();
     let without = new_laptop
