@@ -30,8 +30,6 @@ pub struct Inputs {
     pub client_secret: String,
     /// The root admin password, when a root admin is configured.
     pub root_password: Option<SecretValue>,
-    /// The backup login's enrolment code, when a root admin is configured.
-    pub enrolment_code: Option<String>,
     /// What is wrong with the values themselves, named by the spec field
     /// that references them (a blank client secret, which the sidecar
     /// would refuse).
@@ -93,11 +91,9 @@ pub async fn read(
             }
         }
     };
-    let enrolment_code = super::enrolment::current_code(settings, secrets).await?;
     Ok(Ok(Inputs {
         client_secret,
         root_password,
-        enrolment_code,
         problems,
     }))
 }

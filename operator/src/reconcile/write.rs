@@ -1,4 +1,5 @@
-//! Server-side apply of the generated Secret and ConfigMap.
+//! Server-side apply of the generated Secret and ConfigMap (and, first, of
+//! the enrolment code they carry the hash of).
 //!
 //! The Secret goes first so a sidecar reloading the new config finds the
 //! files it names. An object that already holds what it should is not
@@ -65,8 +66,8 @@ pub async fn apply(
             )
         }
     };
-    let enrolment_code_hash = inputs
-        .enrolment_code
+    let enrolment_code_hash = super::enrolment::current_code(settings, &secrets)
+        .await?
         .map(|code| {
             let previous = existing.and_then(|secret| value(secret, ENROLMENT_HASH_KEY));
             enrolment_code_hash(&code, previous.as_deref())
