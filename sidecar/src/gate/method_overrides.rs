@@ -42,7 +42,7 @@ impl MethodOverrides {
                 .iter()
                 .any(|header| same_name(name, header.as_bytes()))
             {
-                named.push(String::from_utf8_lossy(value.as_bytes()).to_ascii_uppercase());
+                named.push(method_name(&String::from_utf8_lossy(value.as_bytes())));
             }
         }
         if let Some(query) = request.uri().query() {
@@ -69,7 +69,13 @@ fn query_overrides(query: &str) -> impl Iterator<Item = String> + '_ {
         .into_iter()
         .flatten()
         .filter(|(name, _)| name == OVERRIDE_FIELD)
-        .map(|(_, value)| value.to_ascii_uppercase())
+        .map(|(_, value)| method_name(&value))
+}
+
+/// A named method as frameworks read it: upper-cased (white space around
+/// it dropped too, in case one trims).
+fn method_name(value: &str) -> String {
+    value.trim().to_ascii_uppercase()
 }
 
 /// True when the body is a form, where a `_method` field may be.
@@ -132,7 +138,7 @@ mod tests {
             Method::POST,
             "/items/7",
             &[
-                ("x-http-method-override", "delete"),
+                ("x-http-method-override", " delete "),
                 ("X_HTTP_Method", "PUT"),
                 ("x-method-override", "PATCH"),
             ],
