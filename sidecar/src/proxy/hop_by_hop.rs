@@ -7,6 +7,7 @@
 //! sidecar's cookies (the session and its helpers) are no business of the
 //! app's; the app's own cookies pass byte for byte.
 
+use crate::session::cookie::cookie_header_pairs;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Headers a `Connection` header may never remove: they carry the request
@@ -72,7 +73,7 @@ pub fn strip_cookies(headers: &mut HeaderMap, remove: impl Fn(&str) -> bool) {
         .get_all(header::COOKIE)
         .iter()
         .flat_map(|value| cookie_header_pairs(value.as_bytes()))
-        .map(<[u8]>::trim_ascii)
+        .map(|pair| pair.as_bytes().trim_ascii())
         .filter(|pair| !pair.is_empty())
     {
         let name = pair.split(|byte| *byte == b'=').next().unwrap_or(pair);
@@ -90,20 +91,6 @@ pub fn strip_cookies(headers: &mut HeaderMap, remove: impl Fn(&str) -> bool) {
     {
         headers.insert(header::COOKIE, value);
     }
-}
-
-/// The `;`-separated pairs of one `Cookie` header, as bytes. A header that
-/// is UTF-8 throughout (nearly every one) is split as text, which looks for
-/// `;` a word at a time rather than a byte at a time: the session cookie
-/// alone is one or two KiB.
-fn cookie_header_pairs(header: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let (text, odd): (&str, &[u8]) = match std::str::from_utf8(header) {
-        Ok(text) => (text, &[]),
-        Err(_) => ("", header),
-    };
-    text.split(';')
-        .map(str::as_bytes)
-        .chain(odd.split(|byte| *byte == b';'))
 }
 
 #[cfg(test)]

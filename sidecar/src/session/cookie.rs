@@ -92,25 +92,53 @@ pub fn request_cookie_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, 
     headers
         .get_all(COOKIE)
         .iter()
-        .flat_map(|value| utf8_cookie_pairs(value.as_bytes()))
+        .flat_map(|value| cookie_header_pairs(value.as_bytes()))
+        .filter_map(CookiePair::as_str)
         .filter_map(|pair| pair.trim().split_once('='))
         .map(|(name, value)| (name.trim(), value.trim()))
 }
 
-/// The `;`-separated pairs of one `Cookie` header that are UTF-8. A header
-/// that is UTF-8 throughout (nearly every one) is checked once and split as
-/// text, which looks for `;` a word at a time rather than a byte at a time
-/// (the session cookie alone is one or two KiB); any other header is split
-/// as bytes and each pair checked alone.
-fn utf8_cookie_pairs(header: &[u8]) -> impl Iterator<Item = &str> {
+/// One `;`-separated pair of a `Cookie` header, untrimmed: text when the
+/// whole header was UTF-8, else bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CookiePair<'a> {
+    /// From a header that is UTF-8 throughout (nearly every one).
+    Text(&'a str),
+    /// From a header with a byte that is not UTF-8 somewhere.
+    Bytes(&'a [u8]),
+}
+
+impl<'a> CookiePair<'a> {
+    /// The pair as bytes, whatever they are.
+    pub fn as_bytes(self) -> &'a [u8] {
+        match self {
+            Self::Text(text) => text.as_bytes(),
+            Self::Bytes(bytes) => bytes,
+        }
+    }
+
+    /// The pair as text, when it is UTF-8.
+    pub fn as_str(self) -> Option<&'a str> {
+        match self {
+            Self::Text(text) => Some(text),
+            Self::Bytes(bytes) => std::str::from_utf8(bytes).ok(),
+        }
+    }
+}
+
+/// The `;`-separated pairs of one `Cookie` header, the one splitter of the
+/// header for reading cookies and for passing the app's on. A header that
+/// is UTF-8 throughout is checked once and split as text, which looks for
+/// `;` a word at a time rather than a byte at a time (the session cookie
+/// alone is one or two KiB); any other header is split as bytes.
+pub fn cookie_header_pairs(header: &[u8]) -> impl Iterator<Item = CookiePair<'_>> {
     let (text, odd): (&str, &[u8]) = match std::str::from_utf8(header) {
         Ok(text) => (text, &[]),
         Err(_) => ("", header),
     };
-    text.split(';').chain(
-        odd.split(|byte| *byte == b';')
-            .filter_map(|pair| std::str::from_utf8(pair).ok()),
-    )
+    text.split(';')
+        .map(CookiePair::Text)
+        .chain(odd.split(|byte| *byte == b';').map(CookiePair::Bytes))
 }
 
 /// Every value of the cookies called `name`, in the order sent: a browser
