@@ -17,32 +17,79 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use portcullis_contract::paths::{CALLBACK_PATH, JWKS_PATH};
 use std::net::SocketAddr;
 use tower::ServiceExt;
 
-/// The login page, and the root admin's form behind `?backup=1`.
-pub const LOGIN_PATH: &str = "/login";
-/// The log-out confirmation and the log out itself.
-pub const LOGOUT_PATH: &str = "/logout";
-/// Where a login starts: the redirect to the identity provider.
-pub const START_PATH: &str = "/auth/start";
-/// The current identity as JSON.
-pub const ME_PATH: &str = "/auth/me";
+/// A page the sidecar answers itself; every other path belongs to the app.
+/// One list: the router is built from it and [`OWN_PATHS`] read from it, so
+/// the two cannot drift apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OwnPage {
+    /// `/login`: the login page, and the root admin's form behind `?backup=1`.
+    Login,
+    /// `/logout`: the log-out confirmation and the log out itself.
+    Logout,
+    /// `/auth/start`: where a login starts, the redirect to the provider.
+    Start,
+    /// `/auth/oidc`: the provider's callback.
+    Callback,
+    /// `/auth/me`: the current identity as JSON.
+    Me,
+    /// The identity signing keys (JWKS), which apps may cache.
+    PublicKeys,
+}
 
-/// Every path the sidecar answers itself; all others belong to the app.
-pub const OWN_PATHS: [&str; 6] = [
-    LOGIN_PATH,
-    LOGOUT_PATH,
-    START_PATH,
-    CALLBACK_PATH,
-    ME_PATH,
-    JWKS_PATH,
-];
+impl OwnPage {
+    /// Every page.
+    pub const ALL: [OwnPage; 6] = [
+        Self::Login,
+        Self::Logout,
+        Self::Start,
+        Self::Callback,
+        Self::Me,
+        Self::PublicKeys,
+    ];
 
-/// What the router answers for a path it does not serve: only reached when
-/// [`OWN_PATHS`] names a path the router lacks.
+    /// The page's path.
+    pub const fn path(self) -> &'static str {
+        match self {
+            Self::Login => "/login",
+            Self::Logout => "/logout",
+            Self::Start => "/auth/start",
+            Self::Callback => CALLBACK_PATH,
+            Self::Me => "/auth/me",
+            Self::PublicKeys => JWKS_PATH,
+        }
+    }
+
+    /// The page's handlers.
+    fn handlers(self) -> MethodRouter<SharedState> {
+        match self {
+            Self::Login => get(login_page_handler).post(backup_login),
+            Self::Logout => get(confirm).post(logout),
+            Self::Start => get(start),
+            Self::Callback => get(callback),
+            Self::Me => get(me),
+            Self::PublicKeys => get(jwks),
+        }
+    }
+}
+
+/// Every path the sidecar answers itself ([`OwnPage::ALL`]'s paths).
+pub const OWN_PATHS: [&str; OwnPage::ALL.len()] = {
+    let mut paths = [""; OwnPage::ALL.len()];
+    let mut index = 0;
+    while index < paths.len() {
+        paths[index] = OwnPage::ALL[index].path();
+        index += 1;
+    }
+    paths
+};
+
+/// What the router answers for a path it does not serve (never reached
+/// from [`PublicApp::serve`], which sends it [`OWN_PATHS`] only).
 const NOT_OWN: &str = "not a page of the sidecar";
 
 /// The public port's requests, each to the router or to the proxy.
@@ -85,14 +132,15 @@ impl PublicApp {
     }
 }
 
-/// The router of the sidecar's own pages ([`OWN_PATHS`]).
+/// The router of the sidecar's own pages ([`OwnPage`]).
 pub fn app(state: SharedState) -> Router {
-    Router::new()
-        .route(LOGIN_PATH, get(login_page_handler).post(backup_login))
-        .route(LOGOUT_PATH, get(confirm).post(logout))
-        .route(START_PATH, get(start))
-        .route(CALLBACK_PATH, get(callback))
-        .route(ME_PATH, get(me))
+    let pages = OwnPage::ALL
+        .into_iter()
+        .filter(|page| *page != OwnPage::PublicKeys)
+        .fold(Router::new(), |router, page| {
+            router.route(page.path(), page.handlers())
+        });
+    pages
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             refuse_cross_site_posts,
@@ -103,7 +151,7 @@ pub fn app(state: SharedState) -> Router {
             time_own_handler,
         ))
         // Added after the layers of the pages above: the keys may be cached.
-        .route(JWKS_PATH, get(jwks))
+        .route(OwnPage::PublicKeys.path(), OwnPage::PublicKeys.handlers())
         .fallback(|| async { (StatusCode::NOT_FOUND, NOT_OWN) })
         .layer(trace_layer())
         .with_state(state)
