@@ -58,7 +58,12 @@ async fn a_provider_outage_shows_within_a_minute_and_the_pod_stays_ready() -> Re
 fn expected_hash(dir: &Path) -> Result<String> {
     let config = std::fs::read_to_string(dir.join("sidecar.yaml"))?;
     let mut data = BTreeMap::new();
-    for key in ["client-secret", "session-keys", "root-password-hash"] {
+    for key in [
+        "client-secret",
+        "session-keys",
+        "root-password-hash",
+        "enrolment-code-hash",
+    ] {
         data.insert(key.to_owned(), std::fs::read_to_string(dir.join(key))?);
     }
     Ok(content_hash(&config, &data))
