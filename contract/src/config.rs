@@ -19,7 +19,7 @@ use crate::defaults::{
 };
 use crate::identity::SignedIdentityConfig;
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The whole sidecar config file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -280,6 +280,25 @@ impl Default for SessionConfig {
 }
 
 impl SidecarConfig {
+    /// The secret files the config names, in one order: the client secret,
+    /// the session keys, the root admin's password hash and enrolment-code
+    /// hash, the identity keys. What the sidecar hashes for `/readyz` and
+    /// watches for a reload.
+    pub fn secret_files(&self) -> Vec<&Path> {
+        let mut files = vec![
+            self.oidc.client_secret_file.as_path(),
+            self.session.key_file.as_path(),
+        ];
+        if let Some(root) = &self.root_admin {
+            files.extend(root.password_hash_file.as_deref());
+            files.extend(root.enrolment_code_hash_file.as_deref());
+        }
+        if let Some(identity) = &self.signed_identity {
+            files.push(identity.key_file.as_path());
+        }
+        files
+    }
+
     /// Parses YAML; a syntax or type error names the line and the field.
     pub fn from_yaml(text: &str) -> Result<Self, serde_yaml::Error> {
         serde_yaml::from_str(text)

@@ -19,27 +19,7 @@ pub fn config_hash(
     config: &SidecarConfig,
     read_file: impl Fn(&Path) -> io::Result<Vec<u8>>,
 ) -> String {
-    let mut files = vec![
-        config.oidc.client_secret_file.as_path(),
-        config.session.key_file.as_path(),
-    ];
-    if let Some(hash) = config
-        .root_admin
-        .as_ref()
-        .and_then(|root| root.password_hash_file.as_deref())
-    {
-        files.push(hash);
-    }
-    if let Some(code) = config
-        .root_admin
-        .as_ref()
-        .and_then(|root| root.enrolment_code_hash_file.as_deref())
-    {
-        files.push(code);
-    }
-    if let Some(identity) = &config.signed_identity {
-        files.push(identity.key_file.as_path());
-    }
+    let files = config.secret_files();
     let data: BTreeMap<String, String> = files
         .into_iter()
         .filter_map(|path| {

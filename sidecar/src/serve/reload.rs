@@ -36,25 +36,7 @@ const SAFETY_NET: Duration = Duration::from_secs(30);
 pub fn watched_files(config_path: &Path, config: Option<&SidecarConfig>) -> Vec<PathBuf> {
     let mut files = vec![config_path.to_path_buf()];
     if let Some(config) = config {
-        files.push(config.oidc.client_secret_file.clone());
-        files.push(config.session.key_file.clone());
-        if let Some(hash) = config
-            .root_admin
-            .as_ref()
-            .and_then(|root| root.password_hash_file.clone())
-        {
-            files.push(hash);
-        }
-        if let Some(code) = config
-            .root_admin
-            .as_ref()
-            .and_then(|root| root.enrolment_code_hash_file.clone())
-        {
-            files.push(code);
-        }
-        if let Some(identity) = &config.signed_identity {
-            files.push(identity.key_file.clone());
-        }
+        files.extend(config.secret_files().into_iter().map(Path::to_path_buf));
     }
     files.retain(|file| !file.as_os_str().is_empty());
     files
