@@ -53,6 +53,13 @@ pub const ADMIN_PORT_NAME: &str = "portcullis-adm";
 /// Label every generated object carries; also the watch selector.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 
+/// True when `labels` say this operator made the object for the
+/// `OidcSettings` called `settings`: the only objects it ever deletes.
+pub fn generated_for(labels: &BTreeMap<String, String>, settings: &str) -> bool {
+    labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(FIELD_MANAGER)
+        && labels.get(SETTINGS_LABEL).map(String::as_str) == Some(settings)
+}
+
 /// Name of the generated ConfigMap and Secret.
 pub fn generated_name(settings: &str) -> String {
     format!("{settings}-portcullis")

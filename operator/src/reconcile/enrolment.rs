@@ -11,9 +11,7 @@
 use crate::crd::OidcSettings;
 use crate::desired::objects::enrolment_secret;
 use crate::error::Result;
-use crate::names::{
-    ENROLMENT_CODE_KEY, FIELD_MANAGER, MANAGED_BY_LABEL, SETTINGS_LABEL, enrolment_secret_name,
-};
+use crate::names::{ENROLMENT_CODE_KEY, FIELD_MANAGER, enrolment_secret_name, generated_for};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
@@ -29,11 +27,8 @@ pub async fn current_code(
     let name = enrolment_secret_name(&settings.name_any());
     if settings.spec.root_admin.is_none() {
         let existing = secrets.get_metadata_opt(&name).await?;
-        let ours = existing.is_some_and(|secret| {
-            let labels = secret.labels();
-            labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(FIELD_MANAGER)
-                && labels.get(SETTINGS_LABEL) == Some(&settings.name_any())
-        });
+        let ours =
+            existing.is_some_and(|secret| generated_for(secret.labels(), &settings.name_any()));
         if ours {
             secrets.delete(&name, &DeleteParams::default()).await?;
             info!(secret = name, "deleted the enrolment code: no root admin");

@@ -10,9 +10,7 @@ use crate::crd::{OidcSettings, SecretKeyRef};
 use crate::desired::objects::root_admin_secret;
 use crate::desired::secrets::generate_password;
 use crate::error::Result;
-use crate::names::{
-    FIELD_MANAGER, MANAGED_BY_LABEL, ROOT_PASSWORD_KEY, SETTINGS_LABEL, root_admin_secret_name,
-};
+use crate::names::{ROOT_PASSWORD_KEY, generated_for, root_admin_secret_name};
 use crate::spec_fields::referenced_value;
 use crate::status::checks::SecretsOutcome;
 use crate::status::reason::Reason;
@@ -192,10 +190,7 @@ async fn remove_unused_generated(settings: &OidcSettings, secrets: &Api<Secret>)
     let Some(existing) = secrets.get_metadata_opt(&name).await? else {
         return Ok(());
     };
-    let labels = existing.labels();
-    let ours = labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(FIELD_MANAGER)
-        && labels.get(SETTINGS_LABEL) == Some(&owner);
-    if ours {
+    if generated_for(existing.labels(), &owner) {
         secrets.delete(&name, &DeleteParams::default()).await?;
         info!(
             secret = name,
