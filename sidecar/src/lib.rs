@@ -7,7 +7,8 @@
 //! the sign-in with the provider and bearer tokens; `backup` the root
 //! admin's way in; `identity` the signed identity for the app; `proxy` the
 //! reverse-proxy door; `http` the sidecar's own pages and route table;
-//! `config` the settings, built from the file; `serve` the listeners,
+//! `config` the settings, built from the file; `runtime` the live state
+//! every handler shares (settings swapped at reload, caches, budgets); `serve` the listeners,
 //! reload and shutdown; `observe` metrics and log fields. Decisions are
 //! pure and tested on their own; IO lives in thin layers around them. The
 //! config file's types, its validation, password hashing and the
@@ -24,5 +25,6 @@ pub mod identity;
 pub mod observe;
 pub mod oidc;
 pub mod proxy;
+pub mod runtime;
 pub mod serve;
 pub mod session;

@@ -10,8 +10,8 @@
 //! threads (about a millisecond), and spent in this process's memory.
 
 use crate::backup::budgets::Attempter;
+use crate::backup::guard::BackupGuard;
 use crate::config::Settings;
-use crate::http::state::AppState;
 use portcullis_contract::enrolment::code_matches;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -31,7 +31,7 @@ pub enum Enrolment {
 
 /// Checks the code `typed` from `client` and spends it when it is right.
 pub async fn enrol(
-    state: &AppState,
+    guard: &BackupGuard,
     settings: &Settings,
     typed: &str,
     client: IpAddr,
@@ -39,7 +39,7 @@ pub async fn enrol(
     if typed.trim().is_empty() {
         return Enrolment::NotAsked;
     }
-    if let Err(wait) = state.take_backup_attempt(&Attempter::Enrolling(client)) {
+    if let Err(wait) = guard.take_attempt(&Attempter::Enrolling(client)) {
         return Enrolment::RateLimited(wait);
     }
     let Some(phc) = settings
@@ -54,11 +54,7 @@ pub async fn enrol(
     let matches = tokio::task::spawn_blocking(move || code_matches(&typed, &hash))
         .await
         .unwrap_or(false);
-    let spent_now = matches
-        && state
-            .backup_gate
-            .lock()
-            .is_ok_and(|mut gate| gate.spend_code(&phc));
+    let spent_now = matches && guard.spend_code(&phc);
     if spent_now {
         Enrolment::Enrolled(portcullis_contract::random::url_safe_token(16))
     } else {

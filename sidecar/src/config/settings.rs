@@ -13,7 +13,6 @@ use crate::access::AccessRules;
 use crate::access::roles::RoleMapping;
 use crate::identity::signer::SignedIdentity;
 use crate::session::keys::KeyRing;
-use crate::session::opened::OpenedSessions;
 use http::HeaderName;
 use http::uri::Authority;
 use ipnet::IpNet;
@@ -115,8 +114,6 @@ pub struct SessionSettings {
     pub fallback_lifetime: Duration,
     /// Whether cookies get the `Secure` attribute (public URL is https).
     pub secure_cookies: bool,
-    /// Cookie values these keys opened before: new settings, new memory.
-    pub opened: OpenedSessions,
 }
 
 impl SessionSettings {
@@ -229,7 +226,6 @@ impl Settings {
                             config.session.fallback_lifetime_seconds,
                         ),
                         secure_cookies: https,
-                        opened: OpenedSessions::default(),
                     },
                     connections: ConnectionLimits::from(&config.connections),
                     trusted_proxies: valid.trusted_proxies,

@@ -1,7 +1,7 @@
 //! Reading the session a request carries: the caller, when a cookie says who.
 
 use crate::config::Settings;
-use crate::http::state::{AppState, unix_now};
+use crate::runtime::state::{AppState, unix_now};
 use crate::session::cookie::request_cookies;
 use crate::session::{NoSession, Session};
 use http::HeaderMap;
@@ -23,10 +23,7 @@ pub fn current_session(
     let mut why = NoSession::Missing;
     for name in settings.session.cookie_names() {
         for sealed in request_cookies(headers, name) {
-            let opened = settings
-                .session
-                .opened
-                .open(&settings.session.keys, name, sealed, now);
+            let opened = state.opened.open(&settings.session.keys, name, sealed, now);
             match opened {
                 Ok(session) if !state.revoked.is_revoked(&session.sid) => return Ok(session),
                 Ok(_) => why = NoSession::Invalid,

@@ -1,14 +1,27 @@
 //! The gate's "yes": who is calling, and what the app must be told.
 
 use crate::config::Settings;
+use crate::gate::identity_headers::Unforwardable;
 use crate::gate::identity_headers::{
     add_identity_headers, strip_header_spellings, strip_identity_headers,
 };
-use crate::http::error::AppError;
-use crate::http::state::{AppState, unix_now};
+use crate::identity::signer::SignError;
+use crate::runtime::state::{AppState, unix_now};
 use crate::session::Session;
 use http::HeaderMap;
 use std::sync::Arc;
+
+/// Why the identity could not be written for the app: the request is
+/// refused rather than forwarded with a header missing.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityNotWritten {
+    /// A value of the session no header can carry.
+    #[error(transparent)]
+    Unforwardable(#[from] Unforwardable),
+    /// The identity token could not be signed.
+    #[error(transparent)]
+    Unsigned(#[from] SignError),
+}
 
 /// A request the gate lets through.
 #[derive(Clone, Debug)]
@@ -32,12 +45,12 @@ impl Pass {
         state: &AppState,
         settings: &Settings,
         headers: &mut HeaderMap,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), IdentityNotWritten> {
         strip_identity_headers(headers);
         if let Some(session) = &self.identity {
             add_identity_headers(headers, session).map_err(|error| {
                 tracing::warn!(%error, user = %session.user.escape_debug(), "request refused");
-                AppError::Unforwardable(error)
+                IdentityNotWritten::Unforwardable(error)
             })?;
         }
         let Some(signed) = &settings.signed_identity else {
@@ -50,7 +63,7 @@ impl Pass {
                 .header_value(signed, session, unix_now())
                 .map_err(|error| {
                     tracing::error!(%error, "identity token not signed; request refused");
-                    AppError::IdentityUnsigned(error)
+                    IdentityNotWritten::Unsigned(error)
                 })?;
             headers.insert(signed.header.clone(), token);
         }

@@ -1,9 +1,8 @@
-//! Why the gate stopped a request, and the answer each door gives for it.
+//! Why the gate stopped a request. Each door turns it into its own answer
+//! (the HTTP one is in [`crate::http::refusal`]).
 
 use crate::access::roles::NotInAllowedGroups;
-use crate::http::error::AppError;
 use crate::oidc::provider::DiscoveryFailure;
-use axum::response::{IntoResponse, Redirect, Response};
 use portcullis_contract::access::path::AmbiguousPath;
 
 /// The gate's "no", with what the answer needs.
@@ -30,25 +29,4 @@ pub enum Refusal {
     NotAllowed(NotInAllowedGroups),
     /// The provider's keys could not be had to check a bearer token: 503.
     ProviderUnavailable(DiscoveryFailure),
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        match self {
-            Refusal::SignIn { return_to } => {
-                let query = url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("rd", &return_to)
-                    .finish();
-                Redirect::to(&format!("/auth/start?{query}")).into_response()
-            }
-            Refusal::AmbiguousPath(why) => AppError::from(why).into_response(),
-            Refusal::Unauthenticated => AppError::Unauthenticated.into_response(),
-            Refusal::Denied { page } => AppError::Denied { page }.into_response(),
-            Refusal::InvalidBearer => AppError::InvalidBearer.into_response(),
-            Refusal::NotAllowed(refused) => AppError::NotAllowed(refused).into_response(),
-            Refusal::ProviderUnavailable(failure) => {
-                AppError::ProviderUnavailable(failure).into_response()
-            }
-        }
-    }
 }

@@ -11,8 +11,8 @@
 //!   than `publicUrl` is refused before anything else.
 
 use super::pages::message_page;
-use super::state::{SharedState, unix_now};
 use crate::config::Settings;
+use crate::runtime::state::{SharedState, unix_now};
 use crate::session::cookie::{request_cookies, set_cookie};
 use axum::extract::{Request, State};
 use axum::middleware::Next;

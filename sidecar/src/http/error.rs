@@ -6,6 +6,7 @@
 //! the handler that met the error, never from `into_response`.
 
 use super::pages::{error_page, notice_page};
+use crate::gate::IdentityNotWritten;
 use crate::oidc::claims::ClaimsError;
 use crate::oidc::flow::FlowError;
 use crate::oidc::issuer_param::IssuerParamError;
@@ -83,6 +84,15 @@ pub enum AppError {
     /// A path the app could read differently from the access rules.
     #[error(transparent)]
     AmbiguousPath(#[from] portcullis_contract::access::path::AmbiguousPath),
+}
+
+impl From<IdentityNotWritten> for AppError {
+    fn from(error: IdentityNotWritten) -> Self {
+        match error {
+            IdentityNotWritten::Unforwardable(error) => Self::Unforwardable(error),
+            IdentityNotWritten::Unsigned(error) => Self::IdentityUnsigned(error),
+        }
+    }
 }
 
 impl From<IdentityRefused> for AppError {

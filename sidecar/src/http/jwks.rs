@@ -7,7 +7,7 @@
 //! keep it for a minute: after a rotation, libraries that meet an unknown
 //! `kid` fetch it again anyway.
 
-use super::state::SharedState;
+use crate::runtime::state::SharedState;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

@@ -3,10 +3,9 @@
 use super::error::AppError;
 use super::issue_session::session_response;
 use super::pages::login_page;
-use super::state::{SharedState, unix_now};
-use crate::backup::login::backup_form;
 use crate::config::Settings;
 use crate::gate::current_session;
+use crate::http::backup_login::backup_form;
 use crate::http::return_path::return_path_or_default;
 use crate::observe::metrics::LoginOutcome;
 use crate::oidc::flow::{authorization_request, finish_login};
@@ -16,6 +15,7 @@ use crate::oidc::pending::{
     pending_cookies_to_forget,
 };
 use crate::oidc::signed_in::{Proof, session_from_claims};
+use crate::runtime::state::{SharedState, unix_now};
 use crate::session::LoginMethod;
 use crate::session::cookie::{clear_cookie, request_cookie_pairs, request_cookies, set_cookie};
 use axum::extract::{Query, State};

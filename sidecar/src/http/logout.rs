@@ -6,10 +6,10 @@
 
 use super::csrf;
 use super::pages::{logout_page, message_page};
-use super::state::{SharedState, unix_now};
 use crate::config::Settings;
 use crate::gate::current_session;
 use crate::oidc::provider::Provider;
+use crate::runtime::state::{SharedState, unix_now};
 use crate::session::cookie::clear_cookie;
 use crate::session::{LoginMethod, Session};
 use axum::Form;

@@ -1,7 +1,9 @@
-//! The sidecar's own HTTP surface: the route table, the login, callback
-//! and log-out pages, and the shared state and errors of its handlers.
+//! The sidecar's own HTTP surface: the login, callback, backup-login and
+//! log-out handlers and pages, and the errors its handlers answer with.
+//! The route table that puts them beside the proxy is
+//! [`crate::serve::routes`].
 
-pub mod app;
+pub mod backup_login;
 pub mod csrf;
 pub mod error;
 pub mod issue_session;
@@ -10,5 +12,5 @@ pub mod login;
 pub mod logout;
 pub mod observe;
 pub mod pages;
+pub mod refusal;
 pub mod return_path;
-pub mod state;

@@ -6,8 +6,8 @@
 //! request (`make bench-profile`), and the few events on the proxy's way
 //! say what they are about on their own.
 
-use super::state::SharedState;
 use crate::observe::metrics::{Metrics, RouteLabels, StatusLabels};
+use crate::runtime::state::SharedState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;

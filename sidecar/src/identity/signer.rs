@@ -168,7 +168,7 @@ mod tests {
     }
 
     fn now() -> u64 {
-        crate::http::state::unix_now()
+        crate::runtime::state::unix_now()
     }
 
     fn decoding_key(lines: &str, index: usize) -> DecodingKey {

@@ -9,14 +9,15 @@
 //! `101 Switching Protocols` (see [`crate::proxy::upgrade`] for why nothing else is).
 
 use crate::config::Settings;
+use crate::gate::ClientHops;
 use crate::gate::{Asked, Pass, decide};
 use crate::http::error::AppError;
-use crate::http::state::SharedState;
 use crate::proxy::app_connection::{AppConnection, send_on_own_connection};
-use crate::proxy::forwarding::{ClientHops, set_forwarding_headers};
+use crate::proxy::connection_slot::ConnectionSlot;
+use crate::proxy::forwarding::set_forwarding_headers;
 use crate::proxy::hop_by_hop::{strip_cookies, strip_hop_by_hop};
 use crate::proxy::upgrade::{app_switched_to_websocket, is_websocket_handshake, splice};
-use crate::serve::listener::ConnectionSlot;
+use crate::runtime::state::SharedState;
 use crate::session::cookie::is_sidecar_cookie;
 use axum::body::Body;
 use axum::extract::Request;
@@ -31,7 +32,7 @@ use std::time::Instant;
 /// identity, five of forwarding, and the signed identity.
 const HEADERS_ADDED: usize = 13;
 
-/// Every path the sidecar does not serve itself ([`crate::http::app::OWN_PATHS`]),
+/// Every path the sidecar does not serve itself ([`crate::serve::routes::OWN_PATHS`]),
 /// from the client at `peer`.
 pub async fn proxy_request(state: &SharedState, peer: SocketAddr, request: Request) -> Response {
     let settings = state.settings.load_full();

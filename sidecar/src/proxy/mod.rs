@@ -7,6 +7,7 @@
 //! splices WebSocket handshakes the app confirms, and nothing else.
 
 pub mod app_connection;
+pub mod connection_slot;
 pub mod forward;
 pub mod forwarding;
 pub mod hop_by_hop;

@@ -11,8 +11,8 @@
 //! logged out, or when the sidecar stops; until then it keeps its place
 //! among the connections served at once.
 
-use crate::http::state::{SharedState, unix_now};
-use crate::serve::listener::ConnectionSlot;
+use crate::proxy::connection_slot::ConnectionSlot;
+use crate::runtime::state::{SharedState, unix_now};
 use crate::session::Session;
 use http::header::{self, HeaderMap};
 use http::{Method, Version};

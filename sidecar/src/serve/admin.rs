@@ -9,7 +9,7 @@
 //! the hash of the settings being served, to compare with the generated
 //! ConfigMap's `portcullis.dev/config-hash` annotation.
 
-use crate::http::state::SharedState;
+use crate::runtime::state::SharedState;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};

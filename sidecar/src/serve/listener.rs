@@ -20,6 +20,7 @@
 
 use crate::config::connections::ConnectionLimits;
 use crate::proxy::app_connection::AppConnection;
+use crate::proxy::connection_slot::ConnectionSlot;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::response::Response;
@@ -32,27 +33,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{Semaphore, watch};
 
 /// Pause after a failed `accept` (for example, out of descriptors), so the
 /// loop does not spin while the condition lasts.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
-
-/// A connection's place among the `maxConnections` served at once, handed
-/// to each request so that what outlives the request on that connection (a
-/// spliced WebSocket) keeps the place, and learns when the server stops.
-#[derive(Clone, Debug)]
-pub struct ConnectionSlot {
-    _place: Arc<OwnedSemaphorePermit>,
-    stop: watch::Receiver<bool>,
-}
-
-impl ConnectionSlot {
-    /// Returns once the server is stopping.
-    pub async fn stopping(&mut self) {
-        stopped(&mut self.stop).await;
-    }
-}
 
 /// Serves `app` on `listener` within `limits` until `stop` turns true and
 /// every connection has ended. `app` answers each request, given the
@@ -93,10 +78,7 @@ pub async fn serve_bounded<App, Answer>(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let slot = ConnectionSlot {
-            _place: Arc::new(permit),
-            stop: stop.clone(),
-        };
+        let slot = ConnectionSlot::new(permit, stop.clone());
         let service_slot = slot.clone();
         let (app_connection, app_driver) = AppConnection::new();
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {

@@ -15,8 +15,8 @@
 //! and their rotation decide which cookies open, not the reload.
 
 use crate::config;
-use crate::http::state::AppState;
 use crate::observe::metrics::ReloadResult;
+use crate::runtime::state::AppState;
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use portcullis_contract::config::SidecarConfig;
 use std::collections::BTreeSet;

@@ -9,11 +9,11 @@
 //!    in-flight requests get up to [`DRAIN_TIMEOUT`] to finish.
 
 use crate::config::Settings;
-use crate::http::app::PublicApp;
-use crate::http::state::{AppState, SharedState};
 use crate::observe::metrics::Metrics;
+use crate::runtime::state::{AppState, SharedState};
 use crate::serve::admin::admin_app;
 use crate::serve::listener::serve_bounded;
+use crate::serve::routes::PublicApp;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

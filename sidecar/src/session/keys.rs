@@ -10,12 +10,17 @@
 use cookie::{Cookie, CookieJar, Key};
 use portcullis_contract::session_keys::{KeyFileError, parse_key_file};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The ordered list of session keys.
 #[derive(Clone)]
 pub struct KeyRing {
     keys: Vec<Key>,
+    id: u64,
 }
+
+/// Key rings parsed by this process so far: each gets the next number.
+static RINGS_PARSED: AtomicU64 = AtomicU64::new(0);
 
 impl fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -29,7 +34,16 @@ impl KeyRing {
         let keys = parse_key_file(text)?;
         Ok(Self {
             keys: keys.iter().map(|bytes| Key::derive_from(bytes)).collect(),
+            id: RINGS_PARSED.fetch_add(1, Ordering::Relaxed),
         })
+    }
+
+    /// This ring's number in this process: two rings with the same number
+    /// are clones of one parse, so they open the same values. Memories of
+    /// what a ring opened are bound to it, so a reload (perhaps with a key
+    /// removed) never finds what the old ring opened.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// Seals `plaintext` for a cookie called `name` with the first key.

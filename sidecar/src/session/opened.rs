@@ -5,33 +5,36 @@
 //! per proxied request. This remembers, for a few hundred cookie values,
 //! the session each one opened to. A value is found only by an exact match
 //! of the whole sealed value (hashed to find it, then compared byte for
-//! byte) and of the cookie name the seal is bound to, so nothing opens here
-//! that did not open with the keys before. The memory belongs to one set of
-//! settings: a reload (perhaps with a key removed) starts with an empty one.
-//! Expiry is checked against the current time on every hit, and revocation
-//! is still checked by the caller on every request.
+//! byte), of the cookie name the seal is bound to, and of the key ring that
+//! opened it, so nothing opens here that would not open with the current
+//! keys: a reload (perhaps with a key removed) brings a new ring, which
+//! finds nothing the old one opened. Expiry is checked against the current
+//! time on every hit, and revocation is still checked by the caller on
+//! every request. The memory is live state of the running sidecar, not a
+//! setting; which values it drops when full is `quick_cache`'s choice.
 
 use super::cookie::{NoSession, open_session};
 use super::keys::KeyRing;
 use super::model::Session;
-use std::collections::HashMap;
+use quick_cache::UnitWeighter;
+use quick_cache::sync::{Cache, DefaultLifecycle};
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Cookie values remembered at most: enough for the browsers of a team,
 /// small enough to stay well under a MiB (a value and its session are
 /// each a few KiB at most).
 pub const CAPACITY: usize = 128;
 
-/// Sessions opened from cookie values, shared by the clones of one
-/// settings' session settings.
-#[derive(Clone)]
+/// Sessions opened from cookie values.
 pub struct OpenedSessions {
-    capacity: usize,
-    entries: Arc<Mutex<HashMap<Box<str>, Opened, TailHash>>>,
+    entries: Option<Entries>,
 }
+
+type Entries =
+    Cache<Box<str>, Arc<Opened>, UnitWeighter, TailHash, DefaultLifecycle<Box<str>, Arc<Opened>>>;
 
 /// Bytes of a cookie value hashed to find it: the end of a sealed value is
 /// its GCM tag, different for every seal. Only values that opened are
@@ -65,8 +68,10 @@ impl Hasher for TailHasher {
     }
 }
 
+/// What a remembered value opened to, and under which name and ring.
 struct Opened {
     name: Box<str>,
+    ring: u64,
     session: Arc<Session>,
 }
 
@@ -78,22 +83,28 @@ impl Default for OpenedSessions {
 
 impl fmt::Debug for OpenedSessions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "OpenedSessions(at most {})", self.capacity)
+        write!(f, "OpenedSessions({} remembered)", self.len())
     }
 }
 
 impl OpenedSessions {
     /// A memory of at most `capacity` cookie values (0 remembers none).
     pub fn with_capacity(capacity: usize) -> Self {
-        Self {
-            capacity,
-            entries: Arc::new(Mutex::new(HashMap::default())),
-        }
+        let entries = (capacity > 0).then(|| {
+            Cache::with(
+                capacity,
+                capacity as u64,
+                UnitWeighter,
+                TailHash::default(),
+                DefaultLifecycle::default(),
+            )
+        });
+        Self { entries }
     }
 
     /// The session `sealed` (a cookie called `name`) opens to with `keys`,
-    /// unexpired at `now`: remembered when this value opened before, else
-    /// opened and then remembered.
+    /// unexpired at `now`: remembered when this value opened before with
+    /// the same ring, else opened and then remembered.
     pub fn open(
         &self,
         keys: &KeyRing,
@@ -101,7 +112,7 @@ impl OpenedSessions {
         sealed: &str,
         now: u64,
     ) -> Result<Arc<Session>, NoSession> {
-        if let Some(session) = self.remembered(name, sealed) {
+        if let Some(session) = self.remembered(keys, name, sealed) {
             return if session.is_expired(now) {
                 self.forget(sealed);
                 Err(NoSession::Expired)
@@ -110,13 +121,13 @@ impl OpenedSessions {
             };
         }
         let session = Arc::new(open_session(keys, name, sealed, now)?);
-        self.remember(name, sealed, &session);
+        self.remember(keys, name, sealed, &session);
         Ok(session)
     }
 
     /// How many cookie values are remembered now.
     pub fn len(&self) -> usize {
-        self.entries.lock().map_or(0, |entries| entries.len())
+        self.entries.as_ref().map_or(0, Cache::len)
     }
 
     /// True when no cookie value is remembered.
@@ -124,41 +135,29 @@ impl OpenedSessions {
         self.len() == 0
     }
 
-    fn remembered(&self, name: &str, sealed: &str) -> Option<Arc<Session>> {
-        let entries = self.entries.lock().ok()?;
-        entries
+    fn remembered(&self, keys: &KeyRing, name: &str, sealed: &str) -> Option<Arc<Session>> {
+        self.entries
+            .as_ref()?
             .get(sealed)
-            .filter(|opened| &*opened.name == name)
+            .filter(|opened| &*opened.name == name && opened.ring == keys.id())
             .map(|opened| Arc::clone(&opened.session))
     }
 
     fn forget(&self, sealed: &str) {
-        if let Ok(mut entries) = self.entries.lock() {
+        if let Some(entries) = &self.entries {
             entries.remove(sealed);
         }
     }
 
-    fn remember(&self, name: &str, sealed: &str, session: &Arc<Session>) {
-        if self.capacity == 0 {
-            return;
-        }
-        let Ok(mut entries) = self.entries.lock() else {
-            return;
-        };
-        if entries.len() >= self.capacity && !entries.contains_key(sealed) {
-            // Full: drop one entry; which one matters little for a memory
-            // this size (the dropped cookie is opened again next time).
-            if let Some(victim) = entries.keys().next().cloned() {
-                entries.remove(&victim);
-            }
-        }
-        entries.insert(
-            sealed.into(),
-            Opened {
+    fn remember(&self, keys: &KeyRing, name: &str, sealed: &str, session: &Arc<Session>) {
+        if let Some(entries) = &self.entries {
+            let opened = Opened {
                 name: name.into(),
+                ring: keys.id(),
                 session: Arc::clone(session),
-            },
-        );
+            };
+            entries.insert(sealed.into(), Arc::new(opened));
+        }
     }
 }
 
@@ -245,6 +244,19 @@ mod tests {
             Err(NoSession::Invalid),
             "the seal is bound to the name"
         );
+    }
+
+    #[test]
+    fn a_value_remembered_under_another_ring_is_opened_again() {
+        let (old, opened) = (keys(), OpenedSessions::default());
+        let sealed = seal_session(&old, "s", &session("a", 100)).expect("fits");
+        assert!(opened.open(&old, "s", &sealed, 0).is_ok());
+        assert_eq!(
+            opened.open(&keys(), "s", &sealed, 0),
+            Err(NoSession::Invalid),
+            "a reload that drops the key finds nothing the old ring opened"
+        );
+        assert!(opened.open(&old.clone(), "s", &sealed, 0).is_ok());
     }
 
     #[test]

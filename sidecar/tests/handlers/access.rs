@@ -8,7 +8,7 @@ use crate::support::{
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use portcullis_sidecar::access::roles::Role;
-use portcullis_sidecar::http::state::SharedState;
+use portcullis_sidecar::runtime::state::SharedState;
 use serde_json::{Value, json};
 
 /// An app with a public health check and static assets, an admin area, a

@@ -7,7 +7,7 @@ use crate::support::{
 use axum::body::Body;
 use axum::http::Response;
 use axum::http::{StatusCode, header};
-use portcullis_sidecar::http::state::SharedState;
+use portcullis_sidecar::runtime::state::SharedState;
 
 const FORM: &str = "/login?backup=1";
 

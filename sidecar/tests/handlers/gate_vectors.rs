@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, heade
 use axum::response::IntoResponse;
 use portcullis_sidecar::access::roles::Role;
 use portcullis_sidecar::gate::{Asked, Refusal, decide};
-use portcullis_sidecar::http::state::SharedState;
+use portcullis_sidecar::runtime::state::SharedState;
 
 /// Who is calling.
 #[derive(Clone, Copy, Debug)]

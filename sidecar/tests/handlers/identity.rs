@@ -15,7 +15,7 @@ const SIGNED_CUSTOM: &str = "signedIdentity:\n  keyFile: /secrets/identity-keys\
 /// The test config's public URL: issuer and audience of every token.
 const PUBLIC_URL: &str = "http://127.0.0.1:4180";
 
-async fn jwks(state: &portcullis_sidecar::http::state::SharedState) -> Value {
+async fn jwks(state: &portcullis_sidecar::runtime::state::SharedState) -> Value {
     let response = send(state, get("/.well-known/portcullis/jwks.json", None, None)).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
@@ -48,7 +48,7 @@ fn verify(token: &str, jwks: &Value) -> Value {
 }
 
 async fn forwarded_headers(
-    state: &portcullis_sidecar::http::state::SharedState,
+    state: &portcullis_sidecar::runtime::state::SharedState,
     request: axum::http::Request<Body>,
 ) -> Value {
     let response = send(state, request).await;

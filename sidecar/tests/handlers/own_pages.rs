@@ -4,7 +4,7 @@ use crate::support::{CLIENT, Options, get, header_text, send, state, text};
 use axum::body::Body;
 use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{Request, StatusCode, header};
-use portcullis_sidecar::http::app::{OWN_PATHS, app};
+use portcullis_sidecar::serve::routes::{OWN_PATHS, app};
 use tower::ServiceExt;
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use portcullis_sidecar::access::roles::Role;
-use portcullis_sidecar::http::state::SharedState;
+use portcullis_sidecar::runtime::state::SharedState;
 use serde_json::{Map, Value, json};
 use std::net::{Ipv4Addr, SocketAddr};
 use tokio::net::TcpListener;
@@ -159,7 +159,7 @@ async fn a_logged_out_session_is_refused_even_though_its_cookie_was_opened_befor
         assert_eq!(response.status(), StatusCode::OK);
     }
     assert_eq!(
-        state.settings.load().session.opened.len(),
+        state.opened.len(),
         1,
         "the cookie is remembered, so the next request takes the remembered path"
     );

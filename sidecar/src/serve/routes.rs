@@ -5,13 +5,13 @@
 //! router: its dispatch, layers and boxed futures cost about a sixth of a
 //! proxied request (`make bench-profile`), and the proxy needs none of them.
 
-use super::csrf::refuse_cross_site_posts;
-use super::jwks::jwks;
-use super::login::{callback, login_page_handler, me, start};
-use super::logout::{confirm, logout};
-use super::observe::{in_flight_then_counted, time_own_handler, trace_layer};
-use super::state::SharedState;
-use crate::backup::login::backup_login;
+use crate::http::backup_login::backup_login;
+use crate::http::csrf::refuse_cross_site_posts;
+use crate::http::jwks::jwks;
+use crate::http::login::{callback, login_page_handler, me, start};
+use crate::http::logout::{confirm, logout};
+use crate::http::observe::{in_flight_then_counted, time_own_handler, trace_layer};
+use crate::runtime::state::SharedState;
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};

@@ -14,13 +14,13 @@ use crate::backup::budgets::Attempter;
 use crate::backup::enrolment::{Enrolment, enrol};
 use crate::backup::known_device::{known_device, remember_device};
 use crate::config::Settings;
+use crate::gate::ClientHops;
 use crate::http::csrf;
 use crate::http::error::AppError;
 use crate::http::issue_session::session_response;
 use crate::http::pages::{backup_login_page, message_page};
 use crate::http::return_path::return_path_or_default;
-use crate::http::state::{SharedState, unix_now};
-use crate::proxy::forwarding::ClientHops;
+use crate::runtime::state::{SharedState, unix_now};
 use crate::session::model::new_session_id;
 use crate::session::{LoginMethod, Session};
 use axum::Form;
@@ -120,7 +120,7 @@ pub async fn backup_login(
         );
     }
     let client = ClientHops::decide(peer.ip(), &headers, &settings.trusted_proxies).client;
-    let (device, enrolled) = match enrol(&state, &settings, &form.enrolment, client).await {
+    let (device, enrolled) = match enrol(&state.backup, &settings, &form.enrolment, client).await {
         Enrolment::NotAsked => (known_device(&settings, &headers), false),
         Enrolment::Enrolled(id) => {
             tracing::warn!(%client, "backup login: a new browser enrolled with the enrolment code");
@@ -145,7 +145,7 @@ pub async fn backup_login(
         Some(id) => Attempter::KnownDevice(id.clone()),
         None => Attempter::Unknown(client),
     };
-    if let Err(wait) = state.take_backup_attempt(&attempter) {
+    if let Err(wait) = state.backup.take_attempt(&attempter) {
         tracing::warn!(%client, known_device = device.is_some(), retry_after_seconds = wait.as_secs(), "backup login rate limited");
         return too_many_attempts(wait);
     }
@@ -155,11 +155,12 @@ pub async fn backup_login(
     let checked = match device {
         Some(_) => {
             state
+                .backup
                 .password_checks
                 .check_within(KNOWN_DEVICE_PATIENCE, password, phc)
                 .await
         }
-        None => state.password_checks.check_now(password, phc).await,
+        None => state.backup.password_checks.check_now(password, phc).await,
     };
     let Ok(password_matches) = checked else {
         tracing::warn!(%client, "backup login refused: every password check is busy");

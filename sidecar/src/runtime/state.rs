@@ -1,17 +1,15 @@
-//! What every request handler shares.
+//! What every door and request handler shares.
 
-use crate::backup::budgets::{Attempter, BackupGate};
-use crate::backup::password_checks::PasswordChecks;
+use crate::backup::guard::BackupGuard;
 use crate::config::Settings;
 use crate::identity::IdentitySigner;
 use crate::observe::metrics::Metrics;
 use crate::oidc::provider::Provider;
+use crate::session::opened::OpenedSessions;
 use crate::session::revoked::RevokedSessions;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Shared state; settings are swapped whole when the config file changes.
@@ -26,19 +24,15 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Sessions ended by log out.
     pub revoked: RevokedSessions,
-    /// Backup-login budgets of unknown clients and known devices.
-    pub backup_gate: Mutex<BackupGate>,
-    /// Root-admin password checks, bounded in number and memory.
-    pub password_checks: PasswordChecks,
+    /// Cookie values opened before, each bound to the key ring that opened it.
+    pub opened: OpenedSessions,
+    /// The backup login's budgets and password checks.
+    pub backup: BackupGuard,
     /// Signs the identity for the app, reusing recent tokens.
     pub identity: IdentitySigner,
     /// Set at SIGTERM: `/readyz` then answers 503 while requests are still served.
     pub draining: AtomicBool,
-    started: Instant,
 }
-
-/// Root-admin password checks at once: each holds 19 MiB of argon2 memory.
-const PASSWORD_CHECK_SLOTS: usize = 1;
 
 /// The state as handlers receive it.
 pub type SharedState = Arc<AppState>;
@@ -53,21 +47,11 @@ impl AppState {
             http,
             metrics,
             revoked: RevokedSessions::default(),
-            backup_gate: Mutex::new(BackupGate::default()),
-            password_checks: PasswordChecks::new(PASSWORD_CHECK_SLOTS),
+            opened: OpenedSessions::default(),
+            backup: BackupGuard::default(),
             identity: IdentitySigner::default(),
             draining: AtomicBool::new(false),
-            started: Instant::now(),
         })
-    }
-
-    /// Takes one backup-login attempt for `who`, or says how long to wait.
-    pub fn take_backup_attempt(&self, who: &Attempter) -> Result<(), Duration> {
-        let now = self.started.elapsed().as_secs_f64();
-        match self.backup_gate.lock() {
-            Ok(mut gate) => gate.try_attempt(who, now),
-            Err(_) => Err(Duration::from_secs(60)),
-        }
     }
 }
 

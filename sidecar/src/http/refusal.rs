@@ -1,0 +1,27 @@
+//! The HTTP answer to the gate's "no": a sign-in redirect for a browser,
+//! or the error page or JSON of [`AppError`].
+
+use super::error::AppError;
+use crate::gate::Refusal;
+use axum::response::{IntoResponse, Redirect, Response};
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::SignIn { return_to } => {
+                let query = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("rd", &return_to)
+                    .finish();
+                Redirect::to(&format!("/auth/start?{query}")).into_response()
+            }
+            Refusal::AmbiguousPath(why) => AppError::from(why).into_response(),
+            Refusal::Unauthenticated => AppError::Unauthenticated.into_response(),
+            Refusal::Denied { page } => AppError::Denied { page }.into_response(),
+            Refusal::InvalidBearer => AppError::InvalidBearer.into_response(),
+            Refusal::NotAllowed(refused) => AppError::NotAllowed(refused).into_response(),
+            Refusal::ProviderUnavailable(failure) => {
+                AppError::ProviderUnavailable(failure).into_response()
+            }
+        }
+    }
+}
