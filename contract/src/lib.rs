@@ -3,8 +3,10 @@
 //! The operator writes the sidecar's config file and Secret; the sidecar reads
 //! them. Both sides take the file's types, its defaults, the fixed paths and
 //! the formats of the secret values from here, so neither keeps a copy that
-//! could drift. The crate has no IO, no async runtime, no HTTP and no
-//! Kubernetes client: depending on it costs either side almost nothing.
+//! could drift. The crate has no IO, no HTTP and no Kubernetes client, and
+//! no async runtime but in its `pool` feature (the argon2 work pool both
+//! sides run password hashes in): depending on it costs either side almost
+//! nothing.
 
 pub mod access;
 pub mod bearer;
@@ -17,6 +19,8 @@ pub mod header_value;
 pub mod identity;
 pub mod identity_keys;
 pub mod password;
+#[cfg(feature = "pool")]
+pub mod password_pool;
 pub mod paths;
 pub mod problems;
 pub mod random;

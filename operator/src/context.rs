@@ -2,10 +2,10 @@
 
 use crate::crd::{OidcSettings, OidcSettingsStatus};
 use crate::discovery::DiscoveryCache;
-use crate::hashing::HashingPool;
 use crate::metrics::Metrics;
 use kube::runtime::events::Recorder;
 use kube::{Client, ResourceExt};
+use portcullis_contract::password_pool::PasswordPool;
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
@@ -31,7 +31,7 @@ pub struct Context {
     /// Consecutive failures by object, for backoff.
     pub failures: Mutex<HashMap<String, u32>>,
     /// Runs argon2, a bounded number at a time: each takes 19 MiB and a core.
-    pub hashing: HashingPool,
+    pub hashing: PasswordPool,
     /// The status this process last wrote, by object uid. The watch cache
     /// can lag behind a write; deciding on this avoids writing (and
     /// announcing) the same status twice.

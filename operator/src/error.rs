@@ -21,12 +21,10 @@ pub enum Error {
     /// The object lacks metadata needed for owner references.
     #[error(transparent)]
     Meta(#[from] MissingMeta),
-    /// A blocking task (password hashing) did not finish.
-    #[error("background task failed: {0}")]
-    Task(#[from] tokio::task::JoinError),
-    /// The password-hashing queue was closed (the operator is shutting down).
+    /// Password hashing did not finish (its job failed, or the operator is
+    /// shutting down).
     #[error("password hashing stopped: {0}")]
-    HashQueue(#[from] tokio::sync::AcquireError),
+    Hashing(#[from] portcullis_contract::password_pool::PoolError),
 }
 
 /// Result with the reconcile [`Error`].
@@ -41,7 +39,7 @@ impl Error {
             Error::Hash(_) => "hash",
             Error::IdentityKey(_) => "identity_key",
             Error::Meta(_) => "metadata",
-            Error::Task(_) | Error::HashQueue(_) => "task",
+            Error::Hashing(_) => "task",
         }
     }
 }

@@ -15,7 +15,6 @@ pub mod crd_identity;
 pub mod desired;
 pub mod discovery;
 pub mod error;
-pub mod hashing;
 pub mod leader;
 pub mod metrics;
 pub mod names;

@@ -97,7 +97,7 @@ pub async fn run(args: Args) -> Result<()> {
         recheck: Duration::from_secs(args.recheck_seconds),
         retry: Duration::from_secs(args.retry_seconds),
         failures: Default::default(),
-        hashing: crate::hashing::HashingPool::new(args.concurrent_hashes),
+        hashing: portcullis_contract::password_pool::PasswordPool::new(args.concurrent_hashes),
         written_status: Default::default(),
     });
     let stop = wait_true(stop_rx.clone());

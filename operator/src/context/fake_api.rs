@@ -17,11 +17,11 @@
 
 use super::Context;
 use crate::discovery::DiscoveryCache;
-use crate::hashing::HashingPool;
 use hyper::{Method, Request, Response, StatusCode};
 use kube::Client;
 use kube::client::Body;
 use kube::runtime::events::{Recorder, Reporter};
+use portcullis_contract::password_pool::PasswordPool;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -132,7 +132,7 @@ impl Context {
             recheck: Duration::from_secs(300),
             retry: Duration::from_secs(30),
             failures: Mutex::default(),
-            hashing: HashingPool::new(1),
+            hashing: PasswordPool::new(1),
             written_status: Mutex::default(),
         };
         (Arc::new(context), server)

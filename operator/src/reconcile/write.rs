@@ -127,6 +127,8 @@ async fn root_hash(
     }
     let hash = ctx
         .hashing
+        .slot()
+        .await?
         .run(move |work| root_password_hash(work, &password.value, previous.as_deref()))
         .await??;
     Ok(hash)
