@@ -13,6 +13,7 @@ use crate::access::roles::Role;
 use crate::backup::budgets::Attempter;
 use crate::backup::enrolment::{Enrolment, enrol};
 use crate::backup::known_device::{known_device, remember_device};
+use crate::backup::password_checks::Busy;
 use crate::config::Settings;
 use crate::gate::ClientHops;
 use crate::http::csrf;
@@ -28,7 +29,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
@@ -120,26 +121,14 @@ pub async fn backup_login(
         );
     }
     let client = ClientHops::decide(peer.ip(), &headers, &settings.trusted_proxies).client;
-    let (device, enrolled) = match enrol(&state.backup, &settings, &form.enrolment, client).await {
-        Enrolment::NotAsked => (known_device(&settings, &headers), false),
-        Enrolment::Enrolled(id) => {
-            tracing::warn!(%client, "backup login: a new browser enrolled with the enrolment code");
-            (Some(id), true)
-        }
-        Enrolment::Refused => {
-            tracing::warn!(%client, "backup login failed: wrong or spent enrolment code");
-            return backup_form(
-                &settings,
-                &headers,
-                &return_to,
-                Some(WRONG_CODE),
-                StatusCode::UNAUTHORIZED,
-            );
-        }
-        Enrolment::RateLimited(wait) => {
-            tracing::warn!(%client, retry_after_seconds = wait.as_secs(), "backup login rate limited: enrolment codes");
-            return too_many_attempts(wait);
-        }
+    let page = FormPage {
+        settings: &settings,
+        headers: &headers,
+        return_to: &return_to,
+    };
+    let (device, enrolled) = match device_of(&state, &page, &form.enrolment, client).await {
+        Ok(device) => device,
+        Err(refused) => return refused,
     };
     let attempter = match &device {
         Some(id) => Attempter::KnownDevice(id.clone()),
@@ -149,33 +138,15 @@ pub async fn backup_login(
         tracing::warn!(%client, known_device = device.is_some(), retry_after_seconds = wait.as_secs(), "backup login rate limited");
         return too_many_attempts(wait);
     }
-
     let username_matches = bool::from(form.username.as_bytes().ct_eq(root_username.as_bytes()));
-    let (password, phc) = (form.password, hash.expose().to_owned());
-    let checked = match device {
-        Some(_) => {
-            state
-                .backup
-                .password_checks
-                .check_within(KNOWN_DEVICE_PATIENCE, password, phc)
-                .await
-        }
-        None => state.backup.password_checks.check_now(password, phc).await,
-    };
+    let checked = check_password(&state, device.is_some(), form.password, hash.expose()).await;
     let Ok(password_matches) = checked else {
         tracing::warn!(%client, "backup login refused: every password check is busy");
         return too_many_attempts(Duration::from_secs(1));
     };
-
     if !(username_matches && password_matches) {
         tracing::warn!(%client, username_matches, "backup login failed");
-        let mut response = backup_form(
-            &settings,
-            &headers,
-            &return_to,
-            Some(WRONG_CREDENTIALS),
-            StatusCode::UNAUTHORIZED,
-        );
+        let mut response = page.with_error(WRONG_CREDENTIALS);
         if enrolled {
             // The code is spent: the browser keeps its own budget for the retry.
             append_cookie(&mut response, &remember_device(&settings, device));
@@ -183,6 +154,79 @@ pub async fn backup_login(
         return response;
     }
     tracing::info!(%client, user = %root_username, "backup login succeeded");
+    let (session, lifetime) = root_session(&settings, root_username);
+    let mut response = match session_response(&settings, &session, lifetime, &return_to) {
+        Ok(response) => response,
+        Err(error) => return AppError::from(error).into_response(),
+    };
+    append_cookie(&mut response, &remember_device(&settings, device));
+    response
+}
+
+/// The backup form, answered again with an error for the same request.
+struct FormPage<'a> {
+    settings: &'a Settings,
+    headers: &'a HeaderMap,
+    return_to: &'a str,
+}
+
+impl FormPage<'_> {
+    fn with_error(&self, error: &str) -> Response {
+        backup_form(
+            self.settings,
+            self.headers,
+            self.return_to,
+            Some(error),
+            StatusCode::UNAUTHORIZED,
+        )
+    }
+}
+
+/// This browser's known-device id, and whether it was enrolled just now
+/// with the code `typed`; or the answer that ends the attempt.
+async fn device_of(
+    state: &SharedState,
+    page: &FormPage<'_>,
+    typed: &str,
+    client: IpAddr,
+) -> Result<(Option<String>, bool), Response> {
+    match enrol(&state.backup, page.settings, typed, client).await {
+        Enrolment::NotAsked => Ok((known_device(page.settings, page.headers), false)),
+        Enrolment::Enrolled(id) => {
+            tracing::warn!(%client, "backup login: a new browser enrolled with the enrolment code");
+            Ok((Some(id), true))
+        }
+        Enrolment::Refused => {
+            tracing::warn!(%client, "backup login failed: wrong or spent enrolment code");
+            Err(page.with_error(WRONG_CODE))
+        }
+        Enrolment::RateLimited(wait) => {
+            tracing::warn!(%client, retry_after_seconds = wait.as_secs(), "backup login rate limited: enrolment codes");
+            Err(too_many_attempts(wait))
+        }
+    }
+}
+
+/// Checks `password` against `phc`: a known device may wait for a free
+/// check, an unknown client is refused while one runs.
+async fn check_password(
+    state: &SharedState,
+    known_device: bool,
+    password: String,
+    phc: &str,
+) -> Result<bool, Busy> {
+    let (checks, phc) = (&state.backup.password_checks, phc.to_owned());
+    if known_device {
+        checks
+            .check_within(KNOWN_DEVICE_PATIENCE, password, phc)
+            .await
+    } else {
+        checks.check_now(password, phc).await
+    }
+}
+
+/// The root admin's session, and its lifetime.
+fn root_session(settings: &Settings, username: String) -> (Session, Duration) {
     let lifetime = settings
         .root_admin
         .as_ref()
@@ -190,7 +234,7 @@ pub async fn backup_login(
         .unwrap_or_default();
     let session = Session {
         sid: new_session_id(),
-        user: root_username,
+        user: username,
         email: None,
         preferred_username: None,
         groups: Vec::new(),
@@ -200,12 +244,7 @@ pub async fn backup_login(
         expires_at: unix_now() + lifetime.as_secs(),
         id_token: None,
     };
-    let mut response = match session_response(&settings, &session, lifetime, &return_to) {
-        Ok(response) => response,
-        Err(error) => return AppError::from(error).into_response(),
-    };
-    append_cookie(&mut response, &remember_device(&settings, device));
-    response
+    (session, lifetime)
 }
 
 fn append_cookie(response: &mut Response, cookie: &str) {
