@@ -10,7 +10,7 @@ FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_TARGET_DIR ?= $(CURDIR)/fuzz/target
 
 .PHONY: help demo test test-unit lint deny build toolchain deps bench bench-proxy bench-profile bench-operator kube-tools browser-deps \
-	verifier-deps provider-tools helm-tools fuzz fuzz-smoke fuzz-tools cluster-deps images demo-cluster
+	verifier-deps store-deps provider-tools helm-tools fuzz fuzz-smoke fuzz-tools cluster-deps images demo-cluster
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 help:
@@ -92,7 +92,13 @@ verifier-deps:
 	  $(SUDO) apt-get update && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-jwt python3-cryptography; }
 
-deps: toolchain $(IDP_DEPS) kube-tools helm-tools cluster-deps browser-deps provider-tools verifier-deps
+# Debian's Redis and Sentinel, which the session store's tests start on 127.0.0.1.
+store-deps:
+	@test -x /usr/bin/redis-server && test -x /usr/bin/redis-sentinel && test -x /usr/bin/redis-cli || { \
+	  $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server redis-sentinel redis-tools; }
+
+deps: toolchain $(IDP_DEPS) kube-tools helm-tools cluster-deps browser-deps provider-tools verifier-deps store-deps
 
 build:
 	$(CARGO) build --workspace --all-targets

@@ -18,6 +18,7 @@ use crate::defaults::{
     DEFAULT_TRUSTED_GROUP, DEFAULT_USERNAME_CLAIM,
 };
 use crate::identity::SignedIdentityConfig;
+use crate::session_store::SessionStoreConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -205,6 +206,10 @@ pub struct SessionConfig {
     /// Session lifetime when the provider's token response has no `expires_in`.
     #[serde(default = "default_fallback_lifetime")]
     pub fallback_lifetime_seconds: u64,
+    /// State shared by replicas (the log-out list); absent, each replica
+    /// keeps its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<SessionStoreConfig>,
 }
 
 fn default_header_read_timeout() -> u64 {
@@ -275,6 +280,7 @@ impl Default for SessionConfig {
             key_file: PathBuf::new(),
             cookie_name: default_cookie_name(),
             fallback_lifetime_seconds: default_fallback_lifetime(),
+            store: None,
         }
     }
 }
@@ -282,8 +288,8 @@ impl Default for SessionConfig {
 impl SidecarConfig {
     /// The secret files the config names, in one order: the client secret,
     /// the session keys, the root admin's password hash and enrolment-code
-    /// hash, the identity keys. What the sidecar hashes for `/readyz` and
-    /// watches for a reload.
+    /// hash, the identity keys, the session store's credentials and CA.
+    /// What the sidecar hashes for `/readyz` and watches for a reload.
     pub fn secret_files(&self) -> Vec<&Path> {
         let mut files = vec![
             self.oidc.client_secret_file.as_path(),
@@ -295,6 +301,12 @@ impl SidecarConfig {
         }
         if let Some(identity) = &self.signed_identity {
             files.push(identity.key_file.as_path());
+        }
+        if let Some(store) = &self.session.store {
+            let redis = &store.redis;
+            files.extend(redis.username_file.as_deref());
+            files.extend(redis.password_file.as_deref());
+            files.extend(redis.ca_file.as_deref());
         }
         files
     }

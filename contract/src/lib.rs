@@ -26,4 +26,5 @@ pub mod problems;
 pub mod random;
 pub mod secret_text;
 pub mod session_keys;
+pub mod session_store;
 pub mod validate;

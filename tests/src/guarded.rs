@@ -6,6 +6,7 @@
 //! any role in milliseconds, and many such tests can run at once on a busy
 //! machine. The backup login works here too (it never needs the provider).
 
+use crate::browser::form_token;
 use crate::echo::Echo;
 use crate::process::free_port;
 use crate::sidecar::{Sidecar, SidecarSetup, reserve_public_url};
@@ -13,6 +14,7 @@ use anyhow::{Context, Result};
 use portcullis_sidecar::access::roles::Role;
 use portcullis_sidecar::session::model::new_session_id;
 use portcullis_sidecar::session::{KeyRing, LoginMethod, Session, seal_session};
+use reqwest::header::{COOKIE, SET_COOKIE};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The echo app and a sidecar in front of it; both stopped on drop.
@@ -41,6 +43,44 @@ impl Guarded {
         tweak(&mut setup);
         let sidecar = setup.start().await?;
         Ok(Self { echo, sidecar })
+    }
+
+    /// Another replica: a sidecar in front of the same app with the same
+    /// session keys, so every replica opens the same cookies; `tweak`
+    /// changes its setup first (the store, for one).
+    pub async fn replica(&self, tweak: impl FnOnce(&mut SidecarSetup)) -> Result<Sidecar> {
+        let (port, _) = reserve_public_url();
+        let first = &self.sidecar.setup.config;
+        let mut setup = SidecarSetup::new(port, &first.oidc.well_known_url, &self.echo.url)?;
+        setup.config.session.key_file = first.session.key_file.clone();
+        tweak(&mut setup);
+        setup.start().await
+    }
+
+    /// Logs the session of `cookie` out at `sidecar` (any replica): the
+    /// log-out form's token is fetched first, as a browser would.
+    pub async fn log_out_at(sidecar: &Sidecar, cookie: &str) -> Result<reqwest::StatusCode> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let url = format!("{}/logout", sidecar.url());
+        let page = client.get(&url).header(COOKIE, cookie).send().await?;
+        let csrf_cookie = page
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .filter_map(|value| value.split(';').next())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let token = form_token(&page.text().await?).context("the log-out form has a token")?;
+        let done = client
+            .post(&url)
+            .header(COOKIE, format!("{cookie}; {csrf_cookie}"))
+            .form(&[("csrf", token.as_str())])
+            .send()
+            .await?;
+        Ok(done.status())
     }
 
     /// A URL on the sidecar.

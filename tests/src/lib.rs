@@ -23,6 +23,8 @@
 //! - [`helm::Helm`]: Helm 3 and Helm 4 run on `charts/portcullis`.
 //! - [`role_login`]: one sign-in per role through a real provider, checking
 //!   the identity the app receives.
+//! - [`redis::Redis`]: a real `redis-server` for the session store, with
+//!   its faults (paused, restarted empty, a password).
 //! - [`tools`]: the cache of tools `make test` builds or fetches.
 //! - [`process`]: helper processes started within a bound, and reapers
 //!   for what a test process leaves; [`poll`]: polling until a check holds.
@@ -41,6 +43,7 @@ pub mod keycloak;
 pub mod kube;
 pub mod poll;
 pub mod process;
+pub mod redis;
 pub mod role_login;
 pub mod sidecar;
 pub mod stack;

@@ -87,6 +87,9 @@ pub fn validate(config: &SidecarConfig) -> Result<Valid, Problems> {
     if config.session.fallback_lifetime_seconds == 0 {
         problems.push("session.fallbackLifetimeSeconds", "must be more than 0");
     }
+    if let Some(store) = &config.session.store {
+        crate::session_store::check(&mut problems, store);
+    }
     if let Some(root) = &config.root_admin {
         if names::is_blank(&root.username) {
             problems.push("rootAdmin.username", "is required");

@@ -59,6 +59,7 @@ pub fn sidecar_config(name: &str, spec: &OidcSettingsSpec) -> SidecarConfig {
                 session.fallback_lifetime_seconds,
                 DEFAULT_FALLBACK_LIFETIME_SECONDS,
             ),
+            store: None,
         },
         connections: ConnectionsConfig::default(),
         trusted_proxies: Vec::new(),

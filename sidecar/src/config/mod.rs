@@ -7,6 +7,7 @@ pub mod problems;
 pub mod secret;
 mod secret_files;
 pub mod settings;
+pub mod store;
 
 pub use problems::{Problem, Problems};
 pub use secret::Secret;

@@ -9,6 +9,7 @@ use super::connections::ConnectionLimits;
 use super::problems::Problems;
 use super::secret::Secret;
 use super::secret_files::{identity_keys, key_ring, password_hash, secret_file};
+use super::store::{StoreSettings, store_settings};
 use crate::access::AccessRules;
 use crate::access::roles::RoleMapping;
 use crate::identity::signer::SignedIdentity;
@@ -114,6 +115,8 @@ pub struct SessionSettings {
     pub fallback_lifetime: Duration,
     /// Whether cookies get the `Secure` attribute (public URL is https).
     pub secure_cookies: bool,
+    /// Where the replicas share the log-out list; `None`: this replica only.
+    pub store: Option<StoreSettings>,
 }
 
 impl SessionSettings {
@@ -165,6 +168,11 @@ impl Settings {
             session_lifetime: Duration::from_secs(root.session_lifetime_seconds),
         });
         let keys = key_ring(&mut problems, &config.session.key_file, &read_file);
+        let store = config
+            .session
+            .store
+            .as_ref()
+            .map(|store| store_settings(&mut problems, store, &read_file));
         let cookie_name = &config.session.cookie_name;
         let roles = RoleMapping::new(
             &oidc.role_groups.admin,
@@ -226,6 +234,7 @@ impl Settings {
                             config.session.fallback_lifetime_seconds,
                         ),
                         secure_cookies: https,
+                        store,
                     },
                     connections: ConnectionLimits::from(&config.connections),
                     trusted_proxies: valid.trusted_proxies,

@@ -3,7 +3,7 @@
 use crate::config::Settings;
 use crate::runtime::state::{AppState, unix_now};
 use crate::session::cookie::request_cookies;
-use crate::session::{NoSession, Session};
+use crate::session::{LoginMethod, NoSession, Session};
 use http::HeaderMap;
 use std::sync::Arc;
 
@@ -32,4 +32,23 @@ pub fn current_session(
         }
     }
     Err(why)
+}
+
+/// Whether the log-out list can vouch for `session` now: always without a
+/// store; with one, while its copy is fresh. A root admin's backup session
+/// is judged on the local copy alone, so the way back in keeps working
+/// when the store is what broke.
+pub fn list_vouches_for(state: &AppState, session: &Session) -> bool {
+    match &state.store {
+        None => true,
+        Some(store) => store.is_fresh() || session.method == LoginMethod::Backup,
+    }
+}
+
+/// Seconds a client should wait while the list cannot vouch.
+pub fn store_retry_after(state: &AppState) -> u64 {
+    state
+        .store
+        .as_ref()
+        .map_or(1, |store| store.retry_after().as_secs())
 }

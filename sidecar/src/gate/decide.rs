@@ -10,7 +10,7 @@
 //! accepted.
 
 use super::asked::Asked;
-use super::caller::current_session;
+use super::caller::{current_session, list_vouches_for, store_retry_after};
 use super::method_overrides::MethodOverrides;
 use super::pass::Pass;
 use super::refusal::Refusal;
@@ -38,7 +38,13 @@ pub async fn decide(
         Refusal::AmbiguousPath(why)
     })?;
     let identity = match current_session(state, settings, request.headers()) {
-        Ok(session) => Some(session),
+        Ok(session) if list_vouches_for(state, &session) => Some(session),
+        Ok(_) => {
+            metrics.access(AccessOutcome::StoreUnavailable);
+            return Err(Refusal::StoreUnavailable {
+                retry_after_seconds: store_retry_after(state),
+            });
+        }
         Err(_) => bearer_identity(state, settings, request, needed).await?,
     };
     let caller = identity.as_ref().map(|session| Caller {

@@ -12,7 +12,7 @@
 //! and every door to the same verdicts.
 
 mod asked;
-mod caller;
+pub mod caller;
 pub mod client_hops;
 mod decide;
 pub mod identity_headers;

@@ -27,6 +27,11 @@ pub enum Refusal {
     InvalidBearer,
     /// A bearer token's user is in none of the allowed groups: 403.
     NotAllowed(NotInAllowedGroups),
+    /// The shared log-out list is too old to trust the session: 503.
+    StoreUnavailable {
+        /// Seconds to wait before trying again.
+        retry_after_seconds: u64,
+    },
     /// The provider's keys could not be had to check a bearer token: 503.
     ProviderUnavailable(DiscoveryFailure),
 }

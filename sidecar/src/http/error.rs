@@ -81,6 +81,13 @@ pub enum AppError {
     /// never a redirect (API clients cannot sign in).
     #[error("the bearer token is not valid")]
     InvalidBearer,
+    /// The shared log-out list is too old to tell whether the session was
+    /// ended on another replica: 503 with `Retry-After`, the cookie kept.
+    #[error("the session store has been unreachable for longer than its staleness bound")]
+    StoreUnavailable {
+        /// Seconds to wait before trying again.
+        retry_after_seconds: u64,
+    },
     /// A path the app could read differently from the access rules.
     #[error(transparent)]
     AmbiguousPath(#[from] portcullis_contract::access::path::AmbiguousPath),
@@ -248,6 +255,14 @@ moment."
                     .into(),
                 code: None,
             },
+            AppError::StoreUnavailable { .. } => Page {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                title: "Sign-in state unavailable",
+                message: "This application cannot confirm your sign-in right now. You are still \
+signed in: try again in a moment."
+                    .into(),
+                code: None,
+            },
             AppError::UpstreamUnavailable => Page {
                 status: StatusCode::BAD_GATEWAY,
                 title: "Application unavailable",
@@ -287,6 +302,16 @@ impl IntoResponse for AppError {
             AppError::Denied { page: false } => {
                 let body = json!({"error": "forbidden", "message": "the access rules do not admit this caller"});
                 (page.status, Json(body)).into_response()
+            }
+            AppError::StoreUnavailable {
+                retry_after_seconds,
+            } => {
+                let retry_after = [(
+                    axum::http::header::RETRY_AFTER,
+                    retry_after_seconds.max(1).to_string(),
+                )];
+                let body = Html(notice_page(page.title, &page.message));
+                (page.status, retry_after, body).into_response()
             }
             AppError::UpstreamUnavailable | AppError::NotProxied => {
                 (page.status, Html(notice_page(page.title, &page.message))).into_response()

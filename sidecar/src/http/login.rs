@@ -4,6 +4,7 @@ use super::error::AppError;
 use super::issue_session::session_response;
 use super::pages::login_page;
 use crate::config::Settings;
+use crate::gate::caller::{list_vouches_for, store_retry_after};
 use crate::gate::current_session;
 use crate::http::backup_login::backup_form;
 use crate::http::return_path::return_path_or_default;
@@ -261,6 +262,11 @@ pub async fn me(
     let settings = state.settings.load();
     let session =
         current_session(&state, &settings, &headers).map_err(|_| AppError::Unauthenticated)?;
+    if !list_vouches_for(&state, &session) {
+        return Err(AppError::StoreUnavailable {
+            retry_after_seconds: store_retry_after(&state),
+        });
+    }
     let body = serde_json::json!({
         "user": session.user,
         "email": session.email,

@@ -11,6 +11,7 @@ use crate::gate::current_session;
 use crate::oidc::provider::Provider;
 use crate::runtime::state::{SharedState, unix_now};
 use crate::session::cookie::clear_cookie;
+use crate::session::store::wire::Revocation;
 use crate::session::{LoginMethod, Session};
 use axum::Form;
 use axum::extract::State;
@@ -58,9 +59,12 @@ pub async fn logout(
     let session = current_session(&state, &settings, &headers).ok();
     let target = match &session {
         Some(session) => {
-            state
-                .revoked
-                .revoke(&session.sid, session.expires_at, unix_now());
+            let now = unix_now();
+            let digest = state.revoked.revoke(&session.sid, session.expires_at, now);
+            if let Some(store) = &state.store {
+                let expires_at = session.expires_at;
+                store.announce(Revocation { digest, expires_at }, now).await;
+            }
             tracing::info!(user = %session.user, "logged out");
             provider_logout_url(&state.provider, &settings, session)
                 .map_or(AFTER_LOGOUT_PATH.to_owned(), String::from)

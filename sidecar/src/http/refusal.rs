@@ -18,6 +18,12 @@ impl IntoResponse for Refusal {
             Refusal::Unauthenticated => AppError::Unauthenticated.into_response(),
             Refusal::Denied { page } => AppError::Denied { page }.into_response(),
             Refusal::InvalidBearer => AppError::InvalidBearer.into_response(),
+            Refusal::StoreUnavailable {
+                retry_after_seconds,
+            } => AppError::StoreUnavailable {
+                retry_after_seconds,
+            }
+            .into_response(),
             Refusal::NotAllowed(refused) => AppError::NotAllowed(refused).into_response(),
             Refusal::ProviderUnavailable(failure) => {
                 AppError::ProviderUnavailable(failure).into_response()

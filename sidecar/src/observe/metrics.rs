@@ -74,6 +74,8 @@ pub enum AccessOutcome {
     SignInRequired,
     /// A path the app could read differently (an encoded slash, ...): 400.
     AmbiguousPath,
+    /// A session the shared log-out list is too old to vouch for: 503.
+    StoreUnavailable,
 }
 
 /// Labels of the access counter.
@@ -118,6 +120,12 @@ pub struct Metrics {
     pub access: Family<AccessLabels, Counter>,
     /// Bearer tokens presented, by result.
     pub bearer: Family<BearerLabels, Counter>,
+    /// 1 while the session store answers, 0 while it does not; absent
+    /// without a store.
+    pub store_reachable: Gauge,
+    /// 1 while the local copy of the log-out list is within its staleness
+    /// bound, 0 past it (sessions then get 503).
+    pub store_fresh: Gauge,
 }
 
 /// Buckets of the handler latency: 0.5 ms to about 4 s (backup logins hash a
@@ -174,10 +182,14 @@ impl Default for Metrics {
             "Bearer tokens presented, by result",
             bearer.clone(),
         );
+        let store_reachable = Gauge::default();
+        let store_fresh = Gauge::default();
         Self {
             registry,
             access,
             bearer,
+            store_reachable,
+            store_fresh,
             requests,
             logins,
             upstream_latency,
@@ -211,6 +223,20 @@ impl Metrics {
     /// Counts a bearer token.
     pub fn bearer(&self, result: BearerResult) {
         self.bearer.get_or_create(&BearerLabels { result }).inc();
+    }
+
+    /// Shows the session store's state from now on.
+    pub fn register_store(&mut self) {
+        self.registry.register(
+            "session_store_reachable",
+            "1 while the session store answers",
+            self.store_reachable.clone(),
+        );
+        self.registry.register(
+            "session_store_fresh",
+            "1 while the local copy of the log-out list is within its staleness bound",
+            self.store_fresh.clone(),
+        );
     }
 
     /// Counts a config reload.

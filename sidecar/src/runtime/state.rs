@@ -7,6 +7,7 @@ use crate::observe::metrics::Metrics;
 use crate::oidc::provider::Provider;
 use crate::session::opened::OpenedSessions;
 use crate::session::revoked::RevokedSessions;
+use crate::session::store::{SessionStore, StoreSetupError};
 use arc_swap::ArcSwap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -22,8 +23,10 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Metrics for the admin port.
     pub metrics: Arc<Metrics>,
-    /// Sessions ended by log out.
-    pub revoked: RevokedSessions,
+    /// Sessions ended by log out: this replica's copy of the list.
+    pub revoked: Arc<RevokedSessions>,
+    /// The store the replicas share the list through; `None`: this replica only.
+    pub store: Option<Arc<SessionStore>>,
     /// Cookie values opened before, each bound to the key ring that opened it.
     pub opened: OpenedSessions,
     /// The backup login's budgets and password checks.
@@ -34,19 +37,39 @@ pub struct AppState {
     pub draining: AtomicBool,
 }
 
+/// Why the shared state could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The client for the identity provider.
+    #[error("cannot make the identity provider's HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The session store's settings.
+    #[error(transparent)]
+    Store(#[from] StoreSetupError),
+}
+
 /// The state as handlers receive it.
 pub type SharedState = Arc<AppState>;
 
 impl AppState {
-    /// State for `settings`, with fresh clients.
-    pub fn new(settings: Settings, metrics: Arc<Metrics>) -> Result<Self, reqwest::Error> {
+    /// State for `settings`, with fresh clients. The session store is set
+    /// up from the first settings; it connects later, in the background.
+    pub fn new(settings: Settings, metrics: Arc<Metrics>) -> Result<Self, StateError> {
         let http = provider_http_client()?;
+        let store = settings
+            .session
+            .store
+            .as_ref()
+            .map(SessionStore::new)
+            .transpose()?
+            .map(Arc::new);
         Ok(Self {
             settings: ArcSwap::from_pointee(settings),
             provider: Arc::new(Provider::new(http.clone())),
             http,
             metrics,
-            revoked: RevokedSessions::default(),
+            revoked: Arc::default(),
+            store,
             opened: OpenedSessions::default(),
             backup: BackupGuard::default(),
             identity: IdentitySigner::default(),

@@ -5,7 +5,10 @@
 //! of the Service while requests are still served (see `server`). An
 //! identity provider outage is reported here (from the background refresh,
 //! which asks the provider every 30 s) but never makes the pod unready: the
-//! backup login and existing sessions must keep working. The body also names
+//! backup login and existing sessions must keep working. With a session
+//! store, a new replica is ready once it tried to load the shared log-out
+//! list (loaded, or found the store away); a store outage after that is
+//! reported but never makes the pod unready either. The body also names
 //! the hash of the settings being served, to compare with the generated
 //! ConfigMap's `portcullis.dev/config-hash` annotation.
 
@@ -46,21 +49,44 @@ async fn readyz(State(state): State<SharedState>) -> impl IntoResponse {
         (None, false) => json!({"status": "pending", "issuer": issuer}),
     };
     let draining = state.draining.load(Ordering::SeqCst);
-    let status = if draining {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
+    let store_loading = state
+        .store
+        .as_ref()
+        .is_some_and(|store| !store.first_load_tried());
+    let ready = !draining && !store_loading;
+    let status = if ready {
         StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
     };
+    let store = state.store.as_ref().map(|store| {
+        json!({
+            "status": match (store_loading, store.is_reachable()) {
+                (true, _) => "loading",
+                (false, true) => "ok",
+                (false, false) => "unreachable",
+            },
+            "fresh": store.is_fresh(),
+        })
+    });
     let body = json!({
-        "ready": !draining,
+        "ready": ready,
         "draining": draining,
         "identityProvider": provider,
+        "sessionStore": store,
         "config": {"hash": settings.config_hash},
     });
     (status, axum::Json(body))
 }
 
 async fn metrics(State(state): State<SharedState>) -> impl IntoResponse {
+    if let Some(store) = &state.store {
+        state
+            .metrics
+            .store_reachable
+            .set(i64::from(store.is_reachable()));
+        state.metrics.store_fresh.set(i64::from(store.is_fresh()));
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -14,6 +14,7 @@ use crate::runtime::state::{AppState, SharedState};
 use crate::serve::admin::admin_app;
 use crate::serve::listener::serve_bounded;
 use crate::serve::routes::PublicApp;
+use crate::session::store::link::keep_in_sync;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -31,7 +32,11 @@ pub async fn serve(
     config_path: PathBuf,
     drain_delay: Duration,
 ) -> anyhow::Result<()> {
-    let metrics = Arc::new(Metrics::default());
+    let mut metrics = Metrics::default();
+    if settings.session.store.is_some() {
+        metrics.register_store();
+    }
+    let metrics = Arc::new(metrics);
     let state: SharedState = Arc::new(AppState::new(settings, metrics)?);
     let settings = state.settings.load_full();
 
@@ -54,6 +59,9 @@ pub async fn serve(
     );
 
     tokio::spawn(crate::serve::reload::watch(state.clone(), config_path));
+    if let Some(store) = &state.store {
+        tokio::spawn(keep_in_sync(store.clone(), state.revoked.clone()));
+    }
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let public_app = PublicApp::new(state.clone());

@@ -221,6 +221,7 @@ fn gate_outcome(decided: Result<&portcullis_sidecar::gate::Pass, &Refusal>) -> O
         Err(Refusal::Denied { .. } | Refusal::NotAllowed(_)) => Denied,
         Err(Refusal::AmbiguousPath(_)) => Ambiguous,
         Err(Refusal::ProviderUnavailable(_)) => panic!("no provider is asked here"),
+        Err(Refusal::StoreUnavailable { .. }) => panic!("no session store is set up here"),
     }
 }
 

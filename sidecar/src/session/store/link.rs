@@ -1,0 +1,116 @@
+//! Keeping a replica's log-out list in step with the store.
+//!
+//! Subscribe first, then load: a log out announced in between is caught by
+//! the subscription, so nothing falls between the two. Before the load, the
+//! replica writes its own copy back, so a store that came back empty
+//! learns again what the replicas remember. After that the
+//! channel feeds the list as log outs happen, and a full load every few
+//! seconds (with a ping of the subscription) confirms the copy complete or
+//! finds the connection gone. On any failure the link starts over after a
+//! pause that grows to a few seconds; no restart is ever needed.
+
+use super::wire::Revocation;
+use super::{RevokedSessions, STORE_TIMEOUT, SessionStore};
+use futures_util::StreamExt;
+use redis::RedisResult;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The longest pause between two full loads: the copy is confirmed at
+/// least this often while the store answers.
+const MAX_RELOAD_EVERY: Duration = Duration::from_secs(5);
+/// The first pause after a failure, doubled up to [`MAX_BACKOFF`].
+const MIN_BACKOFF: Duration = Duration::from_millis(200);
+/// The longest pause after a failure.
+const MAX_BACKOFF: Duration = Duration::from_secs(3);
+
+/// Follows the store for ever, feeding `revoked`.
+pub async fn keep_in_sync(store: Arc<SessionStore>, revoked: Arc<RevokedSessions>) {
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        let error = follow(&store, &revoked).await;
+        store.mark_unreachable(&error.to_string());
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+        if store.is_reachable() {
+            backoff = MIN_BACKOFF;
+        }
+    }
+}
+
+/// Subscribes, loads, and applies announcements until the link fails.
+async fn follow(store: &SessionStore, revoked: &RevokedSessions) -> redis::RedisError {
+    match follow_until_error(store, revoked).await {
+        Ok(never) => match never {},
+        Err(error) => error,
+    }
+}
+
+async fn follow_until_error(
+    store: &SessionStore,
+    revoked: &RevokedSessions,
+) -> RedisResult<std::convert::Infallible> {
+    let mut subscription = within(store.client.get_async_pubsub()).await?;
+    within(subscription.subscribe(&store.names.channel)).await?;
+    let (mut sink, mut messages) = subscription.split();
+    within(store.write_pending(unix_now())).await?;
+    within(store.write_back(&revoked.unexpired(unix_now()))).await?;
+    load_all(store, revoked).await?;
+    let every = (store.max_staleness / 3).clamp(Duration::from_millis(200), MAX_RELOAD_EVERY);
+    let mut reload = tokio::time::interval(every);
+    reload.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    reload.tick().await;
+    loop {
+        tokio::select! {
+            message = messages.next() => {
+                let Some(message) = message else {
+                    return Err(dropped());
+                };
+                let text: String = message.get_payload().unwrap_or_default();
+                if let Some(revocation) = Revocation::parse(&text) {
+                    revoked.revoke_digest(&revocation.digest, revocation.expires_at, unix_now());
+                }
+            }
+            _ = reload.tick() => {
+                within(sink.ping::<String>()).await?;
+                within(store.write_pending(unix_now())).await?;
+                load_all(store, revoked).await?;
+            }
+        }
+    }
+}
+
+/// Loads every log out the store holds into `revoked` and confirms the copy.
+async fn load_all(store: &SessionStore, revoked: &RevokedSessions) -> RedisResult<()> {
+    let now = unix_now();
+    for revocation in within(store.load(now)).await? {
+        revoked.revoke_digest(&revocation.digest, revocation.expires_at, now);
+    }
+    store.confirm();
+    Ok(())
+}
+
+/// `call`, or a timeout error after [`STORE_TIMEOUT`].
+async fn within<T>(call: impl Future<Output = RedisResult<T>>) -> RedisResult<T> {
+    tokio::time::timeout(STORE_TIMEOUT, call)
+        .await
+        .unwrap_or_else(|_| {
+            Err(redis::RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the session store did not answer in time",
+            )))
+        })
+}
+
+fn dropped() -> redis::RedisError {
+    redis::RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::ConnectionAborted,
+        "the session store closed the subscription",
+    ))
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}

@@ -1,0 +1,286 @@
+//! The session store: the log-out list shared by the replicas of one app,
+//! on Redis.
+//!
+//! No request waits on the store. Each replica keeps its list in memory
+//! ([`RevokedSessions`]) and [`link::keep_in_sync`] feeds it: it subscribes
+//! to the app's channel, loads the whole list, and loads it again every few
+//! seconds, so a log out on one replica reaches the others as fast as the
+//! channel carries it, and a missed message within the next reload. A log
+//! out is written to the store and announced on the channel; a write the
+//! store refuses is kept and written once the store is back.
+//!
+//! An outage opens no door and logs nobody out: while the store is away,
+//! sessions are served from the local copy for `maxStalenessSeconds` after
+//! it was last known complete; after that a request that needs the list
+//! gets 503 with `Retry-After` ([`SessionStore::is_fresh`]), and no cookie
+//! is cleared. A replica that never loaded the list treats it as stale.
+
+pub mod link;
+pub mod wire;
+
+use crate::config::store::StoreSettings;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, IntoConnectionInfo, RedisResult, TlsCertificates};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use wire::{Revocation, StoreNames};
+
+pub use crate::session::revoked::RevokedSessions;
+
+/// How long one write or read may take before the store counts as away.
+pub const STORE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Log outs kept for writing while the store is away, at most.
+const MAX_PENDING: usize = 10_000;
+
+/// Why the store could not be set up from its settings.
+#[derive(Debug, thiserror::Error)]
+#[error("the session store's settings are not usable: {0}")]
+pub struct StoreSetupError(#[from] redis::RedisError);
+
+/// One app's shared log-out list, and how fresh this replica's copy is.
+pub struct SessionStore {
+    client: Client,
+    writer: ConnectionManager,
+    names: StoreNames,
+    max_staleness: Duration,
+    started: Instant,
+    /// Milliseconds after `started` the copy was last known complete, plus
+    /// one; 0 while it never was.
+    confirmed: AtomicU64,
+    /// Whether the first load was tried, for readiness.
+    first_load_tried: AtomicBool,
+    /// Whether the store answered last time: a change is logged once.
+    reachable: AtomicBool,
+    pending: Mutex<Vec<Revocation>>,
+}
+
+impl SessionStore {
+    /// A store for `settings`; connects on first use, never here.
+    pub fn new(settings: &StoreSettings) -> Result<Self, StoreSetupError> {
+        let info = settings.url.as_str().into_connection_info()?;
+        let mut redis = info.redis_settings().clone();
+        if let Some(username) = &settings.username {
+            redis = redis.set_username(username.expose());
+        }
+        if let Some(password) = &settings.password {
+            redis = redis.set_password(password.expose());
+        }
+        let info = info.set_redis_settings(redis);
+        let client = match &settings.ca_pem {
+            Some(pem) => Client::build_with_tls(
+                info,
+                TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.as_bytes().to_vec()),
+                },
+            )?,
+            None => Client::open(info)?,
+        };
+        let writer = client.get_connection_manager_lazy(manager_config())?;
+        Ok(Self {
+            client,
+            writer,
+            names: StoreNames::under(&settings.key_prefix),
+            max_staleness: settings.max_staleness,
+            started: Instant::now(),
+            confirmed: AtomicU64::new(0),
+            first_load_tried: AtomicBool::new(false),
+            reachable: AtomicBool::new(true),
+            pending: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Whether the local copy may still be trusted: it was complete no
+    /// longer than `maxStalenessSeconds` ago.
+    pub fn is_fresh(&self) -> bool {
+        match self.confirmed.load(Ordering::Acquire) {
+            0 => false,
+            confirmed => {
+                let age = self.elapsed_ms().saturating_sub(confirmed - 1);
+                Duration::from_millis(age) <= self.max_staleness
+            }
+        }
+    }
+
+    /// Whether the first load was tried (done or failed): a replica is
+    /// ready after that, so a store outage does not keep it out of the
+    /// Service.
+    pub fn first_load_tried(&self) -> bool {
+        self.first_load_tried.load(Ordering::Acquire)
+    }
+
+    /// Seconds a client should wait before trying again while the copy is stale.
+    pub fn retry_after(&self) -> Duration {
+        Duration::from_secs(5)
+    }
+
+    /// Writes a log out to the store and announces it to the other
+    /// replicas, within [`STORE_TIMEOUT`]; kept for later when the store is
+    /// away.
+    pub async fn announce(&self, revocation: Revocation, now: u64) {
+        match tokio::time::timeout(STORE_TIMEOUT, self.write(&revocation, now)).await {
+            Ok(Ok(())) => self.mark_reachable(),
+            Ok(Err(error)) => {
+                self.mark_unreachable(&error.to_string());
+                self.keep_for_later(revocation);
+            }
+            Err(_) => {
+                self.mark_unreachable("no answer in time");
+                self.keep_for_later(revocation);
+            }
+        }
+    }
+
+    async fn write(&self, revocation: &Revocation, now: u64) -> RedisResult<()> {
+        let mut writer = self.writer.clone();
+        let key = &self.names.revoked;
+        redis::pipe()
+            .atomic()
+            .cmd("ZADD")
+            .arg(key)
+            .arg(revocation.expires_at)
+            .arg(&revocation.digest)
+            .ignore()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(key)
+            .arg("-inf")
+            .arg(now)
+            .ignore()
+            .cmd("EXPIREAT")
+            .arg(key)
+            .arg(revocation.expires_at)
+            .arg("NX")
+            .ignore()
+            .cmd("EXPIREAT")
+            .arg(key)
+            .arg(revocation.expires_at)
+            .arg("GT")
+            .ignore()
+            .cmd("PUBLISH")
+            .arg(&self.names.channel)
+            .arg(revocation.message())
+            .ignore()
+            .exec_async(&mut writer)
+            .await
+    }
+
+    /// Adds `local` (this replica's copy) to the store's list, so a store
+    /// that lost its data (restarted without persistence, failed over to
+    /// an empty replica) learns again what the replicas remember.
+    async fn write_back(&self, local: &[(String, u64)]) -> RedisResult<()> {
+        if local.is_empty() {
+            return Ok(());
+        }
+        let mut writer = self.writer.clone();
+        let mut add = redis::cmd("ZADD");
+        add.arg(&self.names.revoked);
+        for (digest, expires_at) in local {
+            add.arg(expires_at).arg(digest);
+        }
+        let latest = local.iter().map(|(_, expiry)| *expiry).max().unwrap_or(0);
+        redis::pipe()
+            .atomic()
+            .add_command(add)
+            .ignore()
+            .cmd("EXPIREAT")
+            .arg(&self.names.revoked)
+            .arg(latest)
+            .arg("NX")
+            .ignore()
+            .cmd("EXPIREAT")
+            .arg(&self.names.revoked)
+            .arg(latest)
+            .arg("GT")
+            .ignore()
+            .exec_async(&mut writer)
+            .await
+    }
+
+    /// Every log out the store holds that has not expired at `now`.
+    async fn load(&self, now: u64) -> RedisResult<Vec<Revocation>> {
+        let mut writer = self.writer.clone();
+        let members: Vec<(String, f64)> = redis::cmd("ZRANGEBYSCORE")
+            .arg(&self.names.revoked)
+            .arg(now)
+            .arg("+inf")
+            .arg("WITHSCORES")
+            .query_async(&mut writer)
+            .await?;
+        Ok(members
+            .into_iter()
+            .filter_map(|(digest, score)| Revocation::from_member(digest, score))
+            .collect())
+    }
+
+    /// Writes the log outs kept while the store was away.
+    async fn write_pending(&self, now: u64) -> RedisResult<()> {
+        let pending = self
+            .pending
+            .lock()
+            .map(|mut pending| std::mem::take(&mut *pending))
+            .unwrap_or_default();
+        for (index, revocation) in pending.iter().enumerate() {
+            if let Err(error) = self.write(revocation, now).await {
+                for unwritten in &pending[index..] {
+                    self.keep_for_later(unwritten.clone());
+                }
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    fn keep_for_later(&self, revocation: Revocation) {
+        if let Ok(mut pending) = self.pending.lock()
+            && pending.len() < MAX_PENDING
+        {
+            pending.push(revocation);
+        }
+    }
+
+    /// Records that the copy is complete as of now.
+    fn confirm(&self) {
+        self.confirmed
+            .store(self.elapsed_ms() + 1, Ordering::Release);
+        self.first_load_tried.store(true, Ordering::Release);
+        self.mark_reachable();
+    }
+
+    fn mark_reachable(&self) {
+        if !self.reachable.swap(true, Ordering::AcqRel) {
+            tracing::warn!("session store reachable again");
+        }
+    }
+
+    fn mark_unreachable(&self, reason: &str) {
+        self.first_load_tried.store(true, Ordering::Release);
+        if self.reachable.swap(false, Ordering::AcqRel) {
+            tracing::warn!(
+                %reason,
+                max_staleness_seconds = self.max_staleness.as_secs(),
+                "session store unreachable: sessions are served from the local copy until it is too old, then answered with 503"
+            );
+        }
+    }
+
+    /// Whether the store answered last time.
+    pub fn is_reachable(&self) -> bool {
+        self.reachable.load(Ordering::Acquire)
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// Connections to the store answer within [`STORE_TIMEOUT`] and reconnect
+/// by themselves, a few quick tries at a time.
+fn manager_config() -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(STORE_TIMEOUT))
+        .set_response_timeout(Some(STORE_TIMEOUT))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(500))
+}

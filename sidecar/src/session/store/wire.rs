@@ -1,0 +1,124 @@
+//! What the replicas write to the store and send each other: key names and
+//! messages. Pure, so the format is tested without a server.
+//!
+//! All revocations of one app are one sorted set (member: the session's
+//! digest, score: its expiry in unix seconds), so a full load is one read
+//! and expired members are trimmed by score. A log out is also published
+//! on one channel as `<digest> <expiry>`, which every replica applies to
+//! its local copy at once.
+
+/// The store's names for one app, all under its key prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreNames {
+    /// The sorted set of revoked session digests.
+    pub revoked: String,
+    /// The channel log outs are announced on.
+    pub channel: String,
+}
+
+impl StoreNames {
+    /// The names under `prefix`.
+    pub fn under(prefix: &str) -> Self {
+        Self {
+            revoked: format!("{prefix}revoked"),
+            channel: format!("{prefix}revocations"),
+        }
+    }
+}
+
+/// A log out as the replicas share it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revocation {
+    /// The session id's digest ([`crate::session::revoked::sid_digest`]).
+    pub digest: String,
+    /// When the session would have expired (unix seconds).
+    pub expires_at: u64,
+}
+
+impl Revocation {
+    /// The message announcing it.
+    pub fn message(&self) -> String {
+        format!("{} {}", self.digest, self.expires_at)
+    }
+
+    /// Reads a message; `None` for anything that is not one (the channel is
+    /// the store's, not ours alone).
+    pub fn parse(message: &str) -> Option<Self> {
+        let (digest, expires_at) = message.split_once(' ')?;
+        if !is_digest(digest) {
+            return None;
+        }
+        Some(Self {
+            digest: digest.to_owned(),
+            expires_at: expires_at.parse().ok()?,
+        })
+    }
+
+    /// Reads a member of the sorted set with its score.
+    pub fn from_member(digest: String, score: f64) -> Option<Self> {
+        if !is_digest(&digest) || !score.is_finite() || score < 0.0 {
+            return None;
+        }
+        // Scores are whole seconds, written from a u64 below 2^53.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let expires_at = score as u64;
+        Some(Self { digest, expires_at })
+    }
+}
+
+/// A digest as [`crate::session::revoked::sid_digest`] writes it.
+fn is_digest(text: &str) -> bool {
+    text.len() == 32
+        && text
+            .bytes()
+            .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::revoked::sid_digest;
+
+    #[test]
+    fn names_live_under_the_prefix() {
+        let names = StoreNames::under("media/books:");
+        assert_eq!(names.revoked, "media/books:revoked");
+        assert_eq!(names.channel, "media/books:revocations");
+    }
+
+    #[test]
+    fn a_message_reads_back_as_the_revocation_it_announces() {
+        let revocation = Revocation {
+            digest: sid_digest("sid"),
+            expires_at: 1_900_000_000,
+        };
+        assert_eq!(
+            Revocation::parse(&revocation.message()),
+            Some(revocation.clone())
+        );
+        assert_eq!(
+            Revocation::from_member(revocation.digest.clone(), 1.9e9),
+            Some(revocation)
+        );
+    }
+
+    #[test]
+    fn anything_else_on_the_channel_is_ignored() {
+        let digest = sid_digest("sid");
+        for message in [
+            String::new(),
+            "hello".into(),
+            digest.clone(),
+            format!("{digest} soon"),
+            format!("{digest} -1"),
+            format!("{} 100", digest.to_uppercase()),
+            format!("{digest}0 100"),
+            format!("{digest} 100 extra"),
+        ] {
+            assert_eq!(Revocation::parse(&message), None, "{message:?}");
+        }
+        assert_eq!(Revocation::from_member("x".into(), 1.0), None);
+        assert_eq!(Revocation::from_member(digest.clone(), f64::NAN), None);
+        assert_eq!(Revocation::from_member(digest, -5.0), None);
+    }
+}

@@ -1,0 +1,172 @@
+//! A real `redis-server` (Debian's) on 127.0.0.1, one per test, with the
+//! faults the session store must survive: paused (SIGSTOP), killed and
+//! started again on the same port, and a password.
+
+use crate::process::free_port;
+use anyhow::{Context, Result, bail};
+use portcullis_contract::session_store::{RedisStoreConfig, SessionStoreConfig};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, Command};
+
+/// How long a server may take to answer its first `PING`.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running `redis-server`; killed on drop.
+pub struct Redis {
+    child: Child,
+    port: u16,
+    password: Option<String>,
+    dir: tempfile::TempDir,
+}
+
+impl Redis {
+    /// A server without a password, keeping nothing on disk.
+    pub async fn start() -> Result<Self> {
+        Self::start_on(free_port(), None).await
+    }
+
+    /// A server that wants `password` (`requirepass`).
+    pub async fn start_with_password(password: &str) -> Result<Self> {
+        Self::start_on(free_port(), Some(password.to_owned())).await
+    }
+
+    async fn start_on(port: u16, password: Option<String>) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let child = spawn(port, password.as_deref(), dir.path()).await?;
+        Ok(Self {
+            child,
+            port,
+            password,
+            dir,
+        })
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// A `session.store` section for this server under `prefix`.
+    pub fn store_config(&self, prefix: &str, max_staleness_seconds: u64) -> SessionStoreConfig {
+        SessionStoreConfig {
+            redis: RedisStoreConfig {
+                url: self.url(),
+                username_file: None,
+                password_file: None,
+                ca_file: None,
+                key_prefix: prefix.to_owned(),
+            },
+            max_staleness_seconds,
+        }
+    }
+
+    /// Stops the server without closing its connections (SIGSTOP): clients
+    /// see a server that accepts nothing and answers nothing.
+    pub fn pause(&self) -> Result<()> {
+        self.signal("STOP")
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    pub fn resume(&self) -> Result<()> {
+        self.signal("CONT")
+    }
+
+    /// Kills the server (SIGKILL) and starts a new, empty one on the same port.
+    pub async fn restart_empty(&mut self) -> Result<()> {
+        self.child.kill().await?;
+        self.child = spawn(self.port, self.password.as_deref(), self.dir.path()).await?;
+        Ok(())
+    }
+
+    /// Runs one command and returns the raw reply (RESP), for checks of what
+    /// the server holds.
+    pub async fn command(&self, args: &[&str]) -> Result<String> {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
+        let mut request = String::new();
+        if let Some(password) = &self.password {
+            request.push_str(&resp(&["AUTH", password]));
+        }
+        request.push_str(&resp(args));
+        request.push_str(&resp(&["QUIT"]));
+        stream.write_all(request.as_bytes()).await?;
+        let mut reply = String::new();
+        tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut reply))
+            .await
+            .context("the server answered within 5 s")??;
+        Ok(reply)
+    }
+
+    fn signal(&self, signal: &str) -> Result<()> {
+        let pid = self.child.id().context("the server is running")?;
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()?;
+        anyhow::ensure!(status.success(), "kill -{signal} {pid}: {status}");
+        Ok(())
+    }
+}
+
+/// `args` as one RESP array of bulk strings.
+fn resp(args: &[&str]) -> String {
+    let mut text = format!("*{}\r\n", args.len());
+    for arg in args {
+        text.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+    }
+    text
+}
+
+async fn spawn(port: u16, password: Option<&str>, dir: &std::path::Path) -> Result<Child> {
+    let mut command = Command::new("redis-server");
+    command
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args([
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    if let Some(password) = password {
+        command.args(["--requirepass", password]);
+    }
+    let mut child = command
+        .spawn()
+        .context("start redis-server (`make store-deps` installs it)")?;
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    loop {
+        if answers_ping(port).await {
+            return Ok(child);
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("redis-server on port {port} exited at start: {status}");
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("redis-server on port {port} did not answer within {START_TIMEOUT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether a server on `port` answers `PING` (with `PONG`, or by asking for
+/// a password).
+async fn answers_ping(port: u16) -> bool {
+    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    if stream.write_all(b"PING\r\n").await.is_err() {
+        return false;
+    }
+    let mut reply = [0u8; 64];
+    match tokio::time::timeout(Duration::from_secs(1), stream.read(&mut reply)).await {
+        Ok(Ok(read)) if read > 0 => reply.starts_with(b"+PONG") || reply.starts_with(b"-NOAUTH"),
+        _ => false,
+    }
+}

@@ -1,0 +1,327 @@
+//! Many replicas, one log-out list: three sidecars over one real Redis.
+//!
+//! Sessions are sealed with the replicas' shared keys (no provider runs),
+//! so each test is about the store alone: a log out on one replica is
+//! refused by the others within a second, a new replica remembers it, an
+//! outage serves sessions within the staleness bound and answers 503 past
+//! it without clearing a cookie, and the store coming back needs no
+//! restart.
+
+use anyhow::Result;
+use portcullis_e2e::guarded::Guarded;
+use portcullis_e2e::redis::Redis;
+use portcullis_e2e::sidecar::Sidecar;
+use portcullis_sidecar::access::roles::Role;
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, RETRY_AFTER, SET_COOKIE};
+use std::time::{Duration, Instant};
+
+/// The status `/auth/me` answers at `sidecar` for `cookie`, with the answer.
+async fn me(sidecar: &Sidecar, cookie: &str) -> Result<reqwest::Response> {
+    Ok(reqwest::Client::new()
+        .get(format!("{}/auth/me", sidecar.url()))
+        .header(COOKIE, cookie)
+        .send()
+        .await?)
+}
+
+/// Waits (at most `limit`) until `/auth/me` at `sidecar` answers `status`
+/// for `cookie`; returns how long that took.
+async fn until_status(
+    sidecar: &Sidecar,
+    cookie: &str,
+    status: StatusCode,
+    limit: Duration,
+) -> Result<Duration> {
+    let started = Instant::now();
+    loop {
+        let answered = me(sidecar, cookie).await?.status();
+        if answered == status {
+            return Ok(started.elapsed());
+        }
+        anyhow::ensure!(
+            started.elapsed() < limit,
+            "{} still answers {answered}, not {status}, after {limit:?}",
+            sidecar.url()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits until `sidecar` reports ready with its store loaded.
+async fn until_store_ok(sidecar: &Sidecar) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        let (status, body) = sidecar.readyz().await?;
+        if status == 200 && body["sessionStore"]["status"] == "ok" {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(20),
+            "the store did not load: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_log_out_on_one_replica_is_refused_by_all_within_a_second_and_by_a_new_one() -> Result<()>
+{
+    let redis = Redis::start().await?;
+    let store = redis.store_config("media/books:", 60);
+    let first =
+        Guarded::start_with(|setup| setup.config.session.store = Some(store.clone())).await?;
+    let second = first
+        .replica(|setup| setup.config.session.store = Some(store.clone()))
+        .await?;
+    let third = first
+        .replica(|setup| setup.config.session.store = Some(store.clone()))
+        .await?;
+    let replicas = [&first.sidecar, &second, &third];
+    for replica in replicas {
+        until_store_ok(replica).await?;
+    }
+    let cookie = first.session_cookie("alice", Role::Trusted, 3600)?;
+    let other = first.session_cookie("bob", Role::Trusted, 3600)?;
+    for replica in replicas {
+        assert_eq!(me(replica, &cookie).await?.status(), StatusCode::OK);
+    }
+
+    let logged_out = Guarded::log_out_at(&second, &cookie).await?;
+    assert_eq!(logged_out, StatusCode::SEE_OTHER);
+    let mut slowest = Duration::ZERO;
+    for replica in replicas {
+        let took = until_status(
+            replica,
+            &cookie,
+            StatusCode::UNAUTHORIZED,
+            Duration::from_secs(5),
+        )
+        .await?;
+        slowest = slowest.max(took);
+    }
+    eprintln!("a log out reached all three replicas in {slowest:?}");
+    assert!(
+        slowest < Duration::from_secs(1),
+        "refused by every replica within 1 s, took {slowest:?}"
+    );
+    for replica in replicas {
+        assert_eq!(
+            me(replica, &other).await?.status(),
+            StatusCode::OK,
+            "another session is untouched"
+        );
+    }
+
+    let newcomer = first
+        .replica(|setup| setup.config.session.store = Some(store.clone()))
+        .await?;
+    until_store_ok(&newcomer).await?;
+    assert_eq!(
+        me(&newcomer, &cookie).await?.status(),
+        StatusCode::UNAUTHORIZED,
+        "a replica started after the log out loads it before it is ready"
+    );
+
+    let dump = redis
+        .command(&["ZRANGE", "media/books:revoked", "0", "-1"])
+        .await?;
+    let keys = redis.command(&["KEYS", "*"]).await?;
+    assert!(keys.contains("media/books:revoked"), "{keys}");
+    assert!(
+        !dump.contains(&cookie[cookie.find('=').unwrap_or(0) + 1..][..16]),
+        "the store holds digests, never cookies: {dump}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_outage_serves_sessions_within_the_bound_then_503_and_recovers_without_restart()
+-> Result<()> {
+    let redis = Redis::start().await?;
+    let store = redis.store_config("outage:", 3);
+    let guarded =
+        Guarded::start_with(|setup| setup.config.session.store = Some(store.clone())).await?;
+    let other = guarded
+        .replica(|setup| setup.config.session.store = Some(store.clone()))
+        .await?;
+    until_store_ok(&guarded.sidecar).await?;
+    until_store_ok(&other).await?;
+    let cookie = guarded.session_cookie("alice", Role::Trusted, 3600)?;
+    let leaving = guarded.session_cookie("carol", Role::Trusted, 3600)?;
+    assert_eq!(
+        me(&guarded.sidecar, &cookie).await?.status(),
+        StatusCode::OK
+    );
+
+    redis.pause()?;
+    let paused = Instant::now();
+    assert_eq!(
+        me(&guarded.sidecar, &cookie).await?.status(),
+        StatusCode::OK,
+        "within the bound the local copy serves"
+    );
+    let logged_out = Guarded::log_out_at(&guarded.sidecar, &leaving).await?;
+    assert_eq!(
+        logged_out,
+        StatusCode::SEE_OTHER,
+        "log out works during the outage"
+    );
+    until_status(
+        &guarded.sidecar,
+        &cookie,
+        StatusCode::SERVICE_UNAVAILABLE,
+        Duration::from_secs(30),
+    )
+    .await?;
+    let served_for = paused.elapsed();
+    eprintln!("sessions were served for {served_for:?} after the store paused (bound 3 s)");
+    let refused = me(&guarded.sidecar, &cookie).await?;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(refused.headers().contains_key(RETRY_AFTER));
+    assert!(
+        refused.headers().get(SET_COOKIE).is_none(),
+        "no cookie is cleared because the store failed"
+    );
+    let proxied = reqwest::Client::new()
+        .get(guarded.url("/books"))
+        .header(COOKIE, &cookie)
+        .header("accept", "text/html")
+        .send()
+        .await?;
+    assert_eq!(proxied.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(proxied.headers().get(SET_COOKIE).is_none());
+    let (ready, body) = guarded.sidecar.readyz().await?;
+    assert_eq!(
+        ready, 200,
+        "a store outage keeps the replica in the Service: {body}"
+    );
+    assert_eq!(body["sessionStore"]["status"], "unreachable", "{body}");
+    assert!(
+        guarded
+            .sidecar
+            .metrics()
+            .await?
+            .lines()
+            .any(|line| line == "portcullis_session_store_fresh 0")
+    );
+
+    redis.resume()?;
+    until_status(
+        &guarded.sidecar,
+        &cookie,
+        StatusCode::OK,
+        Duration::from_secs(20),
+    )
+    .await?;
+    until_status(
+        &other,
+        &leaving,
+        StatusCode::UNAUTHORIZED,
+        Duration::from_secs(20),
+    )
+    .await?;
+    assert_eq!(me(&other, &cookie).await?.status(), StatusCode::OK);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_store_that_comes_back_empty_learns_the_log_outs_again() -> Result<()> {
+    let mut redis = Redis::start().await?;
+    let store = redis.store_config("restart:", 60);
+    let guarded =
+        Guarded::start_with(|setup| setup.config.session.store = Some(store.clone())).await?;
+    until_store_ok(&guarded.sidecar).await?;
+    let cookie = guarded.session_cookie("alice", Role::Trusted, 3600)?;
+    assert_eq!(
+        Guarded::log_out_at(&guarded.sidecar, &cookie).await?,
+        StatusCode::SEE_OTHER
+    );
+
+    redis.restart_empty().await?;
+    let newcomer_store = store.clone();
+    let started = Instant::now();
+    loop {
+        let held = redis.command(&["ZCARD", "restart:revoked"]).await?;
+        if held.contains(":1\r\n") {
+            break;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(20),
+            "the replica did not write its copy back: {held}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let newcomer = guarded
+        .replica(|setup| setup.config.session.store = Some(newcomer_store))
+        .await?;
+    until_store_ok(&newcomer).await?;
+    assert_eq!(
+        me(&newcomer, &cookie).await?.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_wrong_password_starts_the_sidecar_which_retries_and_keeps_the_backup_login() -> Result<()>
+{
+    let redis = Redis::start_with_password("the-right-one").await?;
+    let guarded = Guarded::start_with(|setup| {
+        let mut store = redis.store_config("auth:", 60);
+        let path = setup.dir.path().join("redis-password");
+        std::fs::write(&path, "a-wrong-one\n").expect("write");
+        store.redis.password_file = Some(path);
+        setup.config.session.store = Some(store);
+    })
+    .await?;
+    let started = Instant::now();
+    let body = loop {
+        let (status, body) = guarded.sidecar.readyz().await?;
+        if status == 200 {
+            break body;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(20),
+            "never ready: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(body["sessionStore"]["status"], "unreachable", "{body}");
+    let cookie = guarded.session_cookie("alice", Role::Trusted, 3600)?;
+    assert_eq!(
+        me(&guarded.sidecar, &cookie).await?.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "a list never loaded vouches for nobody"
+    );
+
+    let browser = portcullis_e2e::browser::Browser::new();
+    let root = browser
+        .backup_login(
+            guarded.sidecar.url(),
+            portcullis_e2e::sidecar::ROOT_USERNAME,
+            portcullis_e2e::sidecar::ROOT_PASSWORD,
+        )
+        .await?;
+    assert_eq!(
+        root.status(),
+        StatusCode::SEE_OTHER,
+        "the way back in works"
+    );
+    let as_root = browser.client().get(guarded.url("/auth/me")).send().await?;
+    assert_eq!(as_root.status(), StatusCode::OK);
+    assert!(guarded.sidecar.child.id().is_some(), "still running");
+
+    let right = guarded
+        .replica(|setup| {
+            let mut store = redis.store_config("auth:", 60);
+            let path = setup.dir.path().join("redis-password");
+            std::fs::write(&path, "the-right-one\n").expect("write");
+            store.redis.password_file = Some(path);
+            setup.config.session.store = Some(store);
+        })
+        .await?;
+    until_store_ok(&right).await?;
+    assert_eq!(me(&right, &cookie).await?.status(), StatusCode::OK);
+    Ok(())
+}
