@@ -325,3 +325,39 @@ async fn a_wrong_password_starts_the_sidecar_which_retries_and_keeps_the_backup_
     assert_eq!(me(&right, &cookie).await?.status(), StatusCode::OK);
     Ok(())
 }
+
+#[tokio::test]
+async fn backup_login_budgets_are_counted_once_across_replicas() -> Result<()> {
+    let redis = Redis::start().await?;
+    let store = redis.store_config("budgets:", 60);
+    let first =
+        Guarded::start_with(|setup| setup.config.session.store = Some(store.clone())).await?;
+    let second = first
+        .replica(|setup| setup.config.session.store = Some(store.clone()))
+        .await?;
+    let third = first
+        .replica(|setup| setup.config.session.store = Some(store.clone()))
+        .await?;
+    let replicas = [&first.sidecar, &second, &third];
+    for replica in replicas {
+        until_store_ok(replica).await?;
+    }
+    let browser = portcullis_e2e::browser::Browser::new();
+    let mut answers = Vec::new();
+    for attempt in 0..9 {
+        let replica = replicas[attempt % replicas.len()];
+        let answer = browser
+            .backup_login(replica.url(), "root", "a wrong password")
+            .await?;
+        answers.push(answer.status().as_u16());
+    }
+    assert_eq!(
+        answers,
+        [401, 401, 401, 401, 401, 429, 429, 429, 429],
+        "one client's five attempts, whichever replica it asks"
+    );
+    let held = redis.command(&["KEYS", "budgets:backup:*"]).await?;
+    assert!(held.contains("budgets:backup:client:127.0.0.1"), "{held}");
+    assert!(held.contains("budgets:backup:overall"), "{held}");
+    Ok(())
+}

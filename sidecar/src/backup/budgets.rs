@@ -18,6 +18,8 @@
 //! Time is passed in, so the decisions are tested without sleeping.
 
 use crate::backup::rate_limit::{Rate, RateLimiter};
+use crate::session::revoked::sid_digest;
+use crate::session::store::buckets::StoredBucket;
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -93,6 +95,39 @@ impl BackupGate {
     }
 }
 
+/// The buckets in the session store that `who` draws on: its own, and the
+/// shared one unknown clients all draw on. Device ids are hashed: the store
+/// never holds what a device cookie carries.
+pub fn stored_buckets(who: &Attempter) -> (StoredBucket, Option<StoredBucket>) {
+    let bucket = |name: String, rate: Rate| StoredBucket {
+        name,
+        burst: rate.burst,
+        seconds_per_attempt: rate.seconds_per_attempt,
+    };
+    match who {
+        Attempter::Unknown(ip) => (
+            bucket(format!("backup:client:{}", client_group(*ip)), PER_CLIENT),
+            Some(bucket("backup:overall".into(), OVERALL)),
+        ),
+        Attempter::KnownDevice(id) => (
+            bucket(format!("backup:device:{}", sid_digest(id)), PER_DEVICE),
+            None,
+        ),
+        Attempter::Enrolling(ip) => (
+            bucket(
+                format!("backup:enrolling:{}", client_group(*ip)),
+                PER_CLIENT,
+            ),
+            None,
+        ),
+    }
+}
+
+/// The store's name for an enrolment code hashed as `phc`, once spent.
+pub fn spent_code_name(phc: &str) -> String {
+    format!("backup:spent-code:{}", sid_digest(phc))
+}
+
 /// The address that stands for a client: IPv6 grouped by /64.
 pub fn client_group(ip: IpAddr) -> IpAddr {
     match ip {
@@ -123,6 +158,24 @@ mod tests {
             gate.try_attempt(&Attempter::KnownDevice("root-laptop".into()), 0.0)
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn stored_buckets_follow_the_same_policy_and_hold_no_device_id() {
+        let (own, shared) = stored_buckets(&unknown("2001:db8::1"));
+        assert_eq!(own.name, "backup:client:2001:db8::");
+        assert_eq!(
+            (own.burst, own.seconds_per_attempt),
+            (PER_CLIENT.burst, PER_CLIENT.seconds_per_attempt)
+        );
+        assert_eq!(shared.map(|shared| shared.burst), Some(OVERALL.burst));
+        let (own, shared) = stored_buckets(&Attempter::KnownDevice("device-secret".into()));
+        assert!(!own.name.contains("device-secret"), "{}", own.name);
+        assert_eq!(shared, None);
+        let (own, shared) = stored_buckets(&Attempter::Enrolling("192.0.2.1".parse().expect("ip")));
+        assert_eq!(own.name, "backup:enrolling:192.0.2.1");
+        assert_eq!(shared, None, "no shared budget an attacker could empty");
+        assert!(!spent_code_name("$argon2id$v=19$secret").contains("secret"));
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub async fn enrol(
     if typed.trim().is_empty() {
         return Enrolment::NotAsked;
     }
-    if let Err(wait) = guard.take_attempt(&Attempter::Enrolling(client)) {
+    if let Err(wait) = guard.take_attempt(&Attempter::Enrolling(client)).await {
         return Enrolment::RateLimited(wait);
     }
     let Some(phc) = settings
@@ -54,7 +54,7 @@ pub async fn enrol(
     let matches = tokio::task::spawn_blocking(move || code_matches(&typed, &hash))
         .await
         .unwrap_or(false);
-    let spent_now = matches && guard.spend_code(&phc);
+    let spent_now = matches && guard.spend_code(&phc).await;
     if spent_now {
         Enrolment::Enrolled(portcullis_contract::random::url_safe_token(16))
     } else {

@@ -134,7 +134,7 @@ pub async fn backup_login(
         Some(id) => Attempter::KnownDevice(id.clone()),
         None => Attempter::Unknown(client),
     };
-    if let Err(wait) = state.backup.take_attempt(&attempter) {
+    if let Err(wait) = state.backup.take_attempt(&attempter).await {
         tracing::warn!(%client, known_device = device.is_some(), retry_after_seconds = wait.as_secs(), "backup login rate limited");
         return too_many_attempts(wait);
     }

@@ -69,9 +69,9 @@ impl AppState {
             http,
             metrics,
             revoked: Arc::default(),
+            backup: BackupGuard::counted_in(store.clone()),
             store,
             opened: OpenedSessions::default(),
-            backup: BackupGuard::default(),
             identity: IdentitySigner::default(),
             draining: AtomicBool::new(false),
         })

@@ -15,6 +15,7 @@
 //! gets 503 with `Retry-After` ([`SessionStore::is_fresh`]), and no cookie
 //! is cleared. A replica that never loaded the list treats it as stale.
 
+pub mod buckets;
 pub mod link;
 pub mod wire;
 
@@ -43,6 +44,7 @@ pub struct StoreSetupError(#[from] redis::RedisError);
 pub struct SessionStore {
     client: Client,
     writer: ConnectionManager,
+    key_prefix: String,
     names: StoreNames,
     max_staleness: Duration,
     started: Instant,
@@ -82,6 +84,7 @@ impl SessionStore {
         Ok(Self {
             client,
             writer,
+            key_prefix: settings.key_prefix.clone(),
             names: StoreNames::under(&settings.key_prefix),
             max_staleness: settings.max_staleness,
             started: Instant::now(),
@@ -263,6 +266,11 @@ impl SessionStore {
                 "session store unreachable: sessions are served from the local copy until it is too old, then answered with 503"
             );
         }
+    }
+
+    /// The prefix of the app's keys.
+    pub fn key_prefix(&self) -> &str {
+        &self.key_prefix
     }
 
     /// Whether the store answered last time.

@@ -1,0 +1,128 @@
+//! Token buckets kept in the store, so every replica draws on the same
+//! budget: an attacker gets one backup-login budget, not one per replica,
+//! and a rollout resets nothing.
+//!
+//! One Lua script takes an attempt from a bucket and, when given, a shared
+//! bucket, atomically and on the server's clock: both allow it, or neither
+//! is spent (a guess its own bucket refuses must not empty the shared one).
+//! Buckets are hashes that expire once they would be full again. Which
+//! buckets there are and their rates are the backup login's policy; this is
+//! only the arithmetic, the same as the in-memory limiter's.
+
+use super::{STORE_TIMEOUT, SessionStore};
+use redis::{RedisResult, Script};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+/// A bucket in the store: its key (under the app's prefix) and its rate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredBucket {
+    /// The key's name after the prefix.
+    pub name: String,
+    /// Attempts allowed at once.
+    pub burst: f64,
+    /// Seconds to earn one attempt back.
+    pub seconds_per_attempt: f64,
+}
+
+/// What the store said about an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Taken {
+    /// Allowed, and counted in every replica's budget.
+    Allowed,
+    /// Refused: try again after this long.
+    Wait(Duration),
+}
+
+/// KEYS: the bucket, then optionally the shared bucket. ARGV: burst and
+/// seconds per attempt of each. Returns the seconds to wait, "0" when
+/// allowed (as a string: Lua numbers come back truncated to integers).
+static TAKE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local time = redis.call('TIME')
+local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+local function level(key, burst, per)
+  local kept = redis.call('HMGET', key, 'tokens', 'updated')
+  local tokens = tonumber(kept[1]) or burst
+  local updated = tonumber(kept[2]) or now
+  return math.min(burst, tokens + math.max(0, now - updated) / per)
+end
+local function wait(tokens, per)
+  if tokens >= 1 then return 0 end
+  return (1 - tokens) * per
+end
+local function spend(key, tokens, burst, per)
+  redis.call('HSET', key, 'tokens', tostring(tokens - 1), 'updated', tostring(now))
+  redis.call('PEXPIRE', key, math.ceil((burst - tokens + 1) * per * 1000) + 1000)
+end
+local own_burst, own_per = tonumber(ARGV[1]), tonumber(ARGV[2])
+local own = level(KEYS[1], own_burst, own_per)
+local longest = wait(own, own_per)
+local shared, shared_burst, shared_per
+if #KEYS > 1 then
+  shared_burst, shared_per = tonumber(ARGV[3]), tonumber(ARGV[4])
+  shared = level(KEYS[2], shared_burst, shared_per)
+  longest = math.max(longest, wait(shared, shared_per))
+end
+if longest > 0 then return tostring(longest) end
+spend(KEYS[1], own, own_burst, own_per)
+if shared then spend(KEYS[2], shared, shared_burst, shared_per) end
+return '0'
+",
+    )
+});
+
+impl SessionStore {
+    /// Takes one attempt from `own` and, when given, from `shared` too,
+    /// within [`STORE_TIMEOUT`]. An error means the store did not answer;
+    /// the caller decides what to count on then.
+    pub async fn take(
+        &self,
+        own: &StoredBucket,
+        shared: Option<&StoredBucket>,
+    ) -> RedisResult<Taken> {
+        let mut invocation = TAKE.prepare_invoke();
+        for bucket in std::iter::once(own).chain(shared) {
+            invocation
+                .key(format!("{}{}", self.key_prefix(), bucket.name))
+                .arg(bucket.burst)
+                .arg(bucket.seconds_per_attempt);
+        }
+        let mut writer = self.writer.clone();
+        let answer: String =
+            match tokio::time::timeout(STORE_TIMEOUT, invocation.invoke_async(&mut writer)).await {
+                Ok(answer) => answer?,
+                Err(_) => return Err(timed_out()),
+            };
+        let seconds: f64 = answer.parse().unwrap_or(f64::INFINITY);
+        Ok(if seconds <= 0.0 {
+            Taken::Allowed
+        } else {
+            Taken::Wait(Duration::from_secs_f64(seconds.min(3600.0).ceil().max(1.0)))
+        })
+    }
+
+    /// Marks `name` as used, for good: true the first time across every
+    /// replica (an enrolment code enrols one browser only).
+    pub async fn first_use(&self, name: &str) -> RedisResult<bool> {
+        let mut writer = self.writer.clone();
+        let mut command = redis::cmd("SET");
+        command
+            .arg(format!("{}{name}", self.key_prefix()))
+            .arg(1)
+            .arg("NX");
+        let set = command.query_async::<Option<String>>(&mut writer);
+        match tokio::time::timeout(STORE_TIMEOUT, set).await {
+            Ok(answer) => Ok(answer?.is_some()),
+            Err(_) => Err(timed_out()),
+        }
+    }
+}
+
+fn timed_out() -> redis::RedisError {
+    redis::RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "the session store did not answer in time",
+    ))
+}
