@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Where the replicas share their state, ready to connect.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoreSettings {
     /// The server's URL, without credentials.
     pub url: String,

@@ -178,6 +178,7 @@ pub fn reload(state: &AppState, config_path: &Path) {
             if settings.listen != current.listen || settings.admin_listen != current.admin_listen {
                 tracing::warn!("listen addresses changed; they take effect after a restart");
             }
+            reconfigure_store(state, &settings);
             state.settings.store(Arc::new(settings));
             state.metrics.reload(ReloadResult::Applied);
             tracing::info!(config = %config_path.display(), "settings reloaded");
@@ -186,6 +187,22 @@ pub fn reload(state: &AppState, config_path: &Path) {
             state.metrics.reload(ReloadResult::Refused);
             tracing::warn!(%error, "new settings refused; still serving the last good settings");
         }
+    }
+}
+
+/// Takes the session store's new settings (a rotated password, a new
+/// address) at once; adding or removing the store takes a restart.
+fn reconfigure_store(state: &AppState, settings: &crate::config::Settings) {
+    match (&state.store, &settings.session.store) {
+        (Some(store), Some(new)) => {
+            if let Err(error) = store.reconfigure(new) {
+                tracing::warn!(%error, "the session store keeps its last good settings");
+            }
+        }
+        (None, None) => {}
+        _ => tracing::warn!(
+            "the session store was added or removed; that takes effect after a restart"
+        ),
     }
 }
 

@@ -82,14 +82,16 @@ impl SessionStore {
         own: &StoredBucket,
         shared: Option<&StoredBucket>,
     ) -> RedisResult<Taken> {
+        let link = self.link();
+        let prefix = &link.settings.key_prefix;
         let mut invocation = TAKE.prepare_invoke();
         for bucket in std::iter::once(own).chain(shared) {
             invocation
-                .key(format!("{}{}", self.key_prefix(), bucket.name))
+                .key(format!("{prefix}{}", bucket.name))
                 .arg(bucket.burst)
                 .arg(bucket.seconds_per_attempt);
         }
-        let mut writer = self.writer.clone();
+        let mut writer = link.writer.clone();
         let answer: String =
             match tokio::time::timeout(STORE_TIMEOUT, invocation.invoke_async(&mut writer)).await {
                 Ok(answer) => answer?,
@@ -106,10 +108,11 @@ impl SessionStore {
     /// Marks `name` as used, for good: true the first time across every
     /// replica (an enrolment code enrols one browser only).
     pub async fn first_use(&self, name: &str) -> RedisResult<bool> {
-        let mut writer = self.writer.clone();
+        let link = self.link();
+        let mut writer = link.writer.clone();
         let mut command = redis::cmd("SET");
         command
-            .arg(format!("{}{name}", self.key_prefix()))
+            .arg(format!("{}{name}", link.settings.key_prefix))
             .arg(1)
             .arg("NX");
         let set = command.query_async::<Option<String>>(&mut writer);

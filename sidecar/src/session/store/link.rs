@@ -7,15 +7,18 @@
 //! channel feeds the list as log outs happen, and a full load every few
 //! seconds (with a ping of the subscription) confirms the copy complete or
 //! finds the connection gone. On any failure the link starts over after a
-//! pause that grows to a few seconds; no restart is ever needed.
+//! pause that grows to a few seconds, and at once on new settings (a
+//! rotated password); no restart is ever needed.
 
 use super::wire::Revocation;
-use super::{RevokedSessions, STORE_TIMEOUT, SessionStore};
+use super::{Link, RevokedSessions, STORE_TIMEOUT, SessionStore};
 use futures_util::StreamExt;
 use redis::RedisResult;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// The shortest pause between two full loads.
+const MIN_RELOAD_EVERY: Duration = Duration::from_millis(200);
 /// The longest pause between two full loads: the copy is confirmed at
 /// least this often while the store answers.
 const MAX_RELOAD_EVERY: Duration = Duration::from_secs(5);
@@ -28,19 +31,31 @@ const MAX_BACKOFF: Duration = Duration::from_secs(3);
 pub async fn keep_in_sync(store: Arc<SessionStore>, revoked: Arc<RevokedSessions>) {
     let mut backoff = MIN_BACKOFF;
     loop {
-        let error = follow(&store, &revoked).await;
-        store.mark_unreachable(&error.to_string());
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
-        if store.is_reachable() {
-            backoff = MIN_BACKOFF;
+        let relinked = store.relinked.notified();
+        tokio::pin!(relinked);
+        relinked.as_mut().enable();
+        let link = store.link();
+        let confirmed_before = store.last_confirmed();
+        tokio::select! {
+            error = follow(&store, &link, &revoked) => {
+                store.mark_unreachable(&error.to_string());
+                if store.last_confirmed() != confirmed_before {
+                    backoff = MIN_BACKOFF;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = relinked => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            () = relinked.as_mut() => backoff = MIN_BACKOFF,
         }
     }
 }
 
 /// Subscribes, loads, and applies announcements until the link fails.
-async fn follow(store: &SessionStore, revoked: &RevokedSessions) -> redis::RedisError {
-    match follow_until_error(store, revoked).await {
+async fn follow(store: &SessionStore, link: &Link, revoked: &RevokedSessions) -> redis::RedisError {
+    match follow_until_error(store, link, revoked).await {
         Ok(never) => match never {},
         Err(error) => error,
     }
@@ -48,15 +63,16 @@ async fn follow(store: &SessionStore, revoked: &RevokedSessions) -> redis::Redis
 
 async fn follow_until_error(
     store: &SessionStore,
+    link: &Link,
     revoked: &RevokedSessions,
 ) -> RedisResult<std::convert::Infallible> {
-    let mut subscription = within(store.client.get_async_pubsub()).await?;
-    within(subscription.subscribe(&store.names.channel)).await?;
+    let mut subscription = within(link.client.get_async_pubsub()).await?;
+    within(subscription.subscribe(&link.names.channel)).await?;
     let (mut sink, mut messages) = subscription.split();
     within(store.write_pending(unix_now())).await?;
     within(store.write_back(&revoked.unexpired(unix_now()))).await?;
     load_all(store, revoked).await?;
-    let every = (store.max_staleness / 3).clamp(Duration::from_millis(200), MAX_RELOAD_EVERY);
+    let every = (link.settings.max_staleness / 3).clamp(MIN_RELOAD_EVERY, MAX_RELOAD_EVERY);
     let mut reload = tokio::time::interval(every);
     reload.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     reload.tick().await;

@@ -20,11 +20,13 @@ pub mod link;
 pub mod wire;
 
 use crate::config::store::StoreSettings;
+use arc_swap::ArcSwap;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, IntoConnectionInfo, RedisResult, TlsCertificates};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 use wire::{Revocation, StoreNames};
 
 pub use crate::session::revoked::RevokedSessions;
@@ -42,11 +44,9 @@ pub struct StoreSetupError(#[from] redis::RedisError);
 
 /// One app's shared log-out list, and how fresh this replica's copy is.
 pub struct SessionStore {
-    client: Client,
-    writer: ConnectionManager,
-    key_prefix: String,
-    names: StoreNames,
-    max_staleness: Duration,
+    link: ArcSwap<Link>,
+    /// Wakes the sync loop to start over on new settings.
+    relinked: Notify,
     started: Instant,
     /// Milliseconds after `started` the copy was last known complete, plus
     /// one; 0 while it never was.
@@ -58,9 +58,17 @@ pub struct SessionStore {
     pending: Mutex<Vec<Revocation>>,
 }
 
-impl SessionStore {
-    /// A store for `settings`; connects on first use, never here.
-    pub fn new(settings: &StoreSettings) -> Result<Self, StoreSetupError> {
+/// The connection to the store for one set of settings: a reload with a
+/// new password, address or prefix makes a new one.
+pub(crate) struct Link {
+    settings: StoreSettings,
+    client: Client,
+    writer: ConnectionManager,
+    names: StoreNames,
+}
+
+impl Link {
+    fn new(settings: &StoreSettings) -> Result<Self, StoreSetupError> {
         let info = settings.url.as_str().into_connection_info()?;
         let mut redis = info.redis_settings().clone();
         if let Some(username) = &settings.username {
@@ -82,17 +90,43 @@ impl SessionStore {
         };
         let writer = client.get_connection_manager_lazy(manager_config())?;
         Ok(Self {
+            settings: settings.clone(),
             client,
             writer,
-            key_prefix: settings.key_prefix.clone(),
             names: StoreNames::under(&settings.key_prefix),
-            max_staleness: settings.max_staleness,
+        })
+    }
+}
+
+impl SessionStore {
+    /// A store for `settings`; connects on first use, never here.
+    pub fn new(settings: &StoreSettings) -> Result<Self, StoreSetupError> {
+        Ok(Self {
+            link: ArcSwap::from_pointee(Link::new(settings)?),
+            relinked: Notify::new(),
             started: Instant::now(),
             confirmed: AtomicU64::new(0),
             first_load_tried: AtomicBool::new(false),
             reachable: AtomicBool::new(true),
             pending: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Uses `settings` from now on, when they differ from the current ones
+    /// (a rotated password, a new address): the sync loop starts over on
+    /// them. The local copy and its freshness are kept.
+    pub fn reconfigure(&self, settings: &StoreSettings) -> Result<(), StoreSetupError> {
+        if self.link.load().settings == *settings {
+            return Ok(());
+        }
+        self.link.store(Arc::new(Link::new(settings)?));
+        self.relinked.notify_waiters();
+        tracing::info!("session store settings changed; reconnecting");
+        Ok(())
+    }
+
+    fn link(&self) -> Arc<Link> {
+        self.link.load_full()
     }
 
     /// Whether the local copy may still be trusted: it was complete no
@@ -102,9 +136,14 @@ impl SessionStore {
             0 => false,
             confirmed => {
                 let age = self.elapsed_ms().saturating_sub(confirmed - 1);
-                Duration::from_millis(age) <= self.max_staleness
+                Duration::from_millis(age) <= self.link.load().settings.max_staleness
             }
         }
+    }
+
+    /// When the copy was last confirmed complete (a number that only grows).
+    fn last_confirmed(&self) -> u64 {
+        self.confirmed.load(Ordering::Acquire)
     }
 
     /// Whether the first load was tried (done or failed): a replica is
@@ -137,8 +176,9 @@ impl SessionStore {
     }
 
     async fn write(&self, revocation: &Revocation, now: u64) -> RedisResult<()> {
-        let mut writer = self.writer.clone();
-        let key = &self.names.revoked;
+        let link = self.link();
+        let mut writer = link.writer.clone();
+        let key = &link.names.revoked;
         redis::pipe()
             .atomic()
             .cmd("ZADD")
@@ -162,7 +202,7 @@ impl SessionStore {
             .arg("GT")
             .ignore()
             .cmd("PUBLISH")
-            .arg(&self.names.channel)
+            .arg(&link.names.channel)
             .arg(revocation.message())
             .ignore()
             .exec_async(&mut writer)
@@ -176,9 +216,10 @@ impl SessionStore {
         if local.is_empty() {
             return Ok(());
         }
-        let mut writer = self.writer.clone();
+        let link = self.link();
+        let mut writer = link.writer.clone();
         let mut add = redis::cmd("ZADD");
-        add.arg(&self.names.revoked);
+        add.arg(&link.names.revoked);
         for (digest, expires_at) in local {
             add.arg(expires_at).arg(digest);
         }
@@ -188,12 +229,12 @@ impl SessionStore {
             .add_command(add)
             .ignore()
             .cmd("EXPIREAT")
-            .arg(&self.names.revoked)
+            .arg(&link.names.revoked)
             .arg(latest)
             .arg("NX")
             .ignore()
             .cmd("EXPIREAT")
-            .arg(&self.names.revoked)
+            .arg(&link.names.revoked)
             .arg(latest)
             .arg("GT")
             .ignore()
@@ -203,9 +244,10 @@ impl SessionStore {
 
     /// Every log out the store holds that has not expired at `now`.
     async fn load(&self, now: u64) -> RedisResult<Vec<Revocation>> {
-        let mut writer = self.writer.clone();
+        let link = self.link();
+        let mut writer = link.writer.clone();
         let members: Vec<(String, f64)> = redis::cmd("ZRANGEBYSCORE")
-            .arg(&self.names.revoked)
+            .arg(&link.names.revoked)
             .arg(now)
             .arg("+inf")
             .arg("WITHSCORES")
@@ -262,15 +304,10 @@ impl SessionStore {
         if self.reachable.swap(false, Ordering::AcqRel) {
             tracing::warn!(
                 %reason,
-                max_staleness_seconds = self.max_staleness.as_secs(),
+                max_staleness_seconds = self.link.load().settings.max_staleness.as_secs(),
                 "session store unreachable: sessions are served from the local copy until it is too old, then answered with 503"
             );
         }
-    }
-
-    /// The prefix of the app's keys.
-    pub fn key_prefix(&self) -> &str {
-        &self.key_prefix
     }
 
     /// Whether the store answered last time.
