@@ -17,6 +17,8 @@ pub struct Redis {
     child: Child,
     port: u16,
     password: Option<String>,
+    /// The CA's PEM when the server speaks TLS only.
+    tls_ca: Option<String>,
     dir: tempfile::TempDir,
 }
 
@@ -31,20 +33,57 @@ impl Redis {
         Self::start_on(free_port(), Some(password.to_owned())).await
     }
 
-    async fn start_on(port: u16, password: Option<String>) -> Result<Self> {
+    /// A server that speaks TLS only, with a certificate for 127.0.0.1
+    /// from a CA made for it ([`Self::tls_ca`]).
+    pub async fn start_tls() -> Result<Self> {
         let dir = tempfile::tempdir()?;
-        let child = spawn(port, password.as_deref(), dir.path()).await?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs();
+        let material = portcullis_operator::webhook::tls::certs::issue(
+            &["127.0.0.1".to_owned()],
+            Duration::from_secs(3600),
+            i64::try_from(now)?,
+            None,
+        )?;
+        std::fs::write(dir.path().join("server.pem"), &material.cert_pem)?;
+        std::fs::write(dir.path().join("server.key"), &material.key_pem)?;
+        let port = free_port();
+        let child = spawn(port, None, dir.path(), true).await?;
         Ok(Self {
             child,
             port,
-            password,
+            password: None,
+            tls_ca: Some(material.ca_bundle),
             dir,
         })
     }
 
-    /// `redis://127.0.0.1:<port>`.
+    async fn start_on(port: u16, password: Option<String>) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let child = spawn(port, password.as_deref(), dir.path(), false).await?;
+        Ok(Self {
+            child,
+            port,
+            password,
+            tls_ca: None,
+            dir,
+        })
+    }
+
+    /// `redis://127.0.0.1:<port>`, or `rediss://` for a TLS server.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls_ca.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// The PEM of the CA that signed a TLS server's certificate.
+    pub fn tls_ca(&self) -> Option<&str> {
+        self.tls_ca.as_deref()
     }
 
     /// A `session.store` section for this server under `prefix`.
@@ -75,7 +114,8 @@ impl Redis {
     /// Kills the server (SIGKILL) and starts a new, empty one on the same port.
     pub async fn restart_empty(&mut self) -> Result<()> {
         self.child.kill().await?;
-        self.child = spawn(self.port, self.password.as_deref(), self.dir.path()).await?;
+        let tls = self.tls_ca.is_some();
+        self.child = spawn(self.port, self.password.as_deref(), self.dir.path(), tls).await?;
         Ok(())
     }
 
@@ -117,10 +157,26 @@ fn resp(args: &[&str]) -> String {
     text
 }
 
-async fn spawn(port: u16, password: Option<&str>, dir: &std::path::Path) -> Result<Child> {
+async fn spawn(
+    port: u16,
+    password: Option<&str>,
+    dir: &std::path::Path,
+    tls: bool,
+) -> Result<Child> {
     let mut command = Command::new("redis-server");
+    if tls {
+        command
+            .args(["--port", "0", "--tls-port", &port.to_string()])
+            .arg("--tls-cert-file")
+            .arg(dir.join("server.pem"))
+            .arg("--tls-key-file")
+            .arg(dir.join("server.key"))
+            .args(["--tls-auth-clients", "no"]);
+    } else {
+        command.args(["--port", &port.to_string()]);
+    }
     command
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--bind", "127.0.0.1"])
         .args([
             "--save",
             "",
@@ -142,7 +198,14 @@ async fn spawn(port: u16, password: Option<&str>, dir: &std::path::Path) -> Resu
         .context("start redis-server (`make store-deps` installs it)")?;
     let deadline = tokio::time::Instant::now() + START_TIMEOUT;
     loop {
-        if answers_ping(port).await {
+        let up = if tls {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+        } else {
+            answers_ping(port).await
+        };
+        if up {
             return Ok(child);
         }
         if let Some(status) = child.try_wait()? {

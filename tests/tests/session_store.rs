@@ -360,3 +360,47 @@ async fn backup_login_budgets_are_counted_once_across_replicas() -> Result<()> {
     assert!(held.contains("budgets:backup:overall"), "{held}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_tls_store_is_reached_with_its_ca_and_refused_without_it() -> Result<()> {
+    let redis = Redis::start_tls().await?;
+    let ca = redis.tls_ca().expect("a TLS server").to_owned();
+    let guarded = Guarded::start_with(|setup| {
+        let mut store = redis.store_config("tls:", 60);
+        let path = setup.dir.path().join("redis-ca.pem");
+        std::fs::write(&path, &ca).expect("write");
+        store.redis.ca_file = Some(path);
+        setup.config.session.store = Some(store);
+    })
+    .await?;
+    until_store_ok(&guarded.sidecar).await?;
+    let untrusting = guarded
+        .replica(|setup| setup.config.session.store = Some(redis.store_config("tls:", 60)))
+        .await?;
+    let cookie = guarded.session_cookie("alice", Role::Trusted, 3600)?;
+    assert_eq!(
+        Guarded::log_out_at(&guarded.sidecar, &cookie).await?,
+        StatusCode::SEE_OTHER
+    );
+    let started = Instant::now();
+    let body = loop {
+        let (status, body) = untrusting.readyz().await?;
+        if status == 200 {
+            break body;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(20),
+            "never ready: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        body["sessionStore"]["status"], "unreachable",
+        "a server whose certificate the system roots do not vouch for is not trusted: {body}"
+    );
+    assert_eq!(
+        me(&untrusting, &cookie).await?.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    Ok(())
+}
