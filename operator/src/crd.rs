@@ -150,6 +150,11 @@ pub struct OidcSettingsSpec {
     /// `/.well-known/portcullis/jwks.json`; absent: plain headers only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed_identity: Option<crate::crd_identity::SignedIdentitySpec>,
+    /// Share the log-out list and backup-login budgets between replicas
+    /// through Redis (see the README's "Many replicas"); absent: each
+    /// replica keeps its own, right for one replica.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_store: Option<crate::crd_store::SessionStoreSpec>,
 }
 
 /// A claim name or dotted path, segments of anything but `.` and `\`, or an

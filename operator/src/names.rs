@@ -28,6 +28,12 @@ pub const ENROLMENT_CODE_KEY: &str = "code";
 pub const ROOT_PASSWORD_KEY: &str = "password";
 /// Key of the generated root-admin Secret holding the username.
 pub const ROOT_USERNAME_KEY: &str = "username";
+/// Generated Secret key: the session store's username (copied from its Secret).
+pub const STORE_USERNAME_KEY: &str = "session-store-username";
+/// Generated Secret key: the session store's password (copied from its Secret).
+pub const STORE_PASSWORD_KEY: &str = "session-store-password";
+/// Generated Secret key: the session store's CA (copied from its Secret).
+pub const STORE_CA_KEY: &str = "session-store-ca.pem";
 /// Annotation with a hash of the config and secret contents, for rollouts.
 pub const CONFIG_HASH_ANNOTATION: &str = "portcullis.dev/config-hash";
 /// Annotation on the generated Secret: `<uid>/<resourceVersion>` of the

@@ -24,6 +24,14 @@ pub fn secret_names(settings: &OidcSettings) -> Vec<String> {
             None => names.push(root_admin_secret_name(&name)),
         }
     }
+    if let Some(store) = &settings.spec.session_store {
+        names.extend(
+            store
+                .references()
+                .into_iter()
+                .map(|(_, reference, _)| reference.name.clone()),
+        );
+    }
     names
 }
 
@@ -64,6 +72,25 @@ mod tests {
         assert_eq!(names("books-portcullis"), ["books"]);
         assert_eq!(names("films-root-admin"), ["films"]);
         assert!(names("unrelated").is_empty());
+    }
+
+    #[test]
+    fn the_session_store_secrets_map_to_their_settings() {
+        let mut books = OidcSettings::new("books", spec());
+        books.metadata.namespace = Some("media".into());
+        books.spec.session_store = Some(
+            serde_json::from_value(serde_json::json!({"redis": {
+                "url": "rediss://redis:6380",
+                "passwordSecretRef": {"name": "redis-auth", "key": "password"},
+                "caSecretRef": {"name": "redis-ca", "key": "ca.crt"},
+            }}))
+            .expect("a store spec"),
+        );
+        let all = [Arc::new(books)];
+        for secret in ["redis-auth", "redis-ca"] {
+            let found = settings_for_secret(&all, Some("media"), secret);
+            assert_eq!(found.len(), 1, "{secret}");
+        }
     }
 
     #[test]

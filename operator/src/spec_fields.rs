@@ -52,6 +52,13 @@ pub fn spec_field(field: &str) -> String {
     if let Some((_, renamed)) = RENAMED.iter().find(|(config, _)| *config == name) {
         return format!("{renamed}{index}");
     }
+    if let Some(store) = name.strip_prefix("session.store.") {
+        let store = store
+            .replace("usernameFile", "usernameSecretRef")
+            .replace("passwordFile", "passwordSecretRef")
+            .replace("caFile", "caSecretRef");
+        return format!("spec.sessionStore.{store}{index}");
+    }
     let name = name.strip_prefix("oidc.").unwrap_or(name);
     format!("spec.{name}{index}")
 }
@@ -76,6 +83,22 @@ pub fn referenced_value(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_store_fields_are_named_as_in_the_spec() {
+        assert_eq!(
+            spec_field("session.store.redis.url"),
+            "spec.sessionStore.redis.url"
+        );
+        assert_eq!(
+            spec_field("session.store.redis.passwordFile"),
+            "spec.sessionStore.redis.passwordSecretRef"
+        );
+        assert_eq!(
+            spec_field("session.store.maxStalenessSeconds"),
+            "spec.sessionStore.maxStalenessSeconds"
+        );
+    }
 
     #[test]
     fn provider_fields_lose_their_section_and_gain_spec() {

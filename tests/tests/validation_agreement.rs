@@ -19,6 +19,7 @@ use portcullis_operator::crd_access::{
     AccessLevel, AccessRuleSpec, AuthorizationSpec, BearerTokensSpec,
 };
 use portcullis_operator::crd_identity::SignedIdentitySpec;
+use portcullis_operator::crd_store::{RedisStoreSpec, SessionStoreSpec};
 use portcullis_operator::desired::config::sidecar_config;
 use portcullis_operator::spec_fields::{in_spec_terms, referenced_value, spec_field};
 use portcullis_sidecar::config::Settings;
@@ -160,6 +161,14 @@ fn rows() -> Vec<Row> {
             },
         },
         Row {
+            field: "session.store.redis.url",
+            set: |c, v| c.spec.session_store = Some(store(v, None)),
+        },
+        Row {
+            field: "session.store.redis.keyPrefix",
+            set: |c, v| c.spec.session_store = Some(store("redis://redis:6379", Some(v))),
+        },
+        Row {
             field: "signedIdentity.audience",
             set: |c, v| {
                 c.spec.signed_identity = Some(SignedIdentitySpec {
@@ -200,6 +209,11 @@ fn number_rows() -> Vec<(&'static str, SetNumber)> {
                 leeway_seconds: Some(v),
             });
         }),
+        ("session.store.maxStalenessSeconds", |s, v| {
+            let mut with = store("redis://redis:6379", None);
+            with.max_staleness_seconds = Some(v);
+            s.session_store = Some(with);
+        }),
         ("signedIdentity.lifetimeSeconds", |s, v| {
             s.signed_identity = Some(SignedIdentitySpec {
                 lifetime_seconds: Some(v),
@@ -211,7 +225,10 @@ fn number_rows() -> Vec<(&'static str, SetNumber)> {
 
 /// Fields the operator writes itself, never from the spec: what it writes
 /// must pass, which [`the_spec_every_test_starts_from_passes_both`] checks.
-const OPERATOR_WRITTEN: [&str; 11] = [
+const OPERATOR_WRITTEN: [&str; 14] = [
+    "session.store.redis.usernameFile",
+    "session.store.redis.passwordFile",
+    "session.store.redis.caFile",
     "session.keyFile",
     "signedIdentity.keyFile",
     "rootAdmin.passwordHashFile",
@@ -224,6 +241,20 @@ const OPERATOR_WRITTEN: [&str; 11] = [
     "connections.maxRequestHeadBytes",
     "trustedProxies",
 ];
+
+/// A session store at `url`, with `prefix` or the default one.
+fn store(url: &str, prefix: Option<&str>) -> SessionStoreSpec {
+    SessionStoreSpec {
+        redis: RedisStoreSpec {
+            url: url.into(),
+            username_secret_ref: None,
+            password_secret_ref: None,
+            ca_secret_ref: None,
+            key_prefix: prefix.map(String::from),
+        },
+        max_staleness_seconds: None,
+    }
+}
 
 fn groups(admin: Vec<String>, trusted: Vec<String>) -> RoleGroupsSpec {
     RoleGroupsSpec { admin, trusted }
@@ -253,7 +284,7 @@ fn base() -> Case {
 
 /// What the operator's status path says of `case`.
 fn operator_verdict(case: &Case) -> Result<(), Problems> {
-    let config = sidecar_config("books", &case.spec);
+    let config = sidecar_config("media", "books", &case.spec);
     let mut problems = validate(&config)
         .err()
         .map(|found| in_spec_terms(&found))
@@ -274,7 +305,7 @@ fn operator_verdict(case: &Case) -> Result<(), Problems> {
 /// What the sidecar's loader says of the file the operator renders for
 /// `case`, with the secret files a pod would have.
 fn sidecar_verdict(case: &Case) -> Result<(), Problems> {
-    let rendered = sidecar_config("books", &case.spec)
+    let rendered = sidecar_config("media", "books", &case.spec)
         .to_yaml()
         .expect("the config serializes");
     let config = SidecarConfig::from_yaml(&rendered).expect("the rendered file parses");
@@ -384,7 +415,7 @@ fn numbers_around_their_bounds_get_the_same_answer_from_both() {
 
 #[test]
 fn the_table_covers_every_field_of_the_config_file() {
-    let mut full = sidecar_config("books", &base().spec);
+    let mut full = sidecar_config("media", "books", &base().spec);
     full.signed_identity = Some(portcullis_contract::identity::SignedIdentityConfig {
         audience: Some("books".into()),
         ..Default::default()
@@ -404,6 +435,15 @@ fn the_table_covers_every_field_of_the_config_file() {
     full.oidc.role_groups.admin = vec!["ops".into()];
     full.connections.max_connections += 1;
     full.trusted_proxies.push("10.0.0.0/8".into());
+    let mut with_store = store("rediss://redis:6379", None);
+    let secret = |name: &str| portcullis_operator::crd::SecretKeyRef {
+        name: name.into(),
+        key: "k".into(),
+    };
+    with_store.redis.username_secret_ref = Some(secret("user"));
+    with_store.redis.password_secret_ref = Some(secret("password"));
+    with_store.redis.ca_secret_ref = Some(secret("ca"));
+    full.session.store = Some(with_store.to_config("media", "books"));
     let mut fields = BTreeSet::new();
     leaves(
         &serde_json::to_value(&full).expect("serializes"),
@@ -422,6 +462,7 @@ fn the_table_covers_every_field_of_the_config_file() {
         "bearerTokens.audiences",
         "signedIdentity.audience",
         "oidc.roleGroups.admin",
+        "session.store.redis.passwordFile",
     ] {
         assert!(fields.contains(field), "{field} not among {fields:?}");
     }

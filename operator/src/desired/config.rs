@@ -21,9 +21,9 @@ use portcullis_contract::defaults::{
     DEFAULT_FALLBACK_LIFETIME_SECONDS, DEFAULT_ROOT_SESSION_LIFETIME_SECONDS,
 };
 
-/// The sidecar config of the `OidcSettings` named `name`, with secrets as
-/// paths under the Secret mount.
-pub fn sidecar_config(name: &str, spec: &OidcSettingsSpec) -> SidecarConfig {
+/// The sidecar config of the `OidcSettings` `namespace/name`, with secrets
+/// as paths under the Secret mount.
+pub fn sidecar_config(namespace: &str, name: &str, spec: &OidcSettingsSpec) -> SidecarConfig {
     let session = spec.session.clone().unwrap_or_default();
     SidecarConfig {
         listen: format!("0.0.0.0:{}", spec.listen_port),
@@ -59,7 +59,10 @@ pub fn sidecar_config(name: &str, spec: &OidcSettingsSpec) -> SidecarConfig {
                 session.fallback_lifetime_seconds,
                 DEFAULT_FALLBACK_LIFETIME_SECONDS,
             ),
-            store: None,
+            store: spec
+                .session_store
+                .as_ref()
+                .map(|store| store.to_config(namespace, name)),
         },
         connections: ConnectionsConfig::default(),
         trusted_proxies: Vec::new(),
@@ -130,12 +133,15 @@ pub(crate) mod tests {
             authorization: None,
             bearer_tokens: None,
             signed_identity: None,
+            session_store: None,
         }
     }
 
     #[test]
     fn without_a_role_mapping_the_rendered_file_does_not_mention_one() {
-        let yaml = sidecar_config("books", &spec()).to_yaml().expect("renders");
+        let yaml = sidecar_config("media", "books", &spec())
+            .to_yaml()
+            .expect("renders");
         assert!(!yaml.contains("roleGroups"), "{yaml}");
         assert!(!yaml.contains("allowedGroups"), "{yaml}");
     }
@@ -149,9 +155,12 @@ pub(crate) mod tests {
             trusted: vec!["staff".into()],
         });
         spec.allowed_groups = vec!["family".into()];
-        let parsed =
-            SidecarConfig::from_yaml(&sidecar_config("books", &spec).to_yaml().expect("renders"))
-                .expect("parses");
+        let parsed = SidecarConfig::from_yaml(
+            &sidecar_config("media", "books", &spec)
+                .to_yaml()
+                .expect("renders"),
+        )
+        .expect("parses");
         assert_eq!(parsed.oidc.group_claim, "realm_access.roles");
         assert_eq!(parsed.oidc.role_groups.admin, ["/ops"]);
         assert_eq!(parsed.oidc.role_groups.trusted, ["staff"]);
@@ -160,7 +169,7 @@ pub(crate) mod tests {
 
     #[test]
     fn config_points_at_the_mounted_secret_files() {
-        let config = sidecar_config("books", &spec());
+        let config = sidecar_config("media", "books", &spec());
         assert_eq!(config.upstream, "http://127.0.0.1:3000");
         assert_eq!(
             config.oidc.client_secret_file.to_str(),
@@ -179,15 +188,19 @@ pub(crate) mod tests {
 
     #[test]
     fn rendered_yaml_reads_back_through_the_sidecar_parser() {
-        let yaml = sidecar_config("books", &spec()).to_yaml().expect("renders");
+        let yaml = sidecar_config("media", "books", &spec())
+            .to_yaml()
+            .expect("renders");
         let parsed = SidecarConfig::from_yaml(&yaml).expect("parses");
-        assert_eq!(parsed, sidecar_config("books", &spec()));
+        assert_eq!(parsed, sidecar_config("media", "books", &spec()));
         assert_eq!(parsed.oidc.scopes, ["openid", "profile", "groups"]);
     }
 
     #[test]
     fn access_rules_are_rendered_in_order_and_absent_ones_leave_no_trace() {
-        let yaml = sidecar_config("books", &spec()).to_yaml().expect("renders");
+        let yaml = sidecar_config("media", "books", &spec())
+            .to_yaml()
+            .expect("renders");
         assert!(!yaml.contains("authorization"), "{yaml}");
 
         let mut spec = spec();
@@ -198,7 +211,7 @@ pub(crate) mod tests {
             ],
         }))
         .expect("parses");
-        let config = sidecar_config("books", &spec);
+        let config = sidecar_config("media", "books", &spec);
         let rules = &config.authorization.rules;
         assert_eq!(rules.len(), 2);
         assert_eq!(rules[1].path, "/admin/**");
@@ -223,7 +236,7 @@ pub(crate) mod tests {
             audiences: vec!["https://books.example.com/api".into()],
             leeway_seconds: Some(10),
         });
-        let bearer = sidecar_config("books", &spec)
+        let bearer = sidecar_config("media", "books", &spec)
             .bearer_tokens
             .expect("rendered");
         assert_eq!(bearer.audiences, ["https://books.example.com/api"]);
@@ -235,15 +248,15 @@ pub(crate) mod tests {
         let mut spec = spec();
         spec.public_url = "https://books.example.com/".into();
         assert_eq!(
-            sidecar_config("books", &spec).public_url,
+            sidecar_config("media", "books", &spec).public_url,
             "https://books.example.com"
         );
     }
 
     #[test]
     fn cookie_name_is_derived_from_the_name_unless_set() {
-        let books = sidecar_config("books", &spec());
-        let films = sidecar_config("films.v2", &spec());
+        let books = sidecar_config("media", "books", &spec());
+        let films = sidecar_config("media", "films.v2", &spec());
         assert_eq!(books.session.cookie_name, "portcullis_books");
         assert_eq!(films.session.cookie_name, "portcullis_films_v2");
         let mut spec = spec();
@@ -251,7 +264,7 @@ pub(crate) mod tests {
             cookie_name: Some("portcullis_session".into()),
             fallback_lifetime_seconds: Some(600),
         });
-        let kept = sidecar_config("books", &spec);
+        let kept = sidecar_config("media", "books", &spec);
         assert_eq!(kept.session.cookie_name, "portcullis_session");
         assert_eq!(kept.session.fallback_lifetime_seconds, 600);
     }
@@ -265,7 +278,7 @@ pub(crate) mod tests {
         if let Some(root) = spec.root_admin.as_mut() {
             root.session_lifetime_seconds = Some(900);
         }
-        let config = sidecar_config("books", &spec);
+        let config = sidecar_config("media", "books", &spec);
         assert_eq!(
             (config.listen.as_str(), config.admin_listen.as_str()),
             ("0.0.0.0:8443", "0.0.0.0:8444")
@@ -276,8 +289,12 @@ pub(crate) mod tests {
             Some(900)
         );
         assert!(
-            portcullis_contract::validate::validate(&sidecar_config("books", &self::spec()))
-                .is_ok()
+            portcullis_contract::validate::validate(&sidecar_config(
+                "media",
+                "books",
+                &self::spec()
+            ))
+            .is_ok()
         );
     }
 
@@ -285,6 +302,6 @@ pub(crate) mod tests {
     fn no_root_admin_means_no_backup_login() {
         let mut spec = spec();
         spec.root_admin = None;
-        assert_eq!(sidecar_config("books", &spec).root_admin, None);
+        assert_eq!(sidecar_config("media", "books", &spec).root_admin, None);
     }
 }

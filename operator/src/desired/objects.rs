@@ -39,6 +39,8 @@ pub struct SecretValues {
     pub root_password_source: Option<String>,
     /// argon2id hash of the enrolment code, when a root admin is configured.
     pub enrolment_code_hash: Option<String>,
+    /// The session store's credentials and CA, by key.
+    pub store_files: Vec<(&'static str, String)>,
 }
 
 impl std::fmt::Debug for SecretValues {
@@ -76,6 +78,9 @@ pub fn generated(
     }
     if let Some(hash) = values.enrolment_code_hash {
         data.insert(ENROLMENT_HASH_KEY.to_owned(), hash);
+    }
+    for (key, value) in values.store_files {
+        data.insert(key.to_owned(), value);
     }
     let hash = content_hash(&config_yaml, &data);
     let meta = meta(owner, generated_name(&owner.name_any()), Some(&hash))?;
@@ -192,6 +197,7 @@ mod tests {
             root_password_hash: Some("$argon2id$...".into()),
             root_password_source: Some("uid-2/41".into()),
             enrolment_code_hash: Some("$argon2id$m=1024...".into()),
+            store_files: Vec::new(),
         }
     }
 

@@ -28,6 +28,8 @@ pub struct Inputs {
     pub client_secret: String,
     /// The root admin password, when a root admin is configured.
     pub root_password: Option<SecretValue>,
+    /// The session store's credentials and CA, by generated Secret key.
+    pub store_files: Vec<(&'static str, String)>,
     /// What is wrong with the values themselves, named by the spec field
     /// that references them (a blank client secret, which the sidecar
     /// would refuse).
@@ -89,9 +91,24 @@ pub async fn read(
             }
         }
     };
+    let mut store_files = Vec::new();
+    for (field, reference, key) in spec
+        .session_store
+        .iter()
+        .flat_map(|store| store.references())
+    {
+        match read_key(secrets, reference, field).await? {
+            Ok(found) => {
+                referenced_value(&mut problems, field, reference, &found.value);
+                store_files.push((key, found.value));
+            }
+            Err(missing) => return Ok(Err(missing)),
+        }
+    }
     Ok(Ok(Inputs {
         client_secret,
         root_password,
+        store_files,
         problems,
     }))
 }

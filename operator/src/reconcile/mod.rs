@@ -79,7 +79,11 @@ async fn run(settings: &OidcSettings, ctx: &Context) -> Result<Action> {
         .namespace()
         .ok_or(crate::desired::objects::MissingMeta("namespace"))?;
     let secrets = Api::namespaced(ctx.client.clone(), &namespace);
-    let config = sidecar_config(&settings.name_any(), &settings.spec);
+    let config = sidecar_config(
+        &settings.namespace().unwrap_or_default(),
+        &settings.name_any(),
+        &settings.spec,
+    );
     let mut problems = validate(&config)
         .err()
         .map(|found| in_spec_terms(&found))

@@ -10,7 +10,7 @@ use crate::context::fake_api::{ApiServer, path};
 use crate::context::{Context, spread};
 use crate::crd::{OidcSettings, OidcSettingsSpec, OidcSettingsStatus};
 use crate::desired::config::sidecar_config;
-use crate::names::{CLIENT_SECRET_KEY, CONFIG_KEY, FIELD_MANAGER};
+use crate::names::{CLIENT_SECRET_KEY, CONFIG_KEY, FIELD_MANAGER, STORE_PASSWORD_KEY};
 use hyper::Method;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -190,7 +190,7 @@ async fn a_valid_spec_with_its_secret_applies_the_secret_then_the_config_map() {
     let data = secret.data.expect("data");
     assert_eq!(data[CLIENT_SECRET_KEY].0, b"s3cret");
     let config_map: ConfigMap = serde_json::from_value(config_apply.body).expect("a ConfigMap");
-    let expected = sidecar_config("books", &settings.spec)
+    let expected = sidecar_config("media", "books", &settings.spec)
         .to_yaml()
         .expect("renders");
     assert_eq!(config_map.data.expect("data")[CONFIG_KEY], expected);
@@ -351,5 +351,81 @@ async fn a_root_admin_gets_an_enrolment_code_and_the_sidecar_only_its_hash() {
     assert!(
         !data.values().any(|value| value.0 == code.as_bytes()),
         "the code itself stays out of the sidecar's Secret"
+    );
+}
+
+/// `books` with a session store whose password is in Secret `redis`.
+fn books_with_store() -> OidcSettings {
+    let mut settings = books(&unreachable_provider());
+    settings.spec.session_store = Some(
+        serde_json::from_value(json!({
+            "redis": {
+                "url": "redis://redis.cache:6379/0",
+                "passwordSecretRef": {"name": "redis", "key": "password"},
+            }
+        }))
+        .expect("a store spec"),
+    );
+    settings
+}
+
+#[tokio::test]
+async fn the_session_store_password_is_copied_into_the_generated_secret() {
+    let settings = Arc::new(books_with_store());
+    let (ctx, server) = cluster(&settings);
+    server.insert(&path::<Secret>(NAMESPACE, "books-oidc"), &client_secret());
+    let mut redis = client_secret();
+    redis.metadata.name = Some("redis".into());
+    redis.data = Some(BTreeMap::from([(
+        "password".to_owned(),
+        ByteString(b"hunter2".to_vec()),
+    )]));
+    server.insert(&path::<Secret>(NAMESPACE, "redis"), &redis);
+
+    server
+        .within(reconcile(settings.clone(), ctx))
+        .await
+        .expect("reconciled");
+
+    let secret_apply = server.expect(Method::PATCH, &generated_secret()).await;
+    let secret: Secret = serde_json::from_value(secret_apply.body).expect("a Secret");
+    assert_eq!(secret.data.expect("data")[STORE_PASSWORD_KEY].0, b"hunter2");
+    let config_apply = server.expect(Method::PATCH, &generated_config_map()).await;
+    let config_map: ConfigMap = serde_json::from_value(config_apply.body).expect("a ConfigMap");
+    let yaml = &config_map.data.expect("data")[CONFIG_KEY];
+    assert!(
+        yaml.contains("passwordFile: /etc/portcullis/secret/session-store-password"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("keyPrefix: 'portcullis:media/books:'"),
+        "{yaml}"
+    );
+    assert!(!yaml.contains("hunter2"), "the config holds paths only");
+}
+
+#[tokio::test]
+async fn a_missing_session_store_secret_is_named_and_nothing_is_written() {
+    let settings = Arc::new(books_with_store());
+    let (ctx, server) = cluster(&settings);
+    server.insert(&path::<Secret>(NAMESPACE, "books-oidc"), &client_secret());
+
+    server
+        .within(reconcile(settings.clone(), ctx))
+        .await
+        .expect("a missing Secret is reported, not an error");
+
+    server.assert_not_written(&generated_secret());
+    let patch = server
+        .expect(Method::PATCH, &format!("{}/status", settings_path()))
+        .await;
+    let secrets = condition(&patch.body, "SecretsResolved");
+    assert_eq!(secrets.reason, "SecretNotFound");
+    assert!(
+        secrets
+            .message
+            .contains("sessionStore.redis.passwordSecretRef"),
+        "{}",
+        secrets.message
     );
 }

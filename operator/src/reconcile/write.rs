@@ -83,6 +83,7 @@ pub async fn apply(
             root_password_hash,
             root_password_source,
             enrolment_code_hash,
+            store_files: inputs.store_files,
         },
     )?;
     let params = PatchParams::apply(FIELD_MANAGER).force();

@@ -266,6 +266,7 @@ pub fn settings(well_known_url: &str, public_url: &str) -> OidcSettings {
             authorization: None,
             bearer_tokens: None,
             signed_identity: None,
+            session_store: None,
         },
     )
 }
