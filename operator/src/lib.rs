@@ -24,4 +24,5 @@ pub mod run;
 pub mod secret_refs;
 pub mod spec_fields;
 pub mod status;
+pub mod store_probe;
 pub mod webhook;

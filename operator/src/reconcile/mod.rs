@@ -23,8 +23,9 @@ use crate::crd::OidcSettings;
 use crate::desired::config::sidecar_config;
 use crate::error::{Error, Result};
 use crate::spec_fields::in_spec_terms;
-use crate::status::checks::{SecretsOutcome, checks};
+use crate::status::checks::{SecretsOutcome, checks, store_check};
 use crate::status::refusal::refusal_reason;
+use crate::store_probe::probe;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
@@ -97,6 +98,10 @@ async fn run(settings: &OidcSettings, ctx: &Context) -> Result<Action> {
     } else {
         Err(problems.one_line())
     };
+    let store = match (&config.session.store, &inputs) {
+        (Some(store), Ok(inputs)) if spec.is_ok() => Some(probe(store, &inputs.store_files).await),
+        _ => None,
+    };
     let outcome = match inputs {
         Ok(_) if spec.is_err() => {
             info!(problems = ?spec, "the sidecar would refuse this spec; nothing written");
@@ -118,7 +123,8 @@ async fn run(settings: &OidcSettings, ctx: &Context) -> Result<Action> {
         info!("wrote the NetworkPolicy");
     }
     let discovery = ctx.discovery.get(&settings.spec.well_known_url).await;
-    let checks = checks(&settings.spec, &spec, &outcome, &discovery);
+    let mut checks = checks(&settings.spec, &spec, &outcome, &discovery);
+    checks.extend(store.as_ref().map(store_check));
     let ready = status::report(settings, ctx, &namespace, &checks).await?;
     let delay = if ready { ctx.recheck } else { ctx.retry };
     Ok(Action::requeue(spread(delay, &key(settings))))

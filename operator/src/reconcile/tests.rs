@@ -360,7 +360,7 @@ fn books_with_store() -> OidcSettings {
     settings.spec.session_store = Some(
         serde_json::from_value(json!({
             "redis": {
-                "url": "redis://redis.cache:6379/0",
+                "url": "redis://127.0.0.1:1/0",
                 "passwordSecretRef": {"name": "redis", "key": "password"},
             }
         }))

@@ -20,6 +20,8 @@ pub const PROVIDER_COMPATIBLE: &str = "ProviderCompatible";
 pub const CLAIMS_ADVERTISED: &str = "ClaimsAdvertised";
 /// Condition type (warning): the issuer uses https.
 pub const ISSUER_SECURE: &str = "IssuerSecure";
+/// Condition type: the session store answers (only with `spec.sessionStore`).
+pub const SESSION_STORE_REACHABLE: &str = "SessionStoreReachable";
 /// Condition type: everything above that blocks logins is fine.
 pub const READY: &str = "Ready";
 

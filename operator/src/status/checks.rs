@@ -12,10 +12,11 @@ use super::discovery_document::Discovery;
 use super::issuer::issuer_security;
 use super::reason::Reason;
 use crate::crd::OidcSettingsSpec;
+use crate::store_probe::StoreProblem;
 
 pub use super::check::{
     CLAIMS_ADVERTISED, Check, ISSUER_SECURE, PROVIDER_COMPATIBLE, PROVIDER_REACHABLE, READY,
-    SECRETS_RESOLVED, SPEC_VALID,
+    SECRETS_RESOLVED, SESSION_STORE_REACHABLE, SPEC_VALID,
 };
 pub use super::issuer::expected_issuer;
 
@@ -98,6 +99,31 @@ pub fn checks(
     out
 }
 
+/// The session store's check, when the spec names a store and its
+/// credentials could be read.
+pub fn store_check(probed: &Result<(), StoreProblem>) -> Check {
+    match probed {
+        Ok(()) => Check::new(
+            SESSION_STORE_REACHABLE,
+            Some(true),
+            Reason::StoreReachable,
+            "the session store answered with the referenced credentials",
+        ),
+        Err(problem @ StoreProblem::Refused(_)) => Check::new(
+            SESSION_STORE_REACHABLE,
+            Some(false),
+            Reason::StoreCredentialsRefused,
+            format!("{problem} (spec.sessionStore.redis.passwordSecretRef, usernameSecretRef)"),
+        ),
+        Err(problem @ StoreProblem::Unreachable { .. }) => Check::new(
+            SESSION_STORE_REACHABLE,
+            Some(false),
+            Reason::StoreUnreachable,
+            format!("{problem} (spec.sessionStore.redis.url)"),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +198,29 @@ mod tests {
             "{}",
             check.message
         );
+    }
+
+    #[test]
+    fn a_store_problem_blocks_ready_and_names_the_field() {
+        let refused = store_check(&Err(StoreProblem::Refused("WRONGPASS".into())));
+        assert_eq!(refused.reason, Reason::StoreCredentialsRefused);
+        assert!(refused.blocking);
+        assert!(
+            refused.message.contains("passwordSecretRef"),
+            "{}",
+            refused.message
+        );
+        let away = store_check(&Err(StoreProblem::Unreachable {
+            url: "redis://redis:6379".into(),
+            reason: "connection refused".into(),
+        }));
+        assert_eq!(away.reason, Reason::StoreUnreachable);
+        assert!(
+            away.message.contains("spec.sessionStore.redis.url"),
+            "{}",
+            away.message
+        );
+        assert_eq!(store_check(&Ok(())).passed, Some(true));
     }
 
     #[test]

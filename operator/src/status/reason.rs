@@ -44,6 +44,12 @@ pub enum Reason {
     ClaimNotAdvertised,
     /// The sidecar's ConfigMap and Secret are up to date.
     Reconciled,
+    /// The session store answered with the referenced credentials.
+    StoreReachable,
+    /// The session store refused the referenced credentials.
+    StoreCredentialsRefused,
+    /// The session store could not be reached.
+    StoreUnreachable,
 }
 
 impl Reason {
@@ -69,6 +75,9 @@ impl Reason {
             Reason::ClaimsListed => "ClaimsListed",
             Reason::ClaimNotAdvertised => "ClaimNotAdvertised",
             Reason::Reconciled => "Reconciled",
+            Reason::StoreReachable => "StoreReachable",
+            Reason::StoreCredentialsRefused => "StoreCredentialsRefused",
+            Reason::StoreUnreachable => "StoreUnreachable",
         }
     }
 }

@@ -1,0 +1,90 @@
+//! Whether the session store an `OidcSettings` names answers, with the
+//! credentials it references: the operator tries what each sidecar will,
+//! so a wrong password or an address nobody can reach is named in the
+//! status before every replica reports it in its own logs.
+
+use crate::names::{STORE_CA_KEY, STORE_PASSWORD_KEY, STORE_USERNAME_KEY};
+use portcullis_contract::session_store::SessionStoreConfig;
+use redis::{Client, ErrorKind, IntoConnectionInfo, TlsCertificates};
+use std::time::Duration;
+
+/// How long the probe waits for the store.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Why the store did not answer as the sidecars need.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StoreProblem {
+    /// The server refused the username or password.
+    #[error("the session store refused the credentials: {0}")]
+    Refused(String),
+    /// Nothing answered in time, or the connection failed.
+    #[error("the session store at {url} cannot be reached: {reason}")]
+    Unreachable {
+        /// The URL tried (it holds no password).
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+}
+
+/// Connects to the store of `config` with the referenced `files` (by
+/// generated Secret key) and sends `PING`.
+pub async fn probe(
+    config: &SessionStoreConfig,
+    files: &[(&str, String)],
+) -> Result<(), StoreProblem> {
+    let url = config.redis.url.clone();
+    let unreachable = |reason: String| StoreProblem::Unreachable {
+        url: url.clone(),
+        reason,
+    };
+    let file = |key: &str| {
+        files
+            .iter()
+            .find(|(name, _)| *name == key)
+            .map(|(_, value)| value.trim().to_owned())
+    };
+    let info = url
+        .as_str()
+        .into_connection_info()
+        .map_err(|error| unreachable(error.to_string()))?;
+    let mut redis = info.redis_settings().clone();
+    if let Some(username) = file(STORE_USERNAME_KEY) {
+        redis = redis.set_username(username);
+    }
+    if let Some(password) = file(STORE_PASSWORD_KEY) {
+        redis = redis.set_password(password);
+    }
+    let info = info.set_redis_settings(redis);
+    let client = match file(STORE_CA_KEY) {
+        Some(pem) => Client::build_with_tls(
+            info,
+            TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.into_bytes()),
+            },
+        ),
+        None => Client::open(info),
+    }
+    .map_err(|error| unreachable(error.to_string()))?;
+    let ping = async {
+        let mut connection = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await
+    };
+    match tokio::time::timeout(PROBE_TIMEOUT, ping).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) if is_refusal(&error) => Err(StoreProblem::Refused(error.to_string())),
+        Ok(Err(error)) => Err(unreachable(error.to_string())),
+        Err(_) => Err(unreachable(format!("no answer within {PROBE_TIMEOUT:?}"))),
+    }
+}
+
+/// Whether `error` is the server refusing who we are.
+fn is_refusal(error: &redis::RedisError) -> bool {
+    matches!(error.kind(), ErrorKind::AuthenticationFailed)
+        || error
+            .code()
+            .is_some_and(|code| code == "NOAUTH" || code == "WRONGPASS" || code == "NOPERM")
+}
