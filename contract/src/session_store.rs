@@ -33,12 +33,19 @@ pub struct SessionStoreConfig {
     pub max_staleness_seconds: u64,
 }
 
-/// A Redis server and how to log in to it.
+/// A Redis server (one address, or a primary found through Sentinel) and
+/// how to log in to it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RedisStoreConfig {
     /// `redis://host:port/db`, or `rediss://` for TLS; no password in it.
+    /// Either this or `sentinel`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub url: String,
+    /// Sentinels that name the current primary; the sidecar follows a
+    /// failover. Either this or `url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentinel: Option<SentinelConfig>,
     /// File holding the ACL username, if the server has users.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username_file: Option<PathBuf>,
@@ -53,6 +60,19 @@ pub struct RedisStoreConfig {
     pub key_prefix: String,
 }
 
+/// Sentinels, and the name they know the primary by.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SentinelConfig {
+    /// The name the Sentinels monitor the primary under (`mymaster`).
+    pub master_name: String,
+    /// `host:port` of each Sentinel (26379 is Sentinel's port).
+    pub addresses: Vec<String>,
+}
+
+/// Sentinels listed at most.
+pub const MAX_SENTINELS: usize = 16;
+
 fn default_max_staleness() -> u64 {
     DEFAULT_MAX_STALENESS_SECONDS
 }
@@ -60,17 +80,34 @@ fn default_max_staleness() -> u64 {
 /// Checks the section; problems name the field as written in the file.
 pub fn check(problems: &mut Problems, config: &SessionStoreConfig) {
     let redis = &config.redis;
-    let tls = match Url::parse(&redis.url) {
-        Err(error) => {
-            problems.push("session.store.redis.url", format!("is not a URL: {error}"));
+    let tls = match (redis.url.is_empty(), &redis.sentinel) {
+        (true, None) => {
+            problems.push("session.store.redis.url", "is required (or `sentinel`)");
             None
         }
-        Ok(url) => check_url(problems, &url),
+        (false, Some(_)) => {
+            problems.push(
+                "session.store.redis.sentinel",
+                "cannot go with `url`: name the server one way",
+            );
+            None
+        }
+        (true, Some(sentinel)) => {
+            check_sentinel(problems, sentinel);
+            Some(false)
+        }
+        (false, None) => match Url::parse(&redis.url) {
+            Err(error) => {
+                problems.push("session.store.redis.url", format!("is not a URL: {error}"));
+                None
+            }
+            Ok(url) => check_url(problems, &url),
+        },
     };
     if redis.ca_file.is_some() && tls == Some(false) {
         problems.push(
             "session.store.redis.caFile",
-            "needs a `rediss://` URL: a CA is only used with TLS",
+            "needs a `rediss://` URL: a CA is only used with TLS (not yet through Sentinel)",
         );
     }
     for (field, file) in [
@@ -125,6 +162,50 @@ fn check_url(problems: &mut Problems, url: &Url) -> Option<bool> {
     Some(tls)
 }
 
+/// Checks the Sentinels' master name and addresses.
+fn check_sentinel(problems: &mut Problems, sentinel: &SentinelConfig) {
+    let name = &sentinel.master_name;
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-_.".contains(&byte))
+    {
+        problems.push(
+            "session.store.redis.sentinel.masterName",
+            "must be 1 to 64 letters, digits, `-`, `_` or `.`",
+        );
+    }
+    if sentinel.addresses.is_empty() || sentinel.addresses.len() > MAX_SENTINELS {
+        problems.push(
+            "session.store.redis.sentinel.addresses",
+            format!("must list 1 to {MAX_SENTINELS} Sentinels"),
+        );
+    }
+    for (index, address) in sentinel.addresses.iter().enumerate() {
+        if !is_host_and_port(address) {
+            problems.push(
+                &format!("session.store.redis.sentinel.addresses[{index}]"),
+                "must be host:port",
+            );
+        }
+    }
+}
+
+/// Whether `address` is exactly a host and a port.
+fn is_host_and_port(address: &str) -> bool {
+    let Ok(url) = Url::parse(&format!("redis://{address}")) else {
+        return false;
+    };
+    url.host_str().is_some_and(|host| !host.is_empty())
+        && url.port().is_some()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.path().is_empty()
+        && url.query().is_none()
+        && url.fragment().is_none()
+}
+
 /// Why `prefix` cannot start the store's keys, if it cannot.
 pub fn check_key_prefix(prefix: &str) -> Result<(), String> {
     if prefix.is_empty() {
@@ -147,6 +228,7 @@ mod tests {
         SessionStoreConfig {
             redis: RedisStoreConfig {
                 url: url.into(),
+                sentinel: None,
                 username_file: None,
                 password_file: None,
                 ca_file: None,
@@ -211,6 +293,49 @@ mod tests {
                 problems.one_line()
             );
         }
+    }
+
+    #[test]
+    fn sentinels_or_a_url_and_never_both() {
+        let mut config = store("", "p:");
+        assert!(problems_of(&config).mentions("session.store.redis.url"));
+        config.redis.sentinel = Some(SentinelConfig {
+            master_name: "mymaster".into(),
+            addresses: vec!["sentinel-0.cache:26379".into(), "10.0.0.7:26379".into()],
+        });
+        assert!(
+            problems_of(&config).is_empty(),
+            "{}",
+            problems_of(&config).one_line()
+        );
+        config.redis.url = "redis://redis:6379".into();
+        assert!(problems_of(&config).mentions("session.store.redis.sentinel"));
+        config.redis.url.clear();
+        for (bad, field) in [
+            (
+                vec!["sentinel:26379/0".to_owned()],
+                "session.store.redis.sentinel.addresses[0]",
+            ),
+            (
+                vec!["no-port".to_owned()],
+                "session.store.redis.sentinel.addresses[0]",
+            ),
+            (
+                vec!["u:p@s:26379".to_owned()],
+                "session.store.redis.sentinel.addresses[0]",
+            ),
+            (Vec::new(), "session.store.redis.sentinel.addresses"),
+        ] {
+            if let Some(sentinel) = &mut config.redis.sentinel {
+                sentinel.addresses = bad;
+            }
+            assert!(problems_of(&config).mentions(field), "{field}");
+        }
+        if let Some(sentinel) = &mut config.redis.sentinel {
+            sentinel.addresses = vec!["s:26379".into()];
+            sentinel.master_name = "my master".into();
+        }
+        assert!(problems_of(&config).mentions("session.store.redis.sentinel.masterName"));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::crd::SecretKeyRef;
 use crate::names::{STORE_CA_KEY, STORE_PASSWORD_KEY, STORE_USERNAME_KEY, secret_path};
 use kube::KubeSchema;
 use portcullis_contract::session_store::{
-    DEFAULT_MAX_STALENESS_SECONDS, RedisStoreConfig, SessionStoreConfig,
+    DEFAULT_MAX_STALENESS_SECONDS, RedisStoreConfig, SentinelConfig, SessionStoreConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -30,15 +30,22 @@ pub struct SessionStoreSpec {
     pub max_staleness_seconds: Option<i64>,
 }
 
-/// A Redis server and the Secrets that log in to it.
+/// A Redis server (one address, or the primary Sentinels name) and the
+/// Secrets that log in to it.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.url) != has(self.sentinel)")
+    .message("name the server by url or by sentinel, one of the two"))]
 pub struct RedisStoreSpec {
     /// `redis://host:port/db`, or `rediss://` for TLS; no password in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self.matches('^rediss?://[^@/?#]+(/[0-9]*)?$')")
         .message("must be redis://host:port/db or rediss://host:port/db, without a password"))]
     #[schemars(length(min = 1, max = 2048))]
-    pub url: String,
+    pub url: Option<String>,
+    /// Sentinels that name the current primary (the sidecars follow a failover).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentinel: Option<SentinelSpec>,
     /// The ACL username, if the server has users.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username_secret_ref: Option<SecretKeyRef>,
@@ -56,6 +63,18 @@ pub struct RedisStoreSpec {
     pub key_prefix: Option<String>,
 }
 
+/// Sentinels, and the name they know the primary by.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SentinelSpec {
+    /// The name the Sentinels monitor the primary under.
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z0-9._-]+$"))]
+    pub master_name: String,
+    /// `host:port` of each Sentinel, e.g. `redis-sentinel.cache.svc:26379`.
+    #[schemars(length(min = 1, max = 16), inner(length(min = 3, max = 512)))]
+    pub addresses: Vec<String>,
+}
+
 impl SessionStoreSpec {
     /// The config file's section for the `OidcSettings` `namespace/name`.
     pub fn to_config(&self, namespace: &str, name: &str) -> SessionStoreConfig {
@@ -65,7 +84,11 @@ impl SessionStoreSpec {
         };
         SessionStoreConfig {
             redis: RedisStoreConfig {
-                url: redis.url.clone(),
+                url: redis.url.clone().unwrap_or_default(),
+                sentinel: redis.sentinel.as_ref().map(|sentinel| SentinelConfig {
+                    master_name: sentinel.master_name.clone(),
+                    addresses: sentinel.addresses.clone(),
+                }),
                 username_file: file(&redis.username_secret_ref, STORE_USERNAME_KEY),
                 password_file: file(&redis.password_secret_ref, STORE_PASSWORD_KEY),
                 ca_file: file(&redis.ca_secret_ref, STORE_CA_KEY),
@@ -138,6 +161,20 @@ mod tests {
             .map(|(field, ..)| field)
             .collect();
         assert_eq!(fields, ["sessionStore.redis.passwordSecretRef"]);
+    }
+
+    #[test]
+    fn sentinels_render_in_place_of_a_url() {
+        let store = spec(
+            "redis:\n  sentinel: {masterName: mymaster, addresses: ['sentinel.cache:26379']}\n",
+        );
+        let config = store.to_config("media", "books");
+        assert_eq!(config.redis.url, "");
+        let sentinel = config.redis.sentinel.as_ref().expect("sentinels");
+        assert_eq!(sentinel.master_name, "mymaster");
+        let mut problems = portcullis_contract::problems::Problems::default();
+        portcullis_contract::session_store::check(&mut problems, &config);
+        assert!(problems.is_empty(), "{}", problems.one_line());
     }
 
     #[test]

@@ -5,7 +5,8 @@
 
 use crate::names::{STORE_CA_KEY, STORE_PASSWORD_KEY, STORE_USERNAME_KEY};
 use portcullis_contract::session_store::SessionStoreConfig;
-use redis::{Client, ErrorKind, IntoConnectionInfo, TlsCertificates};
+use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
+use redis::{Client, ErrorKind, IntoConnectionInfo, RedisConnectionInfo, TlsCertificates};
 use std::time::Duration;
 
 /// How long the probe waits for the store.
@@ -33,7 +34,14 @@ pub async fn probe(
     config: &SessionStoreConfig,
     files: &[(&str, String)],
 ) -> Result<(), StoreProblem> {
-    let url = config.redis.url.clone();
+    let url = match &config.redis.sentinel {
+        Some(sentinel) => format!(
+            "the primary `{}` of Sentinels {}",
+            sentinel.master_name,
+            sentinel.addresses.join(", ")
+        ),
+        None => config.redis.url.clone(),
+    };
     let unreachable = |reason: String| StoreProblem::Unreachable {
         url: url.clone(),
         reason,
@@ -44,29 +52,67 @@ pub async fn probe(
             .find(|(name, _)| *name == key)
             .map(|(_, value)| value.trim().to_owned())
     };
-    let info = url
-        .as_str()
-        .into_connection_info()
-        .map_err(|error| unreachable(error.to_string()))?;
-    let mut redis = info.redis_settings().clone();
-    if let Some(username) = file(STORE_USERNAME_KEY) {
-        redis = redis.set_username(username);
-    }
-    if let Some(password) = file(STORE_PASSWORD_KEY) {
-        redis = redis.set_password(password);
-    }
-    let info = info.set_redis_settings(redis);
-    let client = match file(STORE_CA_KEY) {
-        Some(pem) => Client::build_with_tls(
-            info,
-            TlsCertificates {
-                client_tls: None,
-                root_cert: Some(pem.into_bytes()),
-            },
-        ),
-        None => Client::open(info),
-    }
-    .map_err(|error| unreachable(error.to_string()))?;
+    let username = file(STORE_USERNAME_KEY);
+    let password = file(STORE_PASSWORD_KEY);
+    let credentials = |mut redis: RedisConnectionInfo| {
+        if let Some(username) = &username {
+            redis = redis.set_username(username);
+        }
+        if let Some(password) = &password {
+            redis = redis.set_password(password);
+        }
+        redis
+    };
+    let client = match &config.redis.sentinel {
+        Some(sentinel) => {
+            let node = SentinelNodeConnectionInfo::default()
+                .set_redis_connection_info(credentials(RedisConnectionInfo::default()));
+            let addresses: Vec<String> = sentinel
+                .addresses
+                .iter()
+                .map(|address| format!("redis://{address}"))
+                .collect();
+            let asked = async {
+                SentinelClient::build(
+                    addresses,
+                    sentinel.master_name.as_str(),
+                    Some(node),
+                    SentinelServerType::Master,
+                )?
+                .async_get_client()
+                .await
+            };
+            match tokio::time::timeout(PROBE_TIMEOUT, asked).await {
+                Ok(Ok(client)) => client,
+                Ok(Err(error)) => return Err(unreachable(error.to_string())),
+                Err(_) => {
+                    return Err(unreachable(format!(
+                        "no Sentinel answered within {PROBE_TIMEOUT:?}"
+                    )));
+                }
+            }
+        }
+        None => {
+            let info = url
+                .as_str()
+                .into_connection_info()
+                .map_err(|error| unreachable(error.to_string()))?;
+            let info = info
+                .clone()
+                .set_redis_settings(credentials(info.redis_settings().clone()));
+            match file(STORE_CA_KEY) {
+                Some(pem) => Client::build_with_tls(
+                    info,
+                    TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(pem.into_bytes()),
+                    },
+                ),
+                None => Client::open(info),
+            }
+            .map_err(|error| unreachable(error.to_string()))?
+        }
+    };
     let ping = async {
         let mut connection = client.get_multiplexed_async_connection().await?;
         redis::cmd("PING")

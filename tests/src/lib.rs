@@ -24,7 +24,9 @@
 //! - [`role_login`]: one sign-in per role through a real provider, checking
 //!   the identity the app receives.
 //! - [`redis::Redis`]: a real `redis-server` for the session store, with
-//!   its faults (paused, restarted empty, a password).
+//!   its faults (paused, restarted empty, a password, TLS);
+//!   [`redis_sentinel::SentinelSet`]: a primary, a replica and a Sentinel
+//!   that fails over.
 //! - [`tools`]: the cache of tools `make test` builds or fetches.
 //! - [`process`]: helper processes started within a bound, and reapers
 //!   for what a test process leaves; [`poll`]: polling until a check holds.
@@ -44,6 +46,7 @@ pub mod kube;
 pub mod poll;
 pub mod process;
 pub mod redis;
+pub mod redis_sentinel;
 pub mod role_login;
 pub mod sidecar;
 pub mod stack;

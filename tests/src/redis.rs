@@ -49,7 +49,7 @@ impl Redis {
         std::fs::write(dir.path().join("server.pem"), &material.cert_pem)?;
         std::fs::write(dir.path().join("server.key"), &material.key_pem)?;
         let port = free_port();
-        let child = spawn(port, None, dir.path(), true).await?;
+        let child = spawn(port, None, dir.path(), true, &[]).await?;
         Ok(Self {
             child,
             port,
@@ -59,9 +59,33 @@ impl Redis {
         })
     }
 
+    /// A replica of the server on `primary_port`, for a Sentinel to promote.
+    pub async fn start_replica_of(primary_port: u16) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let port = free_port();
+        let replica_of = [
+            "--replicaof".to_owned(),
+            "127.0.0.1".to_owned(),
+            primary_port.to_string(),
+        ];
+        let child = spawn(port, None, dir.path(), false, &replica_of).await?;
+        Ok(Self {
+            child,
+            port,
+            password: None,
+            tls_ca: None,
+            dir,
+        })
+    }
+
+    /// The port it listens on at 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     async fn start_on(port: u16, password: Option<String>) -> Result<Self> {
         let dir = tempfile::tempdir()?;
-        let child = spawn(port, password.as_deref(), dir.path(), false).await?;
+        let child = spawn(port, password.as_deref(), dir.path(), false, &[]).await?;
         Ok(Self {
             child,
             port,
@@ -91,6 +115,7 @@ impl Redis {
         SessionStoreConfig {
             redis: RedisStoreConfig {
                 url: self.url(),
+                sentinel: None,
                 username_file: None,
                 password_file: None,
                 ca_file: None,
@@ -115,26 +140,21 @@ impl Redis {
     pub async fn restart_empty(&mut self) -> Result<()> {
         self.child.kill().await?;
         let tls = self.tls_ca.is_some();
-        self.child = spawn(self.port, self.password.as_deref(), self.dir.path(), tls).await?;
+        self.child = spawn(
+            self.port,
+            self.password.as_deref(),
+            self.dir.path(),
+            tls,
+            &[],
+        )
+        .await?;
         Ok(())
     }
 
     /// Runs one command and returns the raw reply (RESP), for checks of what
     /// the server holds.
     pub async fn command(&self, args: &[&str]) -> Result<String> {
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
-        let mut request = String::new();
-        if let Some(password) = &self.password {
-            request.push_str(&resp(&["AUTH", password]));
-        }
-        request.push_str(&resp(args));
-        request.push_str(&resp(&["QUIT"]));
-        stream.write_all(request.as_bytes()).await?;
-        let mut reply = String::new();
-        tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut reply))
-            .await
-            .context("the server answered within 5 s")??;
-        Ok(reply)
+        command_at(self.port, self.password.as_deref(), args).await
     }
 
     fn signal(&self, signal: &str) -> Result<()> {
@@ -146,6 +166,24 @@ impl Redis {
         anyhow::ensure!(status.success(), "kill -{signal} {pid}: {status}");
         Ok(())
     }
+}
+
+/// Runs one command at the server on `port` (logging in with `password`
+/// first) and returns the raw reply (RESP).
+pub async fn command_at(port: u16, password: Option<&str>, args: &[&str]) -> Result<String> {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    let mut request = String::new();
+    if let Some(password) = password {
+        request.push_str(&resp(&["AUTH", password]));
+    }
+    request.push_str(&resp(args));
+    request.push_str(&resp(&["QUIT"]));
+    stream.write_all(request.as_bytes()).await?;
+    let mut reply = String::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut reply))
+        .await
+        .context("the server answered within 5 s")??;
+    Ok(reply)
 }
 
 /// `args` as one RESP array of bulk strings.
@@ -162,8 +200,10 @@ async fn spawn(
     password: Option<&str>,
     dir: &std::path::Path,
     tls: bool,
+    extra: &[String],
 ) -> Result<Child> {
     let mut command = Command::new("redis-server");
+    command.args(extra);
     if tls {
         command
             .args(["--port", "0", "--tls-port", &port.to_string()])

@@ -19,7 +19,7 @@ use portcullis_operator::crd_access::{
     AccessLevel, AccessRuleSpec, AuthorizationSpec, BearerTokensSpec,
 };
 use portcullis_operator::crd_identity::SignedIdentitySpec;
-use portcullis_operator::crd_store::{RedisStoreSpec, SessionStoreSpec};
+use portcullis_operator::crd_store::{RedisStoreSpec, SentinelSpec, SessionStoreSpec};
 use portcullis_operator::desired::config::sidecar_config;
 use portcullis_operator::spec_fields::{in_spec_terms, referenced_value, spec_field};
 use portcullis_sidecar::config::Settings;
@@ -165,6 +165,14 @@ fn rows() -> Vec<Row> {
             set: |c, v| c.spec.session_store = Some(store(v, None)),
         },
         Row {
+            field: "session.store.redis.sentinel.masterName",
+            set: |c, v| c.spec.session_store = Some(sentinels(v, "sentinel:26379")),
+        },
+        Row {
+            field: "session.store.redis.sentinel.addresses",
+            set: |c, v| c.spec.session_store = Some(sentinels("mymaster", v)),
+        },
+        Row {
             field: "session.store.redis.keyPrefix",
             set: |c, v| c.spec.session_store = Some(store("redis://redis:6379", Some(v))),
         },
@@ -246,7 +254,8 @@ const OPERATOR_WRITTEN: [&str; 14] = [
 fn store(url: &str, prefix: Option<&str>) -> SessionStoreSpec {
     SessionStoreSpec {
         redis: RedisStoreSpec {
-            url: url.into(),
+            url: Some(url.into()),
+            sentinel: None,
             username_secret_ref: None,
             password_secret_ref: None,
             ca_secret_ref: None,
@@ -254,6 +263,17 @@ fn store(url: &str, prefix: Option<&str>) -> SessionStoreSpec {
         },
         max_staleness_seconds: None,
     }
+}
+
+/// A session store found through one Sentinel at `address`.
+fn sentinels(master_name: &str, address: &str) -> SessionStoreSpec {
+    let mut spec = store("", None);
+    spec.redis.url = None;
+    spec.redis.sentinel = Some(SentinelSpec {
+        master_name: master_name.into(),
+        addresses: vec![address.into()],
+    });
+    spec
 }
 
 fn groups(admin: Vec<String>, trusted: Vec<String>) -> RoleGroupsSpec {
@@ -444,6 +464,12 @@ fn the_table_covers_every_field_of_the_config_file() {
     with_store.redis.password_secret_ref = Some(secret("password"));
     with_store.redis.ca_secret_ref = Some(secret("ca"));
     full.session.store = Some(with_store.to_config("media", "books"));
+    if let Some(store) = &mut full.session.store {
+        store.redis.sentinel = sentinels("mymaster", "sentinel:26379")
+            .to_config("media", "books")
+            .redis
+            .sentinel;
+    }
     let mut fields = BTreeSet::new();
     leaves(
         &serde_json::to_value(&full).expect("serializes"),

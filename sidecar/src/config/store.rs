@@ -5,7 +5,7 @@
 use super::problems::Problems;
 use super::secret::Secret;
 use super::secret_files::secret_file;
-use portcullis_contract::session_store::SessionStoreConfig;
+use portcullis_contract::session_store::{SentinelConfig, SessionStoreConfig};
 use std::io;
 use std::path::Path;
 use std::time::Duration;
@@ -13,8 +13,10 @@ use std::time::Duration;
 /// Where the replicas share their state, ready to connect.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoreSettings {
-    /// The server's URL, without credentials.
+    /// The server's URL, without credentials (empty with `sentinel`).
     pub url: String,
+    /// The Sentinels that name the primary, instead of `url`.
+    pub sentinel: Option<SentinelConfig>,
     /// The ACL username, if any.
     pub username: Option<Secret>,
     /// The password, if any.
@@ -51,6 +53,7 @@ pub(super) fn store_settings(
         .map(|pem| pem.expose().to_owned());
     StoreSettings {
         url: redis.url.clone(),
+        sentinel: redis.sentinel.clone(),
         username,
         password,
         ca_pem,

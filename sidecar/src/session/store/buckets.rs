@@ -91,7 +91,7 @@ impl SessionStore {
                 .arg(bucket.burst)
                 .arg(bucket.seconds_per_attempt);
         }
-        let mut writer = link.writer.clone();
+        let mut writer = link.connection()?.writer.clone();
         let answer: String =
             match tokio::time::timeout(STORE_TIMEOUT, invocation.invoke_async(&mut writer)).await {
                 Ok(answer) => answer?,
@@ -109,7 +109,7 @@ impl SessionStore {
     /// replica (an enrolment code enrols one browser only).
     pub async fn first_use(&self, name: &str) -> RedisResult<bool> {
         let link = self.link();
-        let mut writer = link.writer.clone();
+        let mut writer = link.connection()?.writer.clone();
         let mut command = redis::cmd("SET");
         command
             .arg(format!("{}{name}", link.settings.key_prefix))

@@ -10,8 +10,9 @@
 //! pause that grows to a few seconds, and at once on new settings (a
 //! rotated password); no restart is ever needed.
 
+use super::connection::{Connection, Link};
 use super::wire::Revocation;
-use super::{Link, RevokedSessions, STORE_TIMEOUT, SessionStore};
+use super::{RevokedSessions, STORE_TIMEOUT, SessionStore};
 use futures_util::StreamExt;
 use redis::RedisResult;
 use std::sync::Arc;
@@ -38,6 +39,7 @@ pub async fn keep_in_sync(store: Arc<SessionStore>, revoked: Arc<RevokedSessions
         let confirmed_before = store.last_confirmed();
         tokio::select! {
             error = follow(&store, &link, &revoked) => {
+                link.forget_primary();
                 store.mark_unreachable(&error.to_string());
                 if store.last_confirmed() != confirmed_before {
                     backoff = MIN_BACKOFF;
@@ -66,7 +68,8 @@ async fn follow_until_error(
     link: &Link,
     revoked: &RevokedSessions,
 ) -> RedisResult<std::convert::Infallible> {
-    let mut subscription = within(link.client.get_async_pubsub()).await?;
+    let connection = within(link.connect()).await?;
+    let mut subscription = within(connection.client.get_async_pubsub()).await?;
     within(subscription.subscribe(&link.names.channel)).await?;
     let (mut sink, mut messages) = subscription.split();
     within(store.write_pending(unix_now())).await?;
@@ -88,11 +91,28 @@ async fn follow_until_error(
                 }
             }
             _ = reload.tick() => {
-                within(sink.ping::<String>()).await?;
+                within(sink.ping::<redis::Value>()).await?;
+                if link.follows_sentinels() {
+                    within(still_primary(&connection)).await?;
+                }
                 within(store.write_pending(unix_now())).await?;
                 load_all(store, revoked).await?;
             }
         }
+    }
+}
+
+/// Fails once the server is no longer the primary (a failover made it a
+/// replica): writes would be refused there.
+async fn still_primary(connection: &Connection) -> RedisResult<()> {
+    let mut writer = connection.writer.clone();
+    let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut writer).await?;
+    match role.first() {
+        Some(redis::Value::BulkString(name)) if name.as_slice() == b"master" => Ok(()),
+        _ => Err(redis::RedisError::from(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "the session store's server is no longer the primary",
+        ))),
     }
 }
 

@@ -16,23 +16,23 @@
 //! is cleared. A replica that never loaded the list treats it as stale.
 
 pub mod buckets;
+mod connection;
 pub mod link;
 pub mod wire;
 
 use crate::config::store::StoreSettings;
 use arc_swap::ArcSwap;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, IntoConnectionInfo, RedisResult, TlsCertificates};
+use connection::Link;
+use redis::RedisResult;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
-use wire::{Revocation, StoreNames};
+use wire::Revocation;
+
+pub use connection::STORE_TIMEOUT;
 
 pub use crate::session::revoked::RevokedSessions;
-
-/// How long one write or read may take before the store counts as away.
-pub const STORE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Log outs kept for writing while the store is away, at most.
 const MAX_PENDING: usize = 10_000;
@@ -56,46 +56,6 @@ pub struct SessionStore {
     /// Whether the store answered last time: a change is logged once.
     reachable: AtomicBool,
     pending: Mutex<Vec<Revocation>>,
-}
-
-/// The connection to the store for one set of settings: a reload with a
-/// new password, address or prefix makes a new one.
-pub(crate) struct Link {
-    settings: StoreSettings,
-    client: Client,
-    writer: ConnectionManager,
-    names: StoreNames,
-}
-
-impl Link {
-    fn new(settings: &StoreSettings) -> Result<Self, StoreSetupError> {
-        let info = settings.url.as_str().into_connection_info()?;
-        let mut redis = info.redis_settings().clone();
-        if let Some(username) = &settings.username {
-            redis = redis.set_username(username.expose());
-        }
-        if let Some(password) = &settings.password {
-            redis = redis.set_password(password.expose());
-        }
-        let info = info.set_redis_settings(redis);
-        let client = match &settings.ca_pem {
-            Some(pem) => Client::build_with_tls(
-                info,
-                TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(pem.as_bytes().to_vec()),
-                },
-            )?,
-            None => Client::open(info)?,
-        };
-        let writer = client.get_connection_manager_lazy(manager_config())?;
-        Ok(Self {
-            settings: settings.clone(),
-            client,
-            writer,
-            names: StoreNames::under(&settings.key_prefix),
-        })
-    }
 }
 
 impl SessionStore {
@@ -177,7 +137,7 @@ impl SessionStore {
 
     async fn write(&self, revocation: &Revocation, now: u64) -> RedisResult<()> {
         let link = self.link();
-        let mut writer = link.writer.clone();
+        let mut writer = link.connection()?.writer.clone();
         let key = &link.names.revoked;
         redis::pipe()
             .atomic()
@@ -217,7 +177,7 @@ impl SessionStore {
             return Ok(());
         }
         let link = self.link();
-        let mut writer = link.writer.clone();
+        let mut writer = link.connection()?.writer.clone();
         let mut add = redis::cmd("ZADD");
         add.arg(&link.names.revoked);
         for (digest, expires_at) in local {
@@ -245,7 +205,7 @@ impl SessionStore {
     /// Every log out the store holds that has not expired at `now`.
     async fn load(&self, now: u64) -> RedisResult<Vec<Revocation>> {
         let link = self.link();
-        let mut writer = link.writer.clone();
+        let mut writer = link.connection()?.writer.clone();
         let members: Vec<(String, f64)> = redis::cmd("ZRANGEBYSCORE")
             .arg(&link.names.revoked)
             .arg(now)
@@ -318,14 +278,4 @@ impl SessionStore {
     fn elapsed_ms(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
-}
-
-/// Connections to the store answer within [`STORE_TIMEOUT`] and reconnect
-/// by themselves, a few quick tries at a time.
-fn manager_config() -> ConnectionManagerConfig {
-    ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(STORE_TIMEOUT))
-        .set_response_timeout(Some(STORE_TIMEOUT))
-        .set_number_of_retries(1)
-        .set_max_delay(Duration::from_millis(500))
 }
