@@ -158,7 +158,7 @@ bench: bench-proxy bench-operator
 
 # A release build, then oauth2-proxy and wrk are installed when missing; about
 # three minutes.
-bench-proxy: $(IDP_DEPS)
+bench-proxy: $(IDP_DEPS) store-deps
 	$(CARGO) build --release --workspace --bins
 	BENCH_BIN_DIR=$${CARGO_TARGET_DIR:-target}/release bench/run.py
 

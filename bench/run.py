@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: the echo app alone, behind nginx (a plain reverse proxy, no login),
-behind the Portcullis sidecar, and behind oauth2-proxy.
+behind the Portcullis sidecar (cookie-only, and with a session store on a local
+redis-server), and behind oauth2-proxy.
 
 Starts the test identity provider, the echo app, nginx, the sidecar and
 oauth2-proxy on free 127.0.0.1 ports, logs in to each proxy through the real code flow, then
@@ -33,6 +34,7 @@ import platform
 import secrets
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -60,8 +62,8 @@ WRK_THREADS = 2
 RATE = int(os.environ.get("BENCH_RATE", "4000"))
 RATE_CONNECTIONS = 64
 BIN_DIR = Path(os.environ.get("BENCH_BIN_DIR", ROOT / "target" / "release"))
-TARGETS = ["direct", "nginx", "sidecar", "oauth2-proxy"]
-PROXIES = ["nginx", "sidecar", "oauth2-proxy"]
+TARGETS = ["direct", "nginx", "sidecar", "sidecar+store", "oauth2-proxy"]
+PROXIES = ["nginx", "sidecar", "sidecar+store", "oauth2-proxy"]
 # nginx's worker processes: as many as the sidecar's runtime threads on the bench machine.
 NGINX_WORKERS = 2
 TIMEOUT = int(
@@ -167,6 +169,9 @@ class Stack:
     sidecar_admin_port: int = 0
     o2p_port: int = 0
     nginx_port: int = 0
+    store_port: int = 0
+    store_admin_port: int = 0
+    redis_port: int = 0
     procs: dict = field(default_factory=dict)
     oauth2_proxy_bin: str = ""
     nginx_bin: str = ""
@@ -219,7 +224,8 @@ def sidecar_files() -> dict:
     return files
 
 
-def write_sidecar_config(stack: Stack, name: str, port: int, admin_port: int, files: dict) -> Path:
+def write_sidecar_config(stack: Stack, name: str, port: int, admin_port: int, files: dict,
+                         store: str = "") -> Path:
     config = WORK / f"{name}.yaml"
     config.write_text(
         f"""listen: 127.0.0.1:{port}
@@ -235,9 +241,45 @@ oidc:
   groupClaim: groups
 session:
   keyFile: {files['keys']}
-"""
+{store}"""
     )
     return config
+
+
+def start_redis(stack: Stack) -> None:
+    """Debian's redis-server (`make store-deps`), keeping nothing on disk."""
+    if not shutil.which("redis-server"):
+        raise BenchError("redis-server is not installed: run `make store-deps`")
+    stack.redis_port = free_port()
+    proc = spawn("redis", ["redis-server", "--port", str(stack.redis_port), "--bind", "127.0.0.1",
+                           "--save", "", "--appendonly", "no", "--dir", str(WORK)])
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", stack.redis_port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    stack.procs["redis"] = proc
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise BenchError(f"redis-server did not answer: {tail(proc.log_path)}")
+
+
+def start_sidecar_with_store(stack: Stack, files: dict) -> None:
+    """A second sidecar with the same keys (the same cookie opens it) and a session store."""
+    store = f"""  store:
+    redis:
+      url: redis://127.0.0.1:{stack.redis_port}
+      keyPrefix: 'bench:'
+"""
+    config = write_sidecar_config(stack, "sidecar-store", stack.store_port, stack.store_admin_port,
+                                  files, store)
+    proc = spawn("sidecar+store", sidecar_argv(config))
+    loaded = lambda body: (json.loads(body).get("sessionStore") or {}).get("status") == "ok"
+    wait_until_ok(f"http://127.0.0.1:{stack.store_admin_port}/readyz", proc, 15, interval=0.01,
+                  accept=loaded)
+    stack.procs["sidecar+store"] = proc
 
 
 def sidecar_argv(config: Path) -> list[str]:
@@ -432,6 +474,7 @@ def session_cookies(stack: Stack) -> dict[str, str]:
     cookies = {"direct": ""}
     browser, _ = log_in(f"http://127.0.0.1:{stack.sidecar_port}{BENCH_PATH}", "/auth/oidc")
     cookies["sidecar"] = browser.cookie_header(lambda name: name == "portcullis_session")
+    cookies["sidecar+store"] = cookies["sidecar"]
     # nginx checks nothing; it gets the same request as the sidecar, cookie and all.
     cookies["nginx"] = cookies["sidecar"]
     browser, _ = log_in(f"http://127.0.0.1:{stack.o2p_port}{BENCH_PATH}", "/oauth2/callback")
@@ -439,7 +482,7 @@ def session_cookies(stack: Stack) -> dict[str, str]:
         lambda name: name.startswith("_oauth2_proxy") and not name.endswith("_csrf")
     )
     for target, cookie in cookies.items():
-        if target in ("sidecar", "oauth2-proxy") and not cookie:
+        if target in ("sidecar", "sidecar+store", "oauth2-proxy") and not cookie:
             raise BenchError(f"logging in at {target} gave no session cookie")
         check_authenticated(target_url(stack, target), cookie)
     return cookies
@@ -447,7 +490,7 @@ def session_cookies(stack: Stack) -> dict[str, str]:
 
 def target_url(stack: Stack, target: str) -> str:
     port = {"direct": stack.echo_port, "nginx": stack.nginx_port, "sidecar": stack.sidecar_port,
-            "oauth2-proxy": stack.o2p_port}[target]
+            "sidecar+store": stack.store_port, "oauth2-proxy": stack.o2p_port}[target]
     return f"http://127.0.0.1:{port}{BENCH_PATH}"
 
 
@@ -658,8 +701,9 @@ def summarize(runs: list[dict], fixed: list[dict], startup: dict) -> tuple[dict,
     ratios = {}
     for c in CONNECTIONS:
         direct, side, o2p = by[("direct", c)], by[("sidecar", c)], by[("oauth2-proxy", c)]
-        nginx = by[("nginx", c)]
+        nginx, store = by[("nginx", c)], by[("sidecar+store", c)]
         ratios[str(c)] = {
+            "rps_store_over_cookie_only": store["rps"] / side["rps"],
             "rps_sidecar_over_direct": side["rps"] / direct["rps"],
             "rps_sidecar_over_nginx": side["rps"] / nginx["rps"],
             "rps_sidecar_over_oauth2_proxy": side["rps"] / o2p["rps"],
@@ -685,6 +729,13 @@ def summarize(runs: list[dict], fixed: list[dict], startup: dict) -> tuple[dict,
     targets.append({"target": f"sidecar p99 added latency < 0.5 ms at {RATE_CONNECTIONS} connections "
                               f"({RATE:,} req/s)",
                     "value": fmt_us(p99_added), "pass": verdict})
+    if "64" in ratios:
+        r = ratios["64"]["rps_store_over_cookie_only"]
+        targets.append({"target": "session store costs < 5 % req/s at 64 connections",
+                        "value": f"{(1 - r) * 100:+.1f} %", "pass": r >= 0.95})
+    p99_store = added["sidecar+store"]["p99"] - added["sidecar"]["p99"]
+    targets.append({"target": f"session store adds nothing to p99 at {RATE:,} req/s (within 100 µs)",
+                    "value": fmt_us(p99_store), "pass": p99_store < 100})
     if ("sidecar", 256) in by:
         rss = by[("sidecar", 256)]["rss_peak_kib"] / 1024
         targets.append({"target": "sidecar RSS < 20 MiB at 256 connections",
@@ -734,13 +785,14 @@ def markdown(report: dict) -> str:
         "## Ratios",
         "",
         "| connections | req/s sidecar/nginx | req/s sidecar/direct | req/s sidecar/oauth2-proxy "
-        "| p99 added: nginx | p99 added: sidecar | p99 added: oauth2-proxy |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| req/s store/cookie-only | p99 added: nginx | p99 added: sidecar | p99 added: oauth2-proxy |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for c, r in report["ratios"].items():
         lines.append(
             f"| {c} | **{r['rps_sidecar_over_nginx']:.2f}** | {r['rps_sidecar_over_direct']:.2f} | "
-            f"{r['rps_sidecar_over_oauth2_proxy']:.2f} | {fmt_us(r['p99_added_us_nginx'])} | "
+            f"{r['rps_sidecar_over_oauth2_proxy']:.2f} | {r['rps_store_over_cookie_only']:.2f} | "
+            f"{fmt_us(r['p99_added_us_nginx'])} | "
             f"{fmt_us(r['p99_added_us_sidecar'])} | {fmt_us(r['p99_added_us_oauth2_proxy'])} |"
         )
     lines += [
@@ -849,6 +901,10 @@ def main() -> int:
         files = sidecar_files()
         log(f"starting the sidecar on :{stack.sidecar_port} and oauth2-proxy on :{stack.o2p_port}")
         start_sidecar(stack, files)
+        stack.store_port, stack.store_admin_port = free_port(), free_port()
+        log(f"starting redis and a sidecar with the session store on :{stack.store_port}")
+        start_redis(stack)
+        start_sidecar_with_store(stack, files)
         start_oauth2_proxy(stack)
         log(f"starting nginx on :{stack.nginx_port}")
         start_nginx(stack)

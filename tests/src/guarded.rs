@@ -57,30 +57,9 @@ impl Guarded {
         setup.start().await
     }
 
-    /// Logs the session of `cookie` out at `sidecar` (any replica): the
-    /// log-out form's token is fetched first, as a browser would.
+    /// Logs the session of `cookie` out at `sidecar` (any replica).
     pub async fn log_out_at(sidecar: &Sidecar, cookie: &str) -> Result<reqwest::StatusCode> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        let url = format!("{}/logout", sidecar.url());
-        let page = client.get(&url).header(COOKIE, cookie).send().await?;
-        let csrf_cookie = page
-            .headers()
-            .get_all(SET_COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .filter_map(|value| value.split(';').next())
-            .collect::<Vec<_>>()
-            .join("; ");
-        let token = form_token(&page.text().await?).context("the log-out form has a token")?;
-        let done = client
-            .post(&url)
-            .header(COOKIE, format!("{cookie}; {csrf_cookie}"))
-            .form(&[("csrf", token.as_str())])
-            .send()
-            .await?;
-        Ok(done.status())
+        log_out_at_url(sidecar.url(), cookie).await
     }
 
     /// A URL on the sidecar.
@@ -125,26 +104,65 @@ impl Guarded {
     /// A `Cookie` header value with a session for `user` in `role`, valid for `seconds`.
     pub fn session_cookie(&self, user: &str, role: Role, seconds: u64) -> Result<String> {
         let config = &self.sidecar.setup.config;
-        let keys = KeyRing::parse(&std::fs::read_to_string(&config.session.key_file)?)
-            .ok()
-            .context("the sidecar's key file parses")?;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-        let session = Session {
-            sid: new_session_id(),
-            user: user.to_owned(),
-            email: None,
-            preferred_username: Some(user.to_owned()),
-            groups: vec![role.as_str().to_owned()],
-            role,
-            root: false,
-            method: LoginMethod::Oidc,
-            expires_at: now + seconds,
-            id_token: None,
-        };
-        let name = &config.session.cookie_name;
-        let sealed = seal_session(&keys, name, &session)?;
-        Ok(format!("{name}={sealed}"))
+        let keys = std::fs::read_to_string(&config.session.key_file)?;
+        sealed_session_cookie(&keys, &config.session.cookie_name, user, role, seconds)
     }
+}
+
+/// A `Cookie` header value for the cookie `name`: a session of `user` in
+/// `role`, valid for `seconds`, sealed with the key file's text `keys` by
+/// the sidecar's own sealing code.
+pub fn sealed_session_cookie(
+    keys: &str,
+    name: &str,
+    user: &str,
+    role: Role,
+    seconds: u64,
+) -> Result<String> {
+    let keys = KeyRing::parse(keys)
+        .ok()
+        .context("the session key file parses")?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let session = Session {
+        sid: new_session_id(),
+        user: user.to_owned(),
+        email: None,
+        preferred_username: Some(user.to_owned()),
+        groups: vec![role.as_str().to_owned()],
+        role,
+        root: false,
+        method: LoginMethod::Oidc,
+        expires_at: now + seconds,
+        id_token: None,
+    };
+    let sealed = seal_session(&keys, name, &session)?;
+    Ok(format!("{name}={sealed}"))
+}
+
+/// Logs the session of `cookie` out at the sidecar at `base`: the log-out
+/// form's token is fetched first, as a browser would.
+pub async fn log_out_at_url(base: &str, cookie: &str) -> Result<reqwest::StatusCode> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let url = format!("{base}/logout");
+    let page = client.get(&url).header(COOKIE, cookie).send().await?;
+    let csrf_cookie = page
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .filter_map(|value| value.split(';').next())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let token = form_token(&page.text().await?).context("the log-out form has a token")?;
+    let done = client
+        .post(&url)
+        .header(COOKIE, format!("{cookie}; {csrf_cookie}"))
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await?;
+    Ok(done.status())
 }
 
 /// One response read off a raw connection: its head, and its body when it

@@ -131,6 +131,21 @@ impl Redis {
         self.signal("STOP")
     }
 
+    /// Pauses every client's commands for `millis` (`CLIENT PAUSE ... ALL`),
+    /// the server itself running on. Sent with `redis-cli`: a raw
+    /// connection's `QUIT` would wait out the pause too.
+    pub async fn pause_clients(&self, millis: u64) -> Result<()> {
+        let output = Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["CLIENT", "PAUSE", &millis.to_string(), "ALL"])
+            .output()
+            .await
+            .context("run redis-cli (`make store-deps` installs it)")?;
+        let reply = String::from_utf8_lossy(&output.stdout);
+        anyhow::ensure!(reply.trim() == "OK", "CLIENT PAUSE: {reply}");
+        Ok(())
+    }
+
     /// Lets a paused server go on (SIGCONT).
     pub fn resume(&self) -> Result<()> {
         self.signal("CONT")

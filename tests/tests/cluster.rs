@@ -22,13 +22,16 @@ use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use portcullis_e2e::cluster::images::IMAGES;
+use portcullis_e2e::cluster::redis::redis_manifest;
 use portcullis_e2e::cluster::{Cluster, NODE_IP};
+use portcullis_e2e::guarded::{log_out_at_url, sealed_session_cookie};
 use portcullis_e2e::helm::Helm;
 use portcullis_e2e::idp::Idp;
 use portcullis_e2e::poll::eventually;
 use portcullis_e2e::process::repo_root;
 use portcullis_e2e::webdriver::Chromium;
 use portcullis_operator::crd::OidcSettings;
+use portcullis_sidecar::access::roles::Role;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use url::Url;
@@ -214,6 +217,7 @@ async fn scenario(world: &World, port: u16) -> Result<()> {
     browser.quit().await?;
     outcome?;
     operator_scaled_to_zero_fails_closed(world).await?;
+    replicas_share_log_outs_through_a_redis_pod(world).await?;
     helm_uninstall_leaves_the_crd_and_the_app(world).await
 }
 
@@ -674,6 +678,163 @@ async fn operator_scaled_to_zero_fails_closed(world: &World) -> Result<()> {
         },
     )
     .await?;
+    Ok(())
+}
+
+/// Three replicas of the app over a Redis pod: the operator names the store
+/// reachable, and a log out at one pod is refused by the other two within
+/// a second. Pods are reached at their own addresses, one by one.
+async fn replicas_share_log_outs_through_a_redis_pod(world: &World) -> Result<()> {
+    world.cluster.import_redis_image().await?;
+    let file = world
+        .cluster
+        .state
+        .join(format!("run/{}-redis.yaml", world.namespace));
+    std::fs::write(&file, redis_manifest(&world.namespace))?;
+    world
+        .cluster
+        .kubectl(&["apply", "-f", &file.to_string_lossy()])
+        .await?;
+    let settings: Api<OidcSettings> = Api::namespaced(world.client.clone(), &world.namespace);
+    let url = format!("redis://redis.{}.svc:6379", world.namespace);
+    settings
+        .patch(
+            SETTINGS,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"sessionStore": {"redis": {"url": url}}}})),
+        )
+        .await?;
+    eventually(
+        "the store to be reachable and the settings Ready",
+        Duration::from_secs(120),
+        POLL,
+        || async {
+            let conditions = settings.get_opt(SETTINGS).await.ok()??.status?.conditions;
+            let holds = |type_: &str| {
+                conditions
+                    .iter()
+                    .any(|c| c.type_ == type_ && c.status == "True")
+            };
+            (holds("SessionStoreReachable") && holds("Ready")).then_some(())
+        },
+    )
+    .await?;
+    // A store is taken at start: the new pods have it, the old one goes.
+    world
+        .cluster
+        .kubectl(&[
+            "-n",
+            &world.namespace,
+            "scale",
+            "deploy",
+            APP,
+            "--replicas=3",
+        ])
+        .await?;
+    world
+        .cluster
+        .kubectl(&["-n", &world.namespace, "rollout", "restart", "deploy", APP])
+        .await?;
+    world
+        .cluster
+        .kubectl(&[
+            "-n",
+            &world.namespace,
+            "rollout",
+            "status",
+            "deploy",
+            APP,
+            "--timeout=180s",
+        ])
+        .await?;
+    let addresses: Vec<String> = eventually(
+        "three Ready app pods",
+        Duration::from_secs(120),
+        POLL,
+        || async {
+            let pods = world
+                .pods(&world.namespace)
+                .await
+                .list(&ListParams::default().labels("app=demo-app"))
+                .await
+                .ok()?
+                .items;
+            let ready: Vec<String> = pods
+                .iter()
+                .filter(|pod| is_ready(pod) && pod.metadata.deletion_timestamp.is_none())
+                .filter_map(|pod| pod.status.as_ref()?.pod_ip.clone())
+                .collect();
+            (ready.len() == 3).then_some(ready)
+        },
+    )
+    .await?;
+    for address in &addresses {
+        eventually(
+            "each replica's store loaded",
+            Duration::from_secs(60),
+            POLL,
+            || async {
+                let body: Value = reqwest::get(format!("http://{address}:9090/readyz"))
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                (body["sessionStore"]["status"] == "ok").then_some(())
+            },
+        )
+        .await?;
+    }
+    let secrets: Api<Secret> = Api::namespaced(world.client.clone(), &world.namespace);
+    let keys = portcullis_e2e::kube::env::data(
+        &secrets.get(&format!("{SETTINGS}-portcullis")).await?,
+    )["session-keys"]
+        .clone();
+    let cookie = sealed_session_cookie(
+        &keys,
+        &format!("portcullis_{SETTINGS}"),
+        "dana",
+        Role::Trusted,
+        3600,
+    )?;
+    let me = |address: &str| {
+        let (address, cookie) = (address.to_owned(), cookie.clone());
+        async move {
+            reqwest::Client::new()
+                .get(format!("http://{address}:4180/auth/me"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .map(|response| response.status().as_u16())
+        }
+    };
+    for address in &addresses {
+        ensure!(
+            me(address).await? == 200,
+            "{address} does not open the cookie"
+        );
+    }
+    let logged_out = log_out_at_url(&format!("http://{}:4180", addresses[0]), &cookie).await?;
+    ensure!(
+        logged_out == reqwest::StatusCode::SEE_OTHER,
+        "log out answered {logged_out}"
+    );
+    let started = Instant::now();
+    for address in &addresses[1..] {
+        while me(address).await? != 401 {
+            ensure!(
+                started.elapsed() < Duration::from_secs(5),
+                "{address} still opens a logged-out cookie"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let took = started.elapsed();
+    eprintln!("a log out at one pod reached the other two in {took:?}");
+    ensure!(
+        took < Duration::from_secs(1),
+        "the other pods refused it after {took:?}, not within 1 s"
+    );
     Ok(())
 }
 

@@ -308,6 +308,14 @@ async fn a_wrong_password_starts_the_sidecar_which_keeps_the_backup_login_and_ta
         StatusCode::SEE_OTHER,
         "the way back in works"
     );
+    let metrics = guarded.sidecar.metrics().await?;
+    assert!(
+        metrics.lines().any(
+            |line| line.starts_with("portcullis_backup_budget_fallbacks_total ")
+                && !line.ends_with(" 0")
+        ),
+        "the budget counted on this replica alone is counted: {metrics}"
+    );
     let as_root = browser.client().get(guarded.url("/auth/me")).send().await?;
     assert_eq!(as_root.status(), StatusCode::OK);
     assert!(guarded.sidecar.child.id().is_some(), "still running");
@@ -402,5 +410,38 @@ async fn a_tls_store_is_reached_with_its_ca_and_refused_without_it() -> Result<(
         me(&untrusting, &cookie).await?.status(),
         StatusCode::SERVICE_UNAVAILABLE
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_store_paused_by_client_pause_gives_503_past_the_bound_and_recovers() -> Result<()> {
+    let redis = Redis::start().await?;
+    let guarded = Guarded::start_with(|setup| {
+        setup.config.session.store = Some(redis.store_config("paused:", 1));
+    })
+    .await?;
+    until_store_ok(&guarded.sidecar).await?;
+    let cookie = guarded.session_cookie("alice", Role::Trusted, 3600)?;
+    assert_eq!(
+        me(&guarded.sidecar, &cookie).await?.status(),
+        StatusCode::OK
+    );
+    redis.pause_clients(6000).await?;
+    until_status(
+        &guarded.sidecar,
+        &cookie,
+        StatusCode::SERVICE_UNAVAILABLE,
+        Duration::from_secs(5),
+    )
+    .await?;
+    let refused = me(&guarded.sidecar, &cookie).await?;
+    assert!(refused.headers().get(SET_COOKIE).is_none());
+    until_status(
+        &guarded.sidecar,
+        &cookie,
+        StatusCode::OK,
+        Duration::from_secs(20),
+    )
+    .await?;
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 use super::budgets::{Attempter, BackupGate, spent_code_name, stored_buckets};
 use super::password_checks::PasswordChecks;
+use crate::observe::metrics::Metrics;
 use crate::session::store::SessionStore;
 use crate::session::store::buckets::Taken;
 use std::sync::{Arc, Mutex};
@@ -26,22 +27,25 @@ pub struct BackupGuard {
     pub password_checks: PasswordChecks,
     started: Instant,
     store: Option<Arc<SessionStore>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Default for BackupGuard {
     fn default() -> Self {
-        Self::counted_in(None)
+        Self::counted_in(None, Arc::default())
     }
 }
 
 impl BackupGuard {
-    /// Budgets counted in `store` when there is one, else in memory.
-    pub fn counted_in(store: Option<Arc<SessionStore>>) -> Self {
+    /// Budgets counted in `store` when there is one, else in memory; each
+    /// time the store does not answer is counted in `metrics`.
+    pub fn counted_in(store: Option<Arc<SessionStore>>, metrics: Arc<Metrics>) -> Self {
         Self {
             budgets: Mutex::new(BackupGate::default()),
             password_checks: PasswordChecks::new(PASSWORD_CHECK_SLOTS),
             started: Instant::now(),
             store,
+            metrics,
         }
     }
 
@@ -53,10 +57,13 @@ impl BackupGuard {
             match store.take(&own, shared.as_ref()).await {
                 Ok(Taken::Allowed) => return Ok(()),
                 Ok(Taken::Wait(wait)) => return Err(wait),
-                Err(error) => tracing::warn!(
-                    %error,
-                    "backup login budget counted on this replica only: the session store did not answer"
-                ),
+                Err(error) => {
+                    self.metrics.store_fallbacks.inc();
+                    tracing::warn!(
+                        %error,
+                        "backup login budget counted on this replica only: the session store did not answer"
+                    );
+                }
             }
         }
         self.take_local_attempt(who)
@@ -84,6 +91,7 @@ impl BackupGuard {
         match store.first_use(&spent_code_name(phc)).await {
             Ok(first_anywhere) => first_here && first_anywhere,
             Err(error) => {
+                self.metrics.store_fallbacks.inc();
                 tracing::warn!(%error, "enrolment code spent on this replica only: the session store did not answer");
                 first_here
             }

@@ -126,6 +126,9 @@ pub struct Metrics {
     /// 1 while the local copy of the log-out list is within its staleness
     /// bound, 0 past it (sessions then get 503).
     pub store_fresh: Gauge,
+    /// Backup-login attempts and enrolment codes counted on this replica
+    /// alone because the session store did not answer.
+    pub store_fallbacks: Counter,
 }
 
 /// Buckets of the handler latency: 0.5 ms to about 4 s (backup logins hash a
@@ -184,12 +187,14 @@ impl Default for Metrics {
         );
         let store_reachable = Gauge::default();
         let store_fresh = Gauge::default();
+        let store_fallbacks = Counter::default();
         Self {
             registry,
             access,
             bearer,
             store_reachable,
             store_fresh,
+            store_fallbacks,
             requests,
             logins,
             upstream_latency,
@@ -236,6 +241,11 @@ impl Metrics {
             "session_store_fresh",
             "1 while the local copy of the log-out list is within its staleness bound",
             self.store_fresh.clone(),
+        );
+        self.registry.register(
+            "backup_budget_fallbacks",
+            "Backup-login budgets counted on this replica alone because the session store did not answer",
+            self.store_fallbacks.clone(),
         );
     }
 

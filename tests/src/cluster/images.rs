@@ -37,23 +37,28 @@ impl Cluster {
     /// Imports every image of [`IMAGES`] into the node's containerd.
     pub async fn import_project_images(&self) -> Result<()> {
         for (name, _) in IMAGES {
-            let archive = archive(name)?;
-            let socket = self.state.join("run/containerd/containerd.sock");
-            let output = tokio::process::Command::new("ctr")
-                .arg("--address")
-                .arg(&socket)
-                .args(["-n", "k8s.io", "images", "import"])
-                .arg(&archive)
-                .output()
-                .await
-                .context("cannot run ctr")?;
-            ensure!(
-                output.status.success(),
-                "ctr images import {} failed: {}",
-                archive.display(),
-                String::from_utf8_lossy(&output.stderr)
-            );
+            self.import_archive(&archive(name)?).await?;
         }
+        Ok(())
+    }
+
+    /// Imports the image archive at `archive` into the node's containerd.
+    pub async fn import_archive(&self, archive: &std::path::Path) -> Result<()> {
+        let socket = self.state.join("run/containerd/containerd.sock");
+        let output = tokio::process::Command::new("ctr")
+            .arg("--address")
+            .arg(&socket)
+            .args(["-n", "k8s.io", "images", "import"])
+            .arg(archive)
+            .output()
+            .await
+            .context("cannot run ctr")?;
+        ensure!(
+            output.status.success(),
+            "ctr images import {} failed: {}",
+            archive.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
         Ok(())
     }
 }

@@ -11,6 +11,7 @@
 //! reason, so a test fails instead of skipping.
 
 pub mod images;
+pub mod redis;
 pub mod tools;
 
 use crate::process::{AfterStop, reap_on_exit, repo_root, target_bin};

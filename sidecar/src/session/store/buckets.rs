@@ -105,8 +105,9 @@ impl SessionStore {
         })
     }
 
-    /// Marks `name` as used, for good: true the first time across every
-    /// replica (an enrolment code enrols one browser only).
+    /// Marks `name` as used for a year (an enrolment code is replaced long
+    /// before): true the first time across every replica (an enrolment
+    /// code enrols one browser only).
     pub async fn first_use(&self, name: &str) -> RedisResult<bool> {
         let link = self.link();
         let mut writer = link.connection()?.writer.clone();
@@ -114,7 +115,9 @@ impl SessionStore {
         command
             .arg(format!("{}{name}", link.settings.key_prefix))
             .arg(1)
-            .arg("NX");
+            .arg("NX")
+            .arg("EX")
+            .arg(USED_FOR_SECONDS);
         let set = command.query_async::<Option<String>>(&mut writer);
         match tokio::time::timeout(STORE_TIMEOUT, set).await {
             Ok(answer) => Ok(answer?.is_some()),
@@ -122,6 +125,9 @@ impl SessionStore {
         }
     }
 }
+
+/// How long a use is remembered: a year.
+const USED_FOR_SECONDS: u64 = 365 * 24 * 3600;
 
 fn timed_out() -> redis::RedisError {
     redis::RedisError::from(std::io::Error::new(

@@ -51,6 +51,9 @@ pub struct SessionStore {
     /// Milliseconds after `started` the copy was last known complete, plus
     /// one; 0 while it never was.
     confirmed: AtomicU64,
+    /// The settings' staleness bound in milliseconds, read on every
+    /// request that carries a session (an atomic, not the settings).
+    max_staleness_ms: AtomicU64,
     /// Whether the first load was tried, for readiness.
     first_load_tried: AtomicBool,
     /// Whether the store answered last time: a change is logged once.
@@ -66,6 +69,7 @@ impl SessionStore {
             relinked: Notify::new(),
             started: Instant::now(),
             confirmed: AtomicU64::new(0),
+            max_staleness_ms: AtomicU64::new(millis(settings.max_staleness)),
             first_load_tried: AtomicBool::new(false),
             reachable: AtomicBool::new(true),
             pending: Mutex::new(Vec::new()),
@@ -80,6 +84,8 @@ impl SessionStore {
             return Ok(());
         }
         self.link.store(Arc::new(Link::new(settings)?));
+        self.max_staleness_ms
+            .store(millis(settings.max_staleness), Ordering::Release);
         self.relinked.notify_waiters();
         tracing::info!("session store settings changed; reconnecting");
         Ok(())
@@ -96,7 +102,7 @@ impl SessionStore {
             0 => false,
             confirmed => {
                 let age = self.elapsed_ms().saturating_sub(confirmed - 1);
-                Duration::from_millis(age) <= self.link.load().settings.max_staleness
+                age <= self.max_staleness_ms.load(Ordering::Acquire)
             }
         }
     }
@@ -276,6 +282,10 @@ impl SessionStore {
     }
 
     fn elapsed_ms(&self) -> u64 {
-        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+        millis(self.started.elapsed())
     }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
