@@ -6,6 +6,7 @@
 pub mod backup_login;
 pub mod csrf;
 pub mod error;
+mod error_page;
 pub mod issue_session;
 pub mod jwks;
 pub mod login;
