@@ -57,6 +57,20 @@ impl Guarded {
         setup.start().await
     }
 
+    /// The first sidecar and `count - 1` more replicas, each set up by
+    /// `tweak` (the session store, for one).
+    pub async fn start_replicas(
+        count: usize,
+        tweak: impl Fn(&mut SidecarSetup),
+    ) -> Result<(Self, Vec<Sidecar>)> {
+        let first = Self::start_with(&tweak).await?;
+        let mut others = Vec::new();
+        for _ in 1..count {
+            others.push(first.replica(&tweak).await?);
+        }
+        Ok((first, others))
+    }
+
     /// Logs the session of `cookie` out at `sidecar` (any replica).
     pub async fn log_out_at(sidecar: &Sidecar, cookie: &str) -> Result<reqwest::StatusCode> {
         log_out_at_url(sidecar.url(), cookie).await

@@ -140,6 +140,36 @@ impl Sidecar {
         Ok((status, response.json().await?))
     }
 
+    /// `GET <path>` on the public port with the `Cookie` header `cookie`.
+    pub async fn get_with_cookie(&self, path: &str, cookie: &str) -> Result<reqwest::Response> {
+        Ok(reqwest::Client::new()
+            .get(format!("{}{path}", self.url()))
+            .header(reqwest::header::COOKIE, cookie)
+            .send()
+            .await?)
+    }
+
+    /// Waits (at most `limit`) until `/readyz` answers 200 with a body
+    /// `accept` takes; returns that body.
+    pub async fn until_ready_with(
+        &self,
+        limit: std::time::Duration,
+        accept: impl Fn(&serde_json::Value) -> bool,
+    ) -> Result<serde_json::Value> {
+        let started = std::time::Instant::now();
+        loop {
+            let (status, body) = self.readyz().await?;
+            if status == 200 && accept(&body) {
+                return Ok(body);
+            }
+            anyhow::ensure!(
+                started.elapsed() < limit,
+                "/readyz still says {status} {body} after {limit:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// The admin port's metrics in Prometheus text format.
     pub async fn metrics(&self) -> Result<String> {
         Ok(reqwest::get(format!("{}/metrics", self.admin_url()))

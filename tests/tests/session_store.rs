@@ -16,13 +16,9 @@ use reqwest::StatusCode;
 use reqwest::header::{COOKIE, RETRY_AFTER, SET_COOKIE};
 use std::time::{Duration, Instant};
 
-/// The status `/auth/me` answers at `sidecar` for `cookie`, with the answer.
+/// `/auth/me` at `sidecar` with `cookie`.
 async fn me(sidecar: &Sidecar, cookie: &str) -> Result<reqwest::Response> {
-    Ok(reqwest::Client::new()
-        .get(format!("{}/auth/me", sidecar.url()))
-        .header(COOKIE, cookie)
-        .send()
-        .await?)
+    sidecar.get_with_cookie("/auth/me", cookie).await
 }
 
 /// Waits (at most `limit`) until `/auth/me` at `sidecar` answers `status`
@@ -50,18 +46,11 @@ async fn until_status(
 
 /// Waits until `sidecar` reports ready with its store loaded.
 async fn until_store_ok(sidecar: &Sidecar) -> Result<()> {
-    let started = Instant::now();
-    loop {
-        let (status, body) = sidecar.readyz().await?;
-        if status == 200 && body["sessionStore"]["status"] == "ok" {
-            return Ok(());
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(20),
-            "the store did not load: {status} {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let loaded = |body: &serde_json::Value| body["sessionStore"]["status"] == "ok";
+    sidecar
+        .until_ready_with(Duration::from_secs(20), loaded)
+        .await?;
+    Ok(())
 }
 
 #[tokio::test]
@@ -69,15 +58,10 @@ async fn a_log_out_on_one_replica_is_refused_by_all_within_a_second_and_by_a_new
 {
     let redis = Redis::start().await?;
     let store = redis.store_config("media/books:", 60);
-    let first =
-        Guarded::start_with(|setup| setup.config.session.store = Some(store.clone())).await?;
-    let second = first
-        .replica(|setup| setup.config.session.store = Some(store.clone()))
-        .await?;
-    let third = first
-        .replica(|setup| setup.config.session.store = Some(store.clone()))
-        .await?;
-    let replicas = [&first.sidecar, &second, &third];
+    let (first, others) =
+        Guarded::start_replicas(3, |setup| setup.config.session.store = Some(store.clone()))
+            .await?;
+    let replicas = [&first.sidecar, &others[0], &others[1]];
     for replica in replicas {
         until_store_ok(replica).await?;
     }
@@ -87,7 +71,7 @@ async fn a_log_out_on_one_replica_is_refused_by_all_within_a_second_and_by_a_new
         assert_eq!(me(replica, &cookie).await?.status(), StatusCode::OK);
     }
 
-    let logged_out = Guarded::log_out_at(&second, &cookie).await?;
+    let logged_out = Guarded::log_out_at(&others[0], &cookie).await?;
     assert_eq!(logged_out, StatusCode::SEE_OTHER);
     let mut slowest = Duration::ZERO;
     for replica in replicas {
@@ -275,18 +259,10 @@ async fn a_wrong_password_starts_the_sidecar_which_keeps_the_backup_login_and_ta
         setup.config.session.store = Some(store);
     })
     .await?;
-    let started = Instant::now();
-    let body = loop {
-        let (status, body) = guarded.sidecar.readyz().await?;
-        if status == 200 {
-            break body;
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(20),
-            "never ready: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let body = guarded
+        .sidecar
+        .until_ready_with(Duration::from_secs(20), |_| true)
+        .await?;
     assert_eq!(body["sessionStore"]["status"], "unreachable", "{body}");
     let cookie = guarded.session_cookie("alice", Role::Trusted, 3600)?;
     assert_eq!(
@@ -337,15 +313,10 @@ async fn a_wrong_password_starts_the_sidecar_which_keeps_the_backup_login_and_ta
 async fn backup_login_budgets_are_counted_once_across_replicas() -> Result<()> {
     let redis = Redis::start().await?;
     let store = redis.store_config("budgets:", 60);
-    let first =
-        Guarded::start_with(|setup| setup.config.session.store = Some(store.clone())).await?;
-    let second = first
-        .replica(|setup| setup.config.session.store = Some(store.clone()))
-        .await?;
-    let third = first
-        .replica(|setup| setup.config.session.store = Some(store.clone()))
-        .await?;
-    let replicas = [&first.sidecar, &second, &third];
+    let (first, others) =
+        Guarded::start_replicas(3, |setup| setup.config.session.store = Some(store.clone()))
+            .await?;
+    let replicas = [&first.sidecar, &others[0], &others[1]];
     for replica in replicas {
         until_store_ok(replica).await?;
     }
@@ -390,18 +361,9 @@ async fn a_tls_store_is_reached_with_its_ca_and_refused_without_it() -> Result<(
         Guarded::log_out_at(&guarded.sidecar, &cookie).await?,
         StatusCode::SEE_OTHER
     );
-    let started = Instant::now();
-    let body = loop {
-        let (status, body) = untrusting.readyz().await?;
-        if status == 200 {
-            break body;
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(20),
-            "never ready: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let body = untrusting
+        .until_ready_with(Duration::from_secs(20), |_| true)
+        .await?;
     assert_eq!(
         body["sessionStore"]["status"], "unreachable",
         "a server whose certificate the system roots do not vouch for is not trusted: {body}"

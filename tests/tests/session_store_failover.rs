@@ -8,50 +8,27 @@ use portcullis_e2e::redis_sentinel::SentinelSet;
 use portcullis_e2e::sidecar::Sidecar;
 use portcullis_sidecar::access::roles::Role;
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, SET_COOKIE};
+use reqwest::header::SET_COOKIE;
 use std::time::{Duration, Instant};
 
 /// `/auth/me` at `sidecar` with `cookie`.
 async fn me(sidecar: &Sidecar, cookie: &str) -> Result<reqwest::Response> {
-    Ok(reqwest::Client::new()
-        .get(format!("{}/auth/me", sidecar.url()))
-        .header(COOKIE, cookie)
-        .send()
-        .await?)
-}
-
-/// Waits (at most `limit`) until `check` holds for `sidecar`'s `/readyz`.
-async fn until_ready_says(
-    sidecar: &Sidecar,
-    limit: Duration,
-    check: impl Fn(&serde_json::Value) -> bool,
-) -> Result<()> {
-    let started = Instant::now();
-    loop {
-        let (status, body) = sidecar.readyz().await?;
-        if status == 200 && check(&body) {
-            return Ok(());
-        }
-        anyhow::ensure!(
-            started.elapsed() < limit,
-            "readyz still says {status} {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    sidecar.get_with_cookie("/auth/me", cookie).await
 }
 
 #[tokio::test]
 async fn the_sidecars_follow_a_failover_and_keep_every_session_and_log_out() -> Result<()> {
     let set = SentinelSet::start().await?;
     let store = set.store_config("failover:", 60);
-    let first =
-        Guarded::start_with(|setup| setup.config.session.store = Some(store.clone())).await?;
-    let second = first
-        .replica(|setup| setup.config.session.store = Some(store.clone()))
-        .await?;
+    let (first, others) =
+        Guarded::start_replicas(2, |setup| setup.config.session.store = Some(store.clone()))
+            .await?;
+    let second = &others[0];
     let store_ok = |body: &serde_json::Value| body["sessionStore"]["status"] == "ok";
-    for sidecar in [&first.sidecar, &second] {
-        until_ready_says(sidecar, Duration::from_secs(20), store_ok).await?;
+    for sidecar in [&first.sidecar, second] {
+        sidecar
+            .until_ready_with(Duration::from_secs(20), store_ok)
+            .await?;
     }
     let staying = first.session_cookie("alice", Role::Trusted, 3600)?;
     let before = first.session_cookie("bob", Role::Trusted, 3600)?;
@@ -65,7 +42,7 @@ async fn the_sidecars_follow_a_failover_and_keep_every_session_and_log_out() -> 
     assert_eq!(set.primary_port().await?, set.second.port());
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(8) {
-        for sidecar in [&first.sidecar, &second] {
+        for sidecar in [&first.sidecar, second] {
             let answer = me(sidecar, &staying).await?;
             assert_eq!(
                 answer.status(),
@@ -82,7 +59,7 @@ async fn the_sidecars_follow_a_failover_and_keep_every_session_and_log_out() -> 
     }
 
     assert_eq!(
-        Guarded::log_out_at(&second, &after).await?,
+        Guarded::log_out_at(second, &after).await?,
         StatusCode::SEE_OTHER
     );
     let logged_out = Instant::now();
