@@ -24,6 +24,7 @@ pub mod password_pool;
 pub mod paths;
 pub mod problems;
 pub mod random;
+pub mod secret;
 pub mod secret_text;
 pub mod session_keys;
 pub mod session_store;

@@ -19,6 +19,8 @@ use portcullis_contract::paths::WELL_KNOWN_SUFFIX;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub use crate::crd_refs::SecretKeyRef;
+
 /// Group of every Portcullis resource.
 pub const GROUP: &str = "portcullis.dev";
 
@@ -210,18 +212,6 @@ pub struct NetworkPolicySettings {
     /// monitoring namespace. Empty: no other pod.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub admin_from: Vec<NetworkPolicyPeer>,
-}
-
-/// A key of a Secret in the resource's namespace.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct SecretKeyRef {
-    /// The Secret's name.
-    #[schemars(length(min = 1))]
-    pub name: String,
-    /// The key inside the Secret.
-    #[schemars(length(min = 1))]
-    pub key: String,
 }
 
 /// The root admin account of the backup login.

@@ -8,7 +8,7 @@
 //! (`portcullis_contract::session_store`) for early `kubectl apply` errors;
 //! the contract's check is the one that decides.
 
-use crate::crd::SecretKeyRef;
+use crate::crd_refs::SecretKeyRef;
 use crate::names::{STORE_CA_KEY, STORE_PASSWORD_KEY, STORE_USERNAME_KEY, secret_path};
 use kube::KubeSchema;
 use portcullis_contract::session_store::{

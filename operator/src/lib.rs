@@ -12,6 +12,7 @@ pub mod controller;
 pub mod crd;
 pub mod crd_access;
 pub mod crd_identity;
+pub mod crd_refs;
 pub mod crd_store;
 pub mod desired;
 pub mod discovery;

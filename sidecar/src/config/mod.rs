@@ -4,13 +4,12 @@
 pub mod connections;
 pub mod hash;
 pub mod problems;
-pub mod secret;
 mod secret_files;
 pub mod settings;
 pub mod store;
 
+pub use portcullis_contract::secret::Secret;
 pub use problems::{Problem, Problems};
-pub use secret::Secret;
 pub use settings::Settings;
 
 use portcullis_contract::config::SidecarConfig;

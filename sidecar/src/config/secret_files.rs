@@ -8,10 +8,10 @@
 //! crate's rule, the one the operator applies to the Secret it copies.
 
 use super::problems::Problems;
-use super::secret::Secret;
 use crate::identity::SigningKeys;
 use crate::session::keys::KeyRing;
 use argon2::PasswordHash;
+use portcullis_contract::secret::Secret;
 use portcullis_contract::secret_text::secret_text;
 use std::io;
 use std::path::Path;

@@ -7,18 +7,19 @@
 
 use super::connections::ConnectionLimits;
 use super::problems::Problems;
-use super::secret::Secret;
 use super::secret_files::{identity_keys, key_ring, password_hash, secret_file};
-use super::store::{StoreSettings, store_settings};
+use super::store::store_settings;
 use crate::access::AccessRules;
 use crate::access::roles::RoleMapping;
 use crate::identity::signer::SignedIdentity;
 use crate::session::keys::KeyRing;
+use crate::session::store::settings::StoreSettings;
 use http::HeaderName;
 use http::uri::Authority;
 use ipnet::IpNet;
 use portcullis_contract::claim_path::ClaimPath;
 use portcullis_contract::config::SidecarConfig;
+use portcullis_contract::secret::Secret;
 use portcullis_contract::validate::validate;
 use std::io;
 use std::net::SocketAddr;

@@ -3,31 +3,13 @@
 //! is read here too so a missing file is reported with the rest.
 
 use super::problems::Problems;
-use super::secret::Secret;
 use super::secret_files::secret_file;
-use portcullis_contract::session_store::{SentinelConfig, SessionStoreConfig};
+use crate::session::store::settings::StoreSettings;
+use portcullis_contract::secret::Secret;
+use portcullis_contract::session_store::SessionStoreConfig;
 use std::io;
 use std::path::Path;
 use std::time::Duration;
-
-/// Where the replicas share their state, ready to connect.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoreSettings {
-    /// The server's URL, without credentials (empty with `sentinel`).
-    pub url: String,
-    /// The Sentinels that name the primary, instead of `url`.
-    pub sentinel: Option<SentinelConfig>,
-    /// The ACL username, if any.
-    pub username: Option<Secret>,
-    /// The password, if any.
-    pub password: Option<Secret>,
-    /// The CA's PEM, for `rediss://`.
-    pub ca_pem: Option<String>,
-    /// The prefix of every key and channel.
-    pub key_prefix: String,
-    /// How long the local copy serves sessions while the store is away.
-    pub max_staleness: Duration,
-}
 
 /// The settings of `config`, its files read with `read_file`; problems
 /// name the field.

@@ -1,13 +1,60 @@
-//! What a visitor reads for each failure: a status, a title and a fixed
-//! message per kind, in words a person can act on. Never the error chain,
-//! which can name internal addresses; never what a provider wrote.
+//! How each failure is answered: for a person, a status, a title and a
+//! fixed message per kind, in words they can act on; for a script, JSON.
+//! Never the error chain, which can name internal addresses; never what a
+//! provider wrote.
 
 use super::error::AppError;
+use super::pages::{error_page, notice_page};
 use crate::oidc::claims::ClaimsError;
 use crate::oidc::issuer_param::IssuerParamError;
 use crate::oidc::pending::PendingError;
+use axum::Json;
 use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::json;
 use std::borrow::Cow;
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let page = page_of(&self);
+        match self {
+            AppError::Unauthenticated => {
+                let body = json!({"error": "unauthenticated", "message": "sign in first", "login": "/login"});
+                (page.status, Json(body)).into_response()
+            }
+            AppError::InvalidBearer => {
+                let body = json!({"error": "invalid_token", "message": "the bearer token is not valid here"});
+                let challenge = [(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    r#"Bearer error="invalid_token""#,
+                )];
+                (page.status, challenge, Json(body)).into_response()
+            }
+            AppError::Denied { page: false } => {
+                let body = json!({"error": "forbidden", "message": "the access rules do not admit this caller"});
+                (page.status, Json(body)).into_response()
+            }
+            AppError::StoreUnavailable {
+                retry_after_seconds,
+            } => {
+                let retry_after = [(
+                    axum::http::header::RETRY_AFTER,
+                    retry_after_seconds.max(1).to_string(),
+                )];
+                let body = Html(notice_page(page.title, &page.message));
+                (page.status, retry_after, body).into_response()
+            }
+            AppError::UpstreamUnavailable | AppError::NotProxied => {
+                (page.status, Html(notice_page(page.title, &page.message))).into_response()
+            }
+            _ => (
+                page.status,
+                Html(error_page(page.title, &page.message, page.code.as_deref())),
+            )
+                .into_response(),
+        }
+    }
+}
 
 /// A page's status and words.
 pub(super) struct Page {
@@ -205,5 +252,90 @@ fn provider_message(code: &str) -> &'static str {
             "The identity provider refused this application's request; an administrator should check the client settings."
         }
         _ => "The identity provider returned an error.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oidc::flow::FlowError;
+    use crate::oidc::provider::DiscoveryFailure;
+    use axum::body::to_bytes;
+
+    async fn body_of(error: AppError) -> (StatusCode, String) {
+        let response = error.into_response();
+        let status = response.status();
+        let bytes = to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap_or_default();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test]
+    async fn token_failures_never_show_the_error_chain() {
+        let error = AppError::Flow(FlowError::TokenExchange(
+            "error sending request for url (http://10.0.0.7:8443/token)".into(),
+        ));
+        assert!(error.chain().contains("10.0.0.7"));
+        let (status, page) = body_of(error).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert!(!page.contains("10.0.0.7"), "{page}");
+        assert!(page.contains("could not be verified"), "{page}");
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_provider_page_does_not_name_its_address() {
+        let error = AppError::ProviderUnavailable(DiscoveryFailure {
+            issuer: "http://idp.internal:9000".into(),
+            reason: "connection refused".into(),
+        });
+        let (status, page) = body_of(error).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!page.contains("idp.internal"), "{page}");
+        assert!(!page.contains("connection refused"), "{page}");
+    }
+
+    #[tokio::test]
+    async fn the_providers_description_is_not_echoed_on_the_page() {
+        let error = AppError::ProviderRefused {
+            code: "access_denied".into(),
+            description: Some("Call 555-0100 to unlock your account".into()),
+        };
+        let (status, page) = body_of(error).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(page.contains("<code>access_denied</code>"), "{page}");
+        assert!(!page.contains("555-0100"), "{page}");
+    }
+
+    #[tokio::test]
+    async fn a_hostile_claim_name_is_escaped_on_the_page() {
+        let claim = "<script>alert(\"x\")</script>'";
+        let error = AppError::Claims(ClaimsError::MissingUsername {
+            claim: claim.into(),
+        });
+        let (status, page) = body_of(error).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(
+            page.contains("`&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;'` claim"),
+            "{page}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unanswering_app_gets_a_plain_page() {
+        let (status, page) = body_of(AppError::UpstreamUnavailable).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert!(
+            page.contains("<h1>Application unavailable</h1><p>The application behind"),
+            "{page}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_session_is_a_json_401() {
+        let (status, body) = body_of(AppError::Unauthenticated).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(body.contains("\"unauthenticated\""), "{body}");
     }
 }

@@ -9,8 +9,8 @@
 //! found, or count the store as away.
 
 use super::StoreSetupError;
+use super::settings::StoreSettings;
 use super::wire::StoreNames;
-use crate::config::store::StoreSettings;
 use arc_swap::ArcSwapOption;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};

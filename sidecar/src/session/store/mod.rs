@@ -18,12 +18,13 @@
 pub mod buckets;
 mod connection;
 pub mod link;
+pub mod settings;
 pub mod wire;
 
-use crate::config::store::StoreSettings;
 use arc_swap::ArcSwap;
 use connection::Link;
 use redis::RedisResult;
+use settings::StoreSettings;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -1,4 +1,6 @@
-//! A string that must never reach a log line.
+//! A string that must never reach a log line: a client secret, a password
+//! hash, the session store's password. Here, beside the other rules for
+//! secret values, so both halves and every layer of the sidecar can hold one.
 
 use std::fmt;
 use subtle::ConstantTimeEq;
