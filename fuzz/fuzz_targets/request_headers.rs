@@ -32,7 +32,8 @@ use http::{Method, Version};
 use ipnet::IpNet;
 use libfuzzer_sys::fuzz_target;
 use portcullis_fuzz::{COOKIE_NAME, LEGACY_COOKIE_NAME, NOW};
-use portcullis_sidecar::proxy::forwarding::{ClientHops, set_forwarding_headers};
+use portcullis_sidecar::gate::ClientHops;
+use portcullis_sidecar::proxy::forwarding::set_forwarding_headers;
 use portcullis_sidecar::gate::identity_headers::{
     self as identity, add_identity_headers, strip_identity_headers,
 };
