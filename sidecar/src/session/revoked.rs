@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use tokio::sync::Notify;
 
 /// Most ids kept; beyond this the soonest-expiring are dropped first.
-const MAX_REVOKED: usize = 100_000;
+pub const MAX_REVOKED: usize = 100_000;
 
 /// Bytes of the SHA-256 of an id kept as its digest: 128 bits, as many as
 /// the id holds.
@@ -46,23 +46,55 @@ impl RevokedSessions {
 
     /// Marks the session of `digest` unusable until `expires_at`.
     pub fn revoke_digest(&self, digest: &str, expires_at: u64, now: u64) {
+        self.revoke_all([(digest, expires_at)], now);
+    }
+
+    /// Marks each session of `revocations` unusable until its expiry, in
+    /// one pass however many come (a full load from the session store).
+    /// Expired entries are forgotten first; beyond [`MAX_REVOKED`], the
+    /// soonest-expiring go.
+    pub fn revoke_all<'a>(&self, revocations: impl IntoIterator<Item = (&'a str, u64)>, now: u64) {
         let Ok(mut digests) = self.digests.lock() else {
             return;
         };
         digests.retain(|_, expiry| *expiry > now);
-        if digests.len() >= MAX_REVOKED
-            && !digests.contains_key(digest)
-            && let Some(soonest) = digests
-                .iter()
-                .min_by_key(|(_, expiry)| **expiry)
-                .map(|(digest, _)| digest.clone())
-        {
-            digests.remove(&soonest);
+        let mut changed = false;
+        for (digest, expires_at) in revocations {
+            if expires_at <= now {
+                continue;
+            }
+            match digests.get_mut(digest) {
+                Some(expiry) if *expiry >= expires_at => {}
+                Some(expiry) => *expiry = expires_at,
+                None => {
+                    digests.insert(digest.to_owned(), expires_at);
+                    changed = true;
+                }
+            }
         }
-        let expiry = digests.entry(digest.to_owned()).or_insert(expires_at);
-        *expiry = (*expiry).max(expires_at);
+        if digests.len() > MAX_REVOKED {
+            let mut expiries: Vec<u64> = digests.values().copied().collect();
+            let cut = expiries.len() - MAX_REVOKED;
+            let (_, kept_from, _) = expiries.select_nth_unstable(cut);
+            let kept_from = *kept_from;
+            // Those expiring before the cut go, then as many as still must
+            // of those expiring at it: two passes, never one per entry.
+            let mut over = digests.len() - MAX_REVOKED;
+            for goes in [
+                |expiry: u64, cut: u64| expiry < cut,
+                |expiry, cut| expiry == cut,
+            ] {
+                digests.retain(|_, expiry| {
+                    let gone = over > 0 && goes(*expiry, kept_from);
+                    over -= usize::from(gone);
+                    !gone
+                });
+            }
+        }
         drop(digests);
-        self.changed.notify_waiters();
+        if changed {
+            self.changed.notify_waiters();
+        }
     }
 
     /// Returns once `sid` is logged out (at once if it already is).
@@ -151,6 +183,20 @@ mod tests {
             "a digest from the store refuses the id"
         );
         assert!(!shared.is_revoked("another-id"));
+    }
+
+    #[test]
+    fn a_full_load_beyond_the_bound_keeps_the_latest_expiring_in_one_pass() {
+        let revoked = RevokedSessions::default();
+        let loaded: Vec<(String, u64)> = (0..MAX_REVOKED as u64 + 5_000)
+            .map(|n| (sid_digest(&n.to_string()), 1_000 + n))
+            .collect();
+        revoked.revoke_all(loaded.iter().map(|(d, e)| (d.as_str(), *e)), 10);
+        assert_eq!(revoked.len(), MAX_REVOKED);
+        assert!(!revoked.is_revoked("0"), "the soonest to expire went");
+        assert!(revoked.is_revoked(&(MAX_REVOKED as u64 + 4_999).to_string()));
+        revoked.revoke_all([(sid_digest("past").as_str(), 5)], 10);
+        assert!(!revoked.is_revoked("past"), "an expired entry is not taken");
     }
 
     #[tokio::test]

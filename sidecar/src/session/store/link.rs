@@ -119,9 +119,13 @@ async fn still_primary(connection: &Connection) -> RedisResult<()> {
 /// Loads every log out the store holds into `revoked` and confirms the copy.
 async fn load_all(store: &SessionStore, revoked: &RevokedSessions) -> RedisResult<()> {
     let now = unix_now();
-    for revocation in within(store.load(now)).await? {
-        revoked.revoke_digest(&revocation.digest, revocation.expires_at, now);
-    }
+    let loaded = within(store.load(now)).await?;
+    revoked.revoke_all(
+        loaded
+            .iter()
+            .map(|revocation| (revocation.digest.as_str(), revocation.expires_at)),
+        now,
+    );
     store.confirm();
     Ok(())
 }

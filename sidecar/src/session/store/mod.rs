@@ -21,6 +21,7 @@ pub mod link;
 pub mod settings;
 pub mod wire;
 
+use crate::session::revoked::MAX_REVOKED;
 use arc_swap::ArcSwap;
 use connection::Link;
 use redis::RedisResult;
@@ -209,15 +210,20 @@ impl SessionStore {
             .await
     }
 
-    /// Every log out the store holds that has not expired at `now`.
+    /// The log outs the store holds that have not expired at `now`, at most
+    /// [`MAX_REVOKED`] (the latest-expiring: a replica keeps no more).
     async fn load(&self, now: u64) -> RedisResult<Vec<Revocation>> {
         let link = self.link();
         let mut writer = link.connection()?.writer.clone();
-        let members: Vec<(String, f64)> = redis::cmd("ZRANGEBYSCORE")
+        // The latest-expiring first, as many as a replica keeps.
+        let members: Vec<(String, f64)> = redis::cmd("ZREVRANGEBYSCORE")
             .arg(&link.names.revoked)
-            .arg(now)
             .arg("+inf")
+            .arg(now)
             .arg("WITHSCORES")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(MAX_REVOKED)
             .query_async(&mut writer)
             .await?;
         Ok(members
