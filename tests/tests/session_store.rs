@@ -53,18 +53,26 @@ async fn until_store_ok(sidecar: &Sidecar) -> Result<()> {
     Ok(())
 }
 
+/// Three replicas over the store `store`, each with its list loaded.
+async fn three_replicas(
+    store: &portcullis_contract::session_store::SessionStoreConfig,
+) -> Result<(Guarded, Vec<Sidecar>)> {
+    let (first, others) =
+        Guarded::start_replicas(3, |setup| setup.config.session.store = Some(store.clone()))
+            .await?;
+    for replica in std::iter::once(&first.sidecar).chain(&others) {
+        until_store_ok(replica).await?;
+    }
+    Ok((first, others))
+}
+
 #[tokio::test]
 async fn a_log_out_on_one_replica_is_refused_by_all_within_a_second_and_by_a_new_one() -> Result<()>
 {
     let redis = Redis::start().await?;
     let store = redis.store_config("media/books:", 60);
-    let (first, others) =
-        Guarded::start_replicas(3, |setup| setup.config.session.store = Some(store.clone()))
-            .await?;
+    let (first, others) = three_replicas(&store).await?;
     let replicas = [&first.sidecar, &others[0], &others[1]];
-    for replica in replicas {
-        until_store_ok(replica).await?;
-    }
     let cookie = first.session_cookie("alice", Role::Trusted, 3600)?;
     let other = first.session_cookie("bob", Role::Trusted, 3600)?;
     for replica in replicas {
@@ -313,13 +321,8 @@ async fn a_wrong_password_starts_the_sidecar_which_keeps_the_backup_login_and_ta
 async fn backup_login_budgets_are_counted_once_across_replicas() -> Result<()> {
     let redis = Redis::start().await?;
     let store = redis.store_config("budgets:", 60);
-    let (first, others) =
-        Guarded::start_replicas(3, |setup| setup.config.session.store = Some(store.clone()))
-            .await?;
+    let (first, others) = three_replicas(&store).await?;
     let replicas = [&first.sidecar, &others[0], &others[1]];
-    for replica in replicas {
-        until_store_ok(replica).await?;
-    }
     let browser = portcullis_e2e::browser::Browser::new();
     let mut answers = Vec::new();
     for attempt in 0..9 {
