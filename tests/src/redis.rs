@@ -112,9 +112,14 @@ impl Redis {
 
     /// A `session.store` section for this server under `prefix`.
     pub fn store_config(&self, prefix: &str, max_staleness_seconds: u64) -> SessionStoreConfig {
+        Self::config_for(&self.url(), prefix, max_staleness_seconds)
+    }
+
+    /// A `session.store` section for the server at `url` under `prefix`.
+    pub fn config_for(url: &str, prefix: &str, max_staleness_seconds: u64) -> SessionStoreConfig {
         SessionStoreConfig {
             redis: RedisStoreConfig {
-                url: self.url(),
+                url: url.to_owned(),
                 sentinel: None,
                 username_file: None,
                 password_file: None,

@@ -410,3 +410,44 @@ async fn a_store_paused_by_client_pause_gives_503_past_the_bound_and_recovers() 
     .await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn an_address_nobody_answers_at_start_is_retried_and_the_backup_login_works() -> Result<()> {
+    let nobody = format!("redis://127.0.0.1:{}", portcullis_e2e::process::free_port());
+    let guarded = Guarded::start_with(|setup| {
+        setup.config.session.store = Some(Redis::config_for(&nobody, "nobody:", 60));
+    })
+    .await?;
+    let body = guarded
+        .sidecar
+        .until_ready_with(Duration::from_secs(20), |_| true)
+        .await?;
+    assert_eq!(body["sessionStore"]["status"], "unreachable", "{body}");
+    let cookie = guarded.session_cookie("alice", Role::Trusted, 3600)?;
+    assert_eq!(
+        me(&guarded.sidecar, &cookie).await?.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let browser = portcullis_e2e::browser::Browser::new();
+    let root = browser
+        .backup_login(
+            guarded.sidecar.url(),
+            portcullis_e2e::sidecar::ROOT_USERNAME,
+            portcullis_e2e::sidecar::ROOT_PASSWORD,
+        )
+        .await?;
+    assert_eq!(root.status(), StatusCode::SEE_OTHER);
+    let as_root = browser.client().get(guarded.url("/auth/me")).send().await?;
+    assert_eq!(as_root.status(), StatusCode::OK, "the root admin gets in");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        guarded
+            .sidecar
+            .metrics()
+            .await?
+            .lines()
+            .any(|line| line == "portcullis_session_store_reachable 0"),
+        "still retrying, and saying so"
+    );
+    Ok(())
+}
