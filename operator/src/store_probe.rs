@@ -46,73 +46,7 @@ pub async fn probe(
         url: url.clone(),
         reason,
     };
-    let file = |key: &str| {
-        files
-            .iter()
-            .find(|(name, _)| *name == key)
-            .map(|(_, value)| value.trim().to_owned())
-    };
-    let username = file(STORE_USERNAME_KEY);
-    let password = file(STORE_PASSWORD_KEY);
-    let credentials = |mut redis: RedisConnectionInfo| {
-        if let Some(username) = &username {
-            redis = redis.set_username(username);
-        }
-        if let Some(password) = &password {
-            redis = redis.set_password(password);
-        }
-        redis
-    };
-    let client = match &config.redis.sentinel {
-        Some(sentinel) => {
-            let node = SentinelNodeConnectionInfo::default()
-                .set_redis_connection_info(credentials(RedisConnectionInfo::default()));
-            let addresses: Vec<String> = sentinel
-                .addresses
-                .iter()
-                .map(|address| format!("redis://{address}"))
-                .collect();
-            let asked = async {
-                SentinelClient::build(
-                    addresses,
-                    sentinel.master_name.as_str(),
-                    Some(node),
-                    SentinelServerType::Master,
-                )?
-                .async_get_client()
-                .await
-            };
-            match tokio::time::timeout(PROBE_TIMEOUT, asked).await {
-                Ok(Ok(client)) => client,
-                Ok(Err(error)) => return Err(unreachable(error.to_string())),
-                Err(_) => {
-                    return Err(unreachable(format!(
-                        "no Sentinel answered within {PROBE_TIMEOUT:?}"
-                    )));
-                }
-            }
-        }
-        None => {
-            let info = url
-                .as_str()
-                .into_connection_info()
-                .map_err(|error| unreachable(error.to_string()))?;
-            let info = info
-                .clone()
-                .set_redis_settings(credentials(info.redis_settings().clone()));
-            match file(STORE_CA_KEY) {
-                Some(pem) => Client::build_with_tls(
-                    info,
-                    TlsCertificates {
-                        client_tls: None,
-                        root_cert: Some(pem.into_bytes()),
-                    },
-                ),
-                None => Client::open(info),
-            }
-            .map_err(|error| unreachable(error.to_string()))?
-        }
-    };
+    let client = client(config, files).await.map_err(unreachable)?;
     let ping = async {
         let mut connection = client.get_multiplexed_async_connection().await?;
         redis::cmd("PING")
@@ -124,6 +58,68 @@ pub async fn probe(
         Ok(Err(error)) if is_refusal(&error) => Err(StoreProblem::Refused(error.to_string())),
         Ok(Err(error)) => Err(unreachable(error.to_string())),
         Err(_) => Err(unreachable(format!("no answer within {PROBE_TIMEOUT:?}"))),
+    }
+}
+
+/// The client of the server the sidecars would use: the one `url` names,
+/// or the primary the Sentinels name now; or why there is none.
+async fn client(config: &SessionStoreConfig, files: &[(&str, String)]) -> Result<Client, String> {
+    let file = |key: &str| {
+        files
+            .iter()
+            .find(|(name, _)| *name == key)
+            .map(|(_, value)| value.trim().to_owned())
+    };
+    let (username, password) = (file(STORE_USERNAME_KEY), file(STORE_PASSWORD_KEY));
+    let credentials = |mut redis: RedisConnectionInfo| {
+        if let Some(username) = &username {
+            redis = redis.set_username(username);
+        }
+        if let Some(password) = &password {
+            redis = redis.set_password(password);
+        }
+        redis
+    };
+    let Some(sentinel) = &config.redis.sentinel else {
+        let info = config
+            .redis
+            .url
+            .as_str()
+            .into_connection_info()
+            .map_err(|error| error.to_string())?;
+        let info = info
+            .clone()
+            .set_redis_settings(credentials(info.redis_settings().clone()));
+        let certificates = file(STORE_CA_KEY).map(|pem| TlsCertificates {
+            client_tls: None,
+            root_cert: Some(pem.into_bytes()),
+        });
+        return match certificates {
+            Some(certificates) => Client::build_with_tls(info, certificates),
+            None => Client::open(info),
+        }
+        .map_err(|error| error.to_string());
+    };
+    let node = SentinelNodeConnectionInfo::default()
+        .set_redis_connection_info(credentials(RedisConnectionInfo::default()));
+    let addresses: Vec<String> = sentinel
+        .addresses
+        .iter()
+        .map(|address| format!("redis://{address}"))
+        .collect();
+    let asked = async {
+        SentinelClient::build(
+            addresses,
+            sentinel.master_name.as_str(),
+            Some(node),
+            SentinelServerType::Master,
+        )?
+        .async_get_client()
+        .await
+    };
+    match tokio::time::timeout(PROBE_TIMEOUT, asked).await {
+        Ok(answer) => answer.map_err(|error| error.to_string()),
+        Err(_) => Err(format!("no Sentinel answered within {PROBE_TIMEOUT:?}")),
     }
 }
 
