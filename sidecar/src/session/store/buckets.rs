@@ -9,7 +9,8 @@
 //! buckets there are and their rates are the backup login's policy; this is
 //! only the arithmetic, the same as the in-memory limiter's.
 
-use super::{STORE_TIMEOUT, SessionStore};
+use super::SessionStore;
+use super::connection::within;
 use redis::{RedisResult, Script};
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -75,7 +76,7 @@ return '0'
 
 impl SessionStore {
     /// Takes one attempt from `own` and, when given, from `shared` too,
-    /// within [`STORE_TIMEOUT`]. An error means the store did not answer;
+    /// within [`super::STORE_TIMEOUT`]. An error means the store did not answer;
     /// the caller decides what to count on then.
     pub async fn take(
         &self,
@@ -92,11 +93,7 @@ impl SessionStore {
                 .arg(bucket.seconds_per_attempt);
         }
         let mut writer = link.connection()?.writer.clone();
-        let answer: String =
-            match tokio::time::timeout(STORE_TIMEOUT, invocation.invoke_async(&mut writer)).await {
-                Ok(answer) => answer?,
-                Err(_) => return Err(timed_out()),
-            };
+        let answer: String = within(invocation.invoke_async(&mut writer)).await?;
         let seconds: f64 = answer.parse().unwrap_or(f64::INFINITY);
         Ok(if seconds <= 0.0 {
             Taken::Allowed
@@ -119,19 +116,9 @@ impl SessionStore {
             .arg("EX")
             .arg(USED_FOR_SECONDS);
         let set = command.query_async::<Option<String>>(&mut writer);
-        match tokio::time::timeout(STORE_TIMEOUT, set).await {
-            Ok(answer) => Ok(answer?.is_some()),
-            Err(_) => Err(timed_out()),
-        }
+        Ok(within(set).await?.is_some())
     }
 }
 
 /// How long a use is remembered: a year.
 const USED_FOR_SECONDS: u64 = 365 * 24 * 3600;
-
-fn timed_out() -> redis::RedisError {
-    redis::RedisError::from(std::io::Error::new(
-        std::io::ErrorKind::TimedOut,
-        "the session store did not answer in time",
-    ))
-}

@@ -21,6 +21,19 @@ use std::time::Duration;
 /// How long one write or read may take before the store counts as away.
 pub const STORE_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// `call`, or a timeout error after [`STORE_TIMEOUT`]: every call to the
+/// store is bounded by this one helper.
+pub async fn within<T>(call: impl Future<Output = RedisResult<T>>) -> RedisResult<T> {
+    tokio::time::timeout(STORE_TIMEOUT, call)
+        .await
+        .unwrap_or_else(|_| {
+            Err(redis::RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the session store did not answer in time",
+            )))
+        })
+}
+
 /// The store of one set of settings.
 pub(crate) struct Link {
     pub(super) settings: StoreSettings,

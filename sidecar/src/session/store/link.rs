@@ -10,9 +10,9 @@
 //! pause that grows to a few seconds, and at once on new settings (a
 //! rotated password); no restart is ever needed.
 
-use super::connection::{Connection, Link};
+use super::connection::{Connection, Link, within};
 use super::wire::Revocation;
-use super::{RevokedSessions, STORE_TIMEOUT, SessionStore};
+use super::{RevokedSessions, SessionStore};
 use futures_util::StreamExt;
 use redis::RedisResult;
 use std::sync::Arc;
@@ -128,18 +128,6 @@ async fn load_all(store: &SessionStore, revoked: &RevokedSessions) -> RedisResul
     );
     store.confirm();
     Ok(())
-}
-
-/// `call`, or a timeout error after [`STORE_TIMEOUT`].
-async fn within<T>(call: impl Future<Output = RedisResult<T>>) -> RedisResult<T> {
-    tokio::time::timeout(STORE_TIMEOUT, call)
-        .await
-        .unwrap_or_else(|_| {
-            Err(redis::RedisError::from(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "the session store did not answer in time",
-            )))
-        })
 }
 
 fn dropped() -> redis::RedisError {

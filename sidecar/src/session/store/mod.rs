@@ -23,7 +23,7 @@ pub mod wire;
 
 use crate::session::revoked::MAX_REVOKED;
 use arc_swap::ArcSwap;
-use connection::Link;
+use connection::{Link, within};
 use redis::RedisResult;
 use settings::StoreSettings;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -130,14 +130,10 @@ impl SessionStore {
     /// replicas, within [`STORE_TIMEOUT`]; kept for later when the store is
     /// away.
     pub async fn announce(&self, revocation: Revocation, now: u64) {
-        match tokio::time::timeout(STORE_TIMEOUT, self.write(&revocation, now)).await {
-            Ok(Ok(())) => self.mark_reachable(),
-            Ok(Err(error)) => {
+        match within(self.write(&revocation, now)).await {
+            Ok(()) => self.mark_reachable(),
+            Err(error) => {
                 self.mark_unreachable(&error.to_string());
-                self.keep_for_later(revocation);
-            }
-            Err(_) => {
-                self.mark_unreachable("no answer in time");
                 self.keep_for_later(revocation);
             }
         }
