@@ -306,7 +306,8 @@ impl SidecarConfig {
             let redis = &store.redis;
             files.extend(redis.username_file.as_deref());
             files.extend(redis.password_file.as_deref());
-            files.extend(redis.ca_file.as_deref());
+            files.extend(redis.ca_file());
+            files.extend(redis.sentinel_password_file());
         }
         files
     }

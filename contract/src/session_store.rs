@@ -20,6 +20,8 @@ pub const DEFAULT_MAX_STALENESS_SECONDS: u64 = 60;
 pub const MAX_MAX_STALENESS_SECONDS: u64 = 3600;
 /// The longest key prefix accepted.
 pub const MAX_KEY_PREFIX_BYTES: usize = 128;
+/// Sentinels or cluster nodes listed at most.
+pub const MAX_ADDRESSES: usize = 16;
 
 /// Where shared session state lives, and how stale it may be.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,29 +35,32 @@ pub struct SessionStoreConfig {
     pub max_staleness_seconds: u64,
 }
 
-/// A Redis server (one address, or a primary found through Sentinel) and
-/// how to log in to it.
+/// A Redis server (one address, the primary Sentinels name, or a Redis
+/// Cluster) and how to log in to it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RedisStoreConfig {
     /// `redis://host:port/db`, or `rediss://` for TLS; no password in it.
-    /// Either this or `sentinel`.
+    /// One of this, `sentinel` or `cluster`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub url: String,
     /// Sentinels that name the current primary; the sidecar follows a
-    /// failover. Either this or `url`.
+    /// failover.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sentinel: Option<SentinelConfig>,
+    /// Nodes of a Redis Cluster; the sidecar learns the others from them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterConfig>,
     /// File holding the ACL username, if the server has users.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username_file: Option<PathBuf>,
     /// File holding the password (`requirepass` or the ACL user's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_file: Option<PathBuf>,
-    /// PEM file of the CA that signed the server's certificate (`rediss://`
-    /// only); absent, the system's roots are used.
+    /// TLS to every server (and Sentinel); with `url`, the `rediss://`
+    /// scheme says the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ca_file: Option<PathBuf>,
+    pub tls: Option<StoreTlsConfig>,
     /// Prefix of every key and channel, so apps can share one server.
     pub key_prefix: String,
 }
@@ -68,10 +73,70 @@ pub struct SentinelConfig {
     pub master_name: String,
     /// `host:port` of each Sentinel (26379 is Sentinel's port).
     pub addresses: Vec<String>,
+    /// File holding the Sentinels' own password (`requirepass` in
+    /// `sentinel.conf`), if they ask for one; the servers' is `passwordFile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
 }
 
-/// Sentinels listed at most.
-pub const MAX_SENTINELS: usize = 16;
+/// Some nodes of a Redis Cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// `host:port` of nodes to start from; one that answers is enough.
+    pub addresses: Vec<String>,
+}
+
+/// How the servers' certificates are checked.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StoreTlsConfig {
+    /// PEM file of the CA that signed the servers' certificates; absent,
+    /// the system's roots are used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Which servers the store is, once the section passed [`check`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreServers<'a> {
+    /// The one server at this URL.
+    Url(&'a str),
+    /// The primary these Sentinels name.
+    Sentinel(&'a SentinelConfig),
+    /// A Redis Cluster reached through these nodes.
+    Cluster(&'a ClusterConfig),
+}
+
+impl RedisStoreConfig {
+    /// How the servers are named: the first of `url`, `sentinel` and
+    /// `cluster` given ([`check`] refuses more than one).
+    pub fn servers(&self) -> StoreServers<'_> {
+        match (&self.sentinel, &self.cluster) {
+            _ if !self.url.is_empty() => StoreServers::Url(&self.url),
+            (Some(sentinel), _) => StoreServers::Sentinel(sentinel),
+            (None, Some(cluster)) => StoreServers::Cluster(cluster),
+            (None, None) => StoreServers::Url(&self.url),
+        }
+    }
+
+    /// Whether connections use TLS.
+    pub fn uses_tls(&self) -> bool {
+        self.tls.is_some() || self.url.starts_with("rediss://")
+    }
+
+    /// The CA file, if one is named.
+    pub fn ca_file(&self) -> Option<&std::path::Path> {
+        self.tls.as_ref().and_then(|tls| tls.ca_file.as_deref())
+    }
+
+    /// The Sentinels' password file, if one is named.
+    pub fn sentinel_password_file(&self) -> Option<&std::path::Path> {
+        self.sentinel
+            .as_ref()
+            .and_then(|sentinel| sentinel.password_file.as_deref())
+    }
+}
 
 fn default_max_staleness() -> u64 {
     DEFAULT_MAX_STALENESS_SECONDS
@@ -80,45 +145,52 @@ fn default_max_staleness() -> u64 {
 /// Checks the section; problems name the field as written in the file.
 pub fn check(problems: &mut Problems, config: &SessionStoreConfig) {
     let redis = &config.redis;
-    let tls = match (redis.url.is_empty(), &redis.sentinel) {
-        (true, None) => {
-            problems.push("session.store.redis.url", "is required (or `sentinel`)");
-            None
-        }
-        (false, Some(_)) => {
-            problems.push(
-                "session.store.redis.sentinel",
-                "cannot go with `url`: name the server one way",
-            );
-            None
-        }
-        (true, Some(sentinel)) => {
-            check_sentinel(problems, sentinel);
-            Some(false)
-        }
-        (false, None) => match Url::parse(&redis.url) {
-            Err(error) => {
-                problems.push("session.store.redis.url", format!("is not a URL: {error}"));
-                None
+    let named: Vec<&str> = [
+        ("url", !redis.url.is_empty()),
+        ("sentinel", redis.sentinel.is_some()),
+        ("cluster", redis.cluster.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(field, given)| given.then_some(field))
+    .collect();
+    match named.as_slice() {
+        [] => problems.push(
+            "session.store.redis.url",
+            "is required (or `sentinel`, or `cluster`)",
+        ),
+        [first, others @ ..] => {
+            for other in others {
+                problems.push(
+                    &format!("session.store.redis.{other}"),
+                    format!("cannot go with `{first}`: name the servers one way"),
+                );
             }
-            Ok(url) => check_url(problems, &url),
-        },
-    };
-    if redis.ca_file.is_some() && tls == Some(false) {
-        problems.push(
-            "session.store.redis.caFile",
-            "needs a `rediss://` URL: a CA is only used with TLS (not yet through Sentinel)",
-        );
+        }
+    }
+    match redis.servers() {
+        StoreServers::Url("") => {}
+        StoreServers::Url(url) => check_url(problems, redis, url),
+        StoreServers::Sentinel(sentinel) => check_sentinel(problems, sentinel),
+        StoreServers::Cluster(cluster) => {
+            check_addresses(problems, "session.store.redis.cluster", &cluster.addresses);
+        }
     }
     for (field, file) in [
-        ("session.store.redis.usernameFile", &redis.username_file),
-        ("session.store.redis.passwordFile", &redis.password_file),
-        ("session.store.redis.caFile", &redis.ca_file),
+        (
+            "session.store.redis.usernameFile",
+            redis.username_file.as_deref(),
+        ),
+        (
+            "session.store.redis.passwordFile",
+            redis.password_file.as_deref(),
+        ),
+        ("session.store.redis.tls.caFile", redis.ca_file()),
+        (
+            "session.store.redis.sentinel.passwordFile",
+            redis.sentinel_password_file(),
+        ),
     ] {
-        if file
-            .as_ref()
-            .is_some_and(|file| file.as_os_str().is_empty())
-        {
+        if file.is_some_and(|file| file.as_os_str().is_empty()) {
             problems.push(field, "must name a file");
         }
     }
@@ -133,20 +205,29 @@ pub fn check(problems: &mut Problems, config: &SessionStoreConfig) {
     }
 }
 
-/// Checks the URL's scheme, host and credentials; says whether it asks for TLS.
-fn check_url(problems: &mut Problems, url: &Url) -> Option<bool> {
+/// Checks the URL's scheme, host and credentials, and that `tls` agrees
+/// with the scheme.
+fn check_url(problems: &mut Problems, redis: &RedisStoreConfig, url: &str) {
     const FIELD: &str = "session.store.redis.url";
-    let tls = match url.scheme() {
-        "redis" => false,
-        "rediss" => true,
-        other => {
-            problems.push(
-                FIELD,
-                format!("has the scheme `{other}`: use `redis://` or `rediss://`"),
-            );
-            return None;
+    let url = match Url::parse(url) {
+        Ok(url) => url,
+        Err(error) => {
+            problems.push(FIELD, format!("is not a URL: {error}"));
+            return;
         }
     };
+    match url.scheme() {
+        "rediss" => {}
+        "redis" if redis.tls.is_some() => problems.push(
+            "session.store.redis.tls",
+            "needs a `rediss://` URL: the scheme says whether the server speaks TLS",
+        ),
+        "redis" => {}
+        other => problems.push(
+            FIELD,
+            format!("has the scheme `{other}`: use `redis://` or `rediss://`"),
+        ),
+    }
     if url.host_str().is_none_or(str::is_empty) {
         problems.push(FIELD, "names no host");
     }
@@ -159,7 +240,6 @@ fn check_url(problems: &mut Problems, url: &Url) -> Option<bool> {
     if url.query().is_some() || url.fragment().is_some() {
         problems.push(FIELD, "must not have a query or fragment");
     }
-    Some(tls)
 }
 
 /// Checks the Sentinels' master name and addresses.
@@ -176,16 +256,26 @@ fn check_sentinel(problems: &mut Problems, sentinel: &SentinelConfig) {
             "must be 1 to 64 letters, digits, `-`, `_` or `.`",
         );
     }
-    if sentinel.addresses.is_empty() || sentinel.addresses.len() > MAX_SENTINELS {
+    check_addresses(
+        problems,
+        "session.store.redis.sentinel",
+        &sentinel.addresses,
+    );
+}
+
+/// Checks the `addresses` list of `section`: 1 to [`MAX_ADDRESSES`], each
+/// `host:port`.
+fn check_addresses(problems: &mut Problems, section: &str, addresses: &[String]) {
+    if addresses.is_empty() || addresses.len() > MAX_ADDRESSES {
         problems.push(
-            "session.store.redis.sentinel.addresses",
-            format!("must list 1 to {MAX_SENTINELS} Sentinels"),
+            &format!("{section}.addresses"),
+            format!("must list 1 to {MAX_ADDRESSES} addresses"),
         );
     }
-    for (index, address) in sentinel.addresses.iter().enumerate() {
+    for (index, address) in addresses.iter().enumerate() {
         if !is_host_and_port(address) {
             problems.push(
-                &format!("session.store.redis.sentinel.addresses[{index}]"),
+                &format!("{section}.addresses[{index}]"),
                 "must be host:port",
             );
         }
@@ -217,6 +307,12 @@ pub fn check_key_prefix(prefix: &str) -> Result<(), String> {
     if !prefix.bytes().all(|byte| byte.is_ascii_graphic()) {
         return Err("must be printable ASCII without spaces".into());
     }
+    if prefix.contains(['{', '}']) {
+        return Err(
+            "must not hold `{` or `}`: on a Redis Cluster the store wraps the prefix in braces to keep an app's keys together"
+                .into(),
+        );
+    }
     Ok(())
 }
 
@@ -229,9 +325,10 @@ mod tests {
             redis: RedisStoreConfig {
                 url: url.into(),
                 sentinel: None,
+                cluster: None,
                 username_file: None,
                 password_file: None,
-                ca_file: None,
+                tls: None,
                 key_prefix: prefix.into(),
             },
             max_staleness_seconds: DEFAULT_MAX_STALENESS_SECONDS,
@@ -302,6 +399,7 @@ mod tests {
         config.redis.sentinel = Some(SentinelConfig {
             master_name: "mymaster".into(),
             addresses: vec!["sentinel-0.cache:26379".into(), "10.0.0.7:26379".into()],
+            password_file: None,
         });
         assert!(
             problems_of(&config).is_empty(),
@@ -339,12 +437,62 @@ mod tests {
     }
 
     #[test]
-    fn a_ca_needs_tls_and_staleness_is_bounded() {
+    fn a_cluster_is_named_by_its_nodes_alone() {
+        let mut config = store("", "p:");
+        config.redis.cluster = Some(ClusterConfig {
+            addresses: vec!["redis-0.cache:6379".into(), "10.0.0.8:6379".into()],
+        });
+        assert!(
+            problems_of(&config).is_empty(),
+            "{}",
+            problems_of(&config).one_line()
+        );
+        assert!(matches!(config.redis.servers(), StoreServers::Cluster(_)));
+        config.redis.url = "redis://redis:6379".into();
+        assert!(problems_of(&config).mentions("session.store.redis.cluster"));
+        config.redis.url.clear();
+        config.redis.sentinel = Some(SentinelConfig {
+            master_name: "mymaster".into(),
+            addresses: vec!["s:26379".into()],
+            password_file: None,
+        });
+        assert!(problems_of(&config).mentions("session.store.redis.cluster"));
+        config.redis.sentinel = None;
+        config.redis.cluster = Some(ClusterConfig {
+            addresses: vec!["no-port".into()],
+        });
+        assert!(problems_of(&config).mentions("session.store.redis.cluster.addresses[0]"));
+        config.redis.cluster = Some(ClusterConfig {
+            addresses: Vec::new(),
+        });
+        assert!(problems_of(&config).mentions("session.store.redis.cluster.addresses"));
+    }
+
+    #[test]
+    fn braces_in_the_prefix_are_refused() {
+        for prefix in ["{books}:", "books}:"] {
+            let config = store("redis://redis:6379", prefix);
+            assert!(problems_of(&config).mentions("session.store.redis.keyPrefix"));
+        }
+    }
+
+    #[test]
+    fn tls_must_agree_with_the_scheme_and_staleness_is_bounded() {
         let mut config = store("redis://redis:6379", "p:");
-        config.redis.ca_file = Some("/ca.pem".into());
-        assert!(problems_of(&config).mentions("session.store.redis.caFile"));
+        assert!(!config.redis.uses_tls());
+        config.redis.tls = Some(StoreTlsConfig {
+            ca_file: Some("/ca.pem".into()),
+        });
+        assert!(problems_of(&config).mentions("session.store.redis.tls"));
         config.redis.url = "rediss://redis:6379".into();
         assert!(problems_of(&config).is_empty());
+        assert!(config.redis.uses_tls());
+        config.redis.tls = Some(StoreTlsConfig {
+            ca_file: Some("".into()),
+        });
+        assert!(problems_of(&config).mentions("session.store.redis.tls.caFile"));
+        config.redis.tls = None;
+        assert!(config.redis.uses_tls());
         for bad in [0, MAX_MAX_STALENESS_SECONDS + 1] {
             config.max_staleness_seconds = bad;
             assert!(problems_of(&config).mentions("session.store.maxStalenessSeconds"));

@@ -9,10 +9,13 @@
 //! the contract's check is the one that decides.
 
 use crate::crd_refs::SecretKeyRef;
-use crate::names::{STORE_CA_KEY, STORE_PASSWORD_KEY, STORE_USERNAME_KEY, secret_path};
+use crate::names::{
+    STORE_CA_KEY, STORE_PASSWORD_KEY, STORE_SENTINEL_PASSWORD_KEY, STORE_USERNAME_KEY, secret_path,
+};
 use kube::KubeSchema;
 use portcullis_contract::session_store::{
-    DEFAULT_MAX_STALENESS_SECONDS, RedisStoreConfig, SentinelConfig, SessionStoreConfig,
+    ClusterConfig, DEFAULT_MAX_STALENESS_SECONDS, RedisStoreConfig, SentinelConfig,
+    SessionStoreConfig, StoreTlsConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -30,12 +33,14 @@ pub struct SessionStoreSpec {
     pub max_staleness_seconds: Option<i64>,
 }
 
-/// A Redis server (one address, or the primary Sentinels name) and the
-/// Secrets that log in to it.
+/// A Redis server (one address, the primary Sentinels name, or a Redis
+/// Cluster) and the Secrets that log in to it.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("has(self.url) != has(self.sentinel)")
-    .message("name the server by url or by sentinel, one of the two"))]
+#[x_kube(validation = Rule::new("[has(self.url), has(self.sentinel), has(self.cluster)].filter(given, given).size() == 1")
+    .message("name the servers by url, by sentinel or by cluster, one of the three"))]
+#[x_kube(validation = Rule::new("!has(self.tls) || !has(self.url) || self.url.startsWith('rediss://')")
+    .message("tls needs a rediss:// url"))]
 pub struct RedisStoreSpec {
     /// `redis://host:port/db`, or `rediss://` for TLS; no password in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,16 +51,18 @@ pub struct RedisStoreSpec {
     /// Sentinels that name the current primary (the sidecars follow a failover).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sentinel: Option<SentinelSpec>,
+    /// Nodes of a Redis Cluster (the sidecars learn the others from them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterSpec>,
     /// The ACL username, if the server has users.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username_secret_ref: Option<SecretKeyRef>,
     /// The password (`requirepass`, or the ACL user's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_secret_ref: Option<SecretKeyRef>,
-    /// The PEM of the CA that signed the server's certificate (`rediss://`
-    /// only); absent: the system's roots.
+    /// TLS to every server and Sentinel (with `url`, `rediss://` says so).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ca_secret_ref: Option<SecretKeyRef>,
+    pub tls: Option<StoreTlsSpec>,
     /// Prefix of every key and channel (default
     /// `portcullis:<namespace>/<name>:`), so apps can share one server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,6 +80,29 @@ pub struct SentinelSpec {
     /// `host:port` of each Sentinel, e.g. `redis-sentinel.cache.svc:26379`.
     #[schemars(length(min = 1, max = 16), inner(length(min = 3, max = 512)))]
     pub addresses: Vec<String>,
+    /// The Sentinels' own password, if they ask for one (the servers' is
+    /// `passwordSecretRef`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_secret_ref: Option<SecretKeyRef>,
+}
+
+/// Some nodes of a Redis Cluster.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterSpec {
+    /// `host:port` of nodes to start from, e.g. `redis-cluster.cache.svc:6379`.
+    #[schemars(length(min = 1, max = 16), inner(length(min = 3, max = 512)))]
+    pub addresses: Vec<String>,
+}
+
+/// How the servers' certificates are checked.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreTlsSpec {
+    /// The PEM of the CA that signed the servers' certificates; absent:
+    /// the system's roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_secret_ref: Option<SecretKeyRef>,
 }
 
 impl SessionStoreSpec {
@@ -88,10 +118,16 @@ impl SessionStoreSpec {
                 sentinel: redis.sentinel.as_ref().map(|sentinel| SentinelConfig {
                     master_name: sentinel.master_name.clone(),
                     addresses: sentinel.addresses.clone(),
+                    password_file: file(&sentinel.password_secret_ref, STORE_SENTINEL_PASSWORD_KEY),
+                }),
+                cluster: redis.cluster.as_ref().map(|cluster| ClusterConfig {
+                    addresses: cluster.addresses.clone(),
                 }),
                 username_file: file(&redis.username_secret_ref, STORE_USERNAME_KEY),
                 password_file: file(&redis.password_secret_ref, STORE_PASSWORD_KEY),
-                ca_file: file(&redis.ca_secret_ref, STORE_CA_KEY),
+                tls: redis.tls.as_ref().map(|tls| StoreTlsConfig {
+                    ca_file: file(&tls.ca_secret_ref, STORE_CA_KEY),
+                }),
                 key_prefix: redis
                     .key_prefix
                     .clone()
@@ -113,22 +149,33 @@ impl SessionStoreSpec {
         [
             (
                 "sessionStore.redis.usernameSecretRef",
-                &redis.username_secret_ref,
+                redis.username_secret_ref.as_ref(),
                 STORE_USERNAME_KEY,
             ),
             (
                 "sessionStore.redis.passwordSecretRef",
-                &redis.password_secret_ref,
+                redis.password_secret_ref.as_ref(),
                 STORE_PASSWORD_KEY,
             ),
             (
-                "sessionStore.redis.caSecretRef",
-                &redis.ca_secret_ref,
+                "sessionStore.redis.sentinel.passwordSecretRef",
+                redis
+                    .sentinel
+                    .as_ref()
+                    .and_then(|sentinel| sentinel.password_secret_ref.as_ref()),
+                STORE_SENTINEL_PASSWORD_KEY,
+            ),
+            (
+                "sessionStore.redis.tls.caSecretRef",
+                redis
+                    .tls
+                    .as_ref()
+                    .and_then(|tls| tls.ca_secret_ref.as_ref()),
                 STORE_CA_KEY,
             ),
         ]
         .into_iter()
-        .filter_map(|(field, reference, key)| reference.as_ref().map(|r| (field, r, key)))
+        .filter_map(|(field, reference, key)| reference.map(|r| (field, r, key)))
         .collect()
     }
 }
@@ -154,7 +201,7 @@ mod tests {
             Some(std::path::Path::new(&secret_path(STORE_PASSWORD_KEY)))
         );
         assert_eq!(config.redis.username_file, None);
-        assert_eq!(config.redis.ca_file, None);
+        assert_eq!(config.redis.tls, None);
         let fields: Vec<_> = store
             .references()
             .into_iter()
@@ -175,6 +222,40 @@ mod tests {
         let mut problems = portcullis_contract::problems::Problems::default();
         portcullis_contract::session_store::check(&mut problems, &config);
         assert!(problems.is_empty(), "{}", problems.one_line());
+    }
+
+    #[test]
+    fn a_cluster_with_tls_and_a_sentinel_password_render_their_files() {
+        let store = spec(
+            "redis:\n  cluster: {addresses: ['redis-cluster.cache:6379']}\n  tls: {caSecretRef: {name: redis-ca, key: ca.crt}}\n",
+        );
+        let config = store.to_config("media", "books");
+        assert_eq!(
+            config.redis.ca_file(),
+            Some(std::path::Path::new(&secret_path(STORE_CA_KEY)))
+        );
+        assert!(config.redis.uses_tls());
+        let mut problems = portcullis_contract::problems::Problems::default();
+        portcullis_contract::session_store::check(&mut problems, &config);
+        assert!(problems.is_empty(), "{}", problems.one_line());
+        let store = spec(
+            "redis:\n  sentinel: {masterName: m, addresses: ['s:26379'], passwordSecretRef: {name: s, key: p}}\n",
+        );
+        let fields: Vec<_> = store
+            .references()
+            .into_iter()
+            .map(|(field, ..)| field)
+            .collect();
+        assert_eq!(fields, ["sessionStore.redis.sentinel.passwordSecretRef"]);
+        assert_eq!(
+            store
+                .to_config("media", "books")
+                .redis
+                .sentinel_password_file(),
+            Some(std::path::Path::new(&secret_path(
+                STORE_SENTINEL_PASSWORD_KEY
+            )))
+        );
     }
 
     #[test]

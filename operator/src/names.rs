@@ -32,6 +32,8 @@ pub const ROOT_USERNAME_KEY: &str = "username";
 pub const STORE_USERNAME_KEY: &str = "session-store-username";
 /// Generated Secret key: the session store's password (copied from its Secret).
 pub const STORE_PASSWORD_KEY: &str = "session-store-password";
+/// Generated Secret key: the Sentinels' own password (copied from its Secret).
+pub const STORE_SENTINEL_PASSWORD_KEY: &str = "session-store-sentinel-password";
 /// Generated Secret key: the session store's CA (copied from its Secret).
 pub const STORE_CA_KEY: &str = "session-store-ca.pem";
 /// Annotation with a hash of the config and secret contents, for rollouts.

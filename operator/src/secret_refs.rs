@@ -82,7 +82,7 @@ mod tests {
             serde_json::from_value(serde_json::json!({"redis": {
                 "url": "rediss://redis:6380",
                 "passwordSecretRef": {"name": "redis-auth", "key": "password"},
-                "caSecretRef": {"name": "redis-ca", "key": "ca.crt"},
+                "tls": {"caSecretRef": {"name": "redis-ca", "key": "ca.crt"}},
             }}))
             .expect("a store spec"),
         );

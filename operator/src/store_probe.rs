@@ -3,10 +3,13 @@
 //! so a wrong password or an address nobody can reach is named in the
 //! status before every replica reports it in its own logs.
 
-use crate::names::{STORE_CA_KEY, STORE_PASSWORD_KEY, STORE_USERNAME_KEY};
-use portcullis_contract::session_store::SessionStoreConfig;
-use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
-use redis::{Client, ErrorKind, IntoConnectionInfo, RedisConnectionInfo, TlsCertificates};
+use crate::names::{
+    STORE_CA_KEY, STORE_PASSWORD_KEY, STORE_SENTINEL_PASSWORD_KEY, STORE_USERNAME_KEY,
+};
+use portcullis_contract::secret::Secret;
+use portcullis_contract::session_store::{SessionStoreConfig, StoreServers};
+use portcullis_store_client::{StoreAccess, StoreClient};
+use redis::ErrorKind;
 use std::time::Duration;
 
 /// How long the probe waits for the store.
@@ -19,107 +22,75 @@ pub enum StoreProblem {
     #[error("the session store refused the credentials: {0}")]
     Refused(String),
     /// Nothing answered in time, or the connection failed.
-    #[error("the session store at {url} cannot be reached: {reason}")]
+    #[error("the session store at {servers} cannot be reached: {reason}")]
     Unreachable {
-        /// The URL tried (it holds no password).
-        url: String,
+        /// The servers tried, in words (no password in them).
+        servers: String,
+        /// The spec field that names them.
+        field: &'static str,
         /// What failed.
         reason: String,
     },
 }
 
 /// Connects to the store of `config` with the referenced `files` (by
-/// generated Secret key) and sends `PING`.
+/// generated Secret key) and sends `PING`, as a sidecar would: to the one
+/// server, to the primary the Sentinels name, or to a node of the cluster.
 pub async fn probe(
     config: &SessionStoreConfig,
     files: &[(&str, String)],
 ) -> Result<(), StoreProblem> {
-    let url = match &config.redis.sentinel {
-        Some(sentinel) => format!(
-            "the primary `{}` of Sentinels {}",
-            sentinel.master_name,
-            sentinel.addresses.join(", ")
-        ),
-        None => config.redis.url.clone(),
-    };
+    let access = access(config, files);
     let unreachable = |reason: String| StoreProblem::Unreachable {
-        url: url.clone(),
+        servers: access.describe(),
+        field: match config.redis.servers() {
+            StoreServers::Url(_) => "spec.sessionStore.redis.url",
+            StoreServers::Sentinel(_) => "spec.sessionStore.redis.sentinel",
+            StoreServers::Cluster(_) => "spec.sessionStore.redis.cluster",
+        },
         reason,
     };
-    let client = client(config, files).await.map_err(unreachable)?;
     let ping = async {
-        let mut connection = client.get_multiplexed_async_connection().await?;
-        redis::cmd("PING")
-            .query_async::<String>(&mut connection)
-            .await
+        match access.client(PROBE_TIMEOUT)? {
+            StoreClient::Server(client) => {
+                ping(&mut client.get_multiplexed_async_connection().await?).await
+            }
+            StoreClient::Sentinel(mut sentinels) => {
+                let primary = sentinels.async_get_client().await?;
+                ping(&mut primary.get_multiplexed_async_connection().await?).await
+            }
+            StoreClient::Cluster(cluster) => ping(&mut cluster.get_async_connection().await?).await,
+        }
     };
     match tokio::time::timeout(PROBE_TIMEOUT, ping).await {
-        Ok(Ok(_)) => Ok(()),
+        Ok(Ok(())) => Ok(()),
         Ok(Err(error)) if is_refusal(&error) => Err(StoreProblem::Refused(error.to_string())),
         Ok(Err(error)) => Err(unreachable(error.to_string())),
         Err(_) => Err(unreachable(format!("no answer within {PROBE_TIMEOUT:?}"))),
     }
 }
 
-/// The client of the server the sidecars would use: the one `url` names,
-/// or the primary the Sentinels name now; or why there is none.
-async fn client(config: &SessionStoreConfig, files: &[(&str, String)]) -> Result<Client, String> {
+async fn ping(connection: &mut impl redis::aio::ConnectionLike) -> redis::RedisResult<()> {
+    redis::cmd("PING")
+        .query_async::<String>(connection)
+        .await
+        .map(drop)
+}
+
+/// The section with the secrets the sidecars will read from their files.
+fn access(config: &SessionStoreConfig, files: &[(&str, String)]) -> StoreAccess {
     let file = |key: &str| {
         files
             .iter()
             .find(|(name, _)| *name == key)
             .map(|(_, value)| value.trim().to_owned())
     };
-    let (username, password) = (file(STORE_USERNAME_KEY), file(STORE_PASSWORD_KEY));
-    let credentials = |mut redis: RedisConnectionInfo| {
-        if let Some(username) = &username {
-            redis = redis.set_username(username);
-        }
-        if let Some(password) = &password {
-            redis = redis.set_password(password);
-        }
-        redis
-    };
-    let Some(sentinel) = &config.redis.sentinel else {
-        let info = config
-            .redis
-            .url
-            .as_str()
-            .into_connection_info()
-            .map_err(|error| error.to_string())?;
-        let info = info
-            .clone()
-            .set_redis_settings(credentials(info.redis_settings().clone()));
-        let certificates = file(STORE_CA_KEY).map(|pem| TlsCertificates {
-            client_tls: None,
-            root_cert: Some(pem.into_bytes()),
-        });
-        return match certificates {
-            Some(certificates) => Client::build_with_tls(info, certificates),
-            None => Client::open(info),
-        }
-        .map_err(|error| error.to_string());
-    };
-    let node = SentinelNodeConnectionInfo::default()
-        .set_redis_connection_info(credentials(RedisConnectionInfo::default()));
-    let addresses: Vec<String> = sentinel
-        .addresses
-        .iter()
-        .map(|address| format!("redis://{address}"))
-        .collect();
-    let asked = async {
-        SentinelClient::build(
-            addresses,
-            sentinel.master_name.as_str(),
-            Some(node),
-            SentinelServerType::Master,
-        )?
-        .async_get_client()
-        .await
-    };
-    match tokio::time::timeout(PROBE_TIMEOUT, asked).await {
-        Ok(answer) => answer.map_err(|error| error.to_string()),
-        Err(_) => Err(format!("no Sentinel answered within {PROBE_TIMEOUT:?}")),
+    StoreAccess {
+        redis: config.redis.clone(),
+        username: file(STORE_USERNAME_KEY).map(Secret::new),
+        password: file(STORE_PASSWORD_KEY).map(Secret::new),
+        sentinel_password: file(STORE_SENTINEL_PASSWORD_KEY).map(Secret::new),
+        ca_pem: file(STORE_CA_KEY),
     }
 }
 

@@ -5,6 +5,8 @@
 use crate::process::free_port;
 use anyhow::{Context, Result, bail};
 use portcullis_contract::session_store::{RedisStoreConfig, SessionStoreConfig};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
@@ -16,26 +18,31 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Redis {
     child: Child,
     port: u16,
-    password: Option<String>,
-    /// The CA's PEM when the server speaks TLS only.
-    tls_ca: Option<String>,
+    options: RedisOptions,
     dir: tempfile::TempDir,
 }
 
-impl Redis {
-    /// A server without a password, keeping nothing on disk.
-    pub async fn start() -> Result<Self> {
-        Self::start_on(free_port(), None).await
-    }
+/// How a server is started.
+#[derive(Clone, Default)]
+pub struct RedisOptions {
+    /// The password it wants (`requirepass`, and `masterauth` for a replica).
+    pub password: Option<String>,
+    /// The certificate it speaks TLS with, TLS only.
+    pub tls: Option<Arc<TestCertificate>>,
+    /// More arguments (`--replicaof`, `--cluster-enabled`).
+    pub extra: Vec<String>,
+}
 
-    /// A server that wants `password` (`requirepass`).
-    pub async fn start_with_password(password: &str) -> Result<Self> {
-        Self::start_on(free_port(), Some(password.to_owned())).await
-    }
+/// A certificate for 127.0.0.1 and the CA that signed it, on disk, for any
+/// number of servers (a primary, its replica and their Sentinel).
+pub struct TestCertificate {
+    dir: tempfile::TempDir,
+    ca_pem: String,
+}
 
-    /// A server that speaks TLS only, with a certificate for 127.0.0.1
-    /// from a CA made for it ([`Self::tls_ca`]).
-    pub async fn start_tls() -> Result<Self> {
+impl TestCertificate {
+    /// A new CA and a certificate for 127.0.0.1 valid for an hour.
+    pub fn issue() -> Result<Arc<Self>> {
         let dir = tempfile::tempdir()?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
@@ -48,32 +55,74 @@ impl Redis {
         )?;
         std::fs::write(dir.path().join("server.pem"), &material.cert_pem)?;
         std::fs::write(dir.path().join("server.key"), &material.key_pem)?;
-        let port = free_port();
-        let child = spawn(port, None, dir.path(), true, &[]).await?;
-        Ok(Self {
-            child,
-            port,
-            password: None,
-            tls_ca: Some(material.ca_bundle),
+        std::fs::write(dir.path().join("ca.pem"), &material.ca_bundle)?;
+        Ok(Arc::new(Self {
             dir,
-        })
+            ca_pem: material.ca_bundle,
+        }))
     }
 
-    /// A replica of the server on `primary_port`, for a Sentinel to promote.
-    pub async fn start_replica_of(primary_port: u16) -> Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let port = free_port();
-        let replica_of = [
+    /// The CA's PEM.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// The file `name` (`server.pem`, `server.key`, `ca.pem`).
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+impl Redis {
+    /// A server without a password, keeping nothing on disk.
+    pub async fn start() -> Result<Self> {
+        Self::launch(RedisOptions::default()).await
+    }
+
+    /// A server that wants `password` (`requirepass`).
+    pub async fn start_with_password(password: &str) -> Result<Self> {
+        Self::launch(RedisOptions {
+            password: Some(password.to_owned()),
+            ..RedisOptions::default()
+        })
+        .await
+    }
+
+    /// A server that speaks TLS only, with a certificate for 127.0.0.1
+    /// from a CA made for it ([`Self::tls_ca`]).
+    pub async fn start_tls() -> Result<Self> {
+        Self::launch(RedisOptions {
+            tls: Some(TestCertificate::issue()?),
+            ..RedisOptions::default()
+        })
+        .await
+    }
+
+    /// A replica of the server on `primary_port`, for a Sentinel to
+    /// promote, started like it with `options`.
+    pub async fn start_replica_of(primary_port: u16, mut options: RedisOptions) -> Result<Self> {
+        options.extra.extend([
             "--replicaof".to_owned(),
             "127.0.0.1".to_owned(),
             primary_port.to_string(),
-        ];
-        let child = spawn(port, None, dir.path(), false, &replica_of).await?;
+        ]);
+        if let Some(password) = &options.password {
+            options
+                .extra
+                .extend(["--masterauth".to_owned(), password.clone()]);
+        }
+        Self::launch(options).await
+    }
+
+    /// A server started with `options` on a free port.
+    pub async fn launch(options: RedisOptions) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let port = free_port();
+        let child = spawn(port, &options, dir.path()).await?;
         Ok(Self {
             child,
             port,
-            password: None,
-            tls_ca: None,
+            options,
             dir,
         })
     }
@@ -83,21 +132,9 @@ impl Redis {
         self.port
     }
 
-    async fn start_on(port: u16, password: Option<String>) -> Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let child = spawn(port, password.as_deref(), dir.path(), false, &[]).await?;
-        Ok(Self {
-            child,
-            port,
-            password,
-            tls_ca: None,
-            dir,
-        })
-    }
-
     /// `redis://127.0.0.1:<port>`, or `rediss://` for a TLS server.
     pub fn url(&self) -> String {
-        let scheme = if self.tls_ca.is_some() {
+        let scheme = if self.options.tls.is_some() {
             "rediss"
         } else {
             "redis"
@@ -107,7 +144,7 @@ impl Redis {
 
     /// The PEM of the CA that signed a TLS server's certificate.
     pub fn tls_ca(&self) -> Option<&str> {
-        self.tls_ca.as_deref()
+        self.options.tls.as_deref().map(TestCertificate::ca_pem)
     }
 
     /// A `session.store` section for this server under `prefix`.
@@ -121,9 +158,10 @@ impl Redis {
             redis: RedisStoreConfig {
                 url: url.to_owned(),
                 sentinel: None,
+                cluster: None,
                 username_file: None,
                 password_file: None,
-                ca_file: None,
+                tls: None,
                 key_prefix: prefix.to_owned(),
             },
             max_staleness_seconds,
@@ -140,13 +178,13 @@ impl Redis {
     /// the server itself running on. Sent with `redis-cli`: a raw
     /// connection's `QUIT` would wait out the pause too.
     pub async fn pause_clients(&self, millis: u64) -> Result<()> {
-        let output = Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
-            .args(["CLIENT", "PAUSE", &millis.to_string(), "ALL"])
-            .output()
-            .await
-            .context("run redis-cli (`make store-deps` installs it)")?;
-        let reply = String::from_utf8_lossy(&output.stdout);
+        let reply = cli(
+            self.port,
+            self.options.tls.as_deref(),
+            self.options.password.as_deref(),
+            &["CLIENT", "PAUSE", &millis.to_string(), "ALL"],
+        )
+        .await?;
         anyhow::ensure!(reply.trim() == "OK", "CLIENT PAUSE: {reply}");
         Ok(())
     }
@@ -159,22 +197,18 @@ impl Redis {
     /// Kills the server (SIGKILL) and starts a new, empty one on the same port.
     pub async fn restart_empty(&mut self) -> Result<()> {
         self.child.kill().await?;
-        let tls = self.tls_ca.is_some();
-        self.child = spawn(
-            self.port,
-            self.password.as_deref(),
-            self.dir.path(),
-            tls,
-            &[],
-        )
-        .await?;
+        self.child = spawn(self.port, &self.options, self.dir.path()).await?;
         Ok(())
     }
 
     /// Runs one command and returns the raw reply (RESP), for checks of what
-    /// the server holds.
+    /// the server holds; through `redis-cli` (its text, not RESP) for a TLS
+    /// server.
     pub async fn command(&self, args: &[&str]) -> Result<String> {
-        command_at(self.port, self.password.as_deref(), args).await
+        match &self.options.tls {
+            None => command_at(self.port, self.options.password.as_deref(), args).await,
+            Some(tls) => cli(self.port, Some(tls), self.options.password.as_deref(), args).await,
+        }
     }
 
     fn signal(&self, signal: &str) -> Result<()> {
@@ -215,25 +249,52 @@ fn resp(args: &[&str]) -> String {
     text
 }
 
-async fn spawn(
+/// Runs `redis-cli` against 127.0.0.1:`port` (over TLS with `tls`'s CA,
+/// logging in with `password`) and returns its text answer.
+pub async fn cli(
     port: u16,
+    tls: Option<&TestCertificate>,
     password: Option<&str>,
-    dir: &std::path::Path,
-    tls: bool,
-    extra: &[String],
-) -> Result<Child> {
+    args: &[&str],
+) -> Result<String> {
+    let mut command = Command::new("redis-cli");
+    command.args(["-h", "127.0.0.1", "-p", &port.to_string()]);
+    if let Some(tls) = tls {
+        command.arg("--tls").arg("--cacert").arg(tls.file("ca.pem"));
+    }
+    if let Some(password) = password {
+        command.args(["--no-auth-warning", "-a", password]);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(5), command.args(args).output())
+        .await
+        .context("redis-cli answered within 5 s")?
+        .context("run redis-cli (`make store-deps` installs it)")?;
+    anyhow::ensure!(
+        output.status.success(),
+        "redis-cli {args:?}: {}",
+        output.status
+    );
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+async fn spawn(port: u16, options: &RedisOptions, dir: &std::path::Path) -> Result<Child> {
     let mut command = Command::new("redis-server");
-    command.args(extra);
-    if tls {
-        command
-            .args(["--port", "0", "--tls-port", &port.to_string()])
-            .arg("--tls-cert-file")
-            .arg(dir.join("server.pem"))
-            .arg("--tls-key-file")
-            .arg(dir.join("server.key"))
-            .args(["--tls-auth-clients", "no"]);
-    } else {
-        command.args(["--port", &port.to_string()]);
+    command.args(&options.extra);
+    match &options.tls {
+        Some(tls) => {
+            command
+                .args(["--port", "0", "--tls-port", &port.to_string()])
+                .arg("--tls-cert-file")
+                .arg(tls.file("server.pem"))
+                .arg("--tls-key-file")
+                .arg(tls.file("server.key"))
+                .arg("--tls-ca-cert-file")
+                .arg(tls.file("ca.pem"))
+                .args(["--tls-auth-clients", "no", "--tls-replication", "yes"]);
+        }
+        None => {
+            command.args(["--port", &port.to_string()]);
+        }
     }
     command
         .args(["--bind", "127.0.0.1"])
@@ -250,7 +311,7 @@ async fn spawn(
         .stdout(std::process::Stdio::null())
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
-    if let Some(password) = password {
+    if let Some(password) = &options.password {
         command.args(["--requirepass", password]);
     }
     let mut child = command
@@ -258,7 +319,7 @@ async fn spawn(
         .context("start redis-server (`make store-deps` installs it)")?;
     let deadline = tokio::time::Instant::now() + START_TIMEOUT;
     loop {
-        let up = if tls {
+        let up = if options.tls.is_some() {
             tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()

@@ -1,11 +1,16 @@
 //! A primary, a replica and a Sentinel (Debian's `redis-sentinel`) on
 //! 127.0.0.1, for the session store's failover: the Sentinel is told to
-//! fail over, and the replica becomes the primary.
+//! fail over, and the replica becomes the primary. All three may speak TLS
+//! only and want passwords (the servers one, the Sentinel its own).
 
 use crate::process::free_port;
-use crate::redis::Redis;
+use crate::redis::{Redis, RedisOptions, TestCertificate, cli};
 use anyhow::{Context, Result, bail};
-use portcullis_contract::session_store::{RedisStoreConfig, SentinelConfig, SessionStoreConfig};
+use portcullis_contract::session_store::{
+    RedisStoreConfig, SentinelConfig, SessionStoreConfig, StoreTlsConfig,
+};
+use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::process::{Child, Command};
 
@@ -20,28 +25,66 @@ pub struct SentinelSet {
     pub second: Redis,
     sentinel: Child,
     sentinel_port: u16,
+    secured: Secured,
     _dir: tempfile::TempDir,
 }
 
+/// What the servers and the Sentinel of a set ask of their clients.
+#[derive(Clone, Default)]
+pub struct Secured {
+    /// The servers' password.
+    pub password: Option<String>,
+    /// The Sentinel's own password.
+    pub sentinel_password: Option<String>,
+    /// The certificate all three speak TLS with, TLS only.
+    pub tls: Option<Arc<TestCertificate>>,
+}
+
 impl SentinelSet {
-    /// Starts the three and waits until the Sentinel knows the replica.
+    /// Starts the three, open, and waits until the Sentinel knows the replica.
     pub async fn start() -> Result<Self> {
-        let first = Redis::start().await?;
-        let second = Redis::start_replica_of(first.port()).await?;
+        Self::start_secured(Secured::default()).await
+    }
+
+    /// Starts the three as `secured` says, and waits until the Sentinel
+    /// knows the replica.
+    pub async fn start_secured(secured: Secured) -> Result<Self> {
+        let options = RedisOptions {
+            password: secured.password.clone(),
+            tls: secured.tls.clone(),
+            extra: Vec::new(),
+        };
+        let first = Redis::launch(options.clone()).await?;
+        let second = Redis::start_replica_of(first.port(), options).await?;
         let dir = tempfile::tempdir()?;
         let sentinel_port = free_port();
         let config = dir.path().join("sentinel.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "port {sentinel_port}\nbind 127.0.0.1\ndir {}\n\
-                 sentinel monitor {MASTER_NAME} 127.0.0.1 {} 1\n\
-                 sentinel down-after-milliseconds {MASTER_NAME} 2000\n\
-                 sentinel failover-timeout {MASTER_NAME} 10000\n",
-                dir.path().display(),
-                first.port()
-            ),
-        )?;
+        let mut text = format!(
+            "bind 127.0.0.1\ndir {}\n\
+             sentinel monitor {MASTER_NAME} 127.0.0.1 {} 1\n\
+             sentinel down-after-milliseconds {MASTER_NAME} 2000\n\
+             sentinel failover-timeout {MASTER_NAME} 10000\n",
+            dir.path().display(),
+            first.port()
+        );
+        match &secured.tls {
+            None => writeln!(text, "port {sentinel_port}")?,
+            Some(tls) => writeln!(
+                text,
+                "port 0\ntls-port {sentinel_port}\ntls-cert-file {}\ntls-key-file {}\n\
+                 tls-ca-cert-file {}\ntls-replication yes\ntls-auth-clients no",
+                tls.file("server.pem").display(),
+                tls.file("server.key").display(),
+                tls.file("ca.pem").display()
+            )?,
+        }
+        if let Some(password) = &secured.password {
+            writeln!(text, "sentinel auth-pass {MASTER_NAME} {password}")?;
+        }
+        if let Some(password) = &secured.sentinel_password {
+            writeln!(text, "requirepass {password}")?;
+        }
+        std::fs::write(&config, text)?;
         let sentinel = Command::new("redis-sentinel")
             .arg(&config)
             .stdout(std::process::Stdio::null())
@@ -54,6 +97,7 @@ impl SentinelSet {
             second,
             sentinel,
             sentinel_port,
+            secured,
             _dir: dir,
         };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -78,7 +122,9 @@ impl SentinelSet {
         Ok(set)
     }
 
-    /// A `session.store` section that finds the primary through the Sentinel.
+    /// A `session.store` section that finds the primary through the
+    /// Sentinel, with TLS when the set speaks it; the files of passwords
+    /// and CA are the caller's to write and name.
     pub fn store_config(&self, prefix: &str, max_staleness_seconds: u64) -> SessionStoreConfig {
         SessionStoreConfig {
             redis: RedisStoreConfig {
@@ -86,10 +132,12 @@ impl SentinelSet {
                 sentinel: Some(SentinelConfig {
                     master_name: MASTER_NAME.to_owned(),
                     addresses: vec![format!("127.0.0.1:{}", self.sentinel_port)],
+                    password_file: None,
                 }),
+                cluster: None,
                 username_file: None,
                 password_file: None,
-                ca_file: None,
+                tls: self.secured.tls.as_ref().map(|_| StoreTlsConfig::default()),
                 key_prefix: prefix.to_owned(),
             },
             max_staleness_seconds,
@@ -151,22 +199,13 @@ impl SentinelSet {
     /// Asks the Sentinel with `redis-cli` (the Sentinel knows no `QUIT`, so
     /// a raw connection would not end): its answer as text.
     async fn ask(&self, args: &[&str]) -> Result<String> {
-        let output = tokio::time::timeout(
-            Duration::from_secs(5),
-            Command::new("redis-cli")
-                .args(["-h", "127.0.0.1", "-p", &self.sentinel_port.to_string()])
-                .args(args)
-                .output(),
+        cli(
+            self.sentinel_port,
+            self.secured.tls.as_deref(),
+            self.secured.sentinel_password.as_deref(),
+            args,
         )
         .await
-        .context("redis-cli answered within 5 s")?
-        .context("run redis-cli (`make store-deps` installs it)")?;
-        anyhow::ensure!(
-            output.status.success(),
-            "redis-cli {args:?}: {}",
-            output.status
-        );
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 }
 

@@ -8,6 +8,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{ObjectMeta, Patch, PatchParams};
 use portcullis_e2e::kube::env::{Env, assert_says, data};
 use portcullis_e2e::redis::Redis;
+use portcullis_e2e::redis_cluster::RedisCluster;
 use std::collections::BTreeMap;
 
 /// Creates or replaces Secret `redis` with `password` under key `password`.
@@ -70,5 +71,36 @@ async fn a_wrong_store_password_is_named_in_the_status_and_the_right_one_clears_
     env.wait_ready().await?;
     let generated = data(&env.secrets().get("books-portcullis").await?);
     assert_eq!(generated["session-store-password"], "the-right-one");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_cluster_nobody_answers_for_is_named_and_a_real_one_is_reached() -> Result<()> {
+    let nobody = format!("127.0.0.1:{}", portcullis_e2e::process::free_port());
+    let env = Env::start_with("cluster", |spec| {
+        spec.session_store = Some(
+            serde_json::from_value(serde_json::json!({"redis": {
+                "cluster": {"addresses": [nobody]},
+            }}))
+            .expect("a store spec"),
+        );
+    })
+    .await?;
+    let away = env
+        .wait_condition("SessionStoreReachable", |c| c.status == "False")
+        .await?;
+    assert_eq!(away.reason, "StoreUnreachable", "{}", away.message);
+    assert_says(&away, &["spec.sessionStore.redis.cluster", "Redis Cluster"]);
+
+    let cluster = RedisCluster::start().await?;
+    let node = format!("127.0.0.1:{}", cluster.nodes[1].port());
+    let patch = serde_json::json!({"spec": {"sessionStore": {"redis": {
+        "cluster": {"addresses": [node]},
+    }}}});
+    env.settings_api()
+        .patch("books", &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    env.wait_condition("SessionStoreReachable", |c| c.status == "True")
+        .await?;
     Ok(())
 }

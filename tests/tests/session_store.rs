@@ -8,62 +8,21 @@
 //! restart.
 
 use anyhow::Result;
+use portcullis_contract::session_store::{SessionStoreConfig, StoreTlsConfig};
 use portcullis_e2e::guarded::Guarded;
 use portcullis_e2e::redis::Redis;
 use portcullis_e2e::sidecar::Sidecar;
+use portcullis_e2e::store_replicas::{
+    log_out_reaches_all, me, replicas_over, until_status, until_store_ok,
+};
 use portcullis_sidecar::access::roles::Role;
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, RETRY_AFTER, SET_COOKIE};
 use std::time::{Duration, Instant};
 
-/// `/auth/me` at `sidecar` with `cookie`.
-async fn me(sidecar: &Sidecar, cookie: &str) -> Result<reqwest::Response> {
-    sidecar.get_with_cookie("/auth/me", cookie).await
-}
-
-/// Waits (at most `limit`) until `/auth/me` at `sidecar` answers `status`
-/// for `cookie`; returns how long that took.
-async fn until_status(
-    sidecar: &Sidecar,
-    cookie: &str,
-    status: StatusCode,
-    limit: Duration,
-) -> Result<Duration> {
-    let started = Instant::now();
-    loop {
-        let answered = me(sidecar, cookie).await?.status();
-        if answered == status {
-            return Ok(started.elapsed());
-        }
-        anyhow::ensure!(
-            started.elapsed() < limit,
-            "{} still answers {answered}, not {status}, after {limit:?}",
-            sidecar.url()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// Waits until `sidecar` reports ready with its store loaded.
-async fn until_store_ok(sidecar: &Sidecar) -> Result<()> {
-    let loaded = |body: &serde_json::Value| body["sessionStore"]["status"] == "ok";
-    sidecar
-        .until_ready_with(Duration::from_secs(20), loaded)
-        .await?;
-    Ok(())
-}
-
 /// Three replicas over the store `store`, each with its list loaded.
-async fn three_replicas(
-    store: &portcullis_contract::session_store::SessionStoreConfig,
-) -> Result<(Guarded, Vec<Sidecar>)> {
-    let (first, others) =
-        Guarded::start_replicas(3, |setup| setup.config.session.store = Some(store.clone()))
-            .await?;
-    for replica in std::iter::once(&first.sidecar).chain(&others) {
-        until_store_ok(replica).await?;
-    }
-    Ok((first, others))
+async fn three_replicas(store: &SessionStoreConfig) -> Result<(Guarded, Vec<Sidecar>)> {
+    replicas_over(3, store).await
 }
 
 #[tokio::test]
@@ -79,19 +38,7 @@ async fn a_log_out_on_one_replica_is_refused_by_all_within_a_second_and_by_a_new
         assert_eq!(me(replica, &cookie).await?.status(), StatusCode::OK);
     }
 
-    let logged_out = Guarded::log_out_at(&others[0], &cookie).await?;
-    assert_eq!(logged_out, StatusCode::SEE_OTHER);
-    let mut slowest = Duration::ZERO;
-    for replica in replicas {
-        let took = until_status(
-            replica,
-            &cookie,
-            StatusCode::UNAUTHORIZED,
-            Duration::from_secs(5),
-        )
-        .await?;
-        slowest = slowest.max(took);
-    }
+    let slowest = log_out_reaches_all(&others[0], &cookie, &replicas).await?;
     eprintln!("a log out reached all three replicas in {slowest:?}");
     assert!(
         slowest < Duration::from_secs(1),
@@ -361,7 +308,9 @@ async fn a_tls_store_is_reached_with_its_ca_and_refused_without_it() -> Result<(
         let mut store = redis.store_config("tls:", 60);
         let path = setup.dir.path().join("redis-ca.pem");
         std::fs::write(&path, &ca).expect("write");
-        store.redis.ca_file = Some(path);
+        store.redis.tls = Some(StoreTlsConfig {
+            ca_file: Some(path),
+        });
         setup.config.session.store = Some(store);
     })
     .await?;

@@ -19,7 +19,9 @@ use portcullis_operator::crd_access::{
     AccessLevel, AccessRuleSpec, AuthorizationSpec, BearerTokensSpec,
 };
 use portcullis_operator::crd_identity::SignedIdentitySpec;
-use portcullis_operator::crd_store::{RedisStoreSpec, SentinelSpec, SessionStoreSpec};
+use portcullis_operator::crd_store::{
+    ClusterSpec, RedisStoreSpec, SentinelSpec, SessionStoreSpec, StoreTlsSpec,
+};
 use portcullis_operator::desired::config::sidecar_config;
 use portcullis_operator::spec_fields::{in_spec_terms, referenced_value, spec_field};
 use portcullis_sidecar::config::Settings;
@@ -173,6 +175,10 @@ fn rows() -> Vec<Row> {
             set: |c, v| c.spec.session_store = Some(sentinels("mymaster", v)),
         },
         Row {
+            field: "session.store.redis.cluster.addresses",
+            set: |c, v| c.spec.session_store = Some(cluster(v)),
+        },
+        Row {
             field: "session.store.redis.keyPrefix",
             set: |c, v| c.spec.session_store = Some(store("redis://redis:6379", Some(v))),
         },
@@ -233,10 +239,11 @@ fn number_rows() -> Vec<(&'static str, SetNumber)> {
 
 /// Fields the operator writes itself, never from the spec: what it writes
 /// must pass, which [`the_spec_every_test_starts_from_passes_both`] checks.
-const OPERATOR_WRITTEN: [&str; 14] = [
+const OPERATOR_WRITTEN: [&str; 15] = [
     "session.store.redis.usernameFile",
     "session.store.redis.passwordFile",
-    "session.store.redis.caFile",
+    "session.store.redis.sentinel.passwordFile",
+    "session.store.redis.tls.caFile",
     "session.keyFile",
     "signedIdentity.keyFile",
     "rootAdmin.passwordHashFile",
@@ -256,9 +263,10 @@ fn store(url: &str, prefix: Option<&str>) -> SessionStoreSpec {
         redis: RedisStoreSpec {
             url: Some(url.into()),
             sentinel: None,
+            cluster: None,
             username_secret_ref: None,
             password_secret_ref: None,
-            ca_secret_ref: None,
+            tls: None,
             key_prefix: prefix.map(String::from),
         },
         max_staleness_seconds: None,
@@ -271,6 +279,17 @@ fn sentinels(master_name: &str, address: &str) -> SessionStoreSpec {
     spec.redis.url = None;
     spec.redis.sentinel = Some(SentinelSpec {
         master_name: master_name.into(),
+        addresses: vec![address.into()],
+        password_secret_ref: None,
+    });
+    spec
+}
+
+/// A Redis Cluster reached through the node at `address`.
+fn cluster(address: &str) -> SessionStoreSpec {
+    let mut spec = store("", None);
+    spec.redis.url = None;
+    spec.redis.cluster = Some(ClusterSpec {
         addresses: vec![address.into()],
     });
     spec
@@ -462,13 +481,20 @@ fn the_table_covers_every_field_of_the_config_file() {
     };
     with_store.redis.username_secret_ref = Some(secret("user"));
     with_store.redis.password_secret_ref = Some(secret("password"));
-    with_store.redis.ca_secret_ref = Some(secret("ca"));
+    with_store.redis.tls = Some(StoreTlsSpec {
+        ca_secret_ref: Some(secret("ca")),
+    });
     full.session.store = Some(with_store.to_config("media", "books"));
+    let mut with_sentinels = sentinels("mymaster", "sentinel:26379");
+    if let Some(sentinel) = &mut with_sentinels.redis.sentinel {
+        sentinel.password_secret_ref = Some(secret("sentinel"));
+    }
     if let Some(store) = &mut full.session.store {
-        store.redis.sentinel = sentinels("mymaster", "sentinel:26379")
+        store.redis.sentinel = with_sentinels.to_config("media", "books").redis.sentinel;
+        store.redis.cluster = cluster("redis:6379")
             .to_config("media", "books")
             .redis
-            .sentinel;
+            .cluster;
     }
     let mut fields = BTreeSet::new();
     leaves(

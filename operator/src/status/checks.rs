@@ -113,13 +113,15 @@ pub fn store_check(probed: &Result<(), StoreProblem>) -> Check {
             SESSION_STORE_REACHABLE,
             Some(false),
             Reason::StoreCredentialsRefused,
-            format!("{problem} (spec.sessionStore.redis.passwordSecretRef, usernameSecretRef)"),
+            format!(
+                "{problem} (spec.sessionStore.redis.passwordSecretRef, usernameSecretRef, sentinel.passwordSecretRef)"
+            ),
         ),
-        Err(problem @ StoreProblem::Unreachable { .. }) => Check::new(
+        Err(problem @ StoreProblem::Unreachable { field, .. }) => Check::new(
             SESSION_STORE_REACHABLE,
             Some(false),
             Reason::StoreUnreachable,
-            format!("{problem} (spec.sessionStore.redis.url)"),
+            format!("{problem} ({field})"),
         ),
     }
 }
@@ -211,7 +213,8 @@ mod tests {
             refused.message
         );
         let away = store_check(&Err(StoreProblem::Unreachable {
-            url: "redis://redis:6379".into(),
+            servers: "redis://redis:6379".into(),
+            field: "spec.sessionStore.redis.url",
             reason: "connection refused".into(),
         }));
         assert_eq!(away.reason, Reason::StoreUnreachable);

@@ -7,6 +7,7 @@ use super::secret_files::secret_file;
 use crate::session::store::settings::StoreSettings;
 use portcullis_contract::secret::Secret;
 use portcullis_contract::session_store::SessionStoreConfig;
+use portcullis_store_client::StoreAccess;
 use std::io;
 use std::path::Path;
 use std::time::Duration;
@@ -31,15 +32,20 @@ pub(super) fn store_settings(
         "session.store.redis.passwordFile",
         redis.password_file.as_deref(),
     );
-    let ca_pem = secret("session.store.redis.caFile", redis.ca_file.as_deref())
+    let sentinel_password = secret(
+        "session.store.redis.sentinel.passwordFile",
+        redis.sentinel_password_file(),
+    );
+    let ca_pem = secret("session.store.redis.tls.caFile", redis.ca_file())
         .map(|pem| pem.expose().to_owned());
     StoreSettings {
-        url: redis.url.clone(),
-        sentinel: redis.sentinel.clone(),
-        username,
-        password,
-        ca_pem,
-        key_prefix: redis.key_prefix.clone(),
+        access: StoreAccess {
+            redis: redis.clone(),
+            username,
+            password,
+            sentinel_password,
+            ca_pem,
+        },
         max_staleness: Duration::from_secs(config.max_staleness_seconds),
     }
 }

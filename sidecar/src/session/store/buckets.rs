@@ -84,11 +84,10 @@ impl SessionStore {
         shared: Option<&StoredBucket>,
     ) -> RedisResult<Taken> {
         let link = self.link();
-        let prefix = &link.settings.key_prefix;
         let mut invocation = TAKE.prepare_invoke();
         for bucket in std::iter::once(own).chain(shared) {
             invocation
-                .key(format!("{prefix}{}", bucket.name))
+                .key(link.names.key(&bucket.name))
                 .arg(bucket.burst)
                 .arg(bucket.seconds_per_attempt);
         }
@@ -110,7 +109,7 @@ impl SessionStore {
         let mut writer = link.connection()?.writer.clone();
         let mut command = redis::cmd("SET");
         command
-            .arg(format!("{}{name}", link.settings.key_prefix))
+            .arg(link.names.key(name))
             .arg(1)
             .arg("NX")
             .arg("EX")

@@ -4,18 +4,27 @@
 //! A store named by `url` is one server. A store named by `sentinel` is
 //! whichever server the Sentinels call the primary now: it is asked for
 //! when the sync loop connects, and forgotten when the loop finds the
-//! server stepped down (a failover), so the next connect asks again.
-//! Request paths never wait for that question: they use the connection
+//! server stepped down (a failover), so the next connect asks again. A
+//! store named by `cluster` is a Redis Cluster: the cluster client routes
+//! each key to its node and follows the cluster's own failovers, and the
+//! subscription is held on one node (a cluster delivers every message to
+//! every node), the next one in the list after a failure.
+//! Request paths never wait for any of this: they use the connection
 //! found, or count the store as away.
 
 use super::StoreSetupError;
 use super::settings::StoreSettings;
 use super::wire::StoreNames;
 use arc_swap::ArcSwapOption;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
-use redis::{Client, IntoConnectionInfo, RedisConnectionInfo, RedisResult, TlsCertificates};
+use portcullis_contract::session_store::StoreServers;
+use portcullis_store_client::StoreClient;
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::sentinel::SentinelClient;
+use redis::{Client, RedisFuture, RedisResult};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// How long one write or read may take before the store counts as away.
@@ -42,81 +51,126 @@ pub(crate) struct Link {
     current: ArcSwapOption<Connection>,
 }
 
-/// How the server is found.
+/// How the servers are found.
 enum Target {
     /// One address.
     Direct,
     /// The primary the Sentinels name.
     Sentinel(Box<tokio::sync::Mutex<SentinelClient>>),
+    /// A Redis Cluster, and the node the next subscription is tried on.
+    Cluster(Box<ClusterClient>, AtomicUsize),
 }
 
-/// A client of the server, and the shared connection that writes to it.
+/// A client of one server for the subscription, and the shared connection
+/// that writes and reads.
 pub(super) struct Connection {
-    pub(super) client: Client,
-    pub(super) writer: ConnectionManager,
+    pub(super) subscriber: Client,
+    pub(super) writer: Writer,
+}
+
+/// The shared connection: to one server, or to a whole cluster.
+#[derive(Clone)]
+pub(super) enum Writer {
+    Server(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Writer {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        command: &'a redis::Cmd,
+    ) -> RedisFuture<'a, redis::Value> {
+        match self {
+            Self::Server(server) => server.req_packed_command(command),
+            Self::Cluster(cluster) => cluster.req_packed_command(command),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Self::Server(server) => server.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(cluster) => cluster.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Server(server) => server.get_db(),
+            Self::Cluster(cluster) => cluster.get_db(),
+        }
+    }
 }
 
 impl Connection {
+    /// Writes and subscribes through `client`, one server.
     fn of(client: Client) -> RedisResult<Self> {
-        let writer = client.get_connection_manager_lazy(manager_config())?;
-        Ok(Self { client, writer })
+        let writer = Writer::Server(client.get_connection_manager_lazy(manager_config())?);
+        Ok(Self {
+            subscriber: client,
+            writer,
+        })
     }
 }
 
 impl Link {
     pub(super) fn new(settings: &StoreSettings) -> Result<Self, StoreSetupError> {
-        let (target, current) = match &settings.sentinel {
-            None => (
-                Target::Direct,
-                Some(Arc::new(Connection::of(direct_client(settings)?)?)),
+        let (target, current) = match settings.access.client(STORE_TIMEOUT)? {
+            StoreClient::Server(client) => {
+                (Target::Direct, Some(Arc::new(Connection::of(client)?)))
+            }
+            StoreClient::Sentinel(client) => (
+                Target::Sentinel(Box::new(tokio::sync::Mutex::new(client))),
+                None,
             ),
-            Some(sentinel) => {
-                let addresses: Vec<String> = sentinel
-                    .addresses
-                    .iter()
-                    .map(|address| format!("redis://{address}"))
-                    .collect();
-                let node = SentinelNodeConnectionInfo::default().set_redis_connection_info(
-                    credentials(settings, RedisConnectionInfo::default()),
-                );
-                let client = SentinelClient::build(
-                    addresses,
-                    sentinel.master_name.as_str(),
-                    Some(node),
-                    SentinelServerType::Master,
-                )?;
-                (
-                    Target::Sentinel(Box::new(tokio::sync::Mutex::new(client))),
-                    None,
-                )
+            StoreClient::Cluster(client) => {
+                (Target::Cluster(Box::new(client), AtomicUsize::new(0)), None)
             }
         };
+        let redis = &settings.access.redis;
+        let clustered = matches!(redis.servers(), StoreServers::Cluster(_));
         Ok(Self {
             settings: settings.clone(),
-            names: StoreNames::under(&settings.key_prefix),
+            names: StoreNames::under(&redis.key_prefix, clustered),
             target,
             current: ArcSwapOption::new(current),
         })
     }
 
-    /// The connection to the server, asking the Sentinels for the primary
-    /// when none is known.
+    /// The connection to the store, asking the Sentinels for the primary,
+    /// or the cluster for its nodes, when none is known.
     pub(super) async fn connect(&self) -> RedisResult<Arc<Connection>> {
         if let Some(current) = self.current.load_full() {
             return Ok(current);
         }
-        let Target::Sentinel(sentinel) = &self.target else {
-            return Err(no_primary());
+        let connection = match &self.target {
+            Target::Direct => return Err(not_known()),
+            Target::Sentinel(sentinel) => {
+                Connection::of(sentinel.lock().await.async_get_client().await?)?
+            }
+            Target::Cluster(cluster, next_node) => {
+                let writer = Writer::Cluster(cluster.get_async_connection().await?);
+                let StoreServers::Cluster(nodes) = self.settings.access.redis.servers() else {
+                    return Err(not_known());
+                };
+                let node = next_node.fetch_add(1, Ordering::Relaxed) % nodes.addresses.len().max(1);
+                let address = nodes.addresses.get(node).ok_or_else(not_known)?;
+                let subscriber = self.settings.access.node_client(address)?;
+                Connection { subscriber, writer }
+            }
         };
-        let client = sentinel.lock().await.async_get_client().await?;
-        let connection = Arc::new(Connection::of(client)?);
+        let connection = Arc::new(connection);
         self.current.store(Some(Arc::clone(&connection)));
         Ok(connection)
     }
 
     /// The connection known now, without asking anyone.
     pub(super) fn connection(&self) -> RedisResult<Arc<Connection>> {
-        self.current.load_full().ok_or_else(no_primary)
+        self.current.load_full().ok_or_else(not_known)
     }
 
     /// Whether the server is found through Sentinels.
@@ -124,46 +178,19 @@ impl Link {
         matches!(self.target, Target::Sentinel(_))
     }
 
-    /// Forgets the primary found, so the next connect asks the Sentinels.
-    pub(super) fn forget_primary(&self) {
-        if self.follows_sentinels() {
+    /// Forgets the connection found through Sentinels or a cluster, so the
+    /// next connect asks again (and a cluster subscribes on the next node).
+    pub(super) fn forget_found(&self) {
+        if !matches!(self.target, Target::Direct) {
             self.current.store(None);
         }
     }
 }
 
-/// The client of the one server `settings.url` names.
-fn direct_client(settings: &StoreSettings) -> RedisResult<Client> {
-    let info = settings.url.as_str().into_connection_info()?;
-    let redis = credentials(settings, info.redis_settings().clone());
-    let info = info.set_redis_settings(redis);
-    match &settings.ca_pem {
-        Some(pem) => Client::build_with_tls(
-            info,
-            TlsCertificates {
-                client_tls: None,
-                root_cert: Some(pem.as_bytes().to_vec()),
-            },
-        ),
-        None => Client::open(info),
-    }
-}
-
-/// `redis` with the username and password of `settings`.
-fn credentials(settings: &StoreSettings, mut redis: RedisConnectionInfo) -> RedisConnectionInfo {
-    if let Some(username) = &settings.username {
-        redis = redis.set_username(username.expose());
-    }
-    if let Some(password) = &settings.password {
-        redis = redis.set_password(password.expose());
-    }
-    redis
-}
-
-fn no_primary() -> redis::RedisError {
+fn not_known() -> redis::RedisError {
     redis::RedisError::from(std::io::Error::new(
         std::io::ErrorKind::NotConnected,
-        "no primary of the session store is known yet",
+        "no server of the session store is known yet",
     ))
 }
 

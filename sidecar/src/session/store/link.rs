@@ -39,7 +39,7 @@ pub async fn keep_in_sync(store: Arc<SessionStore>, revoked: Arc<RevokedSessions
         let confirmed_before = store.last_confirmed();
         tokio::select! {
             error = follow(&store, &link, &revoked) => {
-                link.forget_primary();
+                link.forget_found();
                 store.mark_unreachable(&error.to_string());
                 if store.last_confirmed() != confirmed_before {
                     backoff = MIN_BACKOFF;
@@ -69,7 +69,7 @@ async fn follow_until_error(
     revoked: &RevokedSessions,
 ) -> RedisResult<std::convert::Infallible> {
     let connection = within(link.connect()).await?;
-    let mut subscription = within(connection.client.get_async_pubsub()).await?;
+    let mut subscription = within(connection.subscriber.get_async_pubsub()).await?;
     within(subscription.subscribe(&link.names.channel)).await?;
     let (mut sink, mut messages) = subscription.split();
     within(store.write_pending(unix_now())).await?;

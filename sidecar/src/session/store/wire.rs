@@ -1,6 +1,11 @@
 //! What the replicas write to the store and send each other: key names and
 //! messages. Pure, so the format is tested without a server.
 //!
+//! On a Redis Cluster every key and the channel of one app carry the prefix
+//! as their hash tag (`{prefix}revoked`), so they share a slot: the budget
+//! script touches two keys at once, and a log out writes and announces in
+//! one transaction, which a cluster allows only within one slot.
+//!
 //! All revocations of one app are one sorted set (member: the session's
 //! digest, score: its expiry in unix seconds), so a full load is one read
 //! and expired members are trimmed by score. A log out is also published
@@ -14,15 +19,28 @@ pub struct StoreNames {
     pub revoked: String,
     /// The channel log outs are announced on.
     pub channel: String,
+    /// What every key starts with.
+    key_start: String,
 }
 
 impl StoreNames {
-    /// The names under `prefix`.
-    pub fn under(prefix: &str) -> Self {
+    /// The names under `prefix`, in one hash slot when `clustered`.
+    pub fn under(prefix: &str, clustered: bool) -> Self {
+        let key_start = if clustered {
+            format!("{{{prefix}}}")
+        } else {
+            prefix.to_owned()
+        };
         Self {
-            revoked: format!("{prefix}revoked"),
-            channel: format!("{prefix}revocations"),
+            revoked: format!("{key_start}revoked"),
+            channel: format!("{key_start}revocations"),
+            key_start,
         }
+    }
+
+    /// The key `name`, beside the others.
+    pub fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.key_start)
     }
 }
 
@@ -81,9 +99,18 @@ mod tests {
 
     #[test]
     fn names_live_under_the_prefix() {
-        let names = StoreNames::under("media/books:");
+        let names = StoreNames::under("media/books:", false);
         assert_eq!(names.revoked, "media/books:revoked");
+        assert_eq!(names.key("budget"), "media/books:budget");
         assert_eq!(names.channel, "media/books:revocations");
+    }
+
+    #[test]
+    fn on_a_cluster_every_key_shares_the_prefix_as_its_hash_tag() {
+        let names = StoreNames::under("media/books:", true);
+        assert_eq!(names.revoked, "{media/books:}revoked");
+        assert_eq!(names.key("budget"), "{media/books:}budget");
+        assert_eq!(names.channel, "{media/books:}revocations");
     }
 
     #[test]
