@@ -11,11 +11,12 @@
 use crate::access::AuthorizationConfig;
 use crate::bearer::BearerConfig;
 use crate::defaults::{
-    DEFAULT_ADMIN_GROUP, DEFAULT_ADMIN_LISTEN, DEFAULT_COOKIE_NAME,
+    DEFAULT_ADMIN_GROUP, DEFAULT_ADMIN_LISTEN, DEFAULT_BACK_CHANNEL_LOGOUT, DEFAULT_COOKIE_NAME,
     DEFAULT_FALLBACK_LIFETIME_SECONDS, DEFAULT_GROUP_CLAIM, DEFAULT_HEADER_READ_TIMEOUT_SECONDS,
     DEFAULT_LISTEN, DEFAULT_LOGOUT_AT_PROVIDER, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_REQUEST_HEAD_BYTES, DEFAULT_ROOT_SESSION_LIFETIME_SECONDS, DEFAULT_SCOPES,
-    DEFAULT_TRUSTED_GROUP, DEFAULT_USERNAME_CLAIM,
+    DEFAULT_MAX_REQUEST_HEAD_BYTES, DEFAULT_MAX_SESSION_LIFETIME_SECONDS,
+    DEFAULT_ROOT_SESSION_LIFETIME_SECONDS, DEFAULT_SCOPES, DEFAULT_TRUSTED_GROUP,
+    DEFAULT_USERNAME_CLAIM,
 };
 use crate::identity::SignedIdentityConfig;
 use crate::session_store::SessionStoreConfig;
@@ -132,6 +133,11 @@ pub struct OidcConfig {
     /// `end_session_endpoint`).
     #[serde(default = "default_logout_at_provider")]
     pub logout_at_provider: bool,
+    /// Accept OpenID Connect Back-Channel Logout at
+    /// `/auth/backchannel-logout` when the provider says it sends it
+    /// (`backchannel_logout_supported`).
+    #[serde(default = "default_back_channel_logout")]
+    pub back_channel_logout: bool,
     /// Which provider groups grant which role; left out: the groups named
     /// like the roles.
     #[serde(default, skip_serializing_if = "RoleGroups::is_default")]
@@ -206,6 +212,10 @@ pub struct SessionConfig {
     /// Session lifetime when the provider's token response has no `expires_in`.
     #[serde(default = "default_fallback_lifetime")]
     pub fallback_lifetime_seconds: u64,
+    /// The longest a session lasts from the sign-in, whatever the token's
+    /// `expires_in` says; a log out the provider sends is remembered this long.
+    #[serde(default = "default_max_session_lifetime")]
+    pub max_lifetime_seconds: u64,
     /// State shared by replicas (the log-out list); absent, each replica
     /// keeps its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -248,6 +258,12 @@ fn default_trusted_groups() -> Vec<String> {
 fn default_logout_at_provider() -> bool {
     DEFAULT_LOGOUT_AT_PROVIDER
 }
+fn default_back_channel_logout() -> bool {
+    DEFAULT_BACK_CHANNEL_LOGOUT
+}
+fn default_max_session_lifetime() -> u64 {
+    DEFAULT_MAX_SESSION_LIFETIME_SECONDS
+}
 fn default_root_session_lifetime() -> u64 {
     DEFAULT_ROOT_SESSION_LIFETIME_SECONDS
 }
@@ -268,6 +284,7 @@ impl Default for OidcConfig {
             username_claim: default_username_claim(),
             group_claim: default_group_claim(),
             logout_at_provider: default_logout_at_provider(),
+            back_channel_logout: default_back_channel_logout(),
             role_groups: RoleGroups::default(),
             allowed_groups: Vec::new(),
         }
@@ -280,6 +297,7 @@ impl Default for SessionConfig {
             key_file: PathBuf::new(),
             cookie_name: default_cookie_name(),
             fallback_lifetime_seconds: default_fallback_lifetime(),
+            max_lifetime_seconds: default_max_session_lifetime(),
             store: None,
         }
     }

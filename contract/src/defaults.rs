@@ -23,6 +23,14 @@ pub const DEFAULT_ADMIN_GROUP: &str = "admin";
 pub const DEFAULT_TRUSTED_GROUP: &str = "trusted";
 /// `oidc.logoutAtProvider`: log out at the provider too, when it allows it.
 pub const DEFAULT_LOGOUT_AT_PROVIDER: bool = true;
+/// `oidc.backChannelLogout`: accept the provider's back-channel logout
+/// tokens, when it says it sends them.
+pub const DEFAULT_BACK_CHANNEL_LOGOUT: bool = true;
+/// `session.maxLifetimeSeconds`: the longest a session lasts from the
+/// sign-in, whatever the provider's token says (a day).
+pub const DEFAULT_MAX_SESSION_LIFETIME_SECONDS: u64 = 24 * 3600;
+/// The bounds of `session.maxLifetimeSeconds`: a minute to a year.
+pub const MAX_SESSION_LIFETIME_RANGE: std::ops::RangeInclusive<u64> = 60..=31_536_000;
 /// `rootAdmin.sessionLifetimeSeconds`: how long a backup-login session lasts (8 hours).
 pub const DEFAULT_ROOT_SESSION_LIFETIME_SECONDS: u64 = 8 * 3600;
 /// `session.cookieName`: the session cookie's name.

@@ -22,6 +22,7 @@ fn main() -> std::io::Result<()> {
         method: LoginMethod::Oidc,
         expires_at: NOW + 3600,
         id_token: Some("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln".into()),
+        provider: None,
     };
     let backup = Session {
         sid: "Vq0s9nK2aL5tYw8e".into(),
@@ -34,6 +35,7 @@ fn main() -> std::io::Result<()> {
         method: LoginMethod::Backup,
         expires_at: NOW + 8 * 3600,
         id_token: None,
+        provider: None,
     };
     let expired = Session {
         expires_at: NOW - 1,

@@ -324,6 +324,7 @@ fn login(identity: portcullis_sidecar::oidc::claims::Identity) -> Option<Session
         method: LoginMethod::Oidc,
         expires_at: NOW + 3600,
         id_token: None,
+        provider: None,
     })
 }
 

@@ -119,6 +119,11 @@ pub struct OidcSettingsSpec {
     /// `end_session_endpoint`).
     #[serde(default = "default_true")]
     pub logout_at_provider: bool,
+    /// Accept the provider's back-channel logout at `/auth/backchannel-logout`
+    /// when it says it sends it (default true): a user whose session ends
+    /// at the provider is logged out of the app at once.
+    #[serde(default = "default_true")]
+    pub back_channel_logout: bool,
     /// The session cookie's name and lifetime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionSpec>,
@@ -198,6 +203,11 @@ pub struct SessionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 31_536_000))]
     pub fallback_lifetime_seconds: Option<i64>,
+    /// The longest a session lasts from the sign-in, whatever the
+    /// provider's token says (default 86400).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 60, max = 31_536_000))]
+    pub max_lifetime_seconds: Option<i64>,
 }
 
 /// Whether and how the operator writes the `<name>-portcullis` NetworkPolicy.

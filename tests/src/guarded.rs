@@ -148,6 +148,7 @@ pub fn sealed_session_cookie(
         method: LoginMethod::Oidc,
         expires_at: now + seconds,
         id_token: None,
+        provider: None,
     };
     let sealed = seal_session(&keys, name, &session)?;
     Ok(format!("{name}={sealed}"))

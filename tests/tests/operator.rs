@@ -502,8 +502,8 @@ async fn ports_cookie_names_and_lifetimes_come_from_the_spec() -> Result<()> {
     films.spec.admin_port = 8001;
     films.spec.logout_at_provider = false;
     films.spec.session = Some(SessionSpec {
-        cookie_name: None,
         fallback_lifetime_seconds: Some(600),
+        ..SessionSpec::default()
     });
     if let Some(root) = films.spec.root_admin.as_mut() {
         root.session_lifetime_seconds = Some(900);

@@ -212,6 +212,12 @@ fn number_rows() -> Vec<(&'static str, SetNumber)> {
                 ..SessionSpec::default()
             });
         }),
+        ("session.maxLifetimeSeconds", |s, v| {
+            s.session = Some(SessionSpec {
+                max_lifetime_seconds: Some(v),
+                ..SessionSpec::default()
+            });
+        }),
         ("rootAdmin.sessionLifetimeSeconds", |s, v| {
             if let Some(root) = &mut s.root_admin {
                 root.session_lifetime_seconds = Some(v);
@@ -239,7 +245,7 @@ fn number_rows() -> Vec<(&'static str, SetNumber)> {
 
 /// Fields the operator writes itself, never from the spec: what it writes
 /// must pass, which [`the_spec_every_test_starts_from_passes_both`] checks.
-const OPERATOR_WRITTEN: [&str; 15] = [
+const OPERATOR_WRITTEN: [&str; 16] = [
     "session.store.redis.usernameFile",
     "session.store.redis.passwordFile",
     "session.store.redis.sentinel.passwordFile",
@@ -249,6 +255,7 @@ const OPERATOR_WRITTEN: [&str; 15] = [
     "rootAdmin.passwordHashFile",
     "rootAdmin.enrolmentCodeHashFile",
     "oidc.logoutAtProvider",
+    "oidc.backChannelLogout",
     "authorization.default",
     "authorization.rules.allow",
     "connections.headerReadTimeoutSeconds",

@@ -87,6 +87,17 @@ pub fn validate(config: &SidecarConfig) -> Result<Valid, Problems> {
     if config.session.fallback_lifetime_seconds == 0 {
         problems.push("session.fallbackLifetimeSeconds", "must be more than 0");
     }
+    let lifetimes = crate::defaults::MAX_SESSION_LIFETIME_RANGE;
+    if !lifetimes.contains(&config.session.max_lifetime_seconds) {
+        problems.push(
+            "session.maxLifetimeSeconds",
+            format!(
+                "must be between {} and {} (a minute and a year)",
+                lifetimes.start(),
+                lifetimes.end()
+            ),
+        );
+    }
     if let Some(store) = &config.session.store {
         crate::session_store::check(&mut problems, store);
     }

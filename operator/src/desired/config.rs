@@ -18,7 +18,8 @@ use portcullis_contract::config::{
     ConnectionsConfig, OidcConfig, RoleGroups, RootAdminConfig, SessionConfig, SidecarConfig,
 };
 use portcullis_contract::defaults::{
-    DEFAULT_FALLBACK_LIFETIME_SECONDS, DEFAULT_ROOT_SESSION_LIFETIME_SECONDS,
+    DEFAULT_FALLBACK_LIFETIME_SECONDS, DEFAULT_MAX_SESSION_LIFETIME_SECONDS,
+    DEFAULT_ROOT_SESSION_LIFETIME_SECONDS,
 };
 
 /// The sidecar config of the `OidcSettings` `namespace/name`, with secrets
@@ -40,6 +41,7 @@ pub fn sidecar_config(namespace: &str, name: &str, spec: &OidcSettingsSpec) -> S
             role_groups: role_groups(spec),
             allowed_groups: spec.allowed_groups.clone(),
             logout_at_provider: spec.logout_at_provider,
+            back_channel_logout: spec.back_channel_logout,
         },
         root_admin: spec.root_admin.as_ref().map(|root| RootAdminConfig {
             username: root.username.clone(),
@@ -58,6 +60,10 @@ pub fn sidecar_config(namespace: &str, name: &str, spec: &OidcSettingsSpec) -> S
             fallback_lifetime_seconds: seconds(
                 session.fallback_lifetime_seconds,
                 DEFAULT_FALLBACK_LIFETIME_SECONDS,
+            ),
+            max_lifetime_seconds: seconds(
+                session.max_lifetime_seconds,
+                DEFAULT_MAX_SESSION_LIFETIME_SECONDS,
             ),
             store: spec
                 .session_store
@@ -121,6 +127,7 @@ pub(crate) mod tests {
             listen_port: 4180,
             admin_port: 9090,
             logout_at_provider: true,
+            back_channel_logout: true,
             session: None,
             root_admin: Some(RootAdminSpec {
                 username: "admin".into(),
@@ -263,6 +270,7 @@ pub(crate) mod tests {
         spec.session = Some(SessionSpec {
             cookie_name: Some("portcullis_session".into()),
             fallback_lifetime_seconds: Some(600),
+            max_lifetime_seconds: None,
         });
         let kept = sidecar_config("media", "books", &spec);
         assert_eq!(kept.session.cookie_name, "portcullis_session");

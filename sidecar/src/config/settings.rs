@@ -84,6 +84,9 @@ pub struct ProviderSettings {
     pub redirect_url: Url,
     /// Whether log out continues to the provider's `end_session_endpoint`.
     pub logout_at_provider: bool,
+    /// Whether the provider's back-channel logout tokens are accepted (when
+    /// it says it sends them).
+    pub back_channel_logout: bool,
 }
 
 /// The local root admin.
@@ -114,6 +117,9 @@ pub struct SessionSettings {
     pub legacy_cookie_name: Option<String>,
     /// Lifetime when the provider sends no `expires_in`.
     pub fallback_lifetime: Duration,
+    /// The longest a session lasts from the sign-in; a log out the provider
+    /// sends is remembered this long.
+    pub max_lifetime: Duration,
     /// Whether cookies get the `Secure` attribute (public URL is https).
     pub secure_cookies: bool,
     /// Where the replicas share the log-out list; `None`: this replica only.
@@ -225,6 +231,7 @@ impl Settings {
                         roles,
                         redirect_url: valid.redirect_url,
                         logout_at_provider: oidc.logout_at_provider,
+                        back_channel_logout: oidc.back_channel_logout,
                     },
                     root_admin,
                     session: SessionSettings {
@@ -234,6 +241,7 @@ impl Settings {
                         fallback_lifetime: Duration::from_secs(
                             config.session.fallback_lifetime_seconds,
                         ),
+                        max_lifetime: Duration::from_secs(config.session.max_lifetime_seconds),
                         secure_cookies: https,
                         store,
                     },

@@ -25,7 +25,7 @@ pub fn current_session(
         for sealed in request_cookies(headers, name) {
             let opened = state.opened.open(&settings.session.keys, name, sealed, now);
             match opened {
-                Ok(session) if !state.revoked.is_revoked(&session.sid) => return Ok(session),
+                Ok(session) if !state.revoked.ends(&session) => return Ok(session),
                 Ok(_) => why = NoSession::Invalid,
                 Err(error) => why = error,
             }

@@ -176,6 +176,7 @@ mod tests {
             method: LoginMethod::Oidc,
             expires_at: 0,
             id_token: None,
+            provider: None,
         }
     }
 

@@ -243,6 +243,7 @@ fn root_session(settings: &Settings, username: String) -> (Session, Duration) {
         method: LoginMethod::Backup,
         expires_at: unix_now() + lifetime.as_secs(),
         id_token: None,
+        provider: None,
     };
     (session, lifetime)
 }

@@ -204,11 +204,12 @@ async fn finish(
     let lifetime = login
         .expires_in
         .unwrap_or(settings.session.fallback_lifetime)
-        .max(Duration::from_secs(1));
+        .clamp(Duration::from_secs(1), settings.session.max_lifetime);
     let proof = Proof {
         method: LoginMethod::Oidc,
         expires_at: now + lifetime.as_secs(),
         id_token: Some(login.id_token),
+        signed_in_at: now,
     };
     let session = session_from_claims(&login.claims, settings, proof)?;
     tracing::info!(user = %session.user, role = session.role.as_str(), root = session.root, "login succeeded");

@@ -63,7 +63,9 @@ pub async fn logout(
             let digest = state.revoked.revoke(&session.sid, session.expires_at, now);
             if let Some(store) = &state.store {
                 let expires_at = session.expires_at;
-                store.announce(Revocation { digest, expires_at }, now).await;
+                store
+                    .announce(Revocation::of_session(digest, expires_at), now)
+                    .await;
             }
             tracing::info!(user = %session.user, "logged out");
             provider_logout_url(&state.provider, &settings, session)

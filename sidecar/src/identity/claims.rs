@@ -92,6 +92,7 @@ mod tests {
             method: LoginMethod::Oidc,
             expires_at: 99,
             id_token: Some("the provider's id token".into()),
+            provider: None,
         }
     }
 

@@ -159,6 +159,7 @@ mod tests {
             method: LoginMethod::Oidc,
             expires_at: u64::MAX,
             id_token: None,
+            provider: None,
         }
     }
 

@@ -127,6 +127,7 @@ pub async fn verify_bearer(
         method: LoginMethod::Bearer,
         expires_at: u64::try_from(claims.expiration().timestamp()).unwrap_or(0),
         id_token: None,
+        signed_in_at: unix_now,
     };
     Ok(session_from_claims(&map, settings, proof)?)
 }

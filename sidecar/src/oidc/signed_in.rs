@@ -10,7 +10,7 @@
 use super::claims::{ClaimsError, identity_from_claims};
 use crate::access::roles::{NotInAllowedGroups, grant_for};
 use crate::config::Settings;
-use crate::session::model::{bounded_groups, new_session_id};
+use crate::session::model::{MAX_PROVIDER_ID_LEN, ProviderLink, bounded_groups, new_session_id};
 use crate::session::{LoginMethod, Session};
 use serde_json::{Map, Value};
 
@@ -33,6 +33,8 @@ pub struct Proof {
     pub expires_at: u64,
     /// The ID token, kept for logging out at the provider.
     pub id_token: Option<String>,
+    /// When the user signed in (unix seconds).
+    pub signed_in_at: u64,
 }
 
 /// The session `claims` stand for under `settings`' claim names, role
@@ -63,5 +65,32 @@ pub fn session_from_claims(
         method: proof.method,
         expires_at: proof.expires_at,
         id_token: proof.id_token,
+        provider: (proof.method == LoginMethod::Oidc)
+            .then(|| provider_link(claims, proof.signed_in_at))
+            .flatten(),
+    })
+}
+
+/// The provider's names for the session `claims` start (its `sid` and the
+/// user's `sub`), when they are short enough to keep in the cookie; a
+/// session without them cannot be ended by the provider's log out, and the
+/// log says so.
+fn provider_link(claims: &Map<String, Value>, signed_in_at: u64) -> Option<ProviderLink> {
+    let text = |name: &str| {
+        claims
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|value| !value.is_empty() && value.len() <= MAX_PROVIDER_ID_LEN)
+    };
+    let Some(subject) = text("sub") else {
+        tracing::warn!(
+            "the ID token's `sub` is missing or too long: the provider's log outs cannot name this session"
+        );
+        return None;
+    };
+    Some(ProviderLink {
+        sid: text("sid").map(str::to_owned),
+        subject: subject.to_owned(),
+        signed_in_at,
     })
 }

@@ -86,7 +86,7 @@ pub async fn splice(
         () = tokio::time::sleep(lifetime) => {
             tracing::info!(user = %session.user, "WebSocket closed: the session expired");
         }
-        () = state.revoked.wait_until_revoked(&session.sid) => {
+        () = state.revoked.wait_until_ended(&session) => {
             tracing::info!(user = %session.user, "WebSocket closed: the session was logged out");
         }
     }

@@ -197,6 +197,7 @@ mod tests {
             method: LoginMethod::Oidc,
             expires_at,
             id_token: Some("header.payload.signature".into()),
+            provider: None,
         }
     }
 

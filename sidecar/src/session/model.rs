@@ -48,7 +48,29 @@ pub struct Session {
     /// The ID token, kept for `id_token_hint` at the provider's logout when it fits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    /// Who the provider says signed in, for the log outs it sends.
+    #[serde(default, rename = "idp", skip_serializing_if = "Option::is_none")]
+    pub provider: Option<ProviderLink>,
 }
+
+/// The provider's names for a session it started: what its back-channel
+/// logout tokens name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderLink {
+    /// The provider's session id (the ID token's `sid`), when it sends one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// The user's `sub`.
+    #[serde(rename = "sub")]
+    pub subject: String,
+    /// When the user signed in (unix seconds).
+    #[serde(rename = "at")]
+    pub signed_in_at: u64,
+}
+
+/// Longest provider `sid` or `sub` kept; longer ones are not kept (the
+/// session cannot then be ended by the provider's log out, and says so).
+pub const MAX_PROVIDER_ID_LEN: usize = 255;
 
 impl Session {
     /// True once `now` (unix seconds) has reached the expiry.

@@ -185,6 +185,7 @@ mod tests {
             method: LoginMethod::Oidc,
             expires_at,
             id_token: None,
+            provider: None,
         }
     }
 

@@ -14,7 +14,7 @@ use portcullis_sidecar::config::Settings;
 use portcullis_sidecar::observe::metrics::Metrics;
 use portcullis_sidecar::runtime::state::{AppState, SharedState, unix_now};
 use portcullis_sidecar::serve::routes::PublicApp;
-use portcullis_sidecar::session::model::new_session_id;
+use portcullis_sidecar::session::model::{ProviderLink, new_session_id};
 use portcullis_sidecar::session::{LoginMethod, Session, seal_session};
 use std::collections::HashMap;
 use std::io;
@@ -226,6 +226,11 @@ pub fn session_cookie_with(state: &SharedState, user: &str, role: Role, root: bo
         method: LoginMethod::Oidc,
         expires_at: unix_now() + 600,
         id_token: None,
+        provider: Some(ProviderLink {
+            sid: Some(format!("provider-session-of-{user}")),
+            subject: format!("subject-of-{user}"),
+            signed_in_at: unix_now() - 1,
+        }),
     };
     let sealed = seal_session(&settings.session.keys, SESSION_COOKIE, &session)
         .expect("a small session fits");

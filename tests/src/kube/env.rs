@@ -254,6 +254,7 @@ pub fn settings(well_known_url: &str, public_url: &str) -> OidcSettings {
             listen_port: 4180,
             admin_port: 9090,
             logout_at_provider: true,
+            back_channel_logout: true,
             session: None,
             root_admin: Some(RootAdminSpec {
                 username: "root".into(),

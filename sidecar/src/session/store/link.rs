@@ -87,7 +87,7 @@ async fn follow_until_error(
                 };
                 let text: String = message.get_payload().unwrap_or_default();
                 if let Some(revocation) = Revocation::parse(&text) {
-                    revoked.revoke_digest(&revocation.digest, revocation.expires_at, unix_now());
+                    revoked.apply_all([&revocation], unix_now());
                 }
             }
             _ = reload.tick() => {
@@ -120,12 +120,7 @@ async fn still_primary(connection: &Connection) -> RedisResult<()> {
 async fn load_all(store: &SessionStore, revoked: &RevokedSessions) -> RedisResult<()> {
     let now = unix_now();
     let loaded = within(store.load(now)).await?;
-    revoked.revoke_all(
-        loaded
-            .iter()
-            .map(|revocation| (revocation.digest.as_str(), revocation.expires_at)),
-        now,
-    );
+    revoked.apply_all(&loaded, now);
     store.confirm();
     Ok(())
 }

@@ -148,7 +148,7 @@ impl SessionStore {
             .cmd("ZADD")
             .arg(key)
             .arg(revocation.expires_at)
-            .arg(&revocation.digest)
+            .arg(revocation.member())
             .ignore()
             .cmd("ZREMRANGEBYSCORE")
             .arg(key)
@@ -176,7 +176,7 @@ impl SessionStore {
     /// Adds `local` (this replica's copy) to the store's list, so a store
     /// that lost its data (restarted without persistence, failed over to
     /// an empty replica) learns again what the replicas remember.
-    async fn write_back(&self, local: &[(String, u64)]) -> RedisResult<()> {
+    async fn write_back(&self, local: &[Revocation]) -> RedisResult<()> {
         if local.is_empty() {
             return Ok(());
         }
@@ -184,10 +184,14 @@ impl SessionStore {
         let mut writer = link.connection()?.writer.clone();
         let mut add = redis::cmd("ZADD");
         add.arg(&link.names.revoked);
-        for (digest, expires_at) in local {
-            add.arg(expires_at).arg(digest);
+        for revocation in local {
+            add.arg(revocation.expires_at).arg(revocation.member());
         }
-        let latest = local.iter().map(|(_, expiry)| *expiry).max().unwrap_or(0);
+        let latest = local
+            .iter()
+            .map(|revocation| revocation.expires_at)
+            .max()
+            .unwrap_or(0);
         redis::pipe()
             .atomic()
             .add_command(add)
@@ -224,7 +228,7 @@ impl SessionStore {
             .await?;
         Ok(members
             .into_iter()
-            .filter_map(|(digest, score)| Revocation::from_member(digest, score))
+            .filter_map(|(member, score)| Revocation::from_member(&member, score))
             .collect())
     }
 

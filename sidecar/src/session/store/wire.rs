@@ -44,43 +44,64 @@ impl StoreNames {
     }
 }
 
-/// A log out as the replicas share it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Revocation {
-    /// The session id's digest ([`crate::session::revoked::sid_digest`]).
-    pub digest: String,
-    /// When the session would have expired (unix seconds).
-    pub expires_at: u64,
-}
+pub use crate::session::revoked::Revocation;
 
 impl Revocation {
-    /// The message announcing it.
+    /// The message announcing it: `<digest> <expiry>`, and ` <before>` for
+    /// one the provider sent.
     pub fn message(&self) -> String {
-        format!("{} {}", self.digest, self.expires_at)
+        match self.signed_in_before {
+            None => format!("{} {}", self.digest, self.expires_at),
+            Some(before) => format!("{} {} {before}", self.digest, self.expires_at),
+        }
     }
 
     /// Reads a message; `None` for anything that is not one (the channel is
     /// the store's, not ours alone).
     pub fn parse(message: &str) -> Option<Self> {
-        let (digest, expires_at) = message.split_once(' ')?;
-        if !is_digest(digest) {
+        let mut words = message.split(' ');
+        let digest = words.next().filter(|digest| is_digest(digest))?;
+        let expires_at = words.next()?.parse().ok()?;
+        let signed_in_before = match words.next() {
+            None => None,
+            Some(before) => Some(before.parse().ok()?),
+        };
+        if words.next().is_some() {
             return None;
         }
         Some(Self {
             digest: digest.to_owned(),
-            expires_at: expires_at.parse().ok()?,
+            expires_at,
+            signed_in_before,
         })
     }
 
+    /// The member of the sorted set: the digest, and `:<before>` for one
+    /// the provider sent (the score is the expiry).
+    pub fn member(&self) -> String {
+        match self.signed_in_before {
+            None => self.digest.clone(),
+            Some(before) => format!("{}:{before}", self.digest),
+        }
+    }
+
     /// Reads a member of the sorted set with its score.
-    pub fn from_member(digest: String, score: f64) -> Option<Self> {
-        if !is_digest(&digest) || !score.is_finite() || score < 0.0 {
+    pub fn from_member(member: &str, score: f64) -> Option<Self> {
+        let (digest, signed_in_before) = match member.split_once(':') {
+            None => (member, None),
+            Some((digest, before)) => (digest, Some(before.parse().ok()?)),
+        };
+        if !is_digest(digest) || !score.is_finite() || score < 0.0 {
             return None;
         }
         // Scores are whole seconds, written from a u64 below 2^53.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let expires_at = score as u64;
-        Some(Self { digest, expires_at })
+        Some(Self {
+            digest: digest.to_owned(),
+            expires_at,
+            signed_in_before,
+        })
     }
 }
 
@@ -114,19 +135,23 @@ mod tests {
     }
 
     #[test]
-    fn a_message_reads_back_as_the_revocation_it_announces() {
-        let revocation = Revocation {
-            digest: sid_digest("sid"),
+    fn a_message_and_a_member_read_back_as_the_revocation_they_carry() {
+        let ours = Revocation::of_session(sid_digest("sid"), 1_900_000_000);
+        let provider = Revocation {
+            digest: sid_digest("sub"),
             expires_at: 1_900_000_000,
+            signed_in_before: Some(1_899_990_000),
         };
-        assert_eq!(
-            Revocation::parse(&revocation.message()),
-            Some(revocation.clone())
-        );
-        assert_eq!(
-            Revocation::from_member(revocation.digest.clone(), 1.9e9),
-            Some(revocation)
-        );
+        for revocation in [ours, provider] {
+            assert_eq!(
+                Revocation::parse(&revocation.message()),
+                Some(revocation.clone())
+            );
+            assert_eq!(
+                Revocation::from_member(&revocation.member(), 1.9e9),
+                Some(revocation)
+            );
+        }
     }
 
     #[test]
@@ -140,12 +165,14 @@ mod tests {
             format!("{digest} -1"),
             format!("{} 100", digest.to_uppercase()),
             format!("{digest}0 100"),
-            format!("{digest} 100 extra"),
+            format!("{digest} 100 50 extra"),
+            format!("{digest} 100 soon"),
         ] {
             assert_eq!(Revocation::parse(&message), None, "{message:?}");
         }
-        assert_eq!(Revocation::from_member("x".into(), 1.0), None);
-        assert_eq!(Revocation::from_member(digest.clone(), f64::NAN), None);
-        assert_eq!(Revocation::from_member(digest, -5.0), None);
+        assert_eq!(Revocation::from_member("x", 1.0), None);
+        assert_eq!(Revocation::from_member(&digest, f64::NAN), None);
+        assert_eq!(Revocation::from_member(&digest, -5.0), None);
+        assert_eq!(Revocation::from_member(&format!("{digest}:x"), 1.0), None);
     }
 }
