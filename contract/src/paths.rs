@@ -11,6 +11,9 @@ pub const WELL_KNOWN_SUFFIX: &str = "/.well-known/openid-configuration";
 /// The path the identity provider redirects back to: the redirect URI is
 /// `publicUrl` + this.
 pub const CALLBACK_PATH: &str = "/auth/oidc";
+/// Where the provider posts back-channel logout tokens: the URL to
+/// register at the provider is the public URL with this path.
+pub const BACKCHANNEL_LOGOUT_PATH: &str = "/auth/backchannel-logout";
 
 /// Liveness path on the sidecar's admin port.
 pub const HEALTHZ_PATH: &str = "/healthz";

@@ -3,6 +3,7 @@
 //! The route table that puts them beside the proxy is
 //! [`crate::serve::routes`].
 
+pub mod backchannel_logout;
 pub mod backup_login;
 pub mod csrf;
 pub mod error;

@@ -6,6 +6,7 @@ pub mod claim_path;
 pub mod claims;
 pub mod flow;
 pub mod issuer_param;
+pub mod logout_token;
 pub mod pending;
 pub mod provider;
 pub mod signed_in;

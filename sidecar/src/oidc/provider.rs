@@ -38,6 +38,16 @@ pub enum TokenSource {
     TokenEndpoint,
     /// A client's `Authorization: Bearer` header.
     Bearer,
+    /// A logout token posted to the back-channel logout route.
+    LogoutToken,
+}
+
+impl TokenSource {
+    /// Whether anyone may have made the token up, so its failures may force
+    /// a refetch only every few seconds.
+    fn may_be_forged(self) -> bool {
+        self != Self::TokenEndpoint
+    }
 }
 
 /// A discovery document for one issuer.
@@ -118,13 +128,13 @@ impl Provider {
         let mut last_forced = self.fetch_lock.lock().await;
         if let Some(current) = self.cached(&used.issuer) {
             let newer = !Arc::ptr_eq(&current, used);
-            let throttled = source == TokenSource::Bearer
+            let throttled = source.may_be_forged()
                 && last_forced.is_some_and(|at| at.elapsed() < MIN_FORCED_INTERVAL);
             if newer || throttled {
                 return Ok(current);
             }
         }
-        if source == TokenSource::Bearer {
+        if source.may_be_forged() {
             *last_forced = Some(Instant::now());
         }
         self.fetch(&used.issuer).await

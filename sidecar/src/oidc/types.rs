@@ -41,6 +41,9 @@ pub struct ExtraMetadata {
     /// Kept as any JSON value so an odd value cannot break discovery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_response_iss_parameter_supported: Option<Value>,
+    /// Back-Channel Logout 1.0: `true` when the provider posts logout tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_supported: Option<Value>,
 }
 
 impl ExtraMetadata {
@@ -50,6 +53,13 @@ impl ExtraMetadata {
             self.authorization_response_iss_parameter_supported,
             Some(Value::Bool(true))
         )
+    }
+}
+
+impl ExtraMetadata {
+    /// Whether the provider says it posts back-channel logout tokens.
+    pub fn sends_back_channel_logouts(&self) -> bool {
+        matches!(self.backchannel_logout_supported, Some(Value::Bool(true)))
     }
 }
 

@@ -7,6 +7,7 @@ use crate::observe::metrics::Metrics;
 use crate::oidc::provider::Provider;
 use crate::session::opened::OpenedSessions;
 use crate::session::revoked::RevokedSessions;
+use crate::session::seen_once::SeenOnce;
 use crate::session::store::{SessionStore, StoreSetupError};
 use arc_swap::ArcSwap;
 use std::sync::Arc;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub opened: OpenedSessions,
     /// The backup login's budgets and password checks.
     pub backup: BackupGuard,
+    /// Ids of the provider's logout tokens used here.
+    pub logout_tokens_seen: SeenOnce,
     /// Signs the identity for the app, reusing recent tokens.
     pub identity: IdentitySigner,
     /// Set at SIGTERM: `/readyz` then answers 503 while requests are still served.
@@ -72,6 +75,7 @@ impl AppState {
             metrics,
             store,
             opened: OpenedSessions::default(),
+            logout_tokens_seen: SeenOnce::default(),
             identity: IdentitySigner::default(),
             draining: AtomicBool::new(false),
         })

@@ -5,6 +5,7 @@
 //! router: its dispatch, layers and boxed futures cost about a sixth of a
 //! proxied request (`make bench-profile`), and the proxy needs none of them.
 
+use crate::http::backchannel_logout::backchannel_logout;
 use crate::http::backup_login::backup_login;
 use crate::http::csrf::refuse_cross_site_posts;
 use crate::http::jwks::jwks;
@@ -17,8 +18,8 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get};
-use portcullis_contract::paths::{CALLBACK_PATH, JWKS_PATH};
+use axum::routing::{MethodRouter, get, post};
+use portcullis_contract::paths::{BACKCHANNEL_LOGOUT_PATH, CALLBACK_PATH, JWKS_PATH};
 use std::net::SocketAddr;
 use tower::ServiceExt;
 
@@ -39,17 +40,20 @@ pub enum OwnPage {
     Me,
     /// The identity signing keys (JWKS), which apps may cache.
     PublicKeys,
+    /// `/auth/backchannel-logout`: where the provider posts logout tokens.
+    BackChannelLogout,
 }
 
 impl OwnPage {
     /// Every page.
-    pub const ALL: [OwnPage; 6] = [
+    pub const ALL: [OwnPage; 7] = [
         Self::Login,
         Self::Logout,
         Self::Start,
         Self::Callback,
         Self::Me,
         Self::PublicKeys,
+        Self::BackChannelLogout,
     ];
 
     /// The page's path.
@@ -61,6 +65,7 @@ impl OwnPage {
             Self::Callback => CALLBACK_PATH,
             Self::Me => "/auth/me",
             Self::PublicKeys => JWKS_PATH,
+            Self::BackChannelLogout => BACKCHANNEL_LOGOUT_PATH,
         }
     }
 
@@ -73,6 +78,7 @@ impl OwnPage {
             Self::Callback => get(callback),
             Self::Me => get(me),
             Self::PublicKeys => get(jwks),
+            Self::BackChannelLogout => post(backchannel_logout),
         }
     }
 }

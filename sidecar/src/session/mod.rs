@@ -9,4 +9,5 @@ pub use self::cookie::{NoSession, open_session, seal_session};
 pub use keys::KeyRing;
 pub use model::{LoginMethod, Session};
 pub mod revoked;
+pub mod seen_once;
 pub mod store;

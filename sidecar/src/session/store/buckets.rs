@@ -105,6 +105,12 @@ impl SessionStore {
     /// before): true the first time across every replica (an enrolment
     /// code enrols one browser only).
     pub async fn first_use(&self, name: &str) -> RedisResult<bool> {
+        self.first_use_for(name, USED_FOR_SECONDS).await
+    }
+
+    /// Marks `name` as used for `seconds`: true the first time across every
+    /// replica within them.
+    pub async fn first_use_for(&self, name: &str, seconds: u64) -> RedisResult<bool> {
         let link = self.link();
         let mut writer = link.connection()?.writer.clone();
         let mut command = redis::cmd("SET");
@@ -113,7 +119,7 @@ impl SessionStore {
             .arg(1)
             .arg("NX")
             .arg("EX")
-            .arg(USED_FOR_SECONDS);
+            .arg(seconds.max(1));
         let set = command.query_async::<Option<String>>(&mut writer);
         Ok(within(set).await?.is_some())
     }
