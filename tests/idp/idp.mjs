@@ -35,6 +35,10 @@
 //                redirect_uris ["http://127.0.0.1:4180/auth/oidc"] and
 //                post_logout_redirect_uris ["http://127.0.0.1:4180/",
 //                "http://127.0.0.1:4180/login"].
+//                Back-channel logout is on: a client with a
+//                "backchannel_logout_uri" gets a logout token posted there
+//                when a session it took part in ends here (sid included
+//                with "backchannel_logout_session_required": true).
 //
 // Output: exactly one line on stdout once listening,
 //   IDP_READY http://<IDP_HOST>:<port>
@@ -282,6 +286,9 @@ function configuration() {
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // Ending a session here (end_session, confirmed) posts a logout token
+      // to each client's backchannel_logout_uri.
+      backchannelLogout: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: async (ctx, client, oneOf) => oneOf,
@@ -322,6 +329,14 @@ function configuration() {
     // Everything runs on one machine; the default 15 s tolerance would keep
     // shorty's 3 s access token usable at userinfo for 18 s.
     clockTolerance: 0,
+    // The provider's own requests (back-channel logout tokens) refuse
+    // loopback and private addresses by default, against server-side
+    // request forgery; every client of this test provider is on 127.0.0.1
+    // or the test cluster's bridge, so let them through.
+    fetch: (url, options) => {
+      const { dispatcher, ...rest } = options;
+      return globalThis.fetch(url, rest);
+    },
     clientBasedCORS: () => true,
     async renderError(ctx, out, error) {
       console.error(`idp: error page: ${out.error}: ${out.error_description}`, error?.message ?? '');
@@ -447,6 +462,8 @@ server.listen(Number(process.env.IDP_PORT ?? 0), HOST, () => {
   const declared = process.env.IDP_ISSUER_TRAILING_SLASH === '1' ? `${issuer}/` : issuer;
   const provider = new Provider(declared, configuration());
   provider.on('server_error', (ctx, err) => console.error('idp: server_error', err));
+  provider.on('backchannel.error', (ctx, err, client) => console.error('idp: backchannel.error', client?.clientId, err?.message, err?.cause?.message ?? '', err?.cause?.code ?? ''));
+  provider.on('backchannel.success', (ctx, client) => console.error('idp: backchannel.success', client?.clientId));
   const oidc = provider.callback();
 
   server.on('request', (req, res) => {

@@ -177,6 +177,30 @@ impl Browser {
             .await?)
     }
 
+    /// Ends this browser's session at the provider `issuer` itself, as a
+    /// user does on the provider's sign-out page (not through the
+    /// sidecar): the confirmation form, answered yes. The provider then
+    /// posts its logout tokens before it answers.
+    pub async fn end_session_at_provider(&self, issuer: &str) -> Result<Response> {
+        let start = Url::parse(&format!("{issuer}/session/end"))?;
+        let (at, page) = self.follow(start).await?;
+        let page = page.text().await?;
+        let field = |pattern: &str| {
+            regex_lite::Regex::new(pattern)
+                .ok()
+                .and_then(|found| found.captures(&page).map(|found| found[1].to_owned()))
+        };
+        let xsrf = field(r#"name="xsrf" value="([^"]+)""#)
+            .context("the provider's sign-out form has an xsrf field")?;
+        let action = field(r#"action="([^"]+)""#).context("the sign-out form has an action")?;
+        Ok(self
+            .client
+            .post(at.join(&action)?)
+            .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
+            .send()
+            .await?)
+    }
+
     /// The `Cookie` header this browser would send to `url`.
     pub fn cookies_for(&self, url: &str) -> Option<String> {
         let url = Url::parse(url).ok()?;

@@ -2,6 +2,7 @@
 
 use crate::process::{repo_root, spawn_until_ready};
 use anyhow::Result;
+use portcullis_contract::paths::BACKCHANNEL_LOGOUT_PATH;
 use serde_json::json;
 use tokio::process::{Child, Command};
 
@@ -92,6 +93,8 @@ impl Idp {
             "client_secret": CLIENT_SECRET,
             "redirect_uris": [format!("{public_url}/auth/oidc")],
             "post_logout_redirect_uris": [format!("{public_url}/"), format!("{public_url}/login")],
+            "backchannel_logout_uri": format!("{public_url}{BACKCHANNEL_LOGOUT_PATH}"),
+            "backchannel_logout_session_required": true,
         })];
         clients.extend(more_clients);
         let clients = serde_json::Value::Array(clients);
