@@ -42,6 +42,7 @@ pub mod helm;
 pub mod idp;
 pub mod image;
 pub mod keycloak;
+pub mod keycloak_admin;
 pub mod kube;
 pub mod poll;
 pub mod process;

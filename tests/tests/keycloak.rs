@@ -6,18 +6,23 @@
 //! `realm_access.roles`, a client's short access-token lifetime and a
 //! provider session that outlives the app's session meet the sidecar. The
 //! operator's status checks meet the same Keycloak here too (with the real
-//! API server), so Keycloak starts once for both.
+//! API server), so Keycloak starts once for both. An administrator ending a
+//! user's sessions in Keycloak reaches every replica by back-channel logout.
 
 use anyhow::{Context, Result};
 use kube::api::{Patch, PatchParams};
 use portcullis_contract::config::RoleGroups;
+use portcullis_contract::paths::BACKCHANNEL_LOGOUT_PATH;
 use portcullis_e2e::browser::Browser;
 use portcullis_e2e::echo::Echo;
 use portcullis_e2e::form_login::{Reached, log_in_with_form, reach_callback_or_form};
 use portcullis_e2e::keycloak::{Keycloak, SHORT_CLIENT_ID, SHORT_TOKEN_SECONDS};
+use portcullis_e2e::keycloak_admin::{BACKCHANNEL_CLIENT_ID, LEAVING_USER, RealmAdmin};
 use portcullis_e2e::kube::env::{Env, NAME, assert_says};
+use portcullis_e2e::redis::Redis;
 use portcullis_e2e::role_login::{RoleCase, assert_each_role_signs_in};
 use portcullis_e2e::sidecar::{ROOT_USERNAME, Sidecar, SidecarSetup, reserve_public_url};
+use portcullis_e2e::store_replicas::{me, until_status, until_store_ok};
 use portcullis_e2e::webdriver::Chromium;
 use portcullis_operator::crd::OidcSettingsSpec;
 use reqwest::StatusCode;
@@ -378,5 +383,68 @@ async fn a_groups_scope_keycloak_refuses_keeps_the_settings_from_ready_and_says_
             "\"oidc-group-membership-mapper\"",
         ],
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_admin_logout_at_keycloak_ends_the_session_on_every_replica_within_a_second()
+-> Result<()> {
+    let redis = Redis::start().await?;
+    let store = redis.store_config("keycloak-backchannel:", 60);
+    let stack = KeycloakStack::start_with(|setup| {
+        setup.config.oidc.client_id = BACKCHANNEL_CLIENT_ID.to_owned();
+        setup.config.session.store = Some(store.clone());
+    })
+    .await?;
+    let admin = RealmAdmin::sign_in(stack.keycloak).await?;
+    admin
+        .set_backchannel_logout_url(BACKCHANNEL_CLIENT_ID, &stack.url(BACKCHANNEL_LOGOUT_PATH))
+        .await?;
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let (port, _) = reserve_public_url();
+        let first = &stack.sidecar.setup.config;
+        let mut setup = SidecarSetup::new(port, &first.oidc.well_known_url, &stack._echo.url)?;
+        setup.config.oidc = first.oidc.clone();
+        setup.config.session.key_file = first.session.key_file.clone();
+        setup.config.oidc.client_secret_file = first.oidc.client_secret_file.clone();
+        setup.config.session.store = Some(store.clone());
+        replicas.push(setup.start().await?);
+    }
+    let all: Vec<&Sidecar> = std::iter::once(&stack.sidecar).chain(&replicas).collect();
+    for sidecar in &all {
+        until_store_ok(sidecar).await?;
+    }
+
+    let browser = Browser::new();
+    let reached = log_in(&browser, &stack, LEAVING_USER).await?;
+    assert_eq!(
+        reached.status(),
+        StatusCode::OK,
+        "{LEAVING_USER} reaches the app"
+    );
+    let cookie = browser
+        .cookies_for(stack.sidecar.url())
+        .context("a session")?;
+    for sidecar in &all {
+        assert_eq!(me(sidecar, &cookie).await?.status(), StatusCode::OK);
+    }
+
+    admin.log_out_user(LEAVING_USER).await?;
+    let mut slowest = Duration::ZERO;
+    for sidecar in &all {
+        let took = until_status(
+            sidecar,
+            &cookie,
+            StatusCode::UNAUTHORIZED,
+            Duration::from_secs(5),
+        )
+        .await?;
+        slowest = slowest.max(took);
+    }
+    eprintln!(
+        "Keycloak's admin logout ended the session on all three replicas {slowest:?} after the admin call returned"
+    );
+    assert!(slowest < Duration::from_secs(1), "took {slowest:?}");
     Ok(())
 }
