@@ -313,6 +313,11 @@ async fn the_operator_reports_keycloak_ready_and_names_the_group_mapper_it_needs
         ("False", "InsecureIssuer"),
         "the test Keycloak serves plain http"
     );
+    let logout = env
+        .wait_condition("BackChannelLogout", |c| c.status == "True")
+        .await?;
+    assert_eq!(logout.reason, "BackChannelLogoutReady");
+    assert_says(&logout, &["/auth/backchannel-logout", "register"]);
 
     env.settings_api()
         .patch(

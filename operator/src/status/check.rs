@@ -20,6 +20,8 @@ pub const PROVIDER_COMPATIBLE: &str = "ProviderCompatible";
 pub const CLAIMS_ADVERTISED: &str = "ClaimsAdvertised";
 /// Condition type (warning): the issuer uses https.
 pub const ISSUER_SECURE: &str = "IssuerSecure";
+/// Condition type (warning): sessions ended at the provider end in the app.
+pub const BACK_CHANNEL_LOGOUT: &str = "BackChannelLogout";
 /// Condition type: the session store answers (only with `spec.sessionStore`).
 pub const SESSION_STORE_REACHABLE: &str = "SessionStoreReachable";
 /// Condition type: everything above that blocks logins is fine.
@@ -41,15 +43,19 @@ pub struct Check {
 }
 
 impl Check {
-    /// A check of `type_`; only [`CLAIMS_ADVERTISED`] and [`ISSUER_SECURE`]
-    /// are warnings, every other failure blocks `Ready`.
+    /// A check of `type_`; only [`CLAIMS_ADVERTISED`], [`ISSUER_SECURE`]
+    /// and [`BACK_CHANNEL_LOGOUT`] are warnings, every other failure blocks
+    /// `Ready`.
     pub fn new(
         type_: &'static str,
         passed: Option<bool>,
         reason: Reason,
         message: impl Into<String>,
     ) -> Self {
-        let blocking = !matches!(type_, CLAIMS_ADVERTISED | ISSUER_SECURE);
+        let blocking = !matches!(
+            type_,
+            CLAIMS_ADVERTISED | ISSUER_SECURE | BACK_CHANNEL_LOGOUT
+        );
         Self {
             type_,
             passed,

@@ -10,13 +10,14 @@ use super::claims::claims;
 use super::compatibility::compatibility;
 use super::discovery_document::Discovery;
 use super::issuer::issuer_security;
+use super::provider_logout::back_channel_logout;
 use super::reason::Reason;
 use crate::crd::OidcSettingsSpec;
 use crate::store_probe::StoreProblem;
 
 pub use super::check::{
-    CLAIMS_ADVERTISED, Check, ISSUER_SECURE, PROVIDER_COMPATIBLE, PROVIDER_REACHABLE, READY,
-    SECRETS_RESOLVED, SESSION_STORE_REACHABLE, SPEC_VALID,
+    BACK_CHANNEL_LOGOUT, CLAIMS_ADVERTISED, Check, ISSUER_SECURE, PROVIDER_COMPATIBLE,
+    PROVIDER_REACHABLE, READY, SECRETS_RESOLVED, SESSION_STORE_REACHABLE, SPEC_VALID,
 };
 pub use super::issuer::expected_issuer;
 
@@ -75,7 +76,7 @@ pub fn checks(
                 Reason::DiscoveryUnreachable,
                 format!("cannot fetch {url}: {error}"),
             ));
-            for type_ in [PROVIDER_COMPATIBLE, CLAIMS_ADVERTISED] {
+            for type_ in [PROVIDER_COMPATIBLE, CLAIMS_ADVERTISED, BACK_CHANNEL_LOGOUT] {
                 out.push(Check::new(
                     type_,
                     None,
@@ -93,6 +94,7 @@ pub fn checks(
             ));
             out.push(compatibility(spec, document));
             out.push(claims(spec, document));
+            out.push(back_channel_logout(spec, document));
         }
     }
     out.push(issuer_security(spec));
@@ -146,6 +148,7 @@ mod tests {
                     PROVIDER_REACHABLE,
                     PROVIDER_COMPATIBLE,
                     CLAIMS_ADVERTISED,
+                    BACK_CHANNEL_LOGOUT,
                     ISSUER_SECURE
                 ]
             );

@@ -24,6 +24,17 @@ pub struct Discovery {
     /// Claims it supports, if listed.
     #[serde(default)]
     pub claims_supported: Option<Vec<String>>,
+    /// Back-Channel Logout 1.0: whether it posts logout tokens (any JSON
+    /// value, so an odd one cannot break the document).
+    #[serde(default)]
+    pub backchannel_logout_supported: Option<serde_json::Value>,
+}
+
+impl Discovery {
+    /// Whether the provider says it posts back-channel logout tokens.
+    pub fn sends_back_channel_logouts(&self) -> bool {
+        self.backchannel_logout_supported == Some(serde_json::Value::Bool(true))
+    }
 }
 
 #[cfg(test)]
@@ -42,6 +53,7 @@ pub(crate) mod tests {
                     .to_vec(),
             ),
             claims_supported: Some(["sub", "preferred_username"].map(String::from).to_vec()),
+            backchannel_logout_supported: Some(serde_json::Value::Bool(true)),
         }
     }
 

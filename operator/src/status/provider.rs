@@ -129,6 +129,7 @@ mod tests {
             jwks_uri: Some(jwks.to_owned()),
             scopes_supported: Some(scopes.iter().map(|s| (*s).to_owned()).collect()),
             claims_supported: None,
+            backchannel_logout_supported: None,
         }
     }
 

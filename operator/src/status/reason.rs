@@ -50,6 +50,12 @@ pub enum Reason {
     StoreCredentialsRefused,
     /// The session store could not be reached.
     StoreUnreachable,
+    /// The provider sends back-channel logouts and the sidecars take them.
+    BackChannelLogoutReady,
+    /// The provider does not say it sends back-channel logouts.
+    BackChannelLogoutUnsupported,
+    /// `spec.backChannelLogout` is false.
+    BackChannelLogoutOff,
 }
 
 impl Reason {
@@ -78,6 +84,9 @@ impl Reason {
             Reason::StoreReachable => "StoreReachable",
             Reason::StoreCredentialsRefused => "StoreCredentialsRefused",
             Reason::StoreUnreachable => "StoreUnreachable",
+            Reason::BackChannelLogoutReady => "BackChannelLogoutReady",
+            Reason::BackChannelLogoutUnsupported => "BackChannelLogoutUnsupported",
+            Reason::BackChannelLogoutOff => "BackChannelLogoutOff",
         }
     }
 }
