@@ -14,6 +14,8 @@ pub const CALLBACK_PATH: &str = "/auth/oidc";
 /// Where the provider posts back-channel logout tokens: the URL to
 /// register at the provider is the public URL with this path.
 pub const BACKCHANNEL_LOGOUT_PATH: &str = "/auth/backchannel-logout";
+/// Where the provider's sign-out page frames the front-channel logout.
+pub const FRONTCHANNEL_LOGOUT_PATH: &str = "/auth/frontchannel-logout";
 
 /// Liveness path on the sidecar's admin port.
 pub const HEALTHZ_PATH: &str = "/healthz";

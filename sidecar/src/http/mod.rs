@@ -8,6 +8,7 @@ pub mod backup_login;
 pub mod csrf;
 pub mod error;
 mod error_page;
+pub mod frontchannel_logout;
 pub mod issue_session;
 pub mod jwks;
 pub mod login;

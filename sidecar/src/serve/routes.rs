@@ -8,6 +8,7 @@
 use crate::http::backchannel_logout::backchannel_logout;
 use crate::http::backup_login::backup_login;
 use crate::http::csrf::refuse_cross_site_posts;
+use crate::http::frontchannel_logout::frontchannel_logout;
 use crate::http::jwks::jwks;
 use crate::http::login::{callback, login_page_handler, me, start};
 use crate::http::logout::{confirm, logout};
@@ -19,7 +20,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
-use portcullis_contract::paths::{BACKCHANNEL_LOGOUT_PATH, CALLBACK_PATH, JWKS_PATH};
+use portcullis_contract::paths::{
+    BACKCHANNEL_LOGOUT_PATH, CALLBACK_PATH, FRONTCHANNEL_LOGOUT_PATH, JWKS_PATH,
+};
 use std::net::SocketAddr;
 use tower::ServiceExt;
 
@@ -42,11 +45,13 @@ pub enum OwnPage {
     PublicKeys,
     /// `/auth/backchannel-logout`: where the provider posts logout tokens.
     BackChannelLogout,
+    /// `/auth/frontchannel-logout`: what the provider's sign-out page frames.
+    FrontChannelLogout,
 }
 
 impl OwnPage {
     /// Every page.
-    pub const ALL: [OwnPage; 7] = [
+    pub const ALL: [OwnPage; 8] = [
         Self::Login,
         Self::Logout,
         Self::Start,
@@ -54,6 +59,7 @@ impl OwnPage {
         Self::Me,
         Self::PublicKeys,
         Self::BackChannelLogout,
+        Self::FrontChannelLogout,
     ];
 
     /// The page's path.
@@ -66,6 +72,7 @@ impl OwnPage {
             Self::Me => "/auth/me",
             Self::PublicKeys => JWKS_PATH,
             Self::BackChannelLogout => BACKCHANNEL_LOGOUT_PATH,
+            Self::FrontChannelLogout => FRONTCHANNEL_LOGOUT_PATH,
         }
     }
 
@@ -79,6 +86,7 @@ impl OwnPage {
             Self::Me => get(me),
             Self::PublicKeys => get(jwks),
             Self::BackChannelLogout => post(backchannel_logout),
+            Self::FrontChannelLogout => get(frontchannel_logout),
         }
     }
 }
@@ -174,21 +182,24 @@ fn has_more_than_one_host(request: &Request) -> bool {
         .is_some()
 }
 
-/// Sidecar pages are never cached or framed.
+/// Sidecar pages are never cached or framed, except by whom a page's own
+/// policy names (the front-channel logout, framed by the provider).
 async fn own_page_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-        ),
-    );
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+            ),
+        );
+    }
     response
 }
