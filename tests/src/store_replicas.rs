@@ -74,6 +74,12 @@ pub async fn log_out_reaches_all(
         logged_out == StatusCode::SEE_OTHER,
         "log out answered {logged_out}"
     );
+    until_all_refuse(replicas, cookie).await
+}
+
+/// How long until every one of `replicas` refuses `cookie` (each waited
+/// for at most 5 s): the slowest.
+pub async fn until_all_refuse(replicas: &[&Sidecar], cookie: &str) -> Result<Duration> {
     let mut slowest = Duration::ZERO;
     for replica in replicas {
         let took = until_status(
@@ -86,4 +92,19 @@ pub async fn log_out_reaches_all(
         slowest = slowest.max(took);
     }
     Ok(slowest)
+}
+
+/// The statuses of `attempts` wrong backup logins from one browser, each
+/// at the next of `replicas` in turn.
+pub async fn wrong_backup_logins(replicas: &[&Sidecar], attempts: usize) -> Result<Vec<u16>> {
+    let browser = crate::browser::Browser::new();
+    let mut answers = Vec::new();
+    for attempt in 0..attempts {
+        let replica = replicas[attempt % replicas.len()];
+        let answer = browser
+            .backup_login(replica.url(), "root", "a wrong password")
+            .await?;
+        answers.push(answer.status().as_u16());
+    }
+    Ok(answers)
 }

@@ -14,7 +14,7 @@ use portcullis_e2e::idp::{CLIENT_ID, CLIENT_SECRET, SIGNING_KEY_ID};
 use portcullis_e2e::redis::Redis;
 use portcullis_e2e::sidecar::{Sidecar, SidecarSetup, reserve_public_url};
 use portcullis_e2e::stack::Stack;
-use portcullis_e2e::store_replicas::{me, until_status, until_store_ok};
+use portcullis_e2e::store_replicas::{me, until_all_refuse, until_store_ok};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -133,17 +133,7 @@ async fn a_session_ended_at_the_provider_is_refused_by_every_replica_within_a_se
         ended.status()
     );
     let started = Instant::now();
-    let mut slowest = Duration::ZERO;
-    for sidecar in &all {
-        let took = until_status(
-            sidecar,
-            &cookie,
-            StatusCode::UNAUTHORIZED,
-            Duration::from_secs(5),
-        )
-        .await?;
-        slowest = slowest.max(took);
-    }
+    let slowest = until_all_refuse(&all, &cookie).await?;
     eprintln!(
         "a session ended at the provider was refused by all three replicas {slowest:?} after its sign-out page answered ({:?} in all)",
         started.elapsed()

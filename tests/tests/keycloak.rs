@@ -22,7 +22,7 @@ use portcullis_e2e::kube::env::{Env, NAME, assert_says};
 use portcullis_e2e::redis::Redis;
 use portcullis_e2e::role_login::{RoleCase, assert_each_role_signs_in};
 use portcullis_e2e::sidecar::{ROOT_USERNAME, Sidecar, SidecarSetup, reserve_public_url};
-use portcullis_e2e::store_replicas::{me, until_status, until_store_ok};
+use portcullis_e2e::store_replicas::{me, until_all_refuse, until_store_ok};
 use portcullis_e2e::webdriver::Chromium;
 use portcullis_operator::crd::OidcSettingsSpec;
 use reqwest::StatusCode;
@@ -436,17 +436,7 @@ async fn an_admin_logout_at_keycloak_ends_the_session_on_every_replica_within_a_
     }
 
     admin.log_out_user(LEAVING_USER).await?;
-    let mut slowest = Duration::ZERO;
-    for sidecar in &all {
-        let took = until_status(
-            sidecar,
-            &cookie,
-            StatusCode::UNAUTHORIZED,
-            Duration::from_secs(5),
-        )
-        .await?;
-        slowest = slowest.max(took);
-    }
+    let slowest = until_all_refuse(&all, &cookie).await?;
     eprintln!(
         "Keycloak's admin logout ended the session on all three replicas {slowest:?} after the admin call returned"
     );

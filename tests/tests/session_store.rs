@@ -13,7 +13,7 @@ use portcullis_e2e::guarded::Guarded;
 use portcullis_e2e::redis::Redis;
 use portcullis_e2e::sidecar::Sidecar;
 use portcullis_e2e::store_replicas::{
-    log_out_reaches_all, me, replicas_over, until_status, until_store_ok,
+    log_out_reaches_all, me, replicas_over, until_status, until_store_ok, wrong_backup_logins,
 };
 use portcullis_sidecar::access::roles::Role;
 use reqwest::StatusCode;
@@ -280,15 +280,7 @@ async fn backup_login_budgets_are_counted_once_across_replicas() -> Result<()> {
     let store = redis.store_config("budgets:", 60);
     let (first, others) = three_replicas(&store).await?;
     let replicas = [&first.sidecar, &others[0], &others[1]];
-    let browser = portcullis_e2e::browser::Browser::new();
-    let mut answers = Vec::new();
-    for attempt in 0..9 {
-        let replica = replicas[attempt % replicas.len()];
-        let answer = browser
-            .backup_login(replica.url(), "root", "a wrong password")
-            .await?;
-        answers.push(answer.status().as_u16());
-    }
+    let answers = wrong_backup_logins(&replicas, 9).await?;
     assert_eq!(
         answers,
         [401, 401, 401, 401, 401, 429, 429, 429, 429],

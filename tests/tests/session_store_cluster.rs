@@ -6,7 +6,9 @@
 
 use anyhow::Result;
 use portcullis_e2e::redis_cluster::RedisCluster;
-use portcullis_e2e::store_replicas::{log_out_reaches_all, me, replicas_over, until_status};
+use portcullis_e2e::store_replicas::{
+    log_out_reaches_all, me, replicas_over, until_status, wrong_backup_logins,
+};
 use portcullis_sidecar::access::roles::Role;
 use reqwest::StatusCode;
 use reqwest::header::SET_COOKIE;
@@ -27,15 +29,7 @@ async fn three_replicas_share_log_outs_and_budgets_through_a_cluster() -> Result
     eprintln!("a log out reached all three replicas through the cluster in {slowest:?}");
     assert!(slowest < Duration::from_secs(1), "took {slowest:?}");
 
-    let browser = portcullis_e2e::browser::Browser::new();
-    let mut answers = Vec::new();
-    for attempt in 0..7 {
-        let replica = replicas[attempt % replicas.len()];
-        let answer = browser
-            .backup_login(replica.url(), "root", "a wrong password")
-            .await?;
-        answers.push(answer.status().as_u16());
-    }
+    let answers = wrong_backup_logins(&replicas, 7).await?;
     assert_eq!(
         answers,
         [401, 401, 401, 401, 401, 429, 429],
