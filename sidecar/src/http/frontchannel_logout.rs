@@ -13,10 +13,9 @@
 //! registrable domain); otherwise back-channel logout is the way.
 
 use super::pages::message_page;
+use super::session_end::{clear_session_cookies, revoke_session};
 use crate::gate::current_session;
-use crate::runtime::state::{SharedState, unix_now};
-use crate::session::cookie::clear_cookie;
-use crate::session::store::wire::Revocation;
+use crate::runtime::state::SharedState;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -62,21 +61,10 @@ pub async fn frontchannel_logout(
         .and_then(|link| link.sid.as_deref());
     let mut response = match (&session, signed_in_with) {
         (Some(session), Some(provider_sid)) if provider_sid == sid => {
-            let now = unix_now();
-            let digest = state.revoked.revoke(&session.sid, session.expires_at, now);
-            if let Some(store) = &state.store {
-                store
-                    .announce(Revocation::of_session(digest, session.expires_at), now)
-                    .await;
-            }
+            revoke_session(&state, session).await;
             tracing::info!(user = %session.user, "session ended by the provider's front-channel logout");
             let mut response = page(StatusCode::OK, "You are signed out of this app.");
-            for name in settings.session.cookie_names() {
-                let clear = clear_cookie(name, settings.session.secure_cookies);
-                if let Ok(clear) = HeaderValue::from_str(&clear) {
-                    response.headers_mut().append(header::SET_COOKIE, clear);
-                }
-            }
+            clear_session_cookies(&settings, &mut response);
             response
         }
         _ => page(StatusCode::OK, "No session of this sign-in is open here."),

@@ -6,16 +6,15 @@
 
 use super::csrf;
 use super::pages::{logout_page, message_page};
+use super::session_end::{clear_session_cookies, revoke_session};
 use crate::config::Settings;
 use crate::gate::current_session;
 use crate::oidc::provider::Provider;
-use crate::runtime::state::{SharedState, unix_now};
-use crate::session::cookie::clear_cookie;
-use crate::session::store::wire::Revocation;
+use crate::runtime::state::SharedState;
 use crate::session::{LoginMethod, Session};
 use axum::Form;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use url::Url;
@@ -59,14 +58,7 @@ pub async fn logout(
     let session = current_session(&state, &settings, &headers).ok();
     let target = match &session {
         Some(session) => {
-            let now = unix_now();
-            let digest = state.revoked.revoke(&session.sid, session.expires_at, now);
-            if let Some(store) = &state.store {
-                let expires_at = session.expires_at;
-                store
-                    .announce(Revocation::of_session(digest, expires_at), now)
-                    .await;
-            }
+            revoke_session(&state, session).await;
             tracing::info!(user = %session.user, "logged out");
             provider_logout_url(&state.provider, &settings, session)
                 .map_or(AFTER_LOGOUT_PATH.to_owned(), String::from)
@@ -74,12 +66,7 @@ pub async fn logout(
         None => AFTER_LOGOUT_PATH.to_owned(),
     };
     let mut response = Redirect::to(&target).into_response();
-    for name in settings.session.cookie_names() {
-        let clear = clear_cookie(name, settings.session.secure_cookies);
-        if let Ok(clear) = HeaderValue::from_str(&clear) {
-            response.headers_mut().append(header::SET_COOKIE, clear);
-        }
-    }
+    clear_session_cookies(&settings, &mut response);
     response
 }
 

@@ -17,3 +17,4 @@ pub mod observe;
 pub mod pages;
 pub mod refusal;
 pub mod return_path;
+pub mod session_end;
