@@ -83,6 +83,12 @@ pub fn root_admin_secret_name(settings: &str) -> String {
     format!("{settings}-root-admin")
 }
 
+/// Name of the Secret that keeps the session and identity keys across a
+/// delete and re-apply of the `OidcSettings` (no owner reference).
+pub fn kept_keys_secret_name(settings: &str) -> String {
+    format!("{settings}-keys")
+}
+
 /// Selector matching everything the operator generates.
 pub fn managed_selector() -> String {
     format!("{MANAGED_BY_LABEL}={FIELD_MANAGER}")

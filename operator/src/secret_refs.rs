@@ -5,7 +5,9 @@
 //! the settings that read or generate that Secret.
 
 use crate::crd::OidcSettings;
-use crate::names::{enrolment_secret_name, generated_name, root_admin_secret_name};
+use crate::names::{
+    enrolment_secret_name, generated_name, kept_keys_secret_name, root_admin_secret_name,
+};
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ pub fn secret_names(settings: &OidcSettings) -> Vec<String> {
     let mut names = vec![
         settings.spec.client_secret_ref.name.clone(),
         generated_name(&name),
+        kept_keys_secret_name(&name),
     ];
     if let Some(root) = &settings.spec.root_admin {
         names.push(enrolment_secret_name(&name));

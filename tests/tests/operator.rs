@@ -602,6 +602,59 @@ async fn a_missing_permission_is_reported_in_status() -> Result<()> {
 }
 
 #[tokio::test]
+async fn the_session_keys_survive_reapply_and_change_only_when_both_secrets_go() -> Result<()> {
+    let env = Env::start("keys").await?;
+    env.wait_ready().await?;
+    let keys = data(&env.secrets().get("books-portcullis").await?)["session-keys"].clone();
+    let kept = env.secrets().get("books-keys").await?;
+    assert_eq!(kept.metadata.owner_references, None, "not owned");
+    assert_eq!(data(&kept)["session-keys"].trim(), keys.trim());
+
+    // Delete and re-apply (a GitOps re-sync); garbage collection takes the
+    // owned generated Secret, which this API server alone does not run.
+    let settings_api = env.settings_api();
+    let applied = settings_api.get(NAME).await?;
+    settings_api.delete(NAME, &DeleteParams::default()).await?;
+    eventually("the OidcSettings to be gone", || async {
+        settings_api
+            .get_opt(NAME)
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await?;
+    env.secrets()
+        .delete("books-portcullis", &DeleteParams::default())
+        .await?;
+    let mut again = OidcSettings::new(NAME, applied.spec.clone());
+    again.metadata.namespace = None;
+    settings_api.create(&PostParams::default(), &again).await?;
+    let generated = env
+        .wait_secret("books-portcullis", |data| data.contains_key("session-keys"))
+        .await?;
+    assert_eq!(
+        generated["session-keys"], keys,
+        "the same keys: nobody is logged out"
+    );
+
+    // Rotating on purpose: both Secrets deleted.
+    for name in ["books-keys", "books-portcullis"] {
+        env.secrets().delete(name, &DeleteParams::default()).await?;
+    }
+    let rotated = env
+        .wait_secret("books-portcullis", |data| {
+            data.get("session-keys").is_some_and(|new| *new != keys)
+        })
+        .await?;
+    assert_eq!(
+        data(&env.secrets().get("books-keys").await?)["session-keys"].trim(),
+        rotated["session-keys"].trim()
+    );
+    Ok(())
+}
+
+#[tokio::test]
 async fn the_generated_root_password_survives_reapply_and_goes_when_replaced() -> Result<()> {
     let env = Env::start("rootpw").await?;
     env.wait_ready().await?;
@@ -779,6 +832,13 @@ async fn signed_identity_gets_a_key_in_the_secret_that_is_kept_through_a_rotatio
         })
         .await?;
     assert_eq!(after["identity-keys"].trim_end(), rotated.trim_end());
+    let kept = eventually("the kept keys to follow the rotation", || async {
+        let kept = env.secrets().get("books-keys").await.ok()?;
+        let keys = data(&kept).get("identity-keys")?.clone();
+        (keys.trim_end() == rotated.trim_end()).then_some(keys)
+    })
+    .await?;
+    assert!(!kept.is_empty());
     let identity = load_generated(&config_map, &after)?
         .signed_identity
         .context("signed identity on")?;

@@ -11,7 +11,7 @@ use crate::names::{
     CLIENT_SECRET_KEY, CONFIG_HASH_ANNOTATION, CONFIG_KEY, ENROLMENT_CODE_KEY, ENROLMENT_HASH_KEY,
     IDENTITY_KEYS_KEY, ROOT_HASH_KEY, ROOT_PASSWORD_KEY, ROOT_PASSWORD_SOURCE_ANNOTATION,
     ROOT_USERNAME_KEY, SESSION_KEYS_KEY, common_labels, enrolment_secret_name, generated_name,
-    root_admin_secret_name,
+    kept_keys_secret_name, root_admin_secret_name,
 };
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -144,6 +144,33 @@ pub fn root_admin_secret(
             (ROOT_USERNAME_KEY.to_owned(), username.to_owned()),
             (ROOT_PASSWORD_KEY.to_owned(), password.to_owned()),
         ]))),
+        ..Secret::default()
+    })
+}
+
+/// The `<name>-keys` Secret: the session keys and, once made, the identity
+/// keys, as the generated Secret carries them.
+///
+/// Like the generated root password it has no owner reference: deleting
+/// and re-applying the `OidcSettings` (a GitOps re-sync, a prune) must not
+/// let garbage collection take the keys and log every user out, or change
+/// the keys apps verify the signed identity with. The labels still say
+/// whose it is.
+pub fn kept_keys_secret(
+    owner: &OidcSettings,
+    session_keys: &str,
+    identity_keys: Option<&str>,
+) -> Result<Secret, MissingMeta> {
+    let mut metadata = meta(owner, kept_keys_secret_name(&owner.name_any()), None)?;
+    metadata.owner_references = None;
+    let mut data = BTreeMap::from([(SESSION_KEYS_KEY.to_owned(), session_keys.to_owned())]);
+    if let Some(identity_keys) = identity_keys {
+        data.insert(IDENTITY_KEYS_KEY.to_owned(), identity_keys.to_owned());
+    }
+    Ok(Secret {
+        metadata,
+        type_: Some("Opaque".into()),
+        data: Some(bytes(data)),
         ..Secret::default()
     })
 }

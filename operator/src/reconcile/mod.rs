@@ -12,6 +12,7 @@
 
 mod enrolment;
 mod inputs;
+mod kept_keys;
 mod network;
 mod status;
 #[cfg(test)]

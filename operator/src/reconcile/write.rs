@@ -6,6 +6,7 @@
 //! applied at all, so re-reconciles, re-checks and restarts write nothing.
 
 use super::inputs::{Inputs, SecretValue, value};
+use super::kept_keys;
 use crate::context::Context;
 use crate::crd::OidcSettings;
 use crate::desired::objects::{SecretValues, generated};
@@ -37,25 +38,32 @@ pub async fn apply(
     let name = generated_name(&settings.name_any());
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
     let config_maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
-    let (existing_secret, existing_config_map) =
-        tokio::try_join!(secrets.get_opt(&name), config_maps.get_opt(&name))?;
+    let (existing_secret, existing_config_map, kept) = tokio::try_join!(
+        secrets.get_opt(&name),
+        config_maps.get_opt(&name),
+        kept_keys::read(&secrets, settings)
+    )?;
     let existing = existing_secret.as_ref();
 
     let session_keys = session_keys(
-        existing
-            .and_then(|secret| value(secret, SESSION_KEYS_KEY))
-            .map(|keys| format!("{keys}\n"))
-            .as_deref(),
+        kept_keys::existing(kept.as_ref(), existing, SESSION_KEYS_KEY).as_deref(),
         new_session_key,
     );
     let identity_keys = identity_keys(
-        existing
-            .and_then(|secret| value(secret, IDENTITY_KEYS_KEY))
-            .map(|keys| format!("{keys}\n"))
-            .as_deref(),
+        kept_keys::existing(kept.as_ref(), existing, IDENTITY_KEYS_KEY).as_deref(),
         config.signed_identity.is_some(),
         new_identity_key,
     )?;
+    // Kept first: a failure after this leaves the keys where the next
+    // reconcile finds them.
+    let mut written = kept_keys::keep(
+        &secrets,
+        settings,
+        kept.as_ref(),
+        &session_keys,
+        identity_keys.as_deref(),
+    )
+    .await?;
     let (root_password_hash, root_password_source) = match inputs.root_password {
         None => (None, None),
         Some(password) => {
@@ -87,7 +95,6 @@ pub async fn apply(
         },
     )?;
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    let mut written = 0;
     if !secret_unchanged(existing, &generated.secret) {
         secrets
             .patch(&name, &params, &Patch::Apply(&generated.secret))
