@@ -140,6 +140,12 @@ pub struct OidcSettingsSpec {
     #[x_kube(validation = Rule::new(GROUP_NAMES_RULE).message(GROUP_NAMES_MESSAGE))]
     #[schemars(length(max = 64), inner(length(min = 1, max = 256)))]
     pub allowed_groups: Vec<String>,
+    /// Proxies in front of the sidecar whose `X-Forwarded-For` is believed
+    /// (an Ingress controller's pod network, a load balancer): addresses or
+    /// CIDRs such as `10.0.0.0/8`. Empty: the peer is the client.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), inner(length(min = 2, max = 64)))]
+    pub trusted_proxies: Vec<String>,
     /// The NetworkPolicy that admits traffic to injected pods only through the
     /// sidecar; written unless `enabled: false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

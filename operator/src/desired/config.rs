@@ -71,7 +71,7 @@ pub fn sidecar_config(namespace: &str, name: &str, spec: &OidcSettingsSpec) -> S
                 .map(|store| store.to_config(namespace, name)),
         },
         connections: ConnectionsConfig::default(),
-        trusted_proxies: Vec::new(),
+        trusted_proxies: spec.trusted_proxies.clone(),
         authorization: spec
             .authorization
             .as_ref()
@@ -136,6 +136,7 @@ pub(crate) mod tests {
             }),
             role_groups: None,
             allowed_groups: Vec::new(),
+            trusted_proxies: Vec::new(),
             network_policy: None,
             authorization: None,
             bearer_tokens: None,
@@ -278,11 +279,12 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn ports_lifetimes_and_logout_come_from_the_spec() {
+    fn ports_lifetimes_logout_and_trusted_proxies_come_from_the_spec() {
         let mut spec = spec();
         spec.listen_port = 8443;
         spec.admin_port = 8444;
         spec.logout_at_provider = false;
+        spec.trusted_proxies = vec!["10.0.0.0/8".into(), "192.168.1.7".into()];
         if let Some(root) = spec.root_admin.as_mut() {
             root.session_lifetime_seconds = Some(900);
         }
@@ -292,6 +294,7 @@ pub(crate) mod tests {
             ("0.0.0.0:8443", "0.0.0.0:8444")
         );
         assert!(!config.oidc.logout_at_provider);
+        assert_eq!(config.trusted_proxies, ["10.0.0.0/8", "192.168.1.7"]);
         assert_eq!(
             config.root_admin.map(|r| r.session_lifetime_seconds),
             Some(900)
