@@ -146,6 +146,11 @@ pub struct OidcConfig {
     /// (the root admin's username always may).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_groups: Vec<String>,
+    /// When not empty, only users whose verified email is in one of these
+    /// domains (`example.com`, or `*.example.com` for its subdomains) may
+    /// sign in (the root admin's username always may).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_email_domains: Vec<String>,
 }
 
 /// The provider group names that grant each role, matched case-insensitively
@@ -287,6 +292,7 @@ impl Default for OidcConfig {
             back_channel_logout: default_back_channel_logout(),
             role_groups: RoleGroups::default(),
             allowed_groups: Vec::new(),
+            allowed_email_domains: Vec::new(),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod bearer;
 pub mod claim_path;
 pub mod config;
 pub mod defaults;
+pub mod email_domains;
 pub mod enrolment;
 pub mod hash;
 pub mod header_value;

@@ -140,6 +140,13 @@ pub struct OidcSettingsSpec {
     #[x_kube(validation = Rule::new(GROUP_NAMES_RULE).message(GROUP_NAMES_MESSAGE))]
     #[schemars(length(max = 64), inner(length(min = 1, max = 256)))]
     pub allowed_groups: Vec<String>,
+    /// When not empty, only users whose email is in one of these domains
+    /// may sign in: `example.com` for that domain, `*.example.com` for its
+    /// subdomains; an email the provider calls unverified never may. The
+    /// root admin's username always may.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), inner(length(min = 1, max = 255)))]
+    pub allowed_email_domains: Vec<String>,
     /// Proxies in front of the sidecar whose `X-Forwarded-For` is believed
     /// (an Ingress controller's pod network, a load balancer): addresses or
     /// CIDRs such as `10.0.0.0/8`. Empty: the peer is the client.

@@ -93,3 +93,42 @@ async fn users_in_none_of_the_allowed_groups_are_refused_with_a_clear_page() -> 
         .await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn only_listed_email_domains_sign_in_and_a_wildcard_means_subdomains_only() -> Result<()> {
+    let subdomains_only = Stack::start_with(|setup| {
+        setup.config.oidc.allowed_email_domains = vec!["*.example.test".into()];
+    })
+    .await?;
+    let browser = Browser::new();
+    let (url, response) = browser
+        .log_in(&subdomains_only.url("/books"), "alice")
+        .await?;
+    assert_eq!(url.path(), "/auth/oidc");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let page = response.text().await?;
+    assert!(
+        page.contains("your email address is not in a domain allowed here"),
+        "{page}"
+    );
+    let me = browser
+        .client()
+        .get(subdomains_only.url("/auth/me"))
+        .send()
+        .await?;
+    assert_eq!(
+        me.status(),
+        StatusCode::UNAUTHORIZED,
+        "no session was issued"
+    );
+    let (role, _) = seen_by_app(&subdomains_only, "root").await?;
+    assert_eq!(role, "admin", "the root admin passes whatever the email");
+
+    let listed = Stack::start_with(|setup| {
+        setup.config.oidc.allowed_email_domains = vec!["EXAMPLE.test".into()];
+    })
+    .await?;
+    let (role, _) = seen_by_app(&listed, "alice").await?;
+    assert_eq!(role, "admin", "alice@example.test is in the listed domain");
+    Ok(())
+}

@@ -163,6 +163,10 @@ fn rows() -> Vec<Row> {
             },
         },
         Row {
+            field: "oidc.allowedEmailDomains",
+            set: |c, v| c.spec.allowed_email_domains = vec![v.to_owned()],
+        },
+        Row {
             field: "trustedProxies",
             set: |c, v| c.spec.trusted_proxies = vec![v.to_owned()],
         },

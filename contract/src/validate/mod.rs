@@ -17,6 +17,7 @@ pub use names::{is_blank, is_cookie_name};
 use crate::claim_path::ClaimPath;
 use crate::config::{ConnectionsConfig, OidcConfig, SidecarConfig};
 use crate::defaults::REQUIRED_SCOPE;
+use crate::email_domains::EmailDomains;
 use crate::header_value::is_header_safe;
 use crate::paths::CALLBACK_PATH;
 use crate::problems::Problems;
@@ -238,5 +239,10 @@ fn provider(problems: &mut Problems, oidc: &OidcConfig) -> Option<ClaimPath> {
     ] {
         name_list(problems, field, groups, true);
     }
+    EmailDomains::parse(
+        problems,
+        "oidc.allowedEmailDomains",
+        &oidc.allowed_email_domains,
+    );
     group_claim
 }

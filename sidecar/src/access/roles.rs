@@ -10,6 +10,7 @@
 //! `/` is ignored on both sides. An optional allow-list refuses users in none
 //! of its groups. Everything here is pure so it can be tested exhaustively.
 
+use portcullis_contract::email_domains::EmailRefusal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -50,10 +51,16 @@ pub struct RoleMapping {
     allowed: Vec<String>,
 }
 
-/// The user is in none of the groups allowed to sign in.
+/// Why a user who signed in at the provider may not use the app.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the user is in none of the groups listed in `oidc.allowedGroups`")]
-pub struct NotInAllowedGroups;
+pub enum NotAllowed {
+    /// The user is in none of the groups allowed to sign in.
+    #[error("the user is in none of the groups listed in `oidc.allowedGroups`")]
+    Groups,
+    /// The user's email is not one `oidc.allowedEmailDomains` admits.
+    #[error("{0} (`oidc.allowedEmailDomains`)")]
+    Email(#[from] EmailRefusal),
+}
 
 // === impl RoleMapping ===
 
@@ -145,7 +152,7 @@ pub fn grant_for<S: AsRef<str>>(
     groups: &[S],
     root_username: Option<&str>,
     mapping: &RoleMapping,
-) -> Result<Grant, NotInAllowedGroups> {
+) -> Result<Grant, NotAllowed> {
     if root_username.is_some_and(|root| root == username) {
         return Ok(Grant {
             role: Role::Admin,
@@ -153,7 +160,7 @@ pub fn grant_for<S: AsRef<str>>(
         });
     }
     if !mapping.admits(groups) {
-        return Err(NotInAllowedGroups);
+        return Err(NotAllowed::Groups);
     }
     Ok(Grant {
         role: mapping.role_for(groups),
@@ -308,11 +315,11 @@ mod tests {
         let mapping = RoleMapping::new(&["admin"], &["trusted"], &["staff", "/family"]);
         assert_eq!(
             grant_for("eve", &["admin"], None, &mapping),
-            Err(NotInAllowedGroups)
+            Err(NotAllowed::Groups)
         );
         assert_eq!(
             grant_for::<&str>("eve", &[], None, &mapping),
-            Err(NotInAllowedGroups)
+            Err(NotAllowed::Groups)
         );
         assert_eq!(
             grant_for("kim", &["/Family"], None, &mapping),

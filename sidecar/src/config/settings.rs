@@ -19,6 +19,7 @@ use http::uri::Authority;
 use ipnet::IpNet;
 use portcullis_contract::claim_path::ClaimPath;
 use portcullis_contract::config::SidecarConfig;
+use portcullis_contract::email_domains::EmailDomains;
 use portcullis_contract::secret::Secret;
 use portcullis_contract::validate::validate;
 use std::io;
@@ -80,6 +81,8 @@ pub struct ProviderSettings {
     pub group_claim: ClaimPath,
     /// Which groups grant which role, and who may sign in.
     pub roles: RoleMapping,
+    /// The email domains allowed to sign in; empty: every one.
+    pub allowed_email_domains: EmailDomains,
     /// `publicUrl` + [`CALLBACK_PATH`].
     pub redirect_url: Url,
     /// Whether log out continues to the provider's `end_session_endpoint`.
@@ -186,6 +189,12 @@ impl Settings {
             &oidc.role_groups.trusted,
             &oidc.allowed_groups,
         );
+        // The contract's validation reported any bad entry with the rest.
+        let allowed_email_domains = EmailDomains::parse(
+            &mut Problems::default(),
+            "oidc.allowedEmailDomains",
+            &oidc.allowed_email_domains,
+        );
         let identity_keys = config
             .signed_identity
             .as_ref()
@@ -229,6 +238,7 @@ impl Settings {
                         username_claim: oidc.username_claim.clone(),
                         group_claim: valid.group_claim,
                         roles,
+                        allowed_email_domains,
                         redirect_url: valid.redirect_url,
                         logout_at_provider: oidc.logout_at_provider,
                         back_channel_logout: oidc.back_channel_logout,

@@ -1,7 +1,7 @@
 //! Why the gate stopped a request. Each door turns it into its own answer
 //! (the HTTP one is in [`crate::http::refusal`]).
 
-use crate::access::roles::NotInAllowedGroups;
+use crate::access::roles::NotAllowed;
 use crate::oidc::provider::DiscoveryFailure;
 use portcullis_contract::access::path::AmbiguousPath;
 
@@ -26,7 +26,7 @@ pub enum Refusal {
     /// A bearer token that does not verify: 401.
     InvalidBearer,
     /// A bearer token's user is in none of the allowed groups: 403.
-    NotAllowed(NotInAllowedGroups),
+    NotAllowed(NotAllowed),
     /// The shared log-out list is too old to trust the session: 503.
     StoreUnavailable {
         /// Seconds to wait before trying again.

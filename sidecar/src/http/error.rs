@@ -48,7 +48,7 @@ pub enum AppError {
     Claims(ClaimsError),
     /// The user is in none of the groups allowed to sign in.
     #[error(transparent)]
-    NotAllowed(crate::access::roles::NotInAllowedGroups),
+    NotAllowed(crate::access::roles::NotAllowed),
     /// The provider sent more (or longer) groups than one cookie can hold.
     #[error(transparent)]
     SessionTooLarge(#[from] crate::session::cookie::SessionTooLarge),

@@ -5,12 +5,14 @@
 
 use super::error::AppError;
 use super::pages::{error_page, notice_page};
+use crate::access::roles::NotAllowed;
 use crate::oidc::claims::ClaimsError;
 use crate::oidc::issuer_param::IssuerParamError;
 use crate::oidc::pending::PendingError;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+use portcullis_contract::email_domains::EmailRefusal;
 use serde_json::json;
 use std::borrow::Cow;
 
@@ -157,12 +159,22 @@ should check the username claim setting."
             .into(),
             code: None,
         },
-        AppError::NotAllowed(_) => Page {
+        AppError::NotAllowed(NotAllowed::Groups) => Page {
             status: StatusCode::FORBIDDEN,
             title: "Your account is not allowed here",
             message: "You signed in at the identity provider, but your account is in none of \
 the groups allowed to use this application. Ask an administrator to add you to one of them."
                 .into(),
+            code: None,
+        },
+        AppError::NotAllowed(NotAllowed::Email(refused)) => Page {
+            status: StatusCode::FORBIDDEN,
+            title: "Your account is not allowed here",
+            message: format!(
+                "You signed in at the identity provider, but {}. Only some email domains may use this application: sign in with an account of one of them, or ask an administrator.",
+                email_reason(*refused)
+            )
+            .into(),
             code: None,
         },
         AppError::SessionTooLarge(too_large) => Page {
@@ -252,6 +264,15 @@ fn provider_message(code: &str) -> &'static str {
             "The identity provider refused this application's request; an administrator should check the client settings."
         }
         _ => "The identity provider returned an error.",
+    }
+}
+
+/// What an email refusal means, in the page's words.
+fn email_reason(refused: EmailRefusal) -> &'static str {
+    match refused {
+        EmailRefusal::Missing => "the identity provider sent no email address for your account",
+        EmailRefusal::Unverified => "the identity provider says your email address is not verified",
+        EmailRefusal::OtherDomain => "your email address is not in a domain allowed here",
     }
 }
 

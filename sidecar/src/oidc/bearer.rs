@@ -54,7 +54,7 @@ pub enum BearerError {
     Claims(super::claims::ClaimsError),
     /// The token's subject is in none of the allowed groups.
     #[error(transparent)]
-    NotAllowed(crate::access::roles::NotInAllowedGroups),
+    NotAllowed(crate::access::roles::NotAllowed),
     /// The provider's keys are not available, so nothing can be verified.
     #[error(transparent)]
     ProviderUnavailable(#[from] DiscoveryFailure),

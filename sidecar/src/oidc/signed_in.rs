@@ -8,7 +8,7 @@
 //! two ways in cannot drift apart.
 
 use super::claims::{ClaimsError, identity_from_claims};
-use crate::access::roles::{NotInAllowedGroups, grant_for};
+use crate::access::roles::{NotAllowed, grant_for};
 use crate::config::Settings;
 use crate::session::model::{MAX_PROVIDER_ID_LEN, ProviderLink, bounded_groups, new_session_id};
 use crate::session::{LoginMethod, Session};
@@ -22,7 +22,7 @@ pub enum IdentityRefused {
     Claims(#[from] ClaimsError),
     /// The user is in none of the allowed groups.
     #[error(transparent)]
-    NotAllowed(#[from] NotInAllowedGroups),
+    NotAllowed(#[from] NotAllowed),
 }
 
 /// How the claims were obtained and how long the session they make lasts.
@@ -50,6 +50,14 @@ pub fn session_from_claims(
         .root_admin
         .as_ref()
         .map(|root| root.username.as_str());
+    if root_username != Some(identity.user.as_str()) {
+        oidc.allowed_email_domains
+            .admit(identity.email.as_deref(), email_verified(claims))
+            .map_err(NotAllowed::from)
+            .inspect_err(|refused| {
+                tracing::info!(user = %identity.user, reason = %refused, "sign-in refused");
+            })?;
+    }
     let grant = grant_for(&identity.user, &identity.groups, root_username, &oidc.roles)
         .inspect_err(|_| {
             tracing::info!(user = %identity.user, "sign-in refused: not in an allowed group");
@@ -69,6 +77,16 @@ pub fn session_from_claims(
             .then(|| provider_link(claims, proof.signed_in_at))
             .flatten(),
     })
+}
+
+/// The `email_verified` claim as a yes or no (some providers send it as a
+/// string); `None` when absent or neither.
+fn email_verified(claims: &Map<String, Value>) -> Option<bool> {
+    match claims.get("email_verified")? {
+        Value::Bool(verified) => Some(*verified),
+        Value::String(text) => text.parse().ok(),
+        _ => None,
+    }
 }
 
 /// The provider's names for the session `claims` start (its `sid` and the

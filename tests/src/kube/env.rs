@@ -264,6 +264,7 @@ pub fn settings(well_known_url: &str, public_url: &str) -> OidcSettings {
             role_groups: None,
             allowed_groups: Vec::new(),
             trusted_proxies: Vec::new(),
+            allowed_email_domains: Vec::new(),
             network_policy: None,
             authorization: None,
             bearer_tokens: None,
