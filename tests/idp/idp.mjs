@@ -61,6 +61,8 @@
 //   kira    groups ["/staff", "/Platform/Ops"] (group paths, as Keycloak sends them),
 //           realm_access {roles: ["offline_access", "Books-Admin"]} (a nested claim)
 //   otto    groups ["/contractors"] (in no group an allow-list would name)
+//   zed     no groups; roles as Zitadel sends them: an object whose keys are
+//           the role names, in "urn:zitadel:iam:org:project:roles"
 // For everyone except trudy, `roles` carries the same value as `groups`.
 //
 // The login and consent pages are this file's own server-rendered HTML forms
@@ -85,6 +87,9 @@ const SHORT_ACCESS_TOKEN_TTL = 3;
 const SHORT_LIVED_ACCOUNTS = new Set(['shorty']);
 
 // === Accounts ===
+
+/** The claim Zitadel puts a project's roles in. */
+const ZITADEL_ROLES = 'urn:zitadel:iam:org:project:roles';
 
 /** Claims of each account. A claim that is absent here is absent everywhere. */
 const ACCOUNTS = {
@@ -128,6 +133,10 @@ const ACCOUNTS = {
   },
   otto: {
     preferred_username: 'otto', name: 'Otto Outsider', email: 'otto@example.test', groups: ['/contractors'],
+  },
+  zed: {
+    preferred_username: 'zed', name: 'Zed Zitadel-Style', email: 'zed@example.test',
+    [ZITADEL_ROLES]: { 'Books-Admin': { 'org-1': 'books.example.test' }, readers: { 'org-1': 'books.example.test' } },
   },
 };
 for (const claims of Object.values(ACCOUNTS)) {
@@ -257,7 +266,7 @@ const CLAIMS = {
   openid: ['sub'],
   profile: ['preferred_username', 'name'],
   email: ['email', 'email_verified'],
-  groups: ['groups', 'roles', 'realm_access'],
+  groups: ['groups', 'roles', 'realm_access', ZITADEL_ROLES],
   roles: ['roles'],
 };
 

@@ -65,6 +65,24 @@ async fn roles_are_read_from_a_nested_claim_path() -> Result<()> {
 }
 
 #[tokio::test]
+async fn roles_are_read_from_the_keys_of_zitadels_roles_object() -> Result<()> {
+    let stack = Stack::start_with(|setup| {
+        setup.config.oidc.group_claim = "urn:zitadel:iam:org:project:roles".into();
+        setup.config.oidc.role_groups = RoleGroups {
+            admin: vec!["books-admin".into()],
+            trusted: vec!["readers".into()],
+        };
+    })
+    .await?;
+    let (role, groups) = seen_by_app(&stack, "zed").await?;
+    assert_eq!(role, "admin", "the key Books-Admin grants admin");
+    assert_eq!(groups, "Books-Admin,readers");
+    let (role, _) = seen_by_app(&stack, "alice").await?;
+    assert_eq!(role, "untrusted", "alice has no such claim");
+    Ok(())
+}
+
+#[tokio::test]
 async fn users_in_none_of_the_allowed_groups_are_refused_with_a_clear_page() -> Result<()> {
     let stack = Stack::start_with(|setup| {
         setup.config.oidc.allowed_groups = vec!["staff".into()];

@@ -123,16 +123,24 @@ pub struct Grant {
     pub root: bool,
 }
 
-/// Reads a group claim value: a whitespace-separated string or a list of strings.
+/// Reads a group claim value: a whitespace-separated string, a list of
+/// strings, or an object whose keys are the names (Zitadel's
+/// `urn:zitadel:iam:org:project:roles`: role name → the organisations that
+/// granted it).
 ///
-/// List entries are taken whole (a group may contain spaces); non-string
-/// entries are ignored; any other shape yields no groups.
+/// List entries and keys are taken whole (a group may contain spaces);
+/// non-string entries are ignored; any other shape yields no groups.
 pub fn groups_from_claim(value: Option<&Value>) -> Vec<String> {
     match value {
         Some(Value::String(text)) => text.split_whitespace().map(str::to_owned).collect(),
         Some(Value::Array(items)) => items
             .iter()
             .filter_map(Value::as_str)
+            .map(|group| group.trim().to_owned())
+            .filter(|group| !group.is_empty())
+            .collect(),
+        Some(Value::Object(named)) => named
+            .keys()
             .map(|group| group.trim().to_owned())
             .filter(|group| !group.is_empty())
             .collect(),
@@ -215,7 +223,8 @@ mod tests {
             json!("   "),
             json!(["staff", "admins", "trusted-users"]),
             json!(42),
-            json!({"admin": true}),
+            json!({}),
+            json!({"staff": {"org": "x"}}),
             json!([1, true, null]),
         ] {
             assert_eq!(role_of(claim.clone()), Role::Untrusted, "{claim}");
@@ -240,6 +249,18 @@ mod tests {
             role_of(json!([{"name": "admin"}, "trusted"])),
             Role::Trusted
         );
+    }
+
+    #[test]
+    fn an_objects_keys_are_the_names_as_zitadel_sends_its_roles() {
+        let zitadel = json!({
+            "Books-Admin": {"284950283": "books.example.test"},
+            " readers ": {"284950283": "books.example.test"},
+        });
+        let mut groups = groups_from_claim(Some(&zitadel));
+        groups.sort();
+        assert_eq!(groups, ["Books-Admin", "readers"]);
+        assert_eq!(role_of(json!({"admin": {"org": "x"}})), Role::Admin);
     }
 
     #[test]
