@@ -15,6 +15,7 @@ use crate::defaults::{
     DEFAULT_FALLBACK_LIFETIME_SECONDS, DEFAULT_GROUP_CLAIM, DEFAULT_HEADER_READ_TIMEOUT_SECONDS,
     DEFAULT_LISTEN, DEFAULT_LOGOUT_AT_PROVIDER, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_REQUEST_HEAD_BYTES, DEFAULT_MAX_SESSION_LIFETIME_SECONDS,
+    DEFAULT_REFRESH_GRACE_SECONDS, DEFAULT_REFRESH_SKEW_SECONDS,
     DEFAULT_ROOT_SESSION_LIFETIME_SECONDS, DEFAULT_SCOPES, DEFAULT_TRUSTED_GROUP,
     DEFAULT_USERNAME_CLAIM,
 };
@@ -221,6 +222,14 @@ pub struct SessionConfig {
     /// `expires_in` says; a log out the provider sends is remembered this long.
     #[serde(default = "default_max_session_lifetime")]
     pub max_lifetime_seconds: u64,
+    /// A request this close to the access token's expiry refreshes the
+    /// session with the provider's refresh token, when it sent one.
+    #[serde(default = "default_refresh_skew")]
+    pub refresh_skew_seconds: u64,
+    /// How long past the access token's expiry the session is still served
+    /// while the provider cannot refresh it (down, slow, 5xx).
+    #[serde(default = "default_refresh_grace")]
+    pub refresh_grace_seconds: u64,
     /// State shared by replicas (the log-out list); absent, each replica
     /// keeps its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -269,6 +278,12 @@ fn default_back_channel_logout() -> bool {
 fn default_max_session_lifetime() -> u64 {
     DEFAULT_MAX_SESSION_LIFETIME_SECONDS
 }
+fn default_refresh_skew() -> u64 {
+    DEFAULT_REFRESH_SKEW_SECONDS
+}
+fn default_refresh_grace() -> u64 {
+    DEFAULT_REFRESH_GRACE_SECONDS
+}
 fn default_root_session_lifetime() -> u64 {
     DEFAULT_ROOT_SESSION_LIFETIME_SECONDS
 }
@@ -304,6 +319,8 @@ impl Default for SessionConfig {
             cookie_name: default_cookie_name(),
             fallback_lifetime_seconds: default_fallback_lifetime(),
             max_lifetime_seconds: default_max_session_lifetime(),
+            refresh_skew_seconds: default_refresh_skew(),
+            refresh_grace_seconds: default_refresh_grace(),
             store: None,
         }
     }

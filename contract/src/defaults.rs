@@ -29,6 +29,16 @@ pub const DEFAULT_BACK_CHANNEL_LOGOUT: bool = true;
 /// `session.maxLifetimeSeconds`: the longest a session lasts from the
 /// sign-in, whatever the provider's token says (a day).
 pub const DEFAULT_MAX_SESSION_LIFETIME_SECONDS: u64 = 24 * 3600;
+/// `session.refreshSkewSeconds`: a session is refreshed when a request
+/// comes this close to its access token's expiry.
+pub const DEFAULT_REFRESH_SKEW_SECONDS: u64 = 60;
+/// `session.refreshGraceSeconds`: how long past its access token's expiry
+/// a session is still served while the provider cannot refresh it.
+pub const DEFAULT_REFRESH_GRACE_SECONDS: u64 = 300;
+/// The largest `session.refreshSkewSeconds` accepted.
+pub const MAX_REFRESH_SKEW_SECONDS: u64 = 3600;
+/// The largest `session.refreshGraceSeconds` accepted.
+pub const MAX_REFRESH_GRACE_SECONDS: u64 = 86_400;
 /// The bounds of `session.maxLifetimeSeconds`: a minute to a year.
 pub const MAX_SESSION_LIFETIME_RANGE: std::ops::RangeInclusive<u64> = 60..=31_536_000;
 /// `rootAdmin.sessionLifetimeSeconds`: how long a backup-login session lasts (8 hours).

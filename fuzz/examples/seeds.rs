@@ -23,6 +23,7 @@ fn main() -> std::io::Result<()> {
         expires_at: NOW + 3600,
         id_token: Some("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln".into()),
         provider: None,
+        refresh: None,
     };
     let backup = Session {
         sid: "Vq0s9nK2aL5tYw8e".into(),
@@ -36,6 +37,7 @@ fn main() -> std::io::Result<()> {
         expires_at: NOW + 8 * 3600,
         id_token: None,
         provider: None,
+        refresh: None,
     };
     let expired = Session {
         expires_at: NOW - 1,

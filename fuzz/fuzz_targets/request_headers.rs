@@ -325,6 +325,7 @@ fn login(identity: portcullis_sidecar::oidc::claims::Identity) -> Option<Session
         expires_at: NOW + 3600,
         id_token: None,
         provider: None,
+        refresh: None,
     })
 }
 

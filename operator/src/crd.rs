@@ -221,6 +221,16 @@ pub struct SessionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 60, max = 31_536_000))]
     pub max_lifetime_seconds: Option<i64>,
+    /// A request this close to the access token's expiry refreshes the
+    /// session (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 3600))]
+    pub refresh_skew_seconds: Option<i64>,
+    /// How long past the access token's expiry the session is served while
+    /// the provider cannot refresh it (default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 86_400))]
+    pub refresh_grace_seconds: Option<i64>,
 }
 
 /// Whether and how the operator writes the `<name>-portcullis` NetworkPolicy.

@@ -40,6 +40,9 @@
 //                when a session it took part in ends here (sid included
 //                with "backchannel_logout_session_required": true).
 //
+// GET /test/counts answers {"refreshed": n, "refreshRefused": m}: the
+// refresh-token grants it answered and refused since it started.
+//
 // Output: exactly one line on stdout once listening,
 //   IDP_READY http://<IDP_HOST>:<port>
 // where the URL is the issuer (discovery at <issuer>/.well-known/openid-configuration).
@@ -338,6 +341,12 @@ function configuration() {
     // Everything runs on one machine; the default 15 s tolerance would keep
     // shorty's 3 s access token usable at userinfo for 18 s.
     clockTolerance: 0,
+    // A client allowed the refresh_token grant gets a refresh token with
+    // every sign-in (no offline_access needed), rotated at each use; a
+    // second use of a rotated one revokes the whole grant (oidc-provider's
+    // reuse detection), as Keycloak's "Revoke Refresh Token" does.
+    issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: true,
     // The provider's own requests (back-channel logout tokens) refuse
     // loopback and private addresses by default, against server-side
     // request forgery; every client of this test provider is on 127.0.0.1
@@ -474,9 +483,25 @@ server.listen(Number(process.env.IDP_PORT ?? 0), HOST, () => {
   provider.on('backchannel.error', (ctx, err, client) => console.error('idp: backchannel.error', client?.clientId, err?.message, err?.cause?.message ?? '', err?.cause?.code ?? ''));
   provider.on('backchannel.success', (ctx, client) => console.error('idp: backchannel.success', client?.clientId));
   const oidc = provider.callback();
+  // Refresh-token grants, answered and refused, for tests to count.
+  const counts = { refreshed: 0, refreshRefused: 0 };
+  provider.on('grant.success', (ctx) => {
+    if (ctx.oidc.params?.grant_type === 'refresh_token') counts.refreshed += 1;
+  });
+  provider.on('grant.error', (ctx, err) => {
+    if (ctx.oidc.params?.grant_type === 'refresh_token') {
+      counts.refreshRefused += 1;
+      console.error('idp: refresh refused:', err.error_description ?? err.message);
+    }
+  });
 
   server.on('request', (req, res) => {
     const path = new URL(req.url, issuer).pathname;
+    if (path === '/test/counts') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(counts));
+      return;
+    }
     const m = /^\/interaction\/([^/]+)(?:\/(login|abort|consent))?\/?$/.exec(path);
     if (!m) {
       oidc(req, res);

@@ -149,6 +149,7 @@ pub fn sealed_session_cookie(
         expires_at: now + seconds,
         id_token: None,
         provider: None,
+        refresh: None,
     };
     let sealed = seal_session(&keys, name, &session)?;
     Ok(format!("{name}={sealed}"))

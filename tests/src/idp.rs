@@ -54,6 +54,51 @@ impl Idp {
         Self::spawned(command, public_url, 0).await
     }
 
+    /// Starts the provider with the sidecar's client allowed the
+    /// `refresh_token` grant: every sign-in gets a refresh token, rotated
+    /// at each use, a reused one revoking the grant.
+    pub async fn start_refreshing(public_url: &str) -> Result<Self> {
+        let mut client = sidecar_client(public_url);
+        client["grant_types"] = json!(["authorization_code", "refresh_token"]);
+        let command = Self::command_for(vec![client], 0, None);
+        Self::spawned(command, public_url, 0).await
+    }
+
+    /// The refresh-token grants it answered and refused so far.
+    pub async fn refresh_counts(&self) -> Result<(u64, u64)> {
+        let counts: serde_json::Value = reqwest::get(format!("{}/test/counts", self.issuer))
+            .await?
+            .json()
+            .await?;
+        let count = |name: &str| counts[name].as_u64().unwrap_or(u64::MAX);
+        Ok((count("refreshed"), count("refreshRefused")))
+    }
+
+    /// Stops the provider without closing its connections (SIGSTOP): it
+    /// accepts and answers nothing.
+    pub fn pause(&self) -> Result<()> {
+        self.signal("STOP")
+    }
+
+    /// Lets a paused provider go on (SIGCONT).
+    pub fn resume(&self) -> Result<()> {
+        self.signal("CONT")
+    }
+
+    fn signal(&self, signal: &str) -> Result<()> {
+        let pid = self
+            .child
+            .as_ref()
+            .and_then(Child::id)
+            .ok_or_else(|| anyhow::anyhow!("the provider is not running"))?;
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()?;
+        anyhow::ensure!(status.success(), "kill -{signal} {pid}: {status}");
+        Ok(())
+    }
+
     /// Starts the provider declaring its issuer with a trailing slash
     /// (`http://127.0.0.1:<port>/`), as Authentik does; [`Self::issuer`]
     /// stays without it, as the discovery URL names it.
@@ -88,15 +133,13 @@ impl Idp {
         key_id: Option<&str>,
         more_clients: Vec<serde_json::Value>,
     ) -> Command {
-        let mut clients = vec![json!({
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "redirect_uris": [format!("{public_url}/auth/oidc")],
-            "post_logout_redirect_uris": [format!("{public_url}/"), format!("{public_url}/login")],
-            "backchannel_logout_uri": format!("{public_url}{BACKCHANNEL_LOGOUT_PATH}"),
-            "backchannel_logout_session_required": true,
-        })];
+        let mut clients = vec![sidecar_client(public_url)];
         clients.extend(more_clients);
+        Self::command_for(clients, port, key_id)
+    }
+
+    /// The provider's command line with `clients`.
+    fn command_for(clients: Vec<serde_json::Value>, port: u16, key_id: Option<&str>) -> Command {
         let clients = serde_json::Value::Array(clients);
         let mut command = Command::new("node");
         command
@@ -168,4 +211,16 @@ impl Idp {
 /// The port of an issuer URL `http://127.0.0.1:<port>`.
 fn port_of(issuer: &str) -> Option<u16> {
     issuer.rsplit(':').next().and_then(|port| port.parse().ok())
+}
+
+/// The sidecar's client at the provider, for the sidecar at `public_url`.
+fn sidecar_client(public_url: &str) -> serde_json::Value {
+    json!({
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "redirect_uris": [format!("{public_url}/auth/oidc")],
+        "post_logout_redirect_uris": [format!("{public_url}/"), format!("{public_url}/login")],
+        "backchannel_logout_uri": format!("{public_url}{BACKCHANNEL_LOGOUT_PATH}"),
+        "backchannel_logout_session_required": true,
+    })
 }

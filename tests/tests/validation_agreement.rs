@@ -220,6 +220,18 @@ fn number_rows() -> Vec<(&'static str, SetNumber)> {
                 ..SessionSpec::default()
             });
         }),
+        ("session.refreshSkewSeconds", |s, v| {
+            s.session = Some(SessionSpec {
+                refresh_skew_seconds: Some(v),
+                ..SessionSpec::default()
+            });
+        }),
+        ("session.refreshGraceSeconds", |s, v| {
+            s.session = Some(SessionSpec {
+                refresh_grace_seconds: Some(v),
+                ..SessionSpec::default()
+            });
+        }),
         ("session.maxLifetimeSeconds", |s, v| {
             s.session = Some(SessionSpec {
                 max_lifetime_seconds: Some(v),

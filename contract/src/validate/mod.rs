@@ -88,6 +88,22 @@ pub fn validate(config: &SidecarConfig) -> Result<Valid, Problems> {
     if config.session.fallback_lifetime_seconds == 0 {
         problems.push("session.fallbackLifetimeSeconds", "must be more than 0");
     }
+    for (field, seconds, max) in [
+        (
+            "session.refreshSkewSeconds",
+            config.session.refresh_skew_seconds,
+            crate::defaults::MAX_REFRESH_SKEW_SECONDS,
+        ),
+        (
+            "session.refreshGraceSeconds",
+            config.session.refresh_grace_seconds,
+            crate::defaults::MAX_REFRESH_GRACE_SECONDS,
+        ),
+    ] {
+        if seconds > max {
+            problems.push(field, format!("must be at most {max}"));
+        }
+    }
     let lifetimes = crate::defaults::MAX_SESSION_LIFETIME_RANGE;
     if !lifetimes.contains(&config.session.max_lifetime_seconds) {
         problems.push(

@@ -19,6 +19,7 @@ use portcullis_contract::config::{
 };
 use portcullis_contract::defaults::{
     DEFAULT_FALLBACK_LIFETIME_SECONDS, DEFAULT_MAX_SESSION_LIFETIME_SECONDS,
+    DEFAULT_REFRESH_GRACE_SECONDS, DEFAULT_REFRESH_SKEW_SECONDS,
     DEFAULT_ROOT_SESSION_LIFETIME_SECONDS,
 };
 
@@ -65,6 +66,14 @@ pub fn sidecar_config(namespace: &str, name: &str, spec: &OidcSettingsSpec) -> S
             max_lifetime_seconds: seconds(
                 session.max_lifetime_seconds,
                 DEFAULT_MAX_SESSION_LIFETIME_SECONDS,
+            ),
+            refresh_skew_seconds: seconds(
+                session.refresh_skew_seconds,
+                DEFAULT_REFRESH_SKEW_SECONDS,
+            ),
+            refresh_grace_seconds: seconds(
+                session.refresh_grace_seconds,
+                DEFAULT_REFRESH_GRACE_SECONDS,
             ),
             store: spec
                 .session_store
@@ -273,7 +282,7 @@ pub(crate) mod tests {
         spec.session = Some(SessionSpec {
             cookie_name: Some("portcullis_session".into()),
             fallback_lifetime_seconds: Some(600),
-            max_lifetime_seconds: None,
+            ..SessionSpec::default()
         });
         let kept = sidecar_config("media", "books", &spec);
         assert_eq!(kept.session.cookie_name, "portcullis_session");

@@ -123,6 +123,11 @@ pub struct SessionSettings {
     /// The longest a session lasts from the sign-in; a log out the provider
     /// sends is remembered this long.
     pub max_lifetime: Duration,
+    /// A request this close to the access token's expiry renews the session.
+    pub refresh_skew: Duration,
+    /// How long past the access token's expiry a session is served while
+    /// the provider cannot renew it.
+    pub refresh_grace: Duration,
     /// Whether cookies get the `Secure` attribute (public URL is https).
     pub secure_cookies: bool,
     /// Where the replicas share the log-out list; `None`: this replica only.
@@ -252,6 +257,8 @@ impl Settings {
                             config.session.fallback_lifetime_seconds,
                         ),
                         max_lifetime: Duration::from_secs(config.session.max_lifetime_seconds),
+                        refresh_skew: Duration::from_secs(config.session.refresh_skew_seconds),
+                        refresh_grace: Duration::from_secs(config.session.refresh_grace_seconds),
                         secure_cookies: https,
                         store,
                     },

@@ -13,6 +13,7 @@ use super::asked::Asked;
 use super::caller::{current_session, list_vouches_for, store_retry_after};
 use super::method_overrides::MethodOverrides;
 use super::pass::Pass;
+use super::refresh::{Fresh, fresh_session};
 use super::refusal::Refusal;
 use super::verdict::{Caller, Verdict, verdict};
 use crate::config::Settings;
@@ -37,15 +38,27 @@ pub async fn decide(
         tracing::info!(method = %request.method(), reason = %why, "ambiguous path refused");
         Refusal::AmbiguousPath(why)
     })?;
-    let identity = match current_session(state, settings, request.headers()) {
-        Ok(session) if list_vouches_for(state, &session) => Some(session),
+    let (identity, set_cookie) = match current_session(state, settings, request.headers()) {
+        Ok(session) if list_vouches_for(state, &session) => {
+            match fresh_session(state, settings, session).await {
+                Fresh::Same(session) => (Some(session), None),
+                Fresh::Renewed(session, cookie) => (Some(session), Some(cookie)),
+                Fresh::Gone => (
+                    bearer_identity(state, settings, request, needed).await?,
+                    None,
+                ),
+            }
+        }
         Ok(_) => {
             metrics.access(AccessOutcome::StoreUnavailable);
             return Err(Refusal::StoreUnavailable {
                 retry_after_seconds: store_retry_after(state),
             });
         }
-        Err(_) => bearer_identity(state, settings, request, needed).await?,
+        Err(_) => (
+            bearer_identity(state, settings, request, needed).await?,
+            None,
+        ),
     };
     let caller = identity.as_ref().map(|session| Caller {
         role: session.role,
@@ -54,11 +67,17 @@ pub async fn decide(
     match verdict(needed, caller) {
         Verdict::Public => {
             metrics.access(AccessOutcome::Public);
-            Ok(Pass { identity })
+            Ok(Pass {
+                identity,
+                set_cookie,
+            })
         }
         Verdict::Allowed => {
             metrics.access(AccessOutcome::Allowed);
-            Ok(Pass { identity })
+            Ok(Pass {
+                identity,
+                set_cookie,
+            })
         }
         Verdict::SignIn => {
             metrics.access(AccessOutcome::SignInRequired);
@@ -83,6 +102,7 @@ pub async fn decide(
             }
             Err(Refusal::Denied {
                 page: request.accepts_html(),
+                set_cookie,
             })
         }
     }

@@ -177,6 +177,7 @@ mod tests {
             expires_at: 0,
             id_token: None,
             provider: None,
+            refresh: None,
         }
     }
 

@@ -18,6 +18,7 @@ mod decide;
 pub mod identity_headers;
 pub mod method_overrides;
 mod pass;
+mod refresh;
 mod refusal;
 pub mod verdict;
 
@@ -26,5 +27,6 @@ pub use caller::current_session;
 pub use client_hops::ClientHops;
 pub use decide::decide;
 pub use pass::{IdentityNotWritten, Pass};
+pub use refresh::{Fresh, fresh_session};
 pub use refusal::Refusal;
 pub use verdict::{Caller, Verdict, verdict};

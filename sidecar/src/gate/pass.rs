@@ -29,6 +29,8 @@ pub struct Pass {
     /// The caller, from a session or a bearer token; `None` on a public
     /// path without one.
     pub identity: Option<Arc<Session>>,
+    /// The renewed session's cookie, which the answer must carry.
+    pub set_cookie: Option<http::HeaderValue>,
 }
 
 impl Pass {

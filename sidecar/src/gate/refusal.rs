@@ -22,6 +22,10 @@ pub enum Refusal {
     Denied {
         /// Whether the client takes HTML.
         page: bool,
+        /// The renewed session's cookie, when the session was renewed on
+        /// the way: the answer carries it, so the old refresh token is
+        /// never sent again.
+        set_cookie: Option<http::HeaderValue>,
     },
     /// A bearer token that does not verify: 401.
     InvalidBearer,

@@ -244,6 +244,7 @@ fn root_session(settings: &Settings, username: String) -> (Session, Duration) {
         expires_at: unix_now() + lifetime.as_secs(),
         id_token: None,
         provider: None,
+        refresh: None,
     };
     (session, lifetime)
 }

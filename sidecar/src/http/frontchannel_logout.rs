@@ -13,7 +13,7 @@
 //! registrable domain); otherwise back-channel logout is the way.
 
 use super::pages::message_page;
-use super::session_end::{clear_session_cookies, revoke_session};
+use super::session_end::clear_session_cookies;
 use crate::gate::current_session;
 use crate::runtime::state::SharedState;
 use axum::extract::{Query, State};
@@ -61,7 +61,7 @@ pub async fn frontchannel_logout(
         .and_then(|link| link.sid.as_deref());
     let mut response = match (&session, signed_in_with) {
         (Some(session), Some(provider_sid)) if provider_sid == sid => {
-            revoke_session(&state, session).await;
+            state.revoke_session(session).await;
             tracing::info!(user = %session.user, "session ended by the provider's front-channel logout");
             let mut response = page(StatusCode::OK, "You are signed out of this app.");
             clear_session_cookies(&settings, &mut response);

@@ -5,7 +5,7 @@ use super::issue_session::session_response;
 use super::pages::login_page;
 use crate::config::Settings;
 use crate::gate::caller::{list_vouches_for, store_retry_after};
-use crate::gate::current_session;
+use crate::gate::{Fresh, current_session, fresh_session};
 use crate::http::backup_login::backup_form;
 use crate::http::return_path::return_path_or_default;
 use crate::observe::metrics::LoginOutcome;
@@ -19,6 +19,7 @@ use crate::oidc::signed_in::{Proof, session_from_claims};
 use crate::runtime::state::{SharedState, unix_now};
 use crate::session::LoginMethod;
 use crate::session::cookie::{clear_cookie, request_cookie_pairs, request_cookies, set_cookie};
+use crate::session::model::Refresh;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -205,13 +206,18 @@ async fn finish(
         .expires_in
         .unwrap_or(settings.session.fallback_lifetime)
         .clamp(Duration::from_secs(1), settings.session.max_lifetime);
+    let ends_at = now + settings.session.max_lifetime.as_secs();
+    let refresh = login.refresh_token.map(|token| Refresh { token, ends_at });
     let proof = Proof {
         method: LoginMethod::Oidc,
         expires_at: now + lifetime.as_secs(),
         id_token: Some(login.id_token),
         signed_in_at: now,
+        refresh,
     };
     let session = session_from_claims(&login.claims, settings, proof)?;
+    // A session that is renewed keeps its cookie until its end.
+    let lifetime = Duration::from_secs(session.last_moment().saturating_sub(now));
     tracing::info!(user = %session.user, role = session.role.as_str(), root = session.root, "login succeeded");
     Ok(session_response(
         settings,
@@ -260,7 +266,7 @@ pub async fn me(
     State(state): State<SharedState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let settings = state.settings.load();
+    let settings = state.settings.load_full();
     let session =
         current_session(&state, &settings, &headers).map_err(|_| AppError::Unauthenticated)?;
     if !list_vouches_for(&state, &session) {
@@ -268,6 +274,11 @@ pub async fn me(
             retry_after_seconds: store_retry_after(&state),
         });
     }
+    let (session, set_cookie) = match fresh_session(&state, &settings, session).await {
+        Fresh::Same(session) => (session, None),
+        Fresh::Renewed(session, cookie) => (session, Some(cookie)),
+        Fresh::Gone => return Err(AppError::Unauthenticated),
+    };
     let body = serde_json::json!({
         "user": session.user,
         "email": session.email,
@@ -278,5 +289,9 @@ pub async fn me(
         "method": session.method,
         "expiresAt": session.expires_at,
     });
-    Ok((StatusCode::OK, axum::Json(body)).into_response())
+    let mut response = (StatusCode::OK, axum::Json(body)).into_response();
+    if let Some(cookie) = set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
 }

@@ -6,7 +6,7 @@
 
 use super::csrf;
 use super::pages::{logout_page, message_page};
-use super::session_end::{clear_session_cookies, revoke_session};
+use super::session_end::clear_session_cookies;
 use crate::config::Settings;
 use crate::gate::current_session;
 use crate::oidc::provider::Provider;
@@ -58,7 +58,7 @@ pub async fn logout(
     let session = current_session(&state, &settings, &headers).ok();
     let target = match &session {
         Some(session) => {
-            revoke_session(&state, session).await;
+            state.revoke_session(session).await;
             tracing::info!(user = %session.user, "logged out");
             provider_logout_url(&state.provider, &settings, session)
                 .map_or(AFTER_LOGOUT_PATH.to_owned(), String::from)

@@ -3,6 +3,7 @@
 
 use super::error::AppError;
 use crate::gate::Refusal;
+use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 
 impl IntoResponse for Refusal {
@@ -16,7 +17,13 @@ impl IntoResponse for Refusal {
             }
             Refusal::AmbiguousPath(why) => AppError::from(why).into_response(),
             Refusal::Unauthenticated => AppError::Unauthenticated.into_response(),
-            Refusal::Denied { page } => AppError::Denied { page }.into_response(),
+            Refusal::Denied { page, set_cookie } => {
+                let mut response = AppError::Denied { page }.into_response();
+                if let Some(cookie) = set_cookie {
+                    response.headers_mut().append(header::SET_COOKIE, cookie);
+                }
+                response
+            }
             Refusal::InvalidBearer => AppError::InvalidBearer.into_response(),
             Refusal::StoreUnavailable {
                 retry_after_seconds,

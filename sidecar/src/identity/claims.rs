@@ -93,6 +93,7 @@ mod tests {
             expires_at: 99,
             id_token: Some("the provider's id token".into()),
             provider: None,
+            refresh: None,
         }
     }
 

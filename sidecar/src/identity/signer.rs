@@ -160,6 +160,7 @@ mod tests {
             expires_at: u64::MAX,
             id_token: None,
             provider: None,
+            refresh: None,
         }
     }
 

@@ -101,6 +101,24 @@ pub struct BearerLabels {
     pub result: BearerResult,
 }
 
+/// What became of a session's renewal.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum RefreshResult {
+    /// The provider renewed it.
+    Renewed,
+    /// The provider refused (or its answer did not hold): the session ended.
+    Ended,
+    /// The provider did not answer usefully: served within the grace.
+    Unavailable,
+}
+
+/// Labels of the renewal counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefreshLabels {
+    /// What became of the renewal.
+    pub result: RefreshResult,
+}
+
 /// Every metric the sidecar exports.
 pub struct Metrics {
     registry: Registry,
@@ -120,6 +138,8 @@ pub struct Metrics {
     pub access: Family<AccessLabels, Counter>,
     /// Bearer tokens presented, by result.
     pub bearer: Family<BearerLabels, Counter>,
+    /// Session renewals at the provider, by result.
+    pub refreshes: Family<RefreshLabels, Counter>,
     /// 1 while the session store answers, 0 while it does not; absent
     /// without a store.
     pub store_reachable: Gauge,
@@ -185,6 +205,12 @@ impl Default for Metrics {
             "Bearer tokens presented, by result",
             bearer.clone(),
         );
+        let refreshes = Family::<RefreshLabels, Counter>::default();
+        registry.register(
+            "session_refreshes",
+            "Session renewals at the provider, by result",
+            refreshes.clone(),
+        );
         let store_reachable = Gauge::default();
         let store_fresh = Gauge::default();
         let store_fallbacks = Counter::default();
@@ -192,6 +218,7 @@ impl Default for Metrics {
             registry,
             access,
             bearer,
+            refreshes,
             store_reachable,
             store_fresh,
             store_fallbacks,
@@ -228,6 +255,13 @@ impl Metrics {
     /// Counts a bearer token.
     pub fn bearer(&self, result: BearerResult) {
         self.bearer.get_or_create(&BearerLabels { result }).inc();
+    }
+
+    /// Counts a session renewal.
+    pub fn refresh(&self, result: RefreshResult) {
+        self.refreshes
+            .get_or_create(&RefreshLabels { result })
+            .inc();
     }
 
     /// Shows the session store's state from now on.

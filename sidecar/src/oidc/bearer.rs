@@ -128,6 +128,7 @@ pub async fn verify_bearer(
         expires_at: u64::try_from(claims.expiration().timestamp()).unwrap_or(0),
         id_token: None,
         signed_in_at: unix_now,
+        refresh: None,
     };
     Ok(session_from_claims(&map, settings, proof)?)
 }

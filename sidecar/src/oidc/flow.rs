@@ -30,6 +30,8 @@ pub struct VerifiedLogin {
     pub id_token: String,
     /// The access token's lifetime, when the provider says.
     pub expires_in: Option<Duration>,
+    /// The refresh token, when the provider sent one.
+    pub refresh_token: Option<String>,
 }
 
 /// Why the callback could not finish the login.
@@ -156,6 +158,9 @@ pub async fn finish_login(
         claims,
         id_token: id_token.to_string(),
         expires_in: token.expires_in(),
+        refresh_token: token
+            .refresh_token()
+            .map(|refresh| refresh.secret().clone()),
     })
 }
 

@@ -9,5 +9,6 @@ pub mod issuer_param;
 pub mod logout_token;
 pub mod pending;
 pub mod provider;
+pub mod refresh;
 pub mod signed_in;
 pub mod types;

@@ -10,7 +10,9 @@
 use super::claims::{ClaimsError, identity_from_claims};
 use crate::access::roles::{NotAllowed, grant_for};
 use crate::config::Settings;
-use crate::session::model::{MAX_PROVIDER_ID_LEN, ProviderLink, bounded_groups, new_session_id};
+use crate::session::model::{
+    MAX_PROVIDER_ID_LEN, ProviderLink, Refresh, bounded_groups, new_session_id,
+};
 use crate::session::{LoginMethod, Session};
 use serde_json::{Map, Value};
 
@@ -35,6 +37,8 @@ pub struct Proof {
     pub id_token: Option<String>,
     /// When the user signed in (unix seconds).
     pub signed_in_at: u64,
+    /// What renews the session, when the provider sent a refresh token.
+    pub refresh: Option<Refresh>,
 }
 
 /// The session `claims` stand for under `settings`' claim names, role
@@ -76,6 +80,7 @@ pub fn session_from_claims(
         provider: (proof.method == LoginMethod::Oidc)
             .then(|| provider_link(claims, proof.signed_in_at))
             .flatten(),
+        refresh: proof.refresh,
     })
 }
 

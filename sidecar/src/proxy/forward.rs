@@ -37,9 +37,18 @@ const HEADERS_ADDED: usize = 13;
 pub async fn proxy_request(state: &SharedState, peer: SocketAddr, request: Request) -> Response {
     let settings = state.settings.load_full();
     match decide(state, &settings, Asked::of(&request)).await {
-        Ok(pass) => forward(state, &settings, pass, peer, request)
-            .await
-            .unwrap_or_else(IntoResponse::into_response),
+        Ok(mut pass) => {
+            // A renewed session's cookie goes with any answer, the app's or
+            // an error: the old refresh token must never be sent again.
+            let set_cookie = pass.set_cookie.take();
+            let mut response = forward(state, &settings, pass, peer, request)
+                .await
+                .unwrap_or_else(IntoResponse::into_response);
+            if let Some(cookie) = set_cookie {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            response
+        }
         Err(refusal) => refusal.into_response(),
     }
 }

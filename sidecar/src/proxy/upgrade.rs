@@ -79,7 +79,7 @@ pub async fn splice(
         }
         return;
     };
-    let lifetime = Duration::from_secs(session.expires_at.saturating_sub(unix_now()));
+    let lifetime = Duration::from_secs(session.last_moment().saturating_sub(unix_now()));
     tokio::select! {
         () = copy => {}
         () = stopping => {}

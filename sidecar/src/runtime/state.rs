@@ -5,9 +5,12 @@ use crate::config::Settings;
 use crate::identity::IdentitySigner;
 use crate::observe::metrics::Metrics;
 use crate::oidc::provider::Provider;
+use crate::session::Session;
 use crate::session::opened::OpenedSessions;
+use crate::session::refreshes::Refreshes;
 use crate::session::revoked::RevokedSessions;
 use crate::session::seen_once::SeenOnce;
+use crate::session::store::wire::Revocation;
 use crate::session::store::{SessionStore, StoreSetupError};
 use arc_swap::ArcSwap;
 use std::sync::Arc;
@@ -34,6 +37,8 @@ pub struct AppState {
     pub backup: BackupGuard,
     /// Ids of the provider's logout tokens used here.
     pub logout_tokens_seen: SeenOnce,
+    /// Session renewals under way or recently done.
+    pub refreshes: Refreshes,
     /// Signs the identity for the app, reusing recent tokens.
     pub identity: IdentitySigner,
     /// Set at SIGTERM: `/readyz` then answers 503 while requests are still served.
@@ -76,9 +81,26 @@ impl AppState {
             store,
             opened: OpenedSessions::default(),
             logout_tokens_seen: SeenOnce::default(),
+            refreshes: Refreshes::default(),
             identity: IdentitySigner::default(),
             draining: AtomicBool::new(false),
         })
+    }
+}
+
+impl AppState {
+    /// Adds `session` to the log-out list until it could no longer be used
+    /// (renewals included), and announces it to the other replicas when
+    /// there is a store.
+    pub async fn revoke_session(&self, session: &Session) {
+        let now = unix_now();
+        let until = session.last_moment();
+        let digest = self.revoked.revoke(&session.sid, until, now);
+        if let Some(store) = &self.store {
+            store
+                .announce(Revocation::of_session(digest, until), now)
+                .await;
+        }
     }
 }
 

@@ -40,8 +40,10 @@ pub struct SessionTooLarge {
     pub groups: usize,
 }
 
-/// Seals `session`, dropping the optional ID token when the cookie would
-/// get too large, and refusing a session that still does not fit.
+/// Seals `session`, dropping what it can do without when the cookie would
+/// get too large (the ID token, kept only for the provider's log out; then
+/// the refresh token, so the session ends with its access token), and
+/// refusing a session that still does not fit.
 pub fn seal_session(
     keys: &KeyRing,
     name: &str,
@@ -51,12 +53,23 @@ pub fn seal_session(
     if sealed.len() <= MAX_SEALED_LEN {
         return Ok(sealed);
     }
-    let slimmer = Session {
+    let without_id_token = Session {
         id_token: None,
         ..session.clone()
     };
-    let sealed = keys.seal(name, &to_json(&slimmer));
+    let sealed = keys.seal(name, &to_json(&without_id_token));
     if sealed.len() <= MAX_SEALED_LEN {
+        return Ok(sealed);
+    }
+    let without_refresh = Session {
+        refresh: None,
+        ..without_id_token
+    };
+    let sealed = keys.seal(name, &to_json(&without_refresh));
+    if sealed.len() <= MAX_SEALED_LEN {
+        if session.refresh.is_some() {
+            tracing::warn!(user = %session.user.escape_debug(), "the session does not fit in a cookie with its refresh token: it ends with its access token");
+        }
         Ok(sealed)
     } else {
         Err(SessionTooLarge {
@@ -198,6 +211,7 @@ mod tests {
             expires_at,
             id_token: Some("header.payload.signature".into()),
             provider: None,
+            refresh: None,
         }
     }
 

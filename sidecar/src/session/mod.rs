@@ -8,6 +8,7 @@ pub mod opened;
 pub use self::cookie::{NoSession, open_session, seal_session};
 pub use keys::KeyRing;
 pub use model::{LoginMethod, Session};
+pub mod refreshes;
 pub mod revoked;
 pub mod seen_once;
 pub mod store;

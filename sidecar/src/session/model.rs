@@ -51,6 +51,23 @@ pub struct Session {
     /// Who the provider says signed in, for the log outs it sends.
     #[serde(default, rename = "idp", skip_serializing_if = "Option::is_none")]
     pub provider: Option<ProviderLink>,
+    /// The provider's refresh token, when it sent one: the session is then
+    /// renewed as its access token expires, until `ends_at`.
+    #[serde(default, rename = "rt", skip_serializing_if = "Option::is_none")]
+    pub refresh: Option<Refresh>,
+}
+
+/// What renews a session: sealed in the cookie with the rest, so it is as
+/// safe as the session itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refresh {
+    /// The provider's refresh token.
+    #[serde(rename = "t")]
+    pub token: String,
+    /// When the session ends whatever happens (unix seconds): the sign-in
+    /// plus `session.maxLifetimeSeconds`.
+    #[serde(rename = "e")]
+    pub ends_at: u64,
 }
 
 /// The provider's names for a session it started: what its back-channel
@@ -73,9 +90,27 @@ pub struct ProviderLink {
 pub const MAX_PROVIDER_ID_LEN: usize = 255;
 
 impl Session {
-    /// True once `now` (unix seconds) has reached the expiry.
+    /// True once `now` (unix seconds) has reached the expiry: the access
+    /// token's, or for a session that can be renewed, its end.
     pub fn is_expired(&self, now: u64) -> bool {
-        now >= self.expires_at
+        now >= self.last_moment()
+    }
+
+    /// The latest the session can be used (unix seconds), renewals
+    /// included: how long a log out of it must be remembered.
+    pub fn last_moment(&self) -> u64 {
+        self.refresh.as_ref().map_or(self.expires_at, |refresh| {
+            refresh.ends_at.max(self.expires_at)
+        })
+    }
+
+    /// Whether a request at `now` should renew the session first: it can
+    /// be renewed, and its access token expires within `skew` seconds (or
+    /// has expired).
+    pub fn wants_refresh(&self, now: u64, skew: u64) -> bool {
+        self.refresh.as_ref().is_some_and(|refresh| {
+            now < refresh.ends_at && now.saturating_add(skew) >= self.expires_at
+        })
     }
 }
 
@@ -103,6 +138,48 @@ mod tests {
         assert_eq!(bounded_groups(many).len(), MAX_GROUPS);
         let long = vec!["x".repeat(MAX_GROUP_LEN + 1), "ok".into()];
         assert_eq!(bounded_groups(long), ["ok"]);
+    }
+
+    fn renewable(expires_at: u64, ends_at: u64) -> Session {
+        Session {
+            sid: "s".into(),
+            user: "u".into(),
+            email: None,
+            preferred_username: None,
+            groups: Vec::new(),
+            role: crate::access::roles::Role::Trusted,
+            root: false,
+            method: LoginMethod::Oidc,
+            expires_at,
+            id_token: None,
+            provider: None,
+            refresh: Some(Refresh {
+                token: "rt".into(),
+                ends_at,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_renewable_session_is_due_near_its_expiry_and_lasts_until_its_end() {
+        let session = renewable(1_000, 5_000);
+        assert!(!session.wants_refresh(900, 60), "not yet");
+        assert!(session.wants_refresh(940, 60), "within the skew");
+        assert!(
+            session.wants_refresh(2_000, 60),
+            "long expired, still renewable"
+        );
+        assert!(!session.wants_refresh(5_000, 60), "past its end");
+        assert!(!session.is_expired(4_999));
+        assert!(session.is_expired(5_000));
+        assert_eq!(session.last_moment(), 5_000);
+        let plain = Session {
+            refresh: None,
+            ..session
+        };
+        assert!(!plain.wants_refresh(2_000, 60));
+        assert!(plain.is_expired(1_000));
+        assert_eq!(plain.last_moment(), 1_000);
     }
 
     #[test]

@@ -186,6 +186,7 @@ mod tests {
             expires_at,
             id_token: None,
             provider: None,
+            refresh: None,
         }
     }
 

@@ -268,6 +268,7 @@ mod tests {
             expires_at: 10_000,
             id_token: None,
             provider,
+            refresh: None,
         }
     }
 

@@ -231,6 +231,7 @@ pub fn session_cookie_with(state: &SharedState, user: &str, role: Role, root: bo
             subject: format!("subject-of-{user}"),
             signed_in_at: unix_now() - 1,
         }),
+        refresh: None,
     };
     let sealed = seal_session(&settings.session.keys, SESSION_COOKIE, &session)
         .expect("a small session fits");
