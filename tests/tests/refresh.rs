@@ -6,8 +6,10 @@
 use anyhow::{Context, Result};
 use portcullis_e2e::browser::Browser;
 use portcullis_e2e::idp::Idp;
+use portcullis_e2e::redis::Redis;
 use portcullis_e2e::sidecar::{Sidecar, SidecarSetup, reserve_public_url};
 use portcullis_e2e::stack::Stack;
+use portcullis_e2e::store_replicas::until_store_ok;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, COOKIE, LOCATION, SET_COOKIE};
 use std::time::Duration;
@@ -106,6 +108,59 @@ async fn twenty_requests_at_expiry_renew_once_and_the_session_outlives_three_lif
         cookie = session_cookie_set(&stack.sidecar, &answer).context("renewed again")?;
     }
     assert_eq!(stack.idp.refresh_counts().await?, (4, 0));
+    Ok(())
+}
+
+#[tokio::test]
+async fn three_replicas_over_one_store_renew_a_session_once() -> Result<()> {
+    let redis = Redis::start().await?;
+    let store = redis.store_config("refresh:", 60);
+    let stack = Stack::start_with_provider(
+        async |public_url| Idp::start_refreshing(public_url).await,
+        |setup| {
+            setup.config.session.refresh_skew_seconds = 1;
+            setup.config.session.store = Some(store.clone());
+        },
+    )
+    .await?;
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let (port, _) = reserve_public_url();
+        let first = &stack.sidecar.setup.config;
+        let mut setup = SidecarSetup::new(port, &first.oidc.well_known_url, &stack.echo.url)?;
+        setup.config.session.key_file = first.session.key_file.clone();
+        setup.config.session.refresh_skew_seconds = 1;
+        setup.config.session.store = Some(store.clone());
+        replicas.push(setup.start().await?);
+    }
+    let all: Vec<&Sidecar> = std::iter::once(&stack.sidecar).chain(&replicas).collect();
+    for sidecar in &all {
+        until_store_ok(sidecar).await?;
+    }
+    let cookie = signed_in(&stack, "shorty").await?;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+
+    let mut answers = Vec::new();
+    for round in 0..21 {
+        let (sidecar, cookie) = (all[round % all.len()], cookie.clone());
+        answers.push(async move { api_call(sidecar, &cookie).await });
+    }
+    for answer in futures_util::future::join_all(answers).await {
+        let answer = answer?;
+        assert_eq!(answer.status(), StatusCode::OK);
+        assert!(session_cookie_set(&stack.sidecar, &answer).is_some());
+    }
+    assert_eq!(
+        stack.idp.refresh_counts().await?,
+        (1, 0),
+        "one renewal for three replicas, no refresh token used twice"
+    );
+    let kept = redis.command(&["KEYS", "refresh:*"]).await?;
+    assert!(kept.contains("refresh:renewal:"), "{kept}");
+    assert!(
+        !kept.contains("shorty"),
+        "no name or token in clear: {kept}"
+    );
     Ok(())
 }
 

@@ -20,6 +20,7 @@ pub mod method_overrides;
 mod pass;
 mod refresh;
 mod refusal;
+mod renewal_across;
 pub mod verdict;
 
 pub use asked::Asked;

@@ -4,13 +4,15 @@
 //! Only a session the provider sent a refresh token for is renewed, when a
 //! request comes within `session.refreshSkewSeconds` of its access token's
 //! expiry, up to its end (`session.maxLifetimeSeconds` from the sign-in).
-//! Requests of one session share one renewal ([`Refreshes`]). A refused
+//! Requests of one session share one renewal ([`Refreshes`]), and with a
+//! session store, so do the replicas ([`renew_once_across`]). A refused
 //! renewal ends the session at once (it joins the log-out list); while the
 //! provider cannot answer, the session is served until its access token's
 //! expiry plus `session.refreshGraceSeconds`, then it needs a sign-in.
 //!
 //! [`Refreshes`]: crate::session::refreshes::Refreshes
 
+use super::renewal_across::renew_once_across;
 use crate::config::Settings;
 use crate::observe::metrics::RefreshResult;
 use crate::oidc::refresh::{RefreshError, redeem, renewed};
@@ -46,7 +48,9 @@ pub async fn fresh_session(state: &AppState, settings: &Settings, session: Arc<S
     let key = format!("{}:{}", session.sid, sid_digest(&refresh.token));
     let outcome = state
         .refreshes
-        .run(&key, now, || renew(state, settings, &session, now))
+        .run(&key, now, || {
+            renew_once_across(state, settings, &key, renew(state, settings, &session, now))
+        })
         .await;
     match outcome {
         RefreshOutcome::Renewed(renewed) => match cookie_for(settings, &renewed) {

@@ -19,6 +19,7 @@ pub mod buckets;
 mod connection;
 pub mod link;
 pub mod settings;
+mod shared;
 pub mod wire;
 
 use crate::session::revoked::MAX_REVOKED;
