@@ -56,13 +56,47 @@ impl<'a> Asked<'a> {
     }
 
     /// A browser navigating to a page (as opposed to a script or API call):
-    /// the one kind of request a sign-in redirect helps.
+    /// the one kind of request a sign-in redirect helps. A script says so
+    /// with `X-Requested-With`, or the browser with a `Sec-Fetch-Mode` other
+    /// than `navigate`, whatever it accepts.
     pub fn wants_page(&self) -> bool {
-        (self.method == Method::GET || self.method == Method::HEAD) && self.accepts_html()
+        let scripted = self.headers.contains_key("x-requested-with")
+            || self
+                .headers
+                .get("sec-fetch-mode")
+                .is_some_and(|mode| mode.as_bytes() != b"navigate");
+        (self.method == Method::GET || self.method == Method::HEAD)
+            && self.accepts_html()
+            && !scripted
     }
 
     /// Where a sign-in returns to: the path and query as sent.
     pub fn return_target(&self) -> &str {
         self.uri.path_and_query().map_or("/", |pq| pq.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wants_page(headers: &[(&'static str, &'static str)]) -> bool {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(*name, http::HeaderValue::from_static(value));
+        }
+        let uri = Uri::from_static("/books");
+        Asked::new(&Method::GET, &uri, &map).wants_page()
+    }
+
+    #[test]
+    fn only_a_navigation_that_takes_html_is_a_page_view() {
+        let html = ("accept", "text/html,*/*");
+        assert!(wants_page(&[html]));
+        assert!(wants_page(&[html, ("sec-fetch-mode", "navigate")]));
+        assert!(!wants_page(&[html, ("sec-fetch-mode", "cors")]));
+        assert!(!wants_page(&[html, ("x-requested-with", "XMLHttpRequest")]));
+        assert!(!wants_page(&[("accept", "application/json")]));
+        assert!(!wants_page(&[]));
     }
 }
