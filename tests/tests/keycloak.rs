@@ -173,6 +173,19 @@ async fn a_session_outlives_three_short_access_token_lifetimes_without_a_sign_in
     let browser = Browser::new();
     let response = log_in(&browser, &stack, "kc-trusted").await?;
     assert_eq!(response.status(), StatusCode::OK);
+    let cookies = browser
+        .cookies_for(stack.sidecar.url())
+        .context("cookies")?;
+    let name = &stack.sidecar.setup.config.session.cookie_name;
+    let session_cookie = cookies
+        .split("; ")
+        .find(|pair| pair.starts_with(&format!("{name}=")))
+        .context("a session cookie")?;
+    eprintln!(
+        "the session cookie with Keycloak's refresh and ID tokens is {} bytes",
+        session_cookie.len()
+    );
+    assert!(session_cookie.len() < 4096, "one cookie holds it");
     let mut expires_at = 0;
     for lifetime in 1..=4 {
         let me: Value = browser
