@@ -13,7 +13,7 @@ use super::asked::Asked;
 use super::caller::{current_session, list_vouches_for, store_retry_after};
 use super::method_overrides::MethodOverrides;
 use super::pass::Pass;
-use super::refresh::{Fresh, fresh_session};
+use super::refresh::{Fresh, fresh_session, renewal_due};
 use super::refusal::Refusal;
 use super::verdict::{Caller, Verdict, verdict};
 use crate::config::Settings;
@@ -39,8 +39,13 @@ pub async fn decide(
         Refusal::AmbiguousPath(why)
     })?;
     let (identity, set_cookie) = match current_session(state, settings, request.headers()) {
+        Ok(session) if !renewal_due(settings, &session) && list_vouches_for(state, &session) => {
+            (Some(session), None)
+        }
         Ok(session) if list_vouches_for(state, &session) => {
-            match fresh_session(state, settings, session).await {
+            // Boxed: a renewal's future is large and rare; held inline, it
+            // would be copied with every request's.
+            match Box::pin(fresh_session(state, settings, session)).await {
                 Fresh::Same(session) => (Some(session), None),
                 Fresh::Renewed(session, cookie) => (Some(session), Some(cookie)),
                 Fresh::Gone => (

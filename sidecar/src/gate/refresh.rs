@@ -34,6 +34,11 @@ pub enum Fresh {
     Gone,
 }
 
+/// Whether `session` should be renewed before a request goes on with it.
+pub fn renewal_due(settings: &Settings, session: &Session) -> bool {
+    session.wants_refresh(unix_now(), settings.session.refresh_skew.as_secs())
+}
+
 /// `session`, renewed first when it is due.
 pub async fn fresh_session(state: &AppState, settings: &Settings, session: Arc<Session>) -> Fresh {
     let now = unix_now();
