@@ -86,17 +86,11 @@ impl Idp {
     }
 
     fn signal(&self, signal: &str) -> Result<()> {
-        let pid = self
+        let child = self
             .child
             .as_ref()
-            .and_then(Child::id)
             .ok_or_else(|| anyhow::anyhow!("the provider is not running"))?;
-        let status = std::process::Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(pid.to_string())
-            .status()?;
-        anyhow::ensure!(status.success(), "kill -{signal} {pid}: {status}");
-        Ok(())
+        crate::process::signal(child, signal)
     }
 
     /// Starts the provider declaring its issuer with a trailing slash

@@ -235,6 +235,19 @@ pub async fn wait_for_http_ok_from(url: &str, mut child: Option<&mut Child>) -> 
     }
 }
 
+/// Sends `signal` (`STOP`, `CONT`, ...) to the running `child`.
+pub fn signal(child: &Child, signal: &str) -> Result<()> {
+    let pid = child
+        .id()
+        .ok_or_else(|| anyhow::anyhow!("the process is not running"))?;
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()?;
+    anyhow::ensure!(status.success(), "kill -{signal} {pid}: {status}");
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

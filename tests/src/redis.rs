@@ -212,13 +212,7 @@ impl Redis {
     }
 
     fn signal(&self, signal: &str) -> Result<()> {
-        let pid = self.child.id().context("the server is running")?;
-        let status = std::process::Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(pid.to_string())
-            .status()?;
-        anyhow::ensure!(status.success(), "kill -{signal} {pid}: {status}");
-        Ok(())
+        crate::process::signal(&self.child, signal)
     }
 }
 

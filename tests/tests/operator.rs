@@ -601,17 +601,14 @@ async fn a_missing_permission_is_reported_in_status() -> Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn the_session_keys_survive_reapply_and_change_only_when_both_secrets_go() -> Result<()> {
-    let env = Env::start("keys").await?;
-    env.wait_ready().await?;
-    let keys = data(&env.secrets().get("books-portcullis").await?)["session-keys"].clone();
-    let kept = env.secrets().get("books-keys").await?;
-    assert_eq!(kept.metadata.owner_references, None, "not owned");
-    assert_eq!(data(&kept)["session-keys"].trim(), keys.trim());
-
-    // Delete and re-apply (a GitOps re-sync); garbage collection takes the
-    // owned generated Secret, which this API server alone does not run.
+/// Deletes the `OidcSettings` and applies it again as it was (a GitOps
+/// re-sync), running `while_gone` in between (what garbage collection
+/// would do, which this API server alone does not run).
+async fn delete_and_reapply<F, Fut>(env: &Env, while_gone: F) -> Result<()>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
     let settings_api = env.settings_api();
     let applied = settings_api.get(NAME).await?;
     settings_api.delete(NAME, &DeleteParams::default()).await?;
@@ -624,12 +621,31 @@ async fn the_session_keys_survive_reapply_and_change_only_when_both_secrets_go()
             .then_some(())
     })
     .await?;
-    env.secrets()
-        .delete("books-portcullis", &DeleteParams::default())
-        .await?;
+    while_gone().await?;
     let mut again = OidcSettings::new(NAME, applied.spec.clone());
     again.metadata.namespace = None;
     settings_api.create(&PostParams::default(), &again).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_session_keys_survive_reapply_and_change_only_when_both_secrets_go() -> Result<()> {
+    let env = Env::start("keys").await?;
+    env.wait_ready().await?;
+    let keys = data(&env.secrets().get("books-portcullis").await?)["session-keys"].clone();
+    let kept = env.secrets().get("books-keys").await?;
+    assert_eq!(kept.metadata.owner_references, None, "not owned");
+    assert_eq!(data(&kept)["session-keys"].trim(), keys.trim());
+
+    // Delete and re-apply (a GitOps re-sync); garbage collection takes the
+    // owned generated Secret, which this API server alone does not run.
+    delete_and_reapply(&env, || async {
+        env.secrets()
+            .delete("books-portcullis", &DeleteParams::default())
+            .await?;
+        Ok(())
+    })
+    .await?;
     let generated = env
         .wait_secret("books-portcullis", |data| data.contains_key("session-keys"))
         .await?;
@@ -666,21 +682,8 @@ async fn the_generated_root_password_survives_reapply_and_goes_when_replaced() -
     let password = data(&root)["password"].clone();
 
     // Delete and re-apply (a GitOps re-sync): the same password serves.
+    delete_and_reapply(&env, || async { Ok(()) }).await?;
     let settings_api = env.settings_api();
-    let applied = settings_api.get(NAME).await?;
-    settings_api.delete(NAME, &DeleteParams::default()).await?;
-    let mut again = OidcSettings::new(NAME, applied.spec.clone());
-    again.metadata.namespace = None;
-    eventually("the OidcSettings to be gone", || async {
-        settings_api
-            .get_opt(NAME)
-            .await
-            .ok()?
-            .is_none()
-            .then_some(())
-    })
-    .await?;
-    settings_api.create(&PostParams::default(), &again).await?;
     let uid = eventually("the new OidcSettings", || async {
         settings_api.get(NAME).await.ok()?.metadata.uid
     })

@@ -111,17 +111,7 @@ impl SessionStore {
     /// Marks `name` as used for `seconds`: true the first time across every
     /// replica within them.
     pub async fn first_use_for(&self, name: &str, seconds: u64) -> RedisResult<bool> {
-        let link = self.link();
-        let mut writer = link.connection()?.writer.clone();
-        let mut command = redis::cmd("SET");
-        command
-            .arg(link.names.key(name))
-            .arg(1)
-            .arg("NX")
-            .arg("EX")
-            .arg(seconds.max(1));
-        let set = command.query_async::<Option<String>>(&mut writer);
-        Ok(within(set).await?.is_some())
+        self.try_lock(name, seconds.saturating_mul(1000)).await
     }
 }
 
