@@ -302,7 +302,7 @@ async fn spawn(port: u16, options: &RedisOptions, dir: &std::path::Path) -> Resu
         ])
         .arg("--dir")
         .arg(dir)
-        .stdout(std::process::Stdio::null())
+        .stdout(std::fs::File::create(dir.join("server.log"))?)
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
     if let Some(password) = &options.password {
@@ -324,7 +324,12 @@ async fn spawn(port: u16, options: &RedisOptions, dir: &std::path::Path) -> Resu
             return Ok(child);
         }
         if let Some(status) = child.try_wait()? {
-            bail!("redis-server on port {port} exited at start: {status}");
+            let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(5).collect();
+            bail!(
+                "redis-server on port {port} exited at start: {status}; its log ends: {}",
+                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+            );
         }
         if tokio::time::Instant::now() > deadline {
             bail!("redis-server on port {port} did not answer within {START_TIMEOUT:?}");

@@ -2,6 +2,7 @@
 //! `redis-server` with `--cluster-enabled`, joined by `redis-cli --cluster
 //! create`), for the session store on a cluster.
 
+use crate::process::free_port;
 use crate::redis::{Redis, RedisOptions};
 use anyhow::{Context, Result, bail};
 use portcullis_contract::session_store::{ClusterConfig, RedisStoreConfig, SessionStoreConfig};
@@ -21,9 +22,18 @@ impl RedisCluster {
         for _ in 0..3 {
             nodes.push(
                 Redis::launch(RedisOptions {
-                    extra: ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]
-                        .map(String::from)
-                        .to_vec(),
+                    extra: vec![
+                        "--cluster-enabled".to_owned(),
+                        "yes".to_owned(),
+                        "--cluster-node-timeout".to_owned(),
+                        "2000".to_owned(),
+                        // The bus port defaults to the port + 10000, which
+                        // lands in the kernel's range for outgoing
+                        // connections: one took it once, and the node
+                        // exited at start.
+                        "--cluster-port".to_owned(),
+                        free_port().to_string(),
+                    ],
                     ..RedisOptions::default()
                 })
                 .await?,
