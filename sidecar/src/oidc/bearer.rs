@@ -15,9 +15,9 @@
 //! verified this way and are refused.
 
 use super::access_token::check_access_token;
-use super::flow::{check_not_before, keys_may_have_rotated, to_map};
 use super::provider::{Discovered, DiscoveryFailure, Provider, TokenSource, error_chain};
 use super::signed_in::{IdentityRefused, Proof, session_from_claims};
+use super::token_answer::{check_not_before, keys_may_have_rotated, to_map};
 use super::types::OtherClaims;
 use crate::config::Settings;
 use crate::session::{LoginMethod, Session};

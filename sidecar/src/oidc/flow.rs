@@ -6,14 +6,14 @@
 //! `openidconnect`, and userinfo must be about the same subject.
 
 use super::pending::PendingLogin;
-use super::provider::{Discovered, Provider, TokenSource, error_chain};
-use super::types::{OidcClient, OtherClaims};
+use super::provider::{Discovered, Provider, error_chain};
+use super::token_answer::{AnswerError, verified_claims};
+use super::types::OidcClient;
 use crate::config::settings::ProviderSettings;
-use openidconnect::core::{CoreAuthenticationFlow, CoreClientAuthMethod, CoreGenderClaim};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClientAuthMethod};
 use openidconnect::{
-    AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError,
-    Scope, SignatureVerificationError, TokenResponse as _, UserInfoClaims,
+    AuthType, AuthorizationCode, ClientId, ClientSecret, CsrfToken, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse as _,
 };
 use portcullis_contract::defaults::REQUIRED_SCOPE;
 use serde_json::{Map, Value};
@@ -124,36 +124,17 @@ pub async fn finish_login(
         .request_async(http)
         .await
         .map_err(|error| FlowError::TokenExchange(token_error(&error)))?;
-    let id_token = token.id_token().ok_or(FlowError::NoIdToken)?;
     let nonce = Nonce::new(pending.nonce.clone());
-
-    let verified = match id_token.claims(&client.id_token_verifier(), &nonce) {
-        Err(error) if keys_may_have_rotated(&error) => {
-            let fresher = provider
-                .refresh_after_key_failure(&discovered, TokenSource::TokenEndpoint)
-                .await
-                .map_err(|failure| FlowError::InvalidIdToken(failure.reason))?;
-            let client = client_for(&fresher, oidc);
-            id_token
-                .claims(&client.id_token_verifier(), &nonce)
-                .cloned()
-        }
-        other => other.cloned(),
-    }
-    .map_err(|error| FlowError::InvalidIdToken(error_chain(&error)))?;
-
-    let mut claims = to_map(&verified);
-    check_not_before(&claims, unix_seconds())?;
-    if let Ok(request) = client.user_info(
-        token.access_token().clone(),
-        Some(verified.subject().clone()),
-    ) {
-        let userinfo: UserInfoClaims<OtherClaims, CoreGenderClaim> = request
-            .request_async(http)
-            .await
-            .map_err(|error| FlowError::UserInfo(error_chain(&error)))?;
-        claims = super::claims::merge_claims(claims, Some(to_map(&userinfo)));
-    }
+    let claims = verified_claims(provider, discovered, oidc, http, &token, &nonce, None)
+        .await
+        .map_err(|error| match error {
+            AnswerError::UserInfo(reason) => FlowError::UserInfo(reason),
+            AnswerError::Invalid(reason) | AnswerError::KeysUnavailable(reason) => {
+                FlowError::InvalidIdToken(reason)
+            }
+        })?
+        .ok_or(FlowError::NoIdToken)?;
+    let id_token = token.id_token().ok_or(FlowError::NoIdToken)?;
     Ok(VerifiedLogin {
         claims,
         id_token: id_token.to_string(),
@@ -164,47 +145,6 @@ pub async fn finish_login(
     })
 }
 
-pub(crate) fn to_map(claims: &impl serde::Serialize) -> Map<String, Value> {
-    match serde_json::to_value(claims) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
-    }
-}
-
-/// A signature failure that new keys could cure: no key with the token's
-/// `kid`, several candidates, or a key replaced under the same `kid`.
-pub(crate) fn keys_may_have_rotated(error: &ClaimsVerificationError) -> bool {
-    matches!(
-        error,
-        ClaimsVerificationError::SignatureVerification(
-            SignatureVerificationError::NoMatchingKey
-                | SignatureVerificationError::AmbiguousKeyId(_)
-                | SignatureVerificationError::CryptoError(_)
-        )
-    )
-}
-
-/// Refuses an ID token whose `nbf` (RFC 7519 §4.1.5) lies after `now`, with
-/// the same (zero) leeway the expiry check uses.
-pub fn check_not_before(claims: &Map<String, Value>, now: u64) -> Result<(), FlowError> {
-    match claims.get("nbf").map(Value::as_f64) {
-        None => Ok(()),
-        Some(Some(not_before)) if not_before <= now as f64 => Ok(()),
-        Some(Some(_)) => Err(FlowError::InvalidIdToken(
-            "the ID token is not valid yet (its `nbf` is in the future)".to_owned(),
-        )),
-        Some(None) => Err(FlowError::InvalidIdToken(
-            "the ID token's `nbf` is not a number".to_owned(),
-        )),
-    }
-}
-
-fn unix_seconds() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
-}
-
 fn token_error<RE, T>(error: &RequestTokenError<RE, T>) -> String
 where
     RE: std::error::Error + 'static,
@@ -213,26 +153,5 @@ where
     match error {
         RequestTokenError::ServerResponse(response) => format!("the provider answered {response}"),
         other => error_chain(other),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn claims(value: Value) -> Map<String, Value> {
-        value.as_object().cloned().unwrap_or_default()
-    }
-
-    #[test]
-    fn a_token_not_valid_yet_is_refused() {
-        assert!(check_not_before(&claims(json!({"nbf": 100})), 100).is_ok());
-        assert!(check_not_before(&claims(json!({})), 100).is_ok());
-        assert!(matches!(
-            check_not_before(&claims(json!({"nbf": 101})), 100),
-            Err(FlowError::InvalidIdToken(_))
-        ));
-        assert!(check_not_before(&claims(json!({"nbf": "soon"})), 100).is_err());
     }
 }

@@ -11,4 +11,5 @@ pub mod pending;
 pub mod provider;
 pub mod refresh;
 pub mod signed_in;
+pub mod token_answer;
 pub mod types;

@@ -11,17 +11,16 @@
 //! provider, the token revoked or reused) ends the session; anything else
 //! (the provider down, slow, 5xx) is an outage the caller may ride out.
 
-use super::flow::{check_not_before, client_for, keys_may_have_rotated, to_map};
-use super::provider::{Discovered, Provider, TokenSource, error_chain};
+use super::flow::client_for;
+use super::provider::{Discovered, Provider, error_chain};
 use super::signed_in::{Proof, session_from_claims};
-use super::types::OtherClaims;
+use super::token_answer::{AnswerError, verified_claims};
 use crate::config::Settings;
 use crate::session::model::Refresh;
 use crate::session::{LoginMethod, Session};
-use openidconnect::core::{CoreErrorResponseType, CoreGenderClaim};
+use openidconnect::core::CoreErrorResponseType;
 use openidconnect::{
-    Nonce, OAuth2TokenResponse, RefreshToken, RequestTokenError, SubjectIdentifier,
-    TokenResponse as _, UserInfoClaims,
+    Nonce, OAuth2TokenResponse, RefreshToken, RequestTokenError, TokenResponse as _,
 };
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -86,44 +85,24 @@ pub async fn redeem(
         refresh_token: token.refresh_token().map(|token| token.secret().clone()),
         ..Renewal::default()
     };
-    let Some(id_token) = token.id_token() else {
-        return Ok(renewal);
-    };
     let no_nonce = |_: Option<&Nonce>| Ok(());
-    let verified = match id_token.claims(&client.id_token_verifier(), no_nonce) {
-        Err(error) if keys_may_have_rotated(&error) => {
-            let fresher = provider
-                .refresh_after_key_failure(&discovered, TokenSource::TokenEndpoint)
-                .await
-                .map_err(|failure| RefreshError::Unavailable(failure.reason))?;
-            let client = client_for(&fresher, oidc);
-            id_token
-                .claims(&client.id_token_verifier(), no_nonce)
-                .cloned()
+    renewal.claims = verified_claims(
+        provider,
+        discovered,
+        &settings.oidc,
+        http,
+        &token,
+        no_nonce,
+        Some(subject),
+    )
+    .await
+    .map_err(|error| match error {
+        AnswerError::Invalid(reason) => RefreshError::Invalid(reason),
+        AnswerError::KeysUnavailable(reason) | AnswerError::UserInfo(reason) => {
+            RefreshError::Unavailable(reason)
         }
-        other => other.cloned(),
-    }
-    .map_err(|error| RefreshError::Invalid(error_chain(&error)))?;
-    if verified.subject().as_str() != subject {
-        return Err(RefreshError::Invalid(
-            "the refreshed ID token names another `sub`".to_owned(),
-        ));
-    }
-    let mut claims = to_map(&verified);
-    check_not_before(&claims, unix_seconds())
-        .map_err(|error| RefreshError::Invalid(error.to_string()))?;
-    if let Ok(request) = client.user_info(
-        token.access_token().clone(),
-        Some(SubjectIdentifier::new(subject.to_owned())),
-    ) {
-        let userinfo: UserInfoClaims<OtherClaims, CoreGenderClaim> = request
-            .request_async(http)
-            .await
-            .map_err(|error| RefreshError::Unavailable(error_chain(&error)))?;
-        claims = super::claims::merge_claims(claims, Some(to_map(&userinfo)));
-    }
-    renewal.claims = Some(claims);
-    renewal.id_token = Some(id_token.to_string());
+    })?;
+    renewal.id_token = token.id_token().map(ToString::to_string);
     Ok(renewal)
 }
 
@@ -176,10 +155,4 @@ pub fn renewed(
         link.sid.clone_from(&before.sid);
     }
     Ok(session)
-}
-
-fn unix_seconds() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
 }
