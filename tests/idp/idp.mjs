@@ -42,6 +42,8 @@
 //
 // GET /test/counts answers {"refreshed": n, "refreshRefused": m}: the
 // refresh-token grants it answered and refused since it started.
+// POST /test/token-outage?status=503 makes the token endpoint answer that
+// status (an outage at the provider) until POST /test/token-outage?status=0.
 //
 // Output: exactly one line on stdout once listening,
 //   IDP_READY http://<IDP_HOST>:<port>
@@ -485,6 +487,8 @@ server.listen(Number(process.env.IDP_PORT ?? 0), HOST, () => {
   const oidc = provider.callback();
   // Refresh-token grants, answered and refused, for tests to count.
   const counts = { refreshed: 0, refreshRefused: 0 };
+  // The status the token endpoint answers instead of working; 0: none.
+  let tokenOutage = 0;
   provider.on('grant.success', (ctx) => {
     if (ctx.oidc.params?.grant_type === 'refresh_token') counts.refreshed += 1;
   });
@@ -500,6 +504,17 @@ server.listen(Number(process.env.IDP_PORT ?? 0), HOST, () => {
     if (path === '/test/counts') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(counts));
+      return;
+    }
+    if (path === '/test/token-outage' && req.method === 'POST') {
+      tokenOutage = Number(new URL(req.url, issuer).searchParams.get('status') ?? 0);
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    if (tokenOutage && path === '/token') {
+      res.writeHead(tokenOutage, { 'content-type': 'text/html' });
+      res.end('<html><body>upstream unavailable</body></html>');
       return;
     }
     const m = /^\/interaction\/([^/]+)(?:\/(login|abort|consent))?\/?$/.exec(path);

@@ -74,6 +74,25 @@ impl Idp {
         Ok((count("refreshed"), count("refreshRefused")))
     }
 
+    /// Makes the token endpoint answer `status` (a 5xx: an outage at the
+    /// provider) until it is called with `None`.
+    pub async fn set_token_outage(&self, status: Option<u16>) -> Result<()> {
+        let response = reqwest::Client::new()
+            .post(format!(
+                "{}/test/token-outage?status={}",
+                self.issuer,
+                status.unwrap_or(0)
+            ))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "the provider took the outage: {}",
+            response.status()
+        );
+        Ok(())
+    }
+
     /// Stops the provider without closing its connections (SIGSTOP): it
     /// accepts and answers nothing.
     pub fn pause(&self) -> Result<()> {

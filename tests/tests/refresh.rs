@@ -249,3 +249,61 @@ async fn a_silent_provider_is_ridden_out_within_the_grace_and_renews_once_back()
     assert_eq!(stack.idp.refresh_counts().await?.0, 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_provider_answering_5xx_is_ridden_out_and_renews_once_back() -> Result<()> {
+    let stack = refreshing(30).await?;
+    let cookie = signed_in(&stack, "shorty").await?;
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    stack.idp.set_token_outage(Some(503)).await?;
+    let during = api_call(&stack.sidecar, &cookie).await?;
+    assert_eq!(
+        during.status(),
+        StatusCode::OK,
+        "served within the grace while the provider answered 503"
+    );
+    assert!(session_cookie_set(&stack.sidecar, &during).is_none());
+    stack.idp.set_token_outage(None).await?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let back = api_call(&stack.sidecar, &cookie).await?;
+    assert_eq!(back.status(), StatusCode::OK);
+    assert!(
+        session_cookie_set(&stack.sidecar, &back).is_some(),
+        "renewed"
+    );
+    assert_eq!(
+        stack.idp.refresh_counts().await?,
+        (1, 0),
+        "one renewal, none refused"
+    );
+    let metrics = stack.sidecar.metrics().await?;
+    assert!(
+        metrics.contains("portcullis_session_refreshes_total{result=\"Unavailable\"}"),
+        "the outage is counted: {metrics}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn past_the_grace_an_unreachable_provider_means_signing_in_again() -> Result<()> {
+    // 3 s of token and 4 s of grace: served until 7 s after sign-in.
+    let mut stack = refreshing(4).await?;
+    let cookie = signed_in(&stack, "shorty").await?;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    stack.idp.stop().await;
+    let within = api_call(&stack.sidecar, &cookie).await?;
+    assert_eq!(
+        within.status(),
+        StatusCode::OK,
+        "within the grace the refused connection is ridden out"
+    );
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    let past = api_call(&stack.sidecar, &cookie).await?;
+    assert_eq!(
+        past.status(),
+        StatusCode::UNAUTHORIZED,
+        "past the grace, an API call is told to sign in, never redirected"
+    );
+    assert!(past.headers().get(LOCATION).is_none());
+    Ok(())
+}
