@@ -4,6 +4,7 @@
 
 use portcullis_fuzz::{COOKIE_NAME, LEGACY_COOKIE_NAME, NOW, keys};
 use portcullis_sidecar::access::roles::Role;
+use portcullis_sidecar::session::session_cookies::cookie_header;
 use portcullis_sidecar::session::{LoginMethod, Session, seal_session};
 use std::fs;
 use std::path::Path;
@@ -44,10 +45,17 @@ fn main() -> std::io::Result<()> {
         ..session.clone()
     };
     let seal = |name: &str, session: &Session| {
-        seal_session(keys(), name, session).expect("a seed session fits a cookie")
+        let mut parts = seal_session(keys(), name, session).expect("a seed session fits");
+        parts.remove(0)
     };
     let sealed = seal(COOKIE_NAME, &session);
     let legacy = seal(LEGACY_COOKIE_NAME, &backup);
+    let large = Session {
+        id_token: Some("eyJhbGciOiJSUzI1NiJ9.".repeat(200)),
+        ..session.clone()
+    };
+    let parts = seal_session(keys(), COOKIE_NAME, &large).expect("fits in parts");
+    assert_eq!(parts.len(), 2, "a seed in two parts");
     let old = seal(COOKIE_NAME, &expired);
     let seeds = [
         ("sealed", format!("{COOKIE_NAME}={sealed}")),
@@ -64,6 +72,7 @@ fn main() -> std::io::Result<()> {
             format!("{LEGACY_COOKIE_NAME}={legacy}"),
         ),
         ("expired", format!("{COOKIE_NAME}={old}")),
+        ("split-in-two", cookie_header(COOKIE_NAME, &parts)),
         (
             "plaintext-session",
             serde_json::to_string(&session).expect("json"),

@@ -3,11 +3,12 @@
 //!
 //! The input is read twice. First as a whole `Cookie` header (bytes, so odd
 //! and non-UTF-8 cookies are included): every pair `request_cookie_pairs`
-//! yields is trimmed and holds no `;`, and every session cookie value
-//! `request_cookies` offers goes through `open_session` under the fixed key
-//! ring. Then as a plaintext sealed under that key, so the session JSON
-//! parser and the expiry check see arbitrary input too: whatever opens
-//! must seal and open again to the same session.
+//! yields is trimmed and holds no `;`, and every whole session value
+//! `whole_values` offers (a cookie as sent, or parts joined) goes through
+//! `open_session` under the fixed key ring. Then as a plaintext sealed
+//! under that key, so the session JSON parser and the expiry check see
+//! arbitrary input too: whatever opens must seal (in one cookie or in
+//! parts) and be read back from its cookies to the same session.
 
 #![no_main]
 
@@ -15,8 +16,9 @@ use http::header::{COOKIE, HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 use portcullis_fuzz::{COOKIE_NAME, LEGACY_COOKIE_NAME, NOW, keys};
 use portcullis_sidecar::session::cookie::{
-    NoSession, open_session, request_cookie_pairs, request_cookies, seal_session,
+    NoSession, open_session, request_cookie_pairs, seal_session,
 };
+use portcullis_sidecar::session::session_cookies::{cookie_header, whole_values};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(value) = HeaderValue::from_bytes(data) {
@@ -28,8 +30,8 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(value, value.trim());
         }
         for name in [COOKIE_NAME, LEGACY_COOKIE_NAME] {
-            for sealed in request_cookies(&headers, name) {
-                let _ = check_open(name, sealed);
+            for sealed in whole_values(&headers, name) {
+                let _ = check_open(name, &sealed);
             }
         }
     }
@@ -37,10 +39,16 @@ fuzz_target!(|data: &[u8]| {
         let sealed = keys().seal(COOKIE_NAME, plaintext);
         if let Ok(session) = check_open(COOKIE_NAME, &sealed) {
             // A session too large for a cookie is refused whole, never sealed.
-            let Ok(resealed) = seal_session(keys(), COOKIE_NAME, &session) else {
+            let Ok(parts) = seal_session(keys(), COOKIE_NAME, &session) else {
                 return;
             };
-            let reopened = open_session(keys(), COOKIE_NAME, &resealed, NOW);
+            let header = HeaderValue::from_str(&cookie_header(COOKIE_NAME, &parts))
+                .expect("sealed parts make a header");
+            let mut headers = HeaderMap::new();
+            headers.append(COOKIE, header);
+            let wholes: Vec<_> = whole_values(&headers, COOKIE_NAME).collect();
+            assert_eq!(wholes.len(), 1, "one whole value from the parts");
+            let reopened = open_session(keys(), COOKIE_NAME, &wholes[0], NOW);
             let mut expected = session;
             if reopened
                 .as_ref()

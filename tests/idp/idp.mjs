@@ -62,7 +62,8 @@
 //   spacey  preferred_username " root" (a leading space; apps trim it)
 //   comma   groups ["admin,staff", "readers"] (a comma inside one group name)
 //   bell    preferred_username "bell\u0007user" (a control character)
-//   crowded 32 groups of 120 characters each (more than a cookie can hold)
+//   crowded 32 groups of 120 characters each (the most a session keeps: too
+//           large for one cookie, it is kept in two)
 //   kira    groups ["/staff", "/Platform/Ops"] (group paths, as Keycloak sends them),
 //           realm_access {roles: ["offline_access", "Books-Admin"]} (a nested claim)
 //   otto    groups ["/contractors"] (in no group an allow-list would name)

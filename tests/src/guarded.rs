@@ -13,6 +13,7 @@ use crate::sidecar::{Sidecar, SidecarSetup, reserve_public_url};
 use anyhow::{Context, Result};
 use portcullis_sidecar::access::roles::Role;
 use portcullis_sidecar::session::model::new_session_id;
+use portcullis_sidecar::session::session_cookies::cookie_header;
 use portcullis_sidecar::session::{KeyRing, LoginMethod, Session, seal_session};
 use reqwest::header::{COOKIE, SET_COOKIE};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -151,8 +152,8 @@ pub fn sealed_session_cookie(
         provider: None,
         refresh: None,
     };
-    let sealed = seal_session(&keys, name, &session)?;
-    Ok(format!("{name}={sealed}"))
+    let parts = seal_session(&keys, name, &session)?;
+    Ok(cookie_header(name, &parts))
 }
 
 /// Logs the session of `cookie` out at the sidecar at `base`: the log-out

@@ -23,6 +23,16 @@ fn same_origin(url: &Url, base: &str) -> bool {
     Url::parse(base).is_ok_and(|base| base.origin() == url.origin())
 }
 
+/// True for the session cookie and its parts (`portcullis_session_1`, …).
+fn is_session_part(name: &str) -> bool {
+    name.strip_prefix("portcullis_session").is_some_and(|rest| {
+        rest.is_empty()
+            || rest
+                .strip_prefix('_')
+                .is_some_and(|index| index.bytes().all(|byte| byte.is_ascii_digit()))
+    })
+}
+
 /// The status of `/auth/me` opened in the browser, with its cookies.
 ///
 /// Opened as a page rather than fetched by a script: the sidecar's pages
@@ -117,6 +127,59 @@ async fn chromium_signs_in_at_the_provider_returns_to_the_page_and_logs_out() ->
         })
         .await?;
     browser.find("#login-form").await?;
+    browser.quit().await
+}
+
+#[tokio::test]
+async fn chromium_keeps_a_session_too_large_for_one_cookie_in_two() -> Result<()> {
+    let browser = Chromium::start().await?;
+    let stack = Stack::start().await?;
+    let sidecar = stack.sidecar.url();
+    browser.goto(&stack.url("/books")).await?;
+    browser
+        .sign_in_at_provider(&stack.idp.issuer, "crowded")
+        .await?;
+    browser
+        .wait_for_url("the page asked for, on the sidecar", |url| {
+            same_origin(url, sidecar) && url.path() == "/books"
+        })
+        .await?;
+    let echo = browser.json_on_page().await?;
+    assert_eq!(echo["headers"]["x-forwarded-user"], json!(["crowded"]));
+    let app_cookies = echo["headers"]["cookie"].to_string();
+    assert!(
+        !app_cookies.contains("portcullis_session"),
+        "a part of the session reached the app: {app_cookies}"
+    );
+    let cookies = browser.get_all_cookies().await?;
+    let parts: Vec<_> = cookies
+        .iter()
+        .filter(|cookie| is_session_part(cookie.name()))
+        .map(|cookie| (cookie.name().to_owned(), cookie.value().len()))
+        .collect();
+    assert_eq!(parts.len(), 2, "the browser kept both parts: {parts:?}");
+    assert_eq!(auth_me_status(&browser, &stack).await?, 200);
+
+    browser.goto(&stack.url("/logout")).await?;
+    browser
+        .find("form[action='/logout'] button")
+        .await?
+        .click()
+        .await?;
+    browser
+        .wait_for_url("the provider's logout confirmation", |url| {
+            same_origin(url, &stack.idp.issuer)
+        })
+        .await?;
+    browser.goto(&stack.url("/auth/me")).await?;
+    let left: Vec<_> = browser
+        .get_all_cookies()
+        .await?
+        .iter()
+        .map(|cookie| cookie.name().to_owned())
+        .filter(|name| is_session_part(name))
+        .collect();
+    assert!(left.is_empty(), "every part cleared: {left:?}");
     browser.quit().await
 }
 

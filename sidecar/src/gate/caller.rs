@@ -2,7 +2,7 @@
 
 use crate::config::Settings;
 use crate::runtime::state::{AppState, unix_now};
-use crate::session::cookie::request_cookies;
+use crate::session::session_cookies::whole_values;
 use crate::session::{LoginMethod, NoSession, Session};
 use http::HeaderMap;
 use std::sync::Arc;
@@ -22,8 +22,10 @@ pub fn current_session(
     let now = unix_now();
     let mut why = NoSession::Missing;
     for name in settings.session.cookie_names() {
-        for sealed in request_cookies(headers, name) {
-            let opened = state.opened.open(&settings.session.keys, name, sealed, now);
+        for sealed in whole_values(headers, name) {
+            let opened = state
+                .opened
+                .open(&settings.session.keys, name, &sealed, now);
             match opened {
                 Ok(session) if !state.revoked.ends(&session) => return Ok(session),
                 Ok(_) => why = NoSession::Invalid,

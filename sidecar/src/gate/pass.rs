@@ -8,6 +8,7 @@ use crate::gate::identity_headers::{
 use crate::identity::signer::SignError;
 use crate::runtime::state::{AppState, unix_now};
 use crate::session::Session;
+use crate::session::session_cookies::SessionCookies;
 use http::HeaderMap;
 use std::sync::Arc;
 
@@ -29,8 +30,8 @@ pub struct Pass {
     /// The caller, from a session or a bearer token; `None` on a public
     /// path without one.
     pub identity: Option<Arc<Session>>,
-    /// The renewed session's cookie, which the answer must carry.
-    pub set_cookie: Option<http::HeaderValue>,
+    /// The renewed session's cookies, which the answer must carry.
+    pub set_cookie: Option<SessionCookies>,
 }
 
 impl Pass {

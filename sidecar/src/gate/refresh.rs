@@ -17,19 +17,18 @@ use crate::config::Settings;
 use crate::observe::metrics::RefreshResult;
 use crate::oidc::refresh::{RefreshError, redeem, renewed};
 use crate::runtime::state::{AppState, unix_now};
-use crate::session::cookie::set_cookie;
 use crate::session::refreshes::RefreshOutcome;
 use crate::session::revoked::sid_digest;
+use crate::session::session_cookies::SessionCookies;
 use crate::session::{Session, seal_session};
-use http::HeaderValue;
 use std::sync::Arc;
 
 /// The session a request goes on with.
 pub enum Fresh {
     /// As it came: not due, or renewal failing within the grace.
     Same(Arc<Session>),
-    /// Renewed: the session, and the `Set-Cookie` the answer must carry.
-    Renewed(Arc<Session>, HeaderValue),
+    /// Renewed: the session, and the `Set-Cookie`s the answer must carry.
+    Renewed(Arc<Session>, SessionCookies),
     /// Over: the provider refused to renew it, or the grace has passed.
     Gone,
 }
@@ -125,16 +124,15 @@ async fn renew(
     }
 }
 
-/// The `Set-Cookie` of `session`, sealed, kept until its end.
-fn cookie_for(settings: &Settings, session: &Session) -> Option<HeaderValue> {
+/// The `Set-Cookie`s of `session`, sealed, kept until its end.
+fn cookie_for(settings: &Settings, session: &Session) -> Option<SessionCookies> {
     let name = &settings.session.cookie_name;
-    let sealed = seal_session(&settings.session.keys, name, session).ok()?;
+    let parts = seal_session(&settings.session.keys, name, session).ok()?;
     let lifetime = session.last_moment().saturating_sub(unix_now());
-    let cookie = set_cookie(
+    Some(SessionCookies::new(
         name,
-        sealed,
+        parts,
         i64::try_from(lifetime).unwrap_or(i64::MAX),
         settings.session.secure_cookies,
-    );
-    HeaderValue::from_str(&cookie).ok()
+    ))
 }

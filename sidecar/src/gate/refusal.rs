@@ -3,6 +3,7 @@
 
 use crate::access::roles::NotAllowed;
 use crate::oidc::provider::DiscoveryFailure;
+use crate::session::session_cookies::SessionCookies;
 use portcullis_contract::access::path::AmbiguousPath;
 
 /// The gate's "no", with what the answer needs.
@@ -25,7 +26,7 @@ pub enum Refusal {
         /// The renewed session's cookie, when the session was renewed on
         /// the way: the answer carries it, so the old refresh token is
         /// never sent again.
-        set_cookie: Option<http::HeaderValue>,
+        set_cookie: Option<SessionCookies>,
     },
     /// A bearer token that does not verify: 401.
     InvalidBearer,

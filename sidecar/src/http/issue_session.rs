@@ -2,9 +2,9 @@
 //! backup login); its own module so neither login module imports the other.
 
 use crate::config::Settings;
-use crate::session::cookie::{SessionTooLarge, set_cookie};
+use crate::session::cookie::SessionTooLarge;
+use crate::session::session_cookies::SessionCookies;
 use crate::session::{Session, seal_session};
-use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use std::time::Duration;
 
@@ -16,12 +16,14 @@ pub fn session_response(
     return_to: &str,
 ) -> Result<Response, SessionTooLarge> {
     let name = &settings.session.cookie_name;
-    let sealed = seal_session(&settings.session.keys, name, session)?;
-    let cookie = set_cookie(
+    let parts = seal_session(&settings.session.keys, name, session)?;
+    let mut response = Redirect::to(return_to).into_response();
+    SessionCookies::new(
         name,
-        sealed,
-        lifetime.as_secs() as i64,
+        parts,
+        i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX),
         settings.session.secure_cookies,
-    );
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(return_to)).into_response())
+    )
+    .append_to(response.headers_mut());
+    Ok(response)
 }

@@ -290,8 +290,8 @@ pub async fn me(
         "expiresAt": session.expires_at,
     });
     let mut response = (StatusCode::OK, axum::Json(body)).into_response();
-    if let Some(cookie) = set_cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
+    if let Some(cookies) = set_cookie {
+        cookies.append_to(response.headers_mut());
     }
     Ok(response)
 }

@@ -3,7 +3,6 @@
 
 use super::error::AppError;
 use crate::gate::Refusal;
-use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 
 impl IntoResponse for Refusal {
@@ -19,8 +18,8 @@ impl IntoResponse for Refusal {
             Refusal::Unauthenticated => AppError::Unauthenticated.into_response(),
             Refusal::Denied { page, set_cookie } => {
                 let mut response = AppError::Denied { page }.into_response();
-                if let Some(cookie) = set_cookie {
-                    response.headers_mut().append(header::SET_COOKIE, cookie);
+                if let Some(cookies) = set_cookie {
+                    cookies.append_to(response.headers_mut());
                 }
                 response
             }

@@ -3,16 +3,13 @@
 //! itself joins the log-out list through [`crate::runtime::state::AppState::revoke_session`]).
 
 use crate::config::Settings;
-use crate::session::cookie::clear_cookie;
-use axum::http::{HeaderValue, header};
+use crate::session::session_cookies::SessionCookies;
 use axum::response::Response;
 
 /// Clears every cookie the session may be under on `response`.
 pub fn clear_session_cookies(settings: &Settings, response: &mut Response) {
     for name in settings.session.cookie_names() {
-        let clear = clear_cookie(name, settings.session.secure_cookies);
-        if let Ok(clear) = HeaderValue::from_str(&clear) {
-            response.headers_mut().append(header::SET_COOKIE, clear);
-        }
+        SessionCookies::cleared(name, settings.session.secure_cookies)
+            .append_to(response.headers_mut());
     }
 }

@@ -44,8 +44,8 @@ pub async fn proxy_request(state: &SharedState, peer: SocketAddr, request: Reque
             let mut response = forward(state, &settings, pass, peer, request)
                 .await
                 .unwrap_or_else(IntoResponse::into_response);
-            if let Some(cookie) = set_cookie {
-                response.headers_mut().append(header::SET_COOKIE, cookie);
+            if let Some(cookies) = set_cookie {
+                cookies.append_to(response.headers_mut());
             }
             response
         }

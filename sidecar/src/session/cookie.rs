@@ -6,12 +6,10 @@
 
 use super::keys::KeyRing;
 use super::model::Session;
+use super::split_cookie::{MAX_PART_LEN, MAX_PARTS, split};
 use cookie::{Cookie, SameSite};
 use http::HeaderMap;
 use http::header::COOKIE;
-
-/// Browsers keep cookies up to about 4096 bytes; stay clear of it.
-const MAX_SEALED_LEN: usize = 3800;
 
 /// Why a request carries no usable session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -27,56 +25,67 @@ pub enum NoSession {
     Expired,
 }
 
-/// A session that does not fit in one cookie even without its ID token:
-/// the browser would refuse it and the login would start over, forever.
+/// A session that does not fit in the cookies a session may take even
+/// without its ID token and refresh token: the browser would refuse it and
+/// the login would start over, forever.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the session needs {sealed_len} bytes, more than the {MAX_SEALED_LEN} a cookie may hold ({groups} groups)"
+    "the session needs {sealed_len} bytes, more than the {MAX_PARTS} cookies of {MAX_PART_LEN} bytes a session may take ({groups} groups)"
 )]
 pub struct SessionTooLarge {
-    /// The sealed length without the ID token.
+    /// The sealed length without the tokens.
     pub sealed_len: usize,
     /// How many groups the session holds.
     pub groups: usize,
 }
 
-/// Seals `session`, dropping what it can do without when the cookie would
-/// get too large (the ID token, kept only for the provider's log out; then
-/// the refresh token, so the session ends with its access token), and
-/// refusing a session that still does not fit.
+/// Seals `session` into the values of its cookies (one, or a few when it
+/// is large: [`split`]). When even the allowed cookies are too few, it drops
+/// what it can do without (the ID token, kept only for the provider's log
+/// out; then the refresh token, so the session ends with its access token),
+/// and refuses a session that still does not fit.
 pub fn seal_session(
     keys: &KeyRing,
     name: &str,
     session: &Session,
-) -> Result<String, SessionTooLarge> {
+) -> Result<Vec<String>, SessionTooLarge> {
     let sealed = keys.seal(name, &to_json(session));
-    if sealed.len() <= MAX_SEALED_LEN {
-        return Ok(sealed);
+    if let Some(parts) = split(&sealed) {
+        return Ok(parts);
     }
     let without_id_token = Session {
         id_token: None,
         ..session.clone()
     };
     let sealed = keys.seal(name, &to_json(&without_id_token));
-    if sealed.len() <= MAX_SEALED_LEN {
-        return Ok(sealed);
+    if let Some(parts) = split(&sealed) {
+        return Ok(parts);
     }
     let without_refresh = Session {
         refresh: None,
         ..without_id_token
     };
     let sealed = keys.seal(name, &to_json(&without_refresh));
-    if sealed.len() <= MAX_SEALED_LEN {
-        if session.refresh.is_some() {
-            tracing::warn!(user = %session.user.escape_debug(), "the session does not fit in a cookie with its refresh token: it ends with its access token");
+    match split(&sealed) {
+        Some(parts) => {
+            if session.refresh.is_some() {
+                tracing::warn!(user = %session.user.escape_debug(), "the session does not fit in its cookies with its refresh token: it ends with its access token");
+            }
+            Ok(parts)
         }
-        Ok(sealed)
-    } else {
-        Err(SessionTooLarge {
+        None => Err(SessionTooLarge {
             sealed_len: sealed.len(),
             groups: session.groups.len(),
-        })
+        }),
     }
+}
+
+/// `session` sealed into one cookie's value, for tests of what reads it.
+#[cfg(test)]
+pub(crate) fn seal_in_one(keys: &KeyRing, name: &str, session: &Session) -> String {
+    let mut parts = seal_session(keys, name, session).expect("a test session fits");
+    assert_eq!(parts.len(), 1, "a test session fits one cookie");
+    parts.remove(0)
 }
 
 fn to_json(session: &Session) -> String {
@@ -218,7 +227,7 @@ mod tests {
     #[test]
     fn a_sealed_session_opens_until_it_expires() {
         let keys = keys();
-        let sealed = seal_session(&keys, "s", &session(100)).expect("fits");
+        let sealed = seal_in_one(&keys, "s", &session(100));
         assert_eq!(open_session(&keys, "s", &sealed, 99), Ok(session(100)));
         assert_eq!(
             open_session(&keys, "s", &sealed, 100),
@@ -229,7 +238,7 @@ mod tests {
     #[test]
     fn tampered_cookie_is_rejected() {
         let keys = keys();
-        let sealed = seal_session(&keys, "s", &session(100)).expect("fits");
+        let sealed = seal_in_one(&keys, "s", &session(100));
         // Always a different first character: sealed values start with any base64 letter.
         let first = if sealed.starts_with('A') { 'B' } else { 'A' };
         let tampered = format!("{first}{}", &sealed[1..]);
@@ -246,13 +255,18 @@ mod tests {
     }
 
     #[test]
-    fn oversized_id_token_is_dropped_not_the_session() {
+    fn a_large_id_token_takes_more_cookies_and_a_huge_one_is_dropped() {
         let keys = keys();
-        let mut big = session(100);
-        big.id_token = Some("x".repeat(4000));
-        let sealed = seal_session(&keys, "s", &big).expect("fits without the token");
-        assert!(sealed.len() <= MAX_SEALED_LEN);
-        let opened = open_session(&keys, "s", &sealed, 0).expect("opens");
+        let mut large = session(100);
+        large.id_token = Some("x".repeat(4000));
+        let parts = seal_session(&keys, "s", &large).expect("fits in parts");
+        assert_eq!(parts.len(), 2);
+        assert!(parts.iter().all(|part| part.len() <= MAX_PART_LEN));
+        let mut huge = session(100);
+        huge.id_token = Some("x".repeat(20_000));
+        let parts = seal_session(&keys, "s", &huge).expect("fits without the token");
+        assert_eq!(parts.len(), 1);
+        let opened = open_session(&keys, "s", &parts[0], 0).expect("opens");
         assert_eq!(opened.id_token, None);
         assert_eq!(opened.user, "alice");
     }
@@ -265,12 +279,12 @@ mod tests {
     fn a_session_too_large_for_a_cookie_is_refused_not_sealed() {
         let keys = keys();
         let mut crowded = session(100);
-        crowded.groups = (0..32)
+        crowded.groups = (0..100)
             .map(|n| format!("{n:03}{}", "g".repeat(120)))
             .collect();
         let refused = seal_session(&keys, "s", &crowded).expect_err("too large");
-        assert_eq!(refused.groups, 32);
-        assert!(refused.sealed_len > MAX_SEALED_LEN);
+        assert_eq!(refused.groups, 100);
+        assert!(refused.sealed_len > MAX_PARTS * MAX_PART_LEN);
     }
 
     #[test]

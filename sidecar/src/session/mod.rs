@@ -4,6 +4,8 @@ pub mod cookie;
 pub mod keys;
 pub mod model;
 pub mod opened;
+pub mod session_cookies;
+pub mod split_cookie;
 
 pub use self::cookie::{NoSession, open_session, seal_session};
 pub use keys::KeyRing;

@@ -165,7 +165,7 @@ impl OpenedSessions {
 mod tests {
     use super::*;
     use crate::access::roles::Role;
-    use crate::session::cookie::seal_session;
+    use crate::session::cookie::seal_in_one;
     use crate::session::model::LoginMethod;
     use portcullis_contract::session_keys::generate_key_line;
 
@@ -193,7 +193,7 @@ mod tests {
     #[test]
     fn a_remembered_session_is_the_one_the_cookie_opens_to() {
         let (keys, opened) = (keys(), OpenedSessions::default());
-        let sealed = seal_session(&keys, "s", &session("a", 100)).expect("fits");
+        let sealed = seal_in_one(&keys, "s", &session("a", 100));
         assert_eq!(
             opened.open(&keys, "s", &sealed, 10),
             Ok(Arc::new(session("a", 100)))
@@ -209,7 +209,7 @@ mod tests {
     #[test]
     fn a_remembered_session_still_expires() {
         let (keys, opened) = (keys(), OpenedSessions::default());
-        let sealed = seal_session(&keys, "s", &session("a", 100)).expect("fits");
+        let sealed = seal_in_one(&keys, "s", &session("a", 100));
         assert!(opened.open(&keys, "s", &sealed, 99).is_ok());
         assert_eq!(
             opened.open(&keys, "s", &sealed, 100),
@@ -225,7 +225,7 @@ mod tests {
     #[test]
     fn a_value_that_does_not_open_is_never_remembered() {
         let (keys, opened) = (keys(), OpenedSessions::default());
-        let foreign = seal_session(&self::keys(), "s", &session("a", 100)).expect("fits");
+        let foreign = seal_in_one(&self::keys(), "s", &session("a", 100));
         for value in [foreign.as_str(), "", "not sealed at all"] {
             assert_eq!(
                 opened.open(&keys, "s", value, 0),
@@ -239,7 +239,7 @@ mod tests {
     #[test]
     fn a_remembered_value_under_another_cookie_name_is_opened_again() {
         let (keys, opened) = (keys(), OpenedSessions::default());
-        let sealed = seal_session(&keys, "s", &session("a", 100)).expect("fits");
+        let sealed = seal_in_one(&keys, "s", &session("a", 100));
         assert!(opened.open(&keys, "s", &sealed, 0).is_ok());
         assert_eq!(
             opened.open(&keys, "other", &sealed, 0),
@@ -251,7 +251,7 @@ mod tests {
     #[test]
     fn a_value_remembered_under_another_ring_is_opened_again() {
         let (old, opened) = (keys(), OpenedSessions::default());
-        let sealed = seal_session(&old, "s", &session("a", 100)).expect("fits");
+        let sealed = seal_in_one(&old, "s", &session("a", 100));
         assert!(opened.open(&old, "s", &sealed, 0).is_ok());
         assert_eq!(
             opened.open(&keys(), "s", &sealed, 0),
@@ -265,7 +265,7 @@ mod tests {
     fn the_memory_never_holds_more_than_its_capacity() {
         let (keys, opened) = (keys(), OpenedSessions::with_capacity(3));
         let sealed: Vec<String> = (0..10)
-            .map(|n| seal_session(&keys, "s", &session(&n.to_string(), 100)).expect("fits"))
+            .map(|n| seal_in_one(&keys, "s", &session(&n.to_string(), 100)))
             .collect();
         for (n, value) in sealed.iter().enumerate() {
             assert_eq!(
@@ -287,7 +287,7 @@ mod tests {
     #[test]
     fn values_that_end_alike_are_told_apart_by_their_whole_bytes() {
         let (keys, opened) = (keys(), OpenedSessions::default());
-        let sealed = seal_session(&keys, "s", &session("a", 100)).expect("fits");
+        let sealed = seal_in_one(&keys, "s", &session("a", 100));
         assert!(opened.open(&keys, "s", &sealed, 0).is_ok());
         let first = if sealed.starts_with('A') { 'B' } else { 'A' };
         let same_end = format!("{first}{}", &sealed[1..]);
@@ -302,7 +302,7 @@ mod tests {
     #[test]
     fn a_memory_of_capacity_zero_remembers_nothing() {
         let (keys, opened) = (keys(), OpenedSessions::with_capacity(0));
-        let sealed = seal_session(&keys, "s", &session("a", 100)).expect("fits");
+        let sealed = seal_in_one(&keys, "s", &session("a", 100));
         assert!(opened.open(&keys, "s", &sealed, 0).is_ok());
         assert!(opened.is_empty());
     }

@@ -15,6 +15,7 @@ use portcullis_sidecar::observe::metrics::Metrics;
 use portcullis_sidecar::runtime::state::{AppState, SharedState, unix_now};
 use portcullis_sidecar::serve::routes::PublicApp;
 use portcullis_sidecar::session::model::{ProviderLink, new_session_id};
+use portcullis_sidecar::session::session_cookies::cookie_header;
 use portcullis_sidecar::session::{LoginMethod, Session, seal_session};
 use std::collections::HashMap;
 use std::io;
@@ -233,7 +234,7 @@ pub fn session_cookie_with(state: &SharedState, user: &str, role: Role, root: bo
         }),
         refresh: None,
     };
-    let sealed = seal_session(&settings.session.keys, SESSION_COOKIE, &session)
+    let parts = seal_session(&settings.session.keys, SESSION_COOKIE, &session)
         .expect("a small session fits");
-    format!("{SESSION_COOKIE}={sealed}")
+    cookie_header(SESSION_COOKIE, &parts)
 }
