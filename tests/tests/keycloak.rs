@@ -334,6 +334,14 @@ async fn the_operator_reports_keycloak_ready_and_names_the_group_mapper_it_needs
         .await?;
     assert_eq!(logout.reason, "BackChannelLogoutReady");
     assert_says(&logout, &["/auth/backchannel-logout", "register"]);
+    let renewal = env
+        .wait_condition("SessionRenewal", |c| c.status == "True")
+        .await?;
+    assert_eq!(renewal.reason, "RefreshTokensGranted");
+    assert_says(
+        &renewal,
+        &["refresh tokens", "spec.session.maxLifetimeSeconds"],
+    );
 
     env.settings_api()
         .patch(

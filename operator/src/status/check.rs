@@ -22,6 +22,8 @@ pub const CLAIMS_ADVERTISED: &str = "ClaimsAdvertised";
 pub const ISSUER_SECURE: &str = "IssuerSecure";
 /// Condition type (warning): sessions ended at the provider end in the app.
 pub const BACK_CHANNEL_LOGOUT: &str = "BackChannelLogout";
+/// Condition type (warning): sessions are renewed with refresh tokens.
+pub const SESSION_RENEWAL: &str = "SessionRenewal";
 /// Condition type: the session store answers (only with `spec.sessionStore`).
 pub const SESSION_STORE_REACHABLE: &str = "SessionStoreReachable";
 /// Condition type: everything above that blocks logins is fine.
@@ -43,9 +45,9 @@ pub struct Check {
 }
 
 impl Check {
-    /// A check of `type_`; only [`CLAIMS_ADVERTISED`], [`ISSUER_SECURE`]
-    /// and [`BACK_CHANNEL_LOGOUT`] are warnings, every other failure blocks
-    /// `Ready`.
+    /// A check of `type_`; only [`CLAIMS_ADVERTISED`], [`ISSUER_SECURE`],
+    /// [`BACK_CHANNEL_LOGOUT`] and [`SESSION_RENEWAL`] are warnings, every
+    /// other failure blocks `Ready`.
     pub fn new(
         type_: &'static str,
         passed: Option<bool>,
@@ -54,7 +56,7 @@ impl Check {
     ) -> Self {
         let blocking = !matches!(
             type_,
-            CLAIMS_ADVERTISED | ISSUER_SECURE | BACK_CHANNEL_LOGOUT
+            CLAIMS_ADVERTISED | ISSUER_SECURE | BACK_CHANNEL_LOGOUT | SESSION_RENEWAL
         );
         Self {
             type_,
@@ -84,6 +86,8 @@ pub(crate) mod tests {
             PROVIDER_COMPATIBLE,
             CLAIMS_ADVERTISED,
             ISSUER_SECURE,
+            BACK_CHANNEL_LOGOUT,
+            SESSION_RENEWAL,
         ]
         .into_iter()
         .filter(|type_| Check::new(type_, Some(false), Reason::NotChecked, "").blocking)

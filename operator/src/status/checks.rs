@@ -12,12 +12,14 @@ use super::discovery_document::Discovery;
 use super::issuer::issuer_security;
 use super::provider_logout::back_channel_logout;
 use super::reason::Reason;
+use super::session_renewal::session_renewal;
 use crate::crd::OidcSettingsSpec;
 use crate::store_probe::StoreProblem;
 
 pub use super::check::{
     BACK_CHANNEL_LOGOUT, CLAIMS_ADVERTISED, Check, ISSUER_SECURE, PROVIDER_COMPATIBLE,
-    PROVIDER_REACHABLE, READY, SECRETS_RESOLVED, SESSION_STORE_REACHABLE, SPEC_VALID,
+    PROVIDER_REACHABLE, READY, SECRETS_RESOLVED, SESSION_RENEWAL, SESSION_STORE_REACHABLE,
+    SPEC_VALID,
 };
 pub use super::issuer::expected_issuer;
 
@@ -76,7 +78,12 @@ pub fn checks(
                 Reason::DiscoveryUnreachable,
                 format!("cannot fetch {url}: {error}"),
             ));
-            for type_ in [PROVIDER_COMPATIBLE, CLAIMS_ADVERTISED, BACK_CHANNEL_LOGOUT] {
+            for type_ in [
+                PROVIDER_COMPATIBLE,
+                CLAIMS_ADVERTISED,
+                BACK_CHANNEL_LOGOUT,
+                SESSION_RENEWAL,
+            ] {
                 out.push(Check::new(
                     type_,
                     None,
@@ -95,6 +102,7 @@ pub fn checks(
             out.push(compatibility(spec, document));
             out.push(claims(spec, document));
             out.push(back_channel_logout(spec, document));
+            out.push(session_renewal(spec, document));
         }
     }
     out.push(issuer_security(spec));
@@ -149,6 +157,7 @@ mod tests {
                     PROVIDER_COMPATIBLE,
                     CLAIMS_ADVERTISED,
                     BACK_CHANNEL_LOGOUT,
+                    SESSION_RENEWAL,
                     ISSUER_SECURE
                 ]
             );

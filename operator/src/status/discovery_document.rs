@@ -28,12 +28,30 @@ pub struct Discovery {
     /// value, so an odd one cannot break the document).
     #[serde(default)]
     pub backchannel_logout_supported: Option<serde_json::Value>,
+    /// The grants it serves (any JSON value, read as a list of names).
+    #[serde(default)]
+    pub grant_types_supported: Option<serde_json::Value>,
 }
 
 impl Discovery {
     /// Whether the provider says it posts back-channel logout tokens.
     pub fn sends_back_channel_logouts(&self) -> bool {
         self.backchannel_logout_supported == Some(serde_json::Value::Bool(true))
+    }
+
+    /// Whether the provider lists the `refresh_token` grant.
+    pub fn grants_refresh_tokens(&self) -> bool {
+        self.grant_types_supported
+            .as_ref()
+            .and_then(serde_json::Value::as_array)
+            .is_some_and(|grants| grants.iter().any(|grant| grant == "refresh_token"))
+    }
+
+    /// Whether `scope` is among the scopes the provider lists.
+    pub fn lists_scope(&self, scope: &str) -> bool {
+        self.scopes_supported
+            .as_ref()
+            .is_some_and(|scopes| scopes.iter().any(|listed| listed == scope))
     }
 }
 
@@ -54,6 +72,7 @@ pub(crate) mod tests {
             ),
             claims_supported: Some(["sub", "preferred_username"].map(String::from).to_vec()),
             backchannel_logout_supported: Some(serde_json::Value::Bool(true)),
+            grant_types_supported: Some(serde_json::json!(["authorization_code", "refresh_token"])),
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! `checks` turns what the reconciler found (Secrets, discovery document)
 //! into named checks, in order; each check that reads the document has its
-//! own module (`issuer`, `compatibility`, `claims`, `provider_logout`), all making the one
+//! own module (`issuer`, `compatibility`, `claims`, `provider_logout`,
+//! `session_renewal`), all making the one
 //! `check::Check` type. `conditions` turns checks into conditions, keeping
 //! each `lastTransitionTime` unless the status flipped, so an unchanged world
 //! yields an identical status and nothing is written. `provider` recognises
@@ -21,3 +22,4 @@ pub mod provider;
 pub mod provider_logout;
 pub mod reason;
 pub mod refusal;
+pub mod session_renewal;

@@ -130,6 +130,7 @@ mod tests {
             scopes_supported: Some(scopes.iter().map(|s| (*s).to_owned()).collect()),
             claims_supported: None,
             backchannel_logout_supported: None,
+            grant_types_supported: None,
         }
     }
 

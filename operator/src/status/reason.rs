@@ -56,6 +56,10 @@ pub enum Reason {
     BackChannelLogoutUnsupported,
     /// `spec.backChannelLogout` is false.
     BackChannelLogoutOff,
+    /// The provider lists the `refresh_token` grant: sessions are renewed.
+    RefreshTokensGranted,
+    /// The provider does not list the `refresh_token` grant.
+    RefreshTokensNotGranted,
 }
 
 impl Reason {
@@ -87,6 +91,8 @@ impl Reason {
             Reason::BackChannelLogoutReady => "BackChannelLogoutReady",
             Reason::BackChannelLogoutUnsupported => "BackChannelLogoutUnsupported",
             Reason::BackChannelLogoutOff => "BackChannelLogoutOff",
+            Reason::RefreshTokensGranted => "RefreshTokensGranted",
+            Reason::RefreshTokensNotGranted => "RefreshTokensNotGranted",
         }
     }
 }
