@@ -5,11 +5,13 @@
 
 use anyhow::{Context, Result};
 use portcullis_e2e::browser::Browser;
+use portcullis_e2e::guarded::log_out_at_url;
 use portcullis_e2e::idp::Idp;
 use portcullis_e2e::redis::Redis;
 use portcullis_e2e::sidecar::{Sidecar, SidecarSetup, reserve_public_url};
 use portcullis_e2e::stack::Stack;
 use portcullis_e2e::store_replicas::until_store_ok;
+use portcullis_sidecar::session::{KeyRing, Session, open_session};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, COOKIE, LOCATION, SET_COOKIE};
 use std::time::Duration;
@@ -138,6 +140,20 @@ async fn three_replicas_over_one_store_renew_a_session_once() -> Result<()> {
         until_store_ok(sidecar).await?;
     }
     let cookie = signed_in(&stack, "shorty").await?;
+    let keys = KeyRing::parse(&std::fs::read_to_string(
+        &stack.sidecar.setup.config.session.key_file,
+    )?)?;
+    let in_cookie = |cookie: &str| -> Result<Session> {
+        let (name, sealed) = cookie.split_once('=').context("name=value")?;
+        open_session(&keys, name, sealed, 0).map_err(|error| anyhow::anyhow!("{error}"))
+    };
+    let refresh = in_cookie(&cookie)?.refresh.context("renewable")?;
+    assert!(
+        refresh.in_store && refresh.token.is_empty(),
+        "the store keeps the refresh token, not the cookie"
+    );
+    let kept = redis.command(&["KEYS", "refresh:refresh:*"]).await?;
+    assert_eq!(kept.matches("refresh:refresh:").count(), 1, "{kept}");
     tokio::time::sleep(Duration::from_millis(3500)).await;
 
     let mut answers = Vec::new();
@@ -161,6 +177,27 @@ async fn three_replicas_over_one_store_renew_a_session_once() -> Result<()> {
         !kept.contains("shorty"),
         "no name or token in clear: {kept}"
     );
+
+    // The old cookie, once more past its expiry, renews with the rotated
+    // token the store keeps now: a second renewal, never a reuse.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let again = api_call(&replicas[1], &cookie).await?;
+    assert_eq!(again.status(), StatusCode::OK);
+    let renewed = session_cookie_set(&stack.sidecar, &again).context("renewed again")?;
+    assert_eq!(stack.idp.refresh_counts().await?, (2, 0));
+    assert!(
+        in_cookie(&renewed)?
+            .refresh
+            .is_some_and(|refresh| refresh.in_store)
+    );
+
+    // Logging out drops the kept token.
+    assert_eq!(
+        log_out_at_url(stack.sidecar.url(), &renewed).await?,
+        StatusCode::SEE_OTHER
+    );
+    let kept = redis.command(&["KEYS", "refresh:refresh:*"]).await?;
+    assert!(!kept.contains("refresh:refresh:"), "{kept}");
     Ok(())
 }
 

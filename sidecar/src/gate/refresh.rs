@@ -17,6 +17,7 @@ use crate::config::Settings;
 use crate::observe::metrics::RefreshResult;
 use crate::oidc::refresh::{RefreshError, redeem, renewed};
 use crate::runtime::state::{AppState, unix_now};
+use crate::session::kept_refresh::{TokenMissing, keep_in_store, token_of};
 use crate::session::refreshes::RefreshOutcome;
 use crate::session::revoked::sid_digest;
 use crate::session::session_cookies::SessionCookies;
@@ -42,20 +43,31 @@ pub fn renewal_due(settings: &Settings, session: &Session) -> bool {
 pub async fn fresh_session(state: &AppState, settings: &Settings, session: Arc<Session>) -> Fresh {
     let now = unix_now();
     let skew = settings.session.refresh_skew.as_secs();
-    let Some(refresh) = session
-        .refresh
-        .as_ref()
-        .filter(|_| session.wants_refresh(now, skew))
-    else {
+    if !session.wants_refresh(now, skew) {
         return Fresh::Same(session);
+    }
+    let outcome = match token_of(state.store.as_deref(), &settings.session.keys, &session).await {
+        Ok(token) => {
+            let key = format!("{}:{}", session.sid, sid_digest(&token));
+            state
+                .refreshes
+                .run(&key, now, || {
+                    let here = renew(state, settings, &session, token, now);
+                    renew_once_across(state, settings, &key, here)
+                })
+                .await
+        }
+        Err(TokenMissing::Gone) => {
+            tracing::info!(user = %session.user.escape_debug(), "session ended: its refresh token is no longer kept");
+            state.metrics.refresh(RefreshResult::Ended);
+            RefreshOutcome::Ended
+        }
+        Err(unavailable @ TokenMissing::StoreUnavailable(_)) => {
+            tracing::warn!(user = %session.user.escape_debug(), reason = %unavailable, "session not renewed: served until the grace ends");
+            state.metrics.refresh(RefreshResult::Unavailable);
+            RefreshOutcome::Unavailable
+        }
     };
-    let key = format!("{}:{}", session.sid, sid_digest(&refresh.token));
-    let outcome = state
-        .refreshes
-        .run(&key, now, || {
-            renew_once_across(state, settings, &key, renew(state, settings, &session, now))
-        })
-        .await;
     match outcome {
         RefreshOutcome::Renewed(renewed) => match cookie_for(settings, &renewed) {
             Some(cookie) => Fresh::Renewed(renewed, cookie),
@@ -81,10 +93,11 @@ async fn renew(
     state: &AppState,
     settings: &Settings,
     session: &Session,
+    token: String,
     now: u64,
 ) -> RefreshOutcome {
     let metrics = &state.metrics;
-    let (Some(refresh), Some(link)) = (&session.refresh, &session.provider) else {
+    let Some(link) = &session.provider else {
         return RefreshOutcome::Ended;
     };
     let discovered = match state.provider.get(&settings.oidc.issuer).await {
@@ -100,13 +113,21 @@ async fn renew(
         discovered,
         settings,
         &state.http,
-        &refresh.token,
+        &token,
         &link.subject,
     )
     .await
-    .and_then(|renewal| renewed(settings, session, renewal, now));
+    .and_then(|mut renewal| {
+        // A provider that does not rotate keeps the token just used.
+        renewal.refresh_token.get_or_insert(token);
+        renewed(settings, session, renewal, now)
+    });
     match renewal {
         Ok(renewed) => {
+            let renewed = match &state.store {
+                Some(store) => keep_in_store(store, &settings.session.keys, renewed, now).await,
+                None => renewed,
+            };
             tracing::info!(user = %renewed.user.escape_debug(), role = renewed.role.as_str(), "session renewed");
             metrics.refresh(RefreshResult::Renewed);
             RefreshOutcome::Renewed(Arc::new(renewed))

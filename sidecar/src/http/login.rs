@@ -19,6 +19,7 @@ use crate::oidc::signed_in::{Proof, session_from_claims};
 use crate::runtime::state::{SharedState, unix_now};
 use crate::session::LoginMethod;
 use crate::session::cookie::{clear_cookie, request_cookie_pairs, request_cookies, set_cookie};
+use crate::session::kept_refresh::keep_in_store;
 use crate::session::model::Refresh;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -207,7 +208,11 @@ async fn finish(
         .unwrap_or(settings.session.fallback_lifetime)
         .clamp(Duration::from_secs(1), settings.session.max_lifetime);
     let ends_at = now + settings.session.max_lifetime.as_secs();
-    let refresh = login.refresh_token.map(|token| Refresh { token, ends_at });
+    let refresh = login.refresh_token.map(|token| Refresh {
+        token,
+        in_store: false,
+        ends_at,
+    });
     let proof = Proof {
         method: LoginMethod::Oidc,
         expires_at: now + lifetime.as_secs(),
@@ -216,6 +221,10 @@ async fn finish(
         refresh,
     };
     let session = session_from_claims(&login.claims, settings, proof)?;
+    let session = match &state.store {
+        Some(store) => keep_in_store(store, &settings.session.keys, session, now).await,
+        None => session,
+    };
     // A session that is renewed keeps its cookie until its end.
     let lifetime = Duration::from_secs(session.last_moment().saturating_sub(now));
     tracing::info!(user = %session.user, role = session.role.as_str(), root = session.root, "login succeeded");

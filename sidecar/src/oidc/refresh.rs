@@ -129,6 +129,7 @@ pub fn renewed(
         token: renewal
             .refresh_token
             .unwrap_or_else(|| refresh.token.clone()),
+        in_store: false,
         ends_at: refresh.ends_at,
     });
     let Some(claims) = renewal.claims else {

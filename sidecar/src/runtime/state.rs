@@ -6,6 +6,7 @@ use crate::identity::IdentitySigner;
 use crate::observe::metrics::Metrics;
 use crate::oidc::provider::Provider;
 use crate::session::Session;
+use crate::session::kept_refresh::forget;
 use crate::session::opened::OpenedSessions;
 use crate::session::refreshes::Refreshes;
 use crate::session::revoked::RevokedSessions;
@@ -100,6 +101,7 @@ impl AppState {
             store
                 .announce(Revocation::of_session(digest, until), now)
                 .await;
+            forget(store, session).await;
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Sessions: what a login grants, sealed into a cookie.
 
 pub mod cookie;
+pub mod kept_refresh;
 pub mod keys;
 pub mod model;
 pub mod opened;

@@ -57,13 +57,17 @@ pub struct Session {
     pub refresh: Option<Refresh>,
 }
 
-/// What renews a session: sealed in the cookie with the rest, so it is as
-/// safe as the session itself.
+/// What renews a session: the refresh token sealed in the cookie with the
+/// rest, so it is as safe as the session itself, or kept in the session
+/// store (see [`super::kept_refresh`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refresh {
-    /// The provider's refresh token.
-    #[serde(rename = "t")]
+    /// The provider's refresh token; empty when the store keeps it.
+    #[serde(rename = "t", default, skip_serializing_if = "String::is_empty")]
     pub token: String,
+    /// True when the session store keeps the token, not the cookie.
+    #[serde(rename = "s", default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_store: bool,
     /// When the session ends whatever happens (unix seconds): the sign-in
     /// plus `session.maxLifetimeSeconds`.
     #[serde(rename = "e")]
@@ -155,9 +159,31 @@ mod tests {
             provider: None,
             refresh: Some(Refresh {
                 token: "rt".into(),
+                in_store: false,
                 ends_at,
             }),
         }
+    }
+
+    #[test]
+    fn a_token_the_store_keeps_is_not_written_into_the_cookie() {
+        let in_cookie = renewable(1_000, 5_000);
+        let json = serde_json::to_string(&in_cookie).expect("json");
+        assert!(json.contains(r#""rt":{"t":"rt","e":5000}"#), "{json}");
+        let in_store = Session {
+            refresh: Some(Refresh {
+                token: String::new(),
+                in_store: true,
+                ends_at: 5_000,
+            }),
+            ..in_cookie
+        };
+        let json = serde_json::to_string(&in_store).expect("json");
+        assert!(json.contains(r#""rt":{"s":true,"e":5000}"#), "{json}");
+        assert_eq!(
+            serde_json::from_str::<Session>(&json).expect("reads back"),
+            in_store
+        );
     }
 
     #[test]

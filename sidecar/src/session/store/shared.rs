@@ -37,6 +37,15 @@ impl SessionStore {
         within(command.exec_async(&mut writer)).await
     }
 
+    /// Drops the value under `name`, if one is kept.
+    pub async fn forget(&self, name: &str) -> RedisResult<()> {
+        let link = self.link();
+        let mut writer = link.connection()?.writer.clone();
+        let mut command = redis::cmd("DEL");
+        command.arg(link.names.key(name));
+        within(command.exec_async(&mut writer)).await
+    }
+
     /// The value under `name`, if one is kept.
     pub async fn get(&self, name: &str) -> RedisResult<Option<String>> {
         let link = self.link();
