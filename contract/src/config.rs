@@ -152,6 +152,10 @@ pub struct OidcConfig {
     /// sign in (the root admin's username always may).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_email_domains: Vec<String>,
+    /// PEM file of the CA certificates the provider's certificate chains
+    /// to, trusted beside the web's roots for every call to the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The provider group names that grant each role, matched case-insensitively
@@ -308,6 +312,7 @@ impl Default for OidcConfig {
             role_groups: RoleGroups::default(),
             allowed_groups: Vec::new(),
             allowed_email_domains: Vec::new(),
+            ca_file: None,
         }
     }
 }
@@ -336,6 +341,7 @@ impl SidecarConfig {
             self.oidc.client_secret_file.as_path(),
             self.session.key_file.as_path(),
         ];
+        files.extend(self.oidc.ca_file.as_deref());
         if let Some(root) = &self.root_admin {
             files.extend(root.password_hash_file.as_deref());
             files.extend(root.enrolment_code_hash_file.as_deref());

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod bearer;
+pub mod ca_bundle;
 pub mod claim_path;
 pub mod config;
 pub mod defaults;

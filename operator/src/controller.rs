@@ -3,14 +3,14 @@
 //! - `OidcSettings`: the primary resource, when its generation changes (a new
 //!   spec), not on the status writes the operator itself makes;
 //! - ConfigMaps the operator generated (label-selected), as owned children;
-//! - Secrets, metadata only (no data is ever cached), mapped to the
-//!   `OidcSettings` that reference or generate them.
+//! - Secrets and ConfigMaps, metadata only (no data is ever cached), mapped
+//!   to the `OidcSettings` that reference or generate them.
 
 use crate::context::Context;
 use crate::crd::OidcSettings;
 use crate::names::managed_selector;
 use crate::reconcile::{error_policy, reconcile};
-use crate::secret_refs::settings_for_secret;
+use crate::watched_refs::{settings_for_config_map, settings_for_secret};
 use futures_util::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::core::PartialObjectMeta;
@@ -34,6 +34,7 @@ pub async fn run(
     let settings: Api<OidcSettings> = api(&client, namespace);
     let config_maps: Api<ConfigMap> = api(&client, namespace);
     let secrets: Api<PartialObjectMeta<Secret>> = api(&client, namespace);
+    let referenced_maps: Api<PartialObjectMeta<ConfigMap>> = api(&client, namespace);
     let (store, writer) = reflector::store();
     let forget = ctx.clone();
     let spec_changes = watcher(settings, watcher::Config::default().any_semantic())
@@ -51,6 +52,10 @@ pub async fn run(
     let secret_events = watcher(secrets, watcher::Config::default().any_semantic())
         .default_backoff()
         .touched_objects();
+    let config_map_events = watcher(referenced_maps, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .touched_objects();
+    let settings_cache = store.clone();
     controller
         .owns(
             config_maps,
@@ -61,6 +66,13 @@ pub async fn run(
                 &store.state(),
                 secret.namespace().as_deref(),
                 &secret.name_any(),
+            )
+        })
+        .watches_stream(config_map_events, move |map| {
+            settings_for_config_map(
+                &settings_cache.state(),
+                map.namespace().as_deref(),
+                &map.name_any(),
             )
         })
         .graceful_shutdown_on(shutdown)

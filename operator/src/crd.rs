@@ -19,7 +19,7 @@ use portcullis_contract::paths::WELL_KNOWN_SUFFIX;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-pub use crate::crd_refs::SecretKeyRef;
+pub use crate::crd_refs::{CaBundleRef, ConfigMapKeyRef, SecretKeyRef};
 
 /// Group of every Portcullis resource.
 pub const GROUP: &str = "portcullis.dev";
@@ -124,6 +124,11 @@ pub struct OidcSettingsSpec {
     /// at the provider is logged out of the app at once.
     #[serde(default = "default_true")]
     pub back_channel_logout: bool,
+    /// The CA certificates (PEM) the provider's certificate chains to, when
+    /// it is not signed by a web root (a company CA): trusted beside the
+    /// web's roots by the sidecar and by the operator's provider check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<CaBundleRef>,
     /// The session cookie's name and lifetime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionSpec>,

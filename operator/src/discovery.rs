@@ -6,7 +6,9 @@
 //! short and stable (no addresses or OS error numbers) so an unchanged outage
 //! yields an unchanged status, and nothing is rewritten.
 
+use crate::fetch_failure::failure_cause;
 use crate::status::discovery_document::Discovery;
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -30,11 +32,7 @@ pub struct DiscoveryCache {
 impl DiscoveryCache {
     /// A cache keeping documents for `ttl` and failures for `failure_ttl`.
     pub fn new(timeout: Duration, ttl: Duration, failure_ttl: Duration) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
+        let client = client_trusting(timeout, &[]).unwrap_or_default();
         Self {
             client,
             timeout,
@@ -44,10 +42,12 @@ impl DiscoveryCache {
         }
     }
 
-    /// The document at `url`, from the cache while it is fresh.
-    pub async fn get(&self, url: &str) -> Outcome {
-        let Some(entry) = self.entry(url) else {
-            return self.fetch(url).await;
+    /// The document at `url`, fetched trusting `ca_certificates` (DER)
+    /// beside the web's roots, from the cache while it is fresh.
+    pub async fn get(&self, url: &str, ca_certificates: &[Vec<u8>]) -> Outcome {
+        let key = cache_key(url, ca_certificates);
+        let Some(entry) = self.entry(&key) else {
+            return self.fetch(url, ca_certificates).await;
         };
         let mut slot = entry.lock().await;
         if let Some((at, outcome)) = slot.as_ref()
@@ -55,7 +55,7 @@ impl DiscoveryCache {
         {
             return outcome.clone();
         }
-        let outcome = self.fetch(url).await;
+        let outcome = self.fetch(url, ca_certificates).await;
         *slot = Some((Instant::now(), outcome.clone()));
         outcome
     }
@@ -73,16 +73,17 @@ impl DiscoveryCache {
         }
     }
 
-    async fn fetch(&self, url: &str) -> Outcome {
-        let response = self.client.get(url).send().await.map_err(|error| {
-            if error.is_timeout() {
-                format!("no answer within {}s", self.timeout.as_secs())
-            } else if error.is_connect() {
-                "connection failed".to_owned()
-            } else {
-                "request failed".to_owned()
-            }
-        })?;
+    async fn fetch(&self, url: &str, ca_certificates: &[Vec<u8>]) -> Outcome {
+        let client = match ca_certificates {
+            [] => self.client.clone(),
+            roots => client_trusting(self.timeout, roots)
+                .map_err(|_| "the CA bundle could not be used".to_owned())?,
+        };
+        let response = client
+            .get(url)
+            .send()
+            .await
+            .map_err(|error| failure_cause(&error, self.timeout))?;
         let status = response.status();
         if !status.is_success() {
             return Err(format!("HTTP {status}"));
@@ -94,4 +95,29 @@ impl DiscoveryCache {
         serde_json::from_slice(&body)
             .map_err(|error| format!("not an OpenID discovery document: {error}"))
     }
+}
+
+/// A client bounded by `timeout`, never following redirects, trusting
+/// `roots` (DER) beside the web's.
+fn client_trusting(timeout: Duration, roots: &[Vec<u8>]) -> reqwest::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none());
+    for root in roots {
+        builder = builder.add_root_certificate(reqwest::Certificate::from_der(root)?);
+    }
+    builder.build()
+}
+
+/// One cache entry per URL and set of trusted roots: two `OidcSettings`
+/// naming one provider with different bundles are checked apart.
+fn cache_key(url: &str, roots: &[Vec<u8>]) -> String {
+    if roots.is_empty() {
+        return url.to_owned();
+    }
+    let mut digest = Sha256::new();
+    for root in roots {
+        digest.update(root);
+    }
+    format!("{url} {:x}", digest.finalize())
 }

@@ -1,6 +1,6 @@
 //! Portcullis operator: turns `OidcSettings` into the sidecar's Secret and ConfigMap.
 //!
-//! Pure decisions (`desired`, `status`, `secret_refs`, `leader::decision`)
+//! Pure decisions (`desired`, `status`, `watched_refs`, `leader::decision`)
 //! have no IO and are tested with plain `#[test]`; IO lives in thin modules
 //! around them (`reconcile`, `discovery`, `leader::lease`, `controller`,
 //! `admin`, `run`).
@@ -17,13 +17,14 @@ pub mod crd_store;
 pub mod desired;
 pub mod discovery;
 pub mod error;
+pub mod fetch_failure;
 pub mod leader;
 pub mod metrics;
 pub mod names;
 pub mod reconcile;
 pub mod run;
-pub mod secret_refs;
 pub mod spec_fields;
 pub mod status;
 pub mod store_probe;
+pub mod watched_refs;
 pub mod webhook;

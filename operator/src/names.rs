@@ -36,6 +36,9 @@ pub const STORE_PASSWORD_KEY: &str = "session-store-password";
 pub const STORE_SENTINEL_PASSWORD_KEY: &str = "session-store-sentinel-password";
 /// Generated Secret key: the session store's CA (copied from its Secret).
 pub const STORE_CA_KEY: &str = "session-store-ca.pem";
+/// Generated Secret key: the provider's CA bundle (copied from its
+/// ConfigMap or Secret).
+pub const PROVIDER_CA_KEY: &str = "provider-ca.pem";
 /// Annotation with a hash of the config and secret contents, for rollouts.
 pub const CONFIG_HASH_ANNOTATION: &str = "portcullis.dev/config-hash";
 /// Annotation on the generated Secret: `<uid>/<resourceVersion>` of the

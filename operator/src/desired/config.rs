@@ -12,7 +12,8 @@
 
 use crate::crd::OidcSettingsSpec;
 use crate::names::{
-    CLIENT_SECRET_KEY, ENROLMENT_HASH_KEY, ROOT_HASH_KEY, SESSION_KEYS_KEY, secret_path,
+    CLIENT_SECRET_KEY, ENROLMENT_HASH_KEY, PROVIDER_CA_KEY, ROOT_HASH_KEY, SESSION_KEYS_KEY,
+    secret_path,
 };
 use portcullis_contract::config::{
     ConnectionsConfig, OidcConfig, RoleGroups, RootAdminConfig, SessionConfig, SidecarConfig,
@@ -44,6 +45,10 @@ pub fn sidecar_config(namespace: &str, name: &str, spec: &OidcSettingsSpec) -> S
             allowed_email_domains: spec.allowed_email_domains.clone(),
             logout_at_provider: spec.logout_at_provider,
             back_channel_logout: spec.back_channel_logout,
+            ca_file: spec
+                .ca_bundle
+                .as_ref()
+                .map(|_| secret_path(PROVIDER_CA_KEY).into()),
         },
         root_admin: spec.root_admin.as_ref().map(|root| RootAdminConfig {
             username: root.username.clone(),
@@ -148,6 +153,7 @@ pub(crate) mod tests {
             allowed_groups: Vec::new(),
             trusted_proxies: Vec::new(),
             allowed_email_domains: Vec::new(),
+            ca_bundle: None,
             network_policy: None,
             authorization: None,
             bearer_tokens: None,

@@ -9,9 +9,9 @@ use crate::crd::OidcSettings;
 use crate::desired::hash::content_hash;
 use crate::names::{
     CLIENT_SECRET_KEY, CONFIG_HASH_ANNOTATION, CONFIG_KEY, ENROLMENT_CODE_KEY, ENROLMENT_HASH_KEY,
-    IDENTITY_KEYS_KEY, ROOT_HASH_KEY, ROOT_PASSWORD_KEY, ROOT_PASSWORD_SOURCE_ANNOTATION,
-    ROOT_USERNAME_KEY, SESSION_KEYS_KEY, common_labels, enrolment_secret_name, generated_name,
-    kept_keys_secret_name, root_admin_secret_name,
+    IDENTITY_KEYS_KEY, PROVIDER_CA_KEY, ROOT_HASH_KEY, ROOT_PASSWORD_KEY,
+    ROOT_PASSWORD_SOURCE_ANNOTATION, ROOT_USERNAME_KEY, SESSION_KEYS_KEY, common_labels,
+    enrolment_secret_name, generated_name, kept_keys_secret_name, root_admin_secret_name,
 };
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -41,6 +41,8 @@ pub struct SecretValues {
     pub enrolment_code_hash: Option<String>,
     /// The session store's credentials and CA, by key.
     pub store_files: Vec<(&'static str, String)>,
+    /// The provider's CA bundle (PEM), when the spec names one.
+    pub provider_ca: Option<String>,
 }
 
 impl std::fmt::Debug for SecretValues {
@@ -81,6 +83,9 @@ pub fn generated(
     }
     for (key, value) in values.store_files {
         data.insert(key.to_owned(), value);
+    }
+    if let Some(bundle) = values.provider_ca {
+        data.insert(PROVIDER_CA_KEY.to_owned(), bundle);
     }
     let hash = content_hash(&config_yaml, &data);
     let meta = meta(owner, generated_name(&owner.name_any()), Some(&hash))?;
@@ -225,6 +230,7 @@ mod tests {
             root_password_source: Some("uid-2/41".into()),
             enrolment_code_hash: Some("$argon2id$m=1024...".into()),
             store_files: Vec::new(),
+            provider_ca: None,
         }
     }
 

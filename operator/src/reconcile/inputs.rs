@@ -6,6 +6,8 @@
 //! and re-applying the resource keeps the password; it is deleted when the
 //! resource stops using it.
 
+use super::provider_ca::read_bundle;
+use super::secret_keys::{SecretValue, found_in, read_key, text};
 use crate::crd::{OidcSettings, SecretKeyRef};
 use crate::desired::objects::root_admin_secret;
 use crate::desired::secrets::generate_password;
@@ -13,8 +15,7 @@ use crate::error::Result;
 use crate::names::{ROOT_PASSWORD_KEY, generated_for, root_admin_secret_name};
 use crate::spec_fields::referenced_value;
 use crate::status::checks::SecretsOutcome;
-use crate::status::reason::Reason;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use portcullis_contract::problems::Problems;
@@ -30,24 +31,19 @@ pub struct Inputs {
     pub root_password: Option<SecretValue>,
     /// The session store's credentials and CA, by generated Secret key.
     pub store_files: Vec<(&'static str, String)>,
+    /// The provider's CA bundle (PEM), when the spec names one.
+    pub provider_ca: Option<String>,
     /// What is wrong with the values themselves, named by the spec field
     /// that references them (a blank client secret, which the sidecar
     /// would refuse).
     pub problems: Problems,
 }
 
-/// A key's value and which version of its Secret held it.
-pub struct SecretValue {
-    /// The value itself.
-    pub value: String,
-    /// `<uid>/<resourceVersion>` of the Secret it was read from.
-    pub source: String,
-}
-
 /// Reads what `settings` references; `Ok(Err(..))` names what is missing.
 pub async fn read(
     settings: &OidcSettings,
     secrets: &Api<Secret>,
+    config_maps: &Api<ConfigMap>,
 ) -> Result<Result<Inputs, SecretsOutcome>> {
     let spec = &settings.spec;
     let mut problems = Problems::default();
@@ -105,51 +101,22 @@ pub async fn read(
             Err(missing) => return Ok(Err(missing)),
         }
     }
+    let provider_ca = match &spec.ca_bundle {
+        None => None,
+        Some(reference) => {
+            match read_bundle(reference, secrets, config_maps, &mut problems).await? {
+                Ok(pem) => Some(pem),
+                Err(missing) => return Ok(Err(missing)),
+            }
+        }
+    };
     Ok(Ok(Inputs {
         client_secret,
         root_password,
         store_files,
+        provider_ca,
         problems,
     }))
-}
-
-async fn read_key(
-    secrets: &Api<Secret>,
-    reference: &SecretKeyRef,
-    field: &str,
-) -> Result<Result<SecretValue, SecretsOutcome>> {
-    let secret = secrets.get_opt(&reference.name).await?;
-    Ok(found_in(secret.as_ref(), reference, field))
-}
-
-/// The referenced key in `secret`, or what is missing, naming the field.
-fn found_in(
-    secret: Option<&Secret>,
-    reference: &SecretKeyRef,
-    field: &str,
-) -> Result<SecretValue, SecretsOutcome> {
-    let Some(secret) = secret else {
-        return Err(SecretsOutcome::Missing {
-            reason: Reason::SecretNotFound,
-            message: format!(
-                "Secret {} (spec.{field}.name) not found in this namespace",
-                reference.name
-            ),
-        });
-    };
-    let source = format!(
-        "{}/{}",
-        secret.metadata.uid.as_deref().unwrap_or_default(),
-        secret.resource_version().unwrap_or_default()
-    );
-    let found = text(secret, &reference.key).map(|value| SecretValue { value, source });
-    found.ok_or_else(|| SecretsOutcome::Missing {
-        reason: Reason::SecretKeyMissing,
-        message: format!(
-            "Secret {} has no key {} (spec.{field}.key), or its value is not UTF-8",
-            reference.name, reference.key
-        ),
-    })
 }
 
 /// The password of `<name>-root-admin`, creating that Secret if it does not exist.
@@ -221,12 +188,4 @@ async fn remove_unused_generated(settings: &OidcSettings, secrets: &Api<Secret>)
 /// blank or not UTF-8.
 pub fn value(secret: &Secret, key: &str) -> Option<String> {
     secret_text(&text(secret, key)?).ok().map(str::to_owned)
-}
-
-/// A key's value as text, trailing newlines removed, blank or not; `None`
-/// if absent or not UTF-8.
-fn text(secret: &Secret, key: &str) -> Option<String> {
-    let bytes = secret.data.as_ref()?.get(key)?;
-    let text = std::str::from_utf8(&bytes.0).ok()?;
-    Some(text.trim_end_matches(['\r', '\n']).to_owned())
 }

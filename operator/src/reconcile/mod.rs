@@ -14,6 +14,8 @@ mod enrolment;
 mod inputs;
 mod kept_keys;
 mod network;
+mod provider_ca;
+mod secret_keys;
 mod status;
 #[cfg(test)]
 mod tests;
@@ -30,6 +32,7 @@ use crate::store_probe::probe;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
+use portcullis_contract::ca_bundle::certificates;
 use portcullis_contract::validate::validate;
 use std::sync::Arc;
 use std::time::Instant;
@@ -90,7 +93,14 @@ async fn run(settings: &OidcSettings, ctx: &Context) -> Result<Action> {
         .err()
         .map(|found| in_spec_terms(&found))
         .unwrap_or_default();
-    let inputs = inputs::read(settings, &secrets).await?;
+    let config_maps = Api::namespaced(ctx.client.clone(), &namespace);
+    let inputs = inputs::read(settings, &secrets, &config_maps).await?;
+    let provider_ca = inputs
+        .as_ref()
+        .ok()
+        .and_then(|inputs| inputs.provider_ca.as_deref())
+        .and_then(|pem| certificates(pem).ok())
+        .unwrap_or_default();
     if let Ok(inputs) = &inputs {
         problems.extend(inputs.problems.clone());
     }
@@ -123,7 +133,10 @@ async fn run(settings: &OidcSettings, ctx: &Context) -> Result<Action> {
     if network::apply(settings, ctx, &namespace).await? > 0 {
         info!("wrote the NetworkPolicy");
     }
-    let discovery = ctx.discovery.get(&settings.spec.well_known_url).await;
+    let discovery = ctx
+        .discovery
+        .get(&settings.spec.well_known_url, &provider_ca)
+        .await;
     let mut checks = checks(&settings.spec, &spec, &outcome, &discovery);
     checks.extend(store.as_ref().map(store_check));
     let ready = status::report(settings, ctx, &namespace, &checks).await?;

@@ -5,8 +5,9 @@
 //! files it names. An object that already holds what it should is not
 //! applied at all, so re-reconciles, re-checks and restarts write nothing.
 
-use super::inputs::{Inputs, SecretValue, value};
+use super::inputs::{Inputs, value};
 use super::kept_keys;
+use super::secret_keys::SecretValue;
 use crate::context::Context;
 use crate::crd::OidcSettings;
 use crate::desired::objects::{SecretValues, generated};
@@ -92,6 +93,7 @@ pub async fn apply(
             root_password_source,
             enrolment_code_hash,
             store_files: inputs.store_files,
+            provider_ca: inputs.provider_ca,
         },
     )?;
     let params = PatchParams::apply(FIELD_MANAGER).force();

@@ -56,6 +56,10 @@ pub enum Reason {
     BackChannelLogoutUnsupported,
     /// `spec.backChannelLogout` is false.
     BackChannelLogoutOff,
+    /// A referenced ConfigMap does not exist.
+    ConfigMapNotFound,
+    /// A referenced ConfigMap lacks the key.
+    ConfigMapKeyMissing,
     /// The provider lists the `refresh_token` grant: sessions are renewed.
     RefreshTokensGranted,
     /// The provider does not list the `refresh_token` grant.
@@ -91,6 +95,8 @@ impl Reason {
             Reason::BackChannelLogoutReady => "BackChannelLogoutReady",
             Reason::BackChannelLogoutUnsupported => "BackChannelLogoutUnsupported",
             Reason::BackChannelLogoutOff => "BackChannelLogoutOff",
+            Reason::ConfigMapNotFound => "ConfigMapNotFound",
+            Reason::ConfigMapKeyMissing => "ConfigMapKeyMissing",
             Reason::RefreshTokensGranted => "RefreshTokensGranted",
             Reason::RefreshTokensNotGranted => "RefreshTokensNotGranted",
         }

@@ -1,5 +1,6 @@
 //! Reading the files a config names: the client secret, the root admin's
-//! password hash, the session keys and the identity signing keys.
+//! password hash, the session keys, the identity signing keys and the
+//! provider's CA bundle.
 //!
 //! Each reader records a problem naming the field and the path (never the
 //! content) and returns `None`, so every bad file is reported at once. The
@@ -103,5 +104,24 @@ pub(super) fn key_ring(
     };
     KeyRing::parse(&text)
         .map_err(|error| problems.push(FIELD, format!("{}: {error}", path.display())))
+        .ok()
+}
+
+/// The certificates (DER) of the provider's CA bundle at `path`.
+pub(super) fn ca_certificates(
+    problems: &mut Problems,
+    path: &Path,
+    read_file: &impl Fn(&Path) -> io::Result<String>,
+) -> Option<Vec<Vec<u8>>> {
+    const FIELD: &str = "oidc.caFile";
+    let text = match read_file(path) {
+        Ok(text) => text,
+        Err(error) => {
+            problems.push(FIELD, format!("cannot read {}: {error}", path.display()));
+            return None;
+        }
+    };
+    portcullis_contract::ca_bundle::certificates(&text)
+        .map_err(|error| problems.push(FIELD, format!("{} {error}", path.display())))
         .ok()
 }

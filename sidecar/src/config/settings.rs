@@ -7,7 +7,7 @@
 
 use super::connections::ConnectionLimits;
 use super::problems::Problems;
-use super::secret_files::{identity_keys, key_ring, password_hash, secret_file};
+use super::secret_files::{ca_certificates, identity_keys, key_ring, password_hash, secret_file};
 use super::store::store_settings;
 use crate::access::AccessRules;
 use crate::access::roles::RoleMapping;
@@ -90,6 +90,9 @@ pub struct ProviderSettings {
     /// Whether the provider's back-channel logout tokens are accepted (when
     /// it says it sends them).
     pub back_channel_logout: bool,
+    /// The CA certificates (DER) trusted for calls to the provider beside
+    /// the web's roots (`oidc.caFile`); empty: the web's roots only.
+    pub ca_certificates: Vec<Vec<u8>>,
 }
 
 /// The local root admin.
@@ -183,6 +186,11 @@ impl Settings {
             session_lifetime: Duration::from_secs(root.session_lifetime_seconds),
         });
         let keys = key_ring(&mut problems, &config.session.key_file, &read_file);
+        let ca_certificates = oidc
+            .ca_file
+            .as_deref()
+            .and_then(|path| ca_certificates(&mut problems, path, &read_file))
+            .unwrap_or_default();
         let store = config
             .session
             .store
@@ -247,6 +255,7 @@ impl Settings {
                         redirect_url: valid.redirect_url,
                         logout_at_provider: oidc.logout_at_provider,
                         back_channel_logout: oidc.back_channel_logout,
+                        ca_certificates,
                     },
                     root_admin,
                     session: SessionSettings {

@@ -112,7 +112,7 @@ async fn renew(
         &state.provider,
         discovered,
         settings,
-        &state.http,
+        &state.provider.http(),
         &token,
         &link.subject,
     )

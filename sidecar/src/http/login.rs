@@ -198,7 +198,7 @@ async fn finish(
         &state.provider,
         discovered,
         &settings.oidc,
-        &state.http,
+        &state.provider.http(),
         code,
         &pending,
     )

@@ -16,7 +16,7 @@
 //! requests to the provider.
 
 use super::types::Metadata;
-use arc_swap::ArcSwapOption;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use openidconnect::{DiscoveryError, IssuerUrl};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -82,7 +82,7 @@ pub struct DiscoveryFailure {
 
 /// The cached discovery state, shared by all requests.
 pub struct Provider {
-    http: reqwest::Client,
+    http: ArcSwap<reqwest::Client>,
     current: ArcSwapOption<Discovered>,
     last_failure: ArcSwapOption<DiscoveryFailure>,
     /// Held while fetching; holds when a bearer token last forced a refetch.
@@ -93,11 +93,22 @@ impl Provider {
     /// A provider cache using `http` (no redirects, with timeouts) for discovery.
     pub fn new(http: reqwest::Client) -> Self {
         Self {
-            http,
+            http: ArcSwap::from_pointee(http),
             current: ArcSwapOption::empty(),
             last_failure: ArcSwapOption::empty(),
             fetch_lock: Mutex::new(None),
         }
+    }
+
+    /// The client every call to the provider goes through.
+    pub fn http(&self) -> Arc<reqwest::Client> {
+        self.http.load_full()
+    }
+
+    /// Calls the provider through `http` from now on (its trusted roots
+    /// changed).
+    pub fn use_http(&self, http: reqwest::Client) {
+        self.http.store(Arc::new(http));
     }
 
     /// The document for `issuer`, from cache or fetched now.
@@ -160,13 +171,14 @@ impl Provider {
         };
         let issuer_url =
             IssuerUrl::new(issuer.to_owned()).map_err(|error| failure(error.to_string()))?;
-        let mut discovered = Metadata::discover_async(issuer_url, &self.http).await;
+        let http = self.http();
+        let mut discovered = Metadata::discover_async(issuer_url, http.as_ref()).await;
         if let (Err(DiscoveryError::Validation(_)), Some(with_slash)) =
             (&discovered, issuer_with_trailing_slash(issuer))
         {
             // The same discovery URL, checked against the issuer spelled
             // with a slash, as some providers (Authentik) declare it.
-            discovered = Metadata::discover_async(with_slash, &self.http).await;
+            discovered = Metadata::discover_async(with_slash, http.as_ref()).await;
         }
         match discovered {
             Ok(metadata) => {

@@ -24,8 +24,6 @@ pub struct AppState {
     pub settings: ArcSwap<Settings>,
     /// The identity provider's cached discovery document.
     pub provider: Arc<Provider>,
-    /// HTTP client for the identity provider (no redirects, with timeouts).
-    pub http: reqwest::Client,
     /// Metrics for the admin port.
     pub metrics: Arc<Metrics>,
     /// Sessions ended by log out: this replica's copy of the list.
@@ -64,7 +62,7 @@ impl AppState {
     /// State for `settings`, with fresh clients. The session store is set
     /// up from the first settings; it connects later, in the background.
     pub fn new(settings: Settings, metrics: Arc<Metrics>) -> Result<Self, StateError> {
-        let http = provider_http_client()?;
+        let http = provider_http_client(&settings.oidc.ca_certificates)?;
         let store = settings
             .session
             .store
@@ -74,8 +72,7 @@ impl AppState {
             .map(Arc::new);
         Ok(Self {
             settings: ArcSwap::from_pointee(settings),
-            provider: Arc::new(Provider::new(http.clone())),
-            http,
+            provider: Arc::new(Provider::new(http)),
             revoked: Arc::default(),
             backup: BackupGuard::counted_in(store.clone(), Arc::clone(&metrics)),
             metrics,
@@ -106,9 +103,16 @@ impl AppState {
     }
 }
 
-/// The client for the identity provider: bounded in time, never following redirects.
-pub fn provider_http_client() -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+/// The client for the identity provider: bounded in time, never following
+/// redirects, trusting `ca_certificates` (DER) beside the web's roots.
+pub fn provider_http_client(
+    ca_certificates: &[Vec<u8>],
+) -> Result<reqwest::Client, reqwest::Error> {
+    let mut builder = reqwest::Client::builder();
+    for certificate in ca_certificates {
+        builder = builder.add_root_certificate(reqwest::Certificate::from_der(certificate)?);
+    }
+    builder
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(10))

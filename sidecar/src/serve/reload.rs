@@ -16,7 +16,7 @@
 
 use crate::config;
 use crate::observe::metrics::ReloadResult;
-use crate::runtime::state::AppState;
+use crate::runtime::state::{AppState, provider_http_client};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use portcullis_contract::config::SidecarConfig;
 use std::collections::BTreeSet;
@@ -179,6 +179,14 @@ pub fn reload(state: &AppState, config_path: &Path) {
                 tracing::warn!("listen addresses changed; they take effect after a restart");
             }
             reconfigure_store(state, &settings);
+            if settings.oidc.ca_certificates != current.oidc.ca_certificates {
+                match provider_http_client(&settings.oidc.ca_certificates) {
+                    Ok(http) => state.provider.use_http(http),
+                    Err(error) => {
+                        tracing::warn!(%error, "the provider's new CA bundle was not taken; calls keep the last one");
+                    }
+                }
+            }
             state.settings.store(Arc::new(settings));
             state.metrics.reload(ReloadResult::Applied);
             tracing::info!(config = %config_path.display(), "settings reloaded");

@@ -265,6 +265,7 @@ pub fn settings(well_known_url: &str, public_url: &str) -> OidcSettings {
             allowed_groups: Vec::new(),
             trusted_proxies: Vec::new(),
             allowed_email_domains: Vec::new(),
+            ca_bundle: None,
             network_policy: None,
             authorization: None,
             bearer_tokens: None,

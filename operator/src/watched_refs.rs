@@ -1,8 +1,10 @@
-//! Which `OidcSettings` a Secret event concerns.
+//! Which `OidcSettings` a Secret or ConfigMap event concerns.
 //!
-//! Secrets are watched metadata-only (no data is ever cached) and each event
-//! is mapped here, against the controller's own cache of `OidcSettings`, to
-//! the settings that read or generate that Secret.
+//! Secrets and ConfigMaps are watched metadata-only (no data is ever cached)
+//! and each event is mapped here, against the controller's own cache of
+//! `OidcSettings`, to the settings that read or generate that object, so a
+//! rotated client secret or a renewed CA bundle reaches the sidecar at once
+//! rather than at the next periodic check.
 
 use crate::crd::OidcSettings;
 use crate::names::{
@@ -27,6 +29,14 @@ pub fn secret_names(settings: &OidcSettings) -> Vec<String> {
             None => names.push(root_admin_secret_name(&name)),
         }
     }
+    if let Some(secret) = settings
+        .spec
+        .ca_bundle
+        .as_ref()
+        .and_then(|bundle| bundle.secret_ref.as_ref())
+    {
+        names.push(secret.name.clone());
+    }
     if let Some(store) = &settings.spec.session_store {
         names.extend(
             store
@@ -38,15 +48,45 @@ pub fn secret_names(settings: &OidcSettings) -> Vec<String> {
     names
 }
 
+/// The names of the ConfigMaps `settings` reads (its generated one is
+/// watched as an owned child).
+pub fn config_map_names(settings: &OidcSettings) -> Vec<String> {
+    settings
+        .spec
+        .ca_bundle
+        .as_ref()
+        .and_then(|bundle| bundle.config_map_ref.as_ref())
+        .map(|map| vec![map.name.clone()])
+        .unwrap_or_default()
+}
+
 /// The settings in `all` that concern Secret `namespace/name`.
 pub fn settings_for_secret(
     all: &[Arc<OidcSettings>],
     namespace: Option<&str>,
     name: &str,
 ) -> Vec<ObjectRef<OidcSettings>> {
+    naming(all, namespace, name, secret_names)
+}
+
+/// The settings in `all` that read ConfigMap `namespace/name`.
+pub fn settings_for_config_map(
+    all: &[Arc<OidcSettings>],
+    namespace: Option<&str>,
+    name: &str,
+) -> Vec<ObjectRef<OidcSettings>> {
+    naming(all, namespace, name, config_map_names)
+}
+
+fn naming(
+    all: &[Arc<OidcSettings>],
+    namespace: Option<&str>,
+    name: &str,
+    names: fn(&OidcSettings) -> Vec<String>,
+) -> Vec<ObjectRef<OidcSettings>> {
     all.iter()
         .filter(|settings| settings.namespace().as_deref() == namespace)
-        .filter(|settings| secret_names(settings).iter().any(|n| n == name))
+        .filter(|settings| names(settings).iter().any(|n| n == name))
         .map(|settings| ObjectRef::from_obj(settings.as_ref()))
         .collect()
 }
@@ -94,6 +134,32 @@ mod tests {
             let found = settings_for_secret(&all, Some("media"), secret);
             assert_eq!(found.len(), 1, "{secret}");
         }
+    }
+
+    #[test]
+    fn the_ca_bundle_maps_from_its_config_map_or_secret() {
+        let with_bundle = |bundle: serde_json::Value| {
+            let mut books = OidcSettings::new("books", spec());
+            books.metadata.namespace = Some("media".into());
+            books.spec.ca_bundle = Some(serde_json::from_value(bundle).expect("a bundle"));
+            [Arc::new(books)]
+        };
+        let from_map = with_bundle(
+            serde_json::json!({"configMapRef": {"name": "company-roots", "key": "ca.crt"}}),
+        );
+        assert_eq!(
+            settings_for_config_map(&from_map, Some("media"), "company-roots").len(),
+            1
+        );
+        assert!(settings_for_secret(&from_map, Some("media"), "company-roots").is_empty());
+        let from_secret = with_bundle(
+            serde_json::json!({"secretRef": {"name": "company-roots", "key": "ca.crt"}}),
+        );
+        assert_eq!(
+            settings_for_secret(&from_secret, Some("media"), "company-roots").len(),
+            1
+        );
+        assert!(settings_for_config_map(&from_secret, Some("media"), "company-roots").is_empty());
     }
 
     #[test]
