@@ -25,13 +25,30 @@ pub fn certificates(pem: &str) -> Result<Vec<Vec<u8>>, CaBundleError> {
         .map(|certificate| {
             certificate
                 .map(|der| der.as_ref().to_vec())
-                .map_err(|error| CaBundleError::Unreadable(error.to_string()))
+                .map_err(|error| CaBundleError::Unreadable(in_words(&error)))
         })
         .collect::<Result<Vec<_>, _>>()?;
     if certificates.is_empty() {
         return Err(CaBundleError::NoCertificate);
     }
     Ok(certificates)
+}
+
+/// A PEM error in words (the library prints markers as byte arrays).
+fn in_words(error: &rustls_pki_types::pem::Error) -> String {
+    use rustls_pki_types::pem::Error;
+    match error {
+        Error::MissingSectionEnd { end_marker } => format!(
+            "a block has no -----END {}----- line",
+            String::from_utf8_lossy(end_marker)
+        ),
+        Error::IllegalSectionStart { line } => format!(
+            "a block starts with a malformed line ({})",
+            String::from_utf8_lossy(line)
+        ),
+        Error::Base64Decode(_) => "a certificate block is not base64".to_owned(),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -61,5 +78,12 @@ mod tests {
             certificates(broken),
             Err(CaBundleError::Unreadable(_))
         ));
+        let unended = "-----BEGIN CERTIFICATE-----\nMAMCAQE=\n";
+        assert_eq!(
+            certificates(unended),
+            Err(CaBundleError::Unreadable(
+                "a block has no -----END CERTIFICATE----- line".into()
+            ))
+        );
     }
 }

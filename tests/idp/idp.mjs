@@ -14,6 +14,9 @@
 //   IDP_ISSUER_TRAILING_SLASH  "1" declares the issuer with a trailing slash
 //                (`http://<host>:<port>/`), as Authentik does; discovery stays
 //                at <host>:<port>/.well-known/openid-configuration.
+//   IDP_TLS_CERT, IDP_TLS_KEY  PEM files of a certificate and its key: the
+//                provider speaks HTTPS only and its issuer is
+//                `https://<host>:<port>` (a provider behind a private CA).
 //   IDP_SIGNING_KEY_FILE  a PEM (PKCS#8) RSA private key to sign with instead
 //                of a fresh one, so a test can forge tokens with the
 //                provider's own key (wrong issuer, expired, ...).
@@ -46,7 +49,7 @@
 // status (an outage at the provider) until POST /test/token-outage?status=0.
 //
 // Output: exactly one line on stdout once listening,
-//   IDP_READY http://<IDP_HOST>:<port>
+//   IDP_READY http://<IDP_HOST>:<port>   (https with IDP_TLS_CERT)
 // where the URL is the issuer (discovery at <issuer>/.well-known/openid-configuration).
 // Everything else (oidc-provider notices and warnings, request errors) goes
 // to stderr. SIGTERM and SIGINT stop the server and exit with status 0.
@@ -79,7 +82,8 @@ import {
   generateKeyPairSync, createPrivateKey, randomBytes, createHash, timingSafeEqual,
 } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 
 // oidc-provider prints its notices with console.info (stdout); stdout is
 // reserved for the IDP_READY line, so send them to stderr.
@@ -476,10 +480,13 @@ async function handleInteraction(provider, req, res, uid, action) {
 
 // === Server ===
 
-const server = createServer();
+const TLS = process.env.IDP_TLS_CERT
+  ? { cert: readFileSync(process.env.IDP_TLS_CERT), key: readFileSync(process.env.IDP_TLS_KEY) }
+  : null;
+const server = TLS ? createHttpsServer(TLS) : createHttpServer();
 server.listen(Number(process.env.IDP_PORT ?? 0), HOST, () => {
   const { port } = server.address();
-  const issuer = `http://${HOST}:${port}`;
+  const issuer = `${TLS ? 'https' : 'http'}://${HOST}:${port}`;
   const declared = process.env.IDP_ISSUER_TRAILING_SLASH === '1' ? `${issuer}/` : issuer;
   const provider = new Provider(declared, configuration());
   provider.on('server_error', (ctx, err) => console.error('idp: server_error', err));

@@ -26,13 +26,23 @@ impl Default for Browser {
 impl Browser {
     /// A browser with an empty cookie jar.
     pub fn new() -> Self {
+        Self::built(reqwest::Client::builder()).expect("http client")
+    }
+
+    /// A browser that also trusts the CA of `ca_pem`, as the devices of a
+    /// company whose provider it signed do.
+    pub fn trusting(ca_pem: &str) -> Result<Self> {
+        let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes())?;
+        Self::built(reqwest::Client::builder().add_root_certificate(ca))
+    }
+
+    fn built(builder: reqwest::ClientBuilder) -> Result<Self> {
         let jar = Arc::new(Jar::default());
-        let client = reqwest::Client::builder()
+        let client = builder
             .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("http client");
-        Self { client, jar }
+            .build()?;
+        Ok(Self { client, jar })
     }
 
     /// The underlying client (cookies included, no redirects).

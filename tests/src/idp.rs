@@ -1,5 +1,6 @@
 //! The real identity provider from `tests/idp` (oidc-provider).
 
+use crate::certificate::TestCertificate;
 use crate::process::{repo_root, spawn_until_ready};
 use anyhow::Result;
 use portcullis_contract::paths::BACKCHANNEL_LOGOUT_PATH;
@@ -51,6 +52,17 @@ impl Idp {
         command
             .env("IDP_SIGNING_KEY_FILE", signing_key)
             .env("IDP_KEY_ID", SIGNING_KEY_ID);
+        Self::spawned(command, public_url, 0).await
+    }
+
+    /// Starts the provider on a free port speaking HTTPS only with
+    /// `certificate` (a provider behind a private CA); the issuer is
+    /// `https://127.0.0.1:<port>`.
+    pub async fn start_tls(public_url: &str, certificate: &TestCertificate) -> Result<Self> {
+        let mut command = Self::command(public_url, 0, None, Vec::new());
+        command
+            .env("IDP_TLS_CERT", certificate.file("server.pem"))
+            .env("IDP_TLS_KEY", certificate.file("server.key"));
         Self::spawned(command, public_url, 0).await
     }
 

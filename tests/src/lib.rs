@@ -33,6 +33,7 @@
 
 pub mod api_clients;
 pub mod browser;
+pub mod certificate;
 pub mod cluster;
 pub mod dex;
 pub mod echo;

@@ -2,10 +2,10 @@
 //! faults the session store must survive: paused (SIGSTOP), killed and
 //! started again on the same port, and a password.
 
+use crate::certificate::TestCertificate;
 use crate::process::free_port;
 use anyhow::{Context, Result, bail};
 use portcullis_contract::session_store::{RedisStoreConfig, SessionStoreConfig};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -31,46 +31,6 @@ pub struct RedisOptions {
     pub tls: Option<Arc<TestCertificate>>,
     /// More arguments (`--replicaof`, `--cluster-enabled`).
     pub extra: Vec<String>,
-}
-
-/// A certificate for 127.0.0.1 and the CA that signed it, on disk, for any
-/// number of servers (a primary, its replica and their Sentinel).
-pub struct TestCertificate {
-    dir: tempfile::TempDir,
-    ca_pem: String,
-}
-
-impl TestCertificate {
-    /// A new CA and a certificate for 127.0.0.1 valid for an hour.
-    pub fn issue() -> Result<Arc<Self>> {
-        let dir = tempfile::tempdir()?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs();
-        let material = portcullis_operator::webhook::tls::certs::issue(
-            &["127.0.0.1".to_owned()],
-            Duration::from_secs(3600),
-            i64::try_from(now)?,
-            None,
-        )?;
-        std::fs::write(dir.path().join("server.pem"), &material.cert_pem)?;
-        std::fs::write(dir.path().join("server.key"), &material.key_pem)?;
-        std::fs::write(dir.path().join("ca.pem"), &material.ca_bundle)?;
-        Ok(Arc::new(Self {
-            dir,
-            ca_pem: material.ca_bundle,
-        }))
-    }
-
-    /// The CA's PEM.
-    pub fn ca_pem(&self) -> &str {
-        &self.ca_pem
-    }
-
-    /// The file `name` (`server.pem`, `server.key`, `ca.pem`).
-    pub fn file(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
 }
 
 impl Redis {

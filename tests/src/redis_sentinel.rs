@@ -3,8 +3,9 @@
 //! fail over, and the replica becomes the primary. All three may speak TLS
 //! only and want passwords (the servers one, the Sentinel its own).
 
+use crate::certificate::TestCertificate;
 use crate::process::free_port;
-use crate::redis::{Redis, RedisOptions, TestCertificate, cli};
+use crate::redis::{Redis, RedisOptions, cli};
 use anyhow::{Context, Result, bail};
 use portcullis_contract::session_store::{
     RedisStoreConfig, SentinelConfig, SessionStoreConfig, StoreTlsConfig,

@@ -340,7 +340,7 @@ async fn unreachable_provider_is_reported_in_status() -> Result<()> {
         .await?;
     assert_eq!(reachable.reason, "DiscoveryUnreachable");
     assert!(
-        reachable.message.contains("connection failed"),
+        reachable.message.ends_with(": connection refused"),
         "{}",
         reachable.message
     );

@@ -6,8 +6,8 @@
 
 use anyhow::Result;
 use portcullis_contract::session_store::{SessionStoreConfig, StoreTlsConfig};
+use portcullis_e2e::certificate::TestCertificate;
 use portcullis_e2e::guarded::Guarded;
-use portcullis_e2e::redis::TestCertificate;
 use portcullis_e2e::redis_sentinel::{Secured, SentinelSet};
 use portcullis_e2e::store_replicas::{me, replicas_over};
 use portcullis_sidecar::access::roles::Role;

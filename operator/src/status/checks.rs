@@ -63,7 +63,7 @@ pub fn checks(
             SECRETS_RESOLVED,
             Some(true),
             Reason::SecretsFound,
-            "every referenced Secret and key exists",
+            "every referenced Secret, ConfigMap and key exists",
         ),
         SecretsOutcome::Missing { reason, message } => {
             Check::new(SECRETS_RESOLVED, Some(false), *reason, message.clone())
