@@ -30,9 +30,9 @@ fn cause_in(chain: &[String], connecting: bool) -> String {
         )
     } else if said("NotValidForName") || said("not valid for name") {
         Some("its certificate does not name the host in spec.wellKnownUrl")
-    } else if said("Expired") {
+    } else if said("Expired") || said("certificate expired") {
         Some("its certificate has expired")
-    } else if said("NotValidYet") {
+    } else if said("NotValidYet") || said("not valid yet") {
         Some("its certificate is not valid yet")
     } else if said("invalid peer certificate") {
         Some("its certificate was refused")

@@ -17,14 +17,26 @@ pub struct TestCertificate {
 impl TestCertificate {
     /// A new CA and a certificate for 127.0.0.1 valid for an hour.
     pub fn issue() -> Result<Arc<Self>> {
+        Self::issued_ago(Duration::ZERO)
+    }
+
+    /// A new CA and a certificate for 127.0.0.1 whose hour of validity
+    /// ended an hour ago.
+    pub fn expired() -> Result<Arc<Self>> {
+        Self::issued_ago(Duration::from_secs(2 * 3600))
+    }
+
+    /// A CA and certificate issued as if `ago` earlier, valid for an hour.
+    fn issued_ago(ago: Duration) -> Result<Arc<Self>> {
         let dir = tempfile::tempdir()?;
-        let now = std::time::SystemTime::now()
+        let issued = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
+            .saturating_sub(ago)
             .as_secs();
         let material = portcullis_operator::webhook::tls::certs::issue(
             &["127.0.0.1".to_owned()],
             Duration::from_secs(3600),
-            i64::try_from(now)?,
+            i64::try_from(issued)?,
             None,
         )?;
         std::fs::write(dir.path().join("server.pem"), &material.cert_pem)?;
