@@ -40,10 +40,11 @@ pub struct Args {
     )]
     pub discovery_timeout_seconds: u64,
     /// Seconds a fetched discovery document is reused.
-    #[arg(long, env = "PORTCULLIS_DISCOVERY_CACHE_SECONDS", default_value_t = 60)]
+    #[arg(long, env = "PORTCULLIS_DISCOVERY_CACHE_SECONDS", default_value_t = 30)]
     pub discovery_cache_seconds: u64,
-    /// Seconds between re-checks of a ready OidcSettings.
-    #[arg(long, env = "PORTCULLIS_RECHECK_SECONDS", default_value_t = 300)]
+    /// Seconds between re-checks of a ready OidcSettings: with the
+    /// discovery cache, how late a provider outage shows in the status.
+    #[arg(long, env = "PORTCULLIS_RECHECK_SECONDS", default_value_t = 45)]
     pub recheck_seconds: u64,
     /// Seconds between re-checks of an OidcSettings that is not ready.
     #[arg(long, env = "PORTCULLIS_RETRY_SECONDS", default_value_t = 30)]

@@ -180,8 +180,9 @@ async fn the_operator_reports_dex_ready_and_asks_for_the_groups_scope_it_adverti
     let claims = env
         .wait_condition("ClaimsAdvertised", |c| c.status == "False")
         .await?;
-    assert_eq!(claims.reason, "ClaimNotAdvertised");
+    assert_eq!(claims.reason, "GroupScopeNotRequested");
     let hint = [
+        "the provider offers the scope groups and spec.scopes does not request it",
         "spec.groupClaim groups is not listed in claims_supported",
         "this looks like Dex",
         "add `groups` to spec.scopes",

@@ -854,3 +854,27 @@ async fn signed_identity_gets_a_key_in_the_secret_that_is_kept_through_a_rotatio
     assert_ne!(identity.keys.kid(), first_kid, "the new key signs");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_provider_outage_and_its_recovery_show_in_status_with_nothing_changed() -> Result<()> {
+    // The operator runs with its default re-check of ready resources.
+    let mut env = Env::start("outage").await?;
+    env.wait_ready().await?;
+    let limit = Duration::from_secs(120);
+    env.idp.stop().await;
+    let stopped = std::time::Instant::now();
+    let down = env
+        .wait_condition_within("ProviderReachable", limit, |c| c.status == "False")
+        .await?;
+    eprintln!("the outage showed in status after {:?}", stopped.elapsed());
+    assert_says(&down, &["connection refused"]);
+    env.idp.restart().await?;
+    let restarted = std::time::Instant::now();
+    env.wait_condition_within("ProviderReachable", limit, |c| c.status == "True")
+        .await?;
+    eprintln!(
+        "the recovery showed in status after {:?}",
+        restarted.elapsed()
+    );
+    Ok(())
+}

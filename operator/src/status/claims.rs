@@ -5,6 +5,11 @@
 //! send it, so the warning says what the group claim usually needs at the
 //! provider it recognises (see [`super::provider`]). A group claim that is a
 //! dotted path (`realm_access.roles`) is looked up by its top-level claim.
+//!
+//! Where the provider offers a scope named like the group claim (`groups`
+//! at Dex, Okta, Authelia) and the spec does not request it, the claim will
+//! not arrive and everyone signs in untrusted: that is said first, whatever
+//! `claims_supported` lists, with its own reason.
 
 use super::check::{CLAIMS_ADVERTISED, Check};
 use super::discovery_document::Discovery;
@@ -15,14 +20,53 @@ use portcullis_contract::claim_path::ClaimPath;
 
 /// The [`CLAIMS_ADVERTISED`] warning for `spec`'s claims in `document`.
 pub fn claims(spec: &OidcSettingsSpec, document: &Discovery) -> Check {
-    let Some(supported) = &document.claims_supported else {
+    let scope_note = unrequested_group_scope(spec, document).map(|scope| {
+        format!(
+            "the provider offers the scope {scope} and spec.scopes does not request it, so \
+             spec.groupClaim {} will not arrive and everyone signs in untrusted: add {scope} to \
+             spec.scopes",
+            spec.group_claim
+        )
+    });
+    let mut notes: Vec<String> = scope_note.iter().cloned().collect();
+    match &document.claims_supported {
+        Some(supported) => notes.extend(unlisted_claims(spec, document, supported)),
+        None if notes.is_empty() => {
+            return Check::new(
+                CLAIMS_ADVERTISED,
+                None,
+                Reason::ClaimsNotListed,
+                "the provider does not publish claims_supported",
+            );
+        }
+        None => {}
+    }
+    if notes.is_empty() {
         return Check::new(
             CLAIMS_ADVERTISED,
-            None,
-            Reason::ClaimsNotListed,
-            "the provider does not publish claims_supported",
+            Some(true),
+            Reason::ClaimsListed,
+            "username and group claims are listed in claims_supported",
         );
+    }
+    let reason = match scope_note {
+        Some(_) => Reason::GroupScopeNotRequested,
+        None => Reason::ClaimNotAdvertised,
     };
+    Check::new(
+        CLAIMS_ADVERTISED,
+        Some(false),
+        reason,
+        format!("a warning: {}", notes.join("; ")),
+    )
+}
+
+/// What `claims_supported` (`supported`) leaves out of the spec's claims.
+fn unlisted_claims(
+    spec: &OidcSettingsSpec,
+    document: &Discovery,
+    supported: &[String],
+) -> Vec<String> {
     let listed = |name: &str| supported.iter().any(|claim| claim == name);
     let mut notes = Vec::new();
     if !listed(&spec.username_claim) {
@@ -38,21 +82,18 @@ pub fn claims(spec: &OidcSettingsSpec, document: &Discovery) -> Check {
             group_claim_hint(document, &spec.scopes, &spec.group_claim)
         ));
     }
-    if notes.is_empty() {
-        Check::new(
-            CLAIMS_ADVERTISED,
-            Some(true),
-            Reason::ClaimsListed,
-            "username and group claims are listed in claims_supported",
-        )
-    } else {
-        Check::new(
-            CLAIMS_ADVERTISED,
-            Some(false),
-            Reason::ClaimNotAdvertised,
-            format!("a warning: {}", notes.join("; ")),
-        )
-    }
+    notes
+}
+
+/// The scope named like the group claim's top-level claim, when the
+/// provider lists it in `scopes_supported` and the spec does not request it.
+fn unrequested_group_scope(spec: &OidcSettingsSpec, document: &Discovery) -> Option<String> {
+    let path = ClaimPath::parse(&spec.group_claim).ok()?;
+    let requested = |name: &str| spec.scopes.iter().any(|scope| scope == name);
+    path.top_level_names()
+        .into_iter()
+        .find(|name| document.lists_scope(name) && !requested(name))
+        .map(str::to_owned)
 }
 
 /// How to name the group claim when none of the top-level claims it may
@@ -126,6 +167,39 @@ mod tests {
                 .to_vec(),
         );
         assert_eq!(claims(&spec, &document).passed, Some(true));
+    }
+
+    #[test]
+    fn a_groups_scope_offered_and_not_requested_is_named_first() {
+        let mut spec = spec();
+        spec.scopes = ["openid", "profile", "email"].map(String::from).to_vec();
+        let mut document = document();
+        document.scopes_supported = Some(
+            ["openid", "profile", "email", "groups"]
+                .map(String::from)
+                .to_vec(),
+        );
+        document.claims_supported = None;
+        let check = claims(&spec, &document);
+        assert_eq!(check.reason, Reason::GroupScopeNotRequested);
+        assert!(
+            check.message.contains("add groups to spec.scopes"),
+            "{}",
+            check.message
+        );
+
+        spec.scopes.push("groups".into());
+        assert_ne!(
+            claims(&spec, &document).reason,
+            Reason::GroupScopeNotRequested
+        );
+        spec.group_claim = "roles".into();
+        spec.scopes.pop();
+        assert_ne!(
+            claims(&spec, &document).reason,
+            Reason::GroupScopeNotRequested,
+            "a roles claim does not need the groups scope"
+        );
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub enum Reason {
     ClaimsListed,
     /// A configured claim is not listed.
     ClaimNotAdvertised,
+    /// The provider offers a scope named like the group claim and the spec
+    /// does not request it, so the claim will not arrive.
+    GroupScopeNotRequested,
     /// The sidecar's ConfigMap and Secret are up to date.
     Reconciled,
     /// The session store answered with the referenced credentials.
@@ -88,6 +91,7 @@ impl Reason {
             Reason::ClaimsNotListed => "ClaimsNotListed",
             Reason::ClaimsListed => "ClaimsListed",
             Reason::ClaimNotAdvertised => "ClaimNotAdvertised",
+            Reason::GroupScopeNotRequested => "GroupScopeNotRequested",
             Reason::Reconciled => "Reconciled",
             Reason::StoreReachable => "StoreReachable",
             Reason::StoreCredentialsRefused => "StoreCredentialsRefused",

@@ -151,6 +151,16 @@ impl<P> Env<P> {
         type_: &str,
         accept: impl Fn(&Condition) -> bool,
     ) -> Result<Condition> {
+        self.wait_condition_within(type_, WAIT, accept).await
+    }
+
+    /// [`Self::wait_condition`] within `limit`.
+    pub async fn wait_condition_within(
+        &self,
+        type_: &str,
+        limit: Duration,
+        accept: impl Fn(&Condition) -> bool,
+    ) -> Result<Condition> {
         let find = |settings: &OidcSettings| {
             settings
                 .status
@@ -160,10 +170,11 @@ impl<P> Env<P> {
                 .find(|c| c.type_ == type_ && accept(c))
                 .cloned()
         };
-        let found = wait_for(
+        let found = wait_for_within(
             self.settings_api(),
             NAME,
             &format!("condition {type_}"),
+            limit,
             |settings: Option<&OidcSettings>| settings.and_then(find).is_some(),
         )
         .await
@@ -346,11 +357,25 @@ pub async fn wait_for<K>(
 where
     K: Resource + Clone + Debug + DeserializeOwned + Send + 'static,
 {
-    match tokio::time::timeout(WAIT, await_condition(api, name, condition)).await {
+    wait_for_within(api, name, what, WAIT, condition).await
+}
+
+/// [`wait_for`] with a bound of its own, for what a periodic timer brings.
+pub async fn wait_for_within<K>(
+    api: Api<K>,
+    name: &str,
+    what: &str,
+    limit: Duration,
+    condition: impl kube::runtime::wait::Condition<K>,
+) -> Result<K>
+where
+    K: Resource + Clone + Debug + DeserializeOwned + Send + 'static,
+{
+    match tokio::time::timeout(limit, await_condition(api, name, condition)).await {
         Ok(Ok(Some(object))) => Ok(object),
         Ok(Ok(None)) => bail!("{name} was deleted while waiting for {what}"),
         Ok(Err(error)) => Err(error).with_context(|| format!("watching for {what}")),
-        Err(_) => bail!("timed out after {WAIT:?} waiting for {what}"),
+        Err(_) => bail!("timed out after {limit:?} waiting for {what}"),
     }
 }
 
