@@ -124,6 +124,16 @@ pub struct Args {
     /// Memory limit of the injected sidecar.
     #[arg(long, env = "PORTCULLIS_SIDECAR_MEMORY_LIMIT", default_value = "128Mi")]
     pub sidecar_memory_limit: String,
+    /// The `preStop` sleep the webhook gives the app's containers that have
+    /// none, so a rollout drops no request (0: none; the pod annotation
+    /// `portcullis.dev/app-pre-stop-sleep-seconds` overrides it).
+    #[arg(
+        long,
+        env = "PORTCULLIS_APP_PRE_STOP_SLEEP_SECONDS",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u8).range(0..=120)
+    )]
+    pub app_pre_stop_sleep_seconds: u8,
     /// Log format.
     #[arg(long, env = "PORTCULLIS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,

@@ -218,6 +218,7 @@ async fn scenario(world: &World, port: u16) -> Result<()> {
     outcome?;
     operator_scaled_to_zero_fails_closed(world).await?;
     replicas_share_log_outs_through_a_redis_pod(world).await?;
+    a_rollout_drops_no_request(world).await?;
     helm_uninstall_leaves_the_crd_and_the_app(world).await
 }
 
@@ -735,18 +736,7 @@ async fn replicas_share_log_outs_through_a_redis_pod(world: &World) -> Result<()
         .cluster
         .kubectl(&["-n", &world.namespace, "rollout", "restart", "deploy", APP])
         .await?;
-    world
-        .cluster
-        .kubectl(&[
-            "-n",
-            &world.namespace,
-            "rollout",
-            "status",
-            "deploy",
-            APP,
-            "--timeout=180s",
-        ])
-        .await?;
+    rollout_finished(world).await?;
     let addresses: Vec<String> = eventually(
         "three Ready app pods",
         Duration::from_secs(120),
@@ -785,18 +775,7 @@ async fn replicas_share_log_outs_through_a_redis_pod(world: &World) -> Result<()
         )
         .await?;
     }
-    let secrets: Api<Secret> = Api::namespaced(world.client.clone(), &world.namespace);
-    let keys = portcullis_e2e::kube::env::data(
-        &secrets.get(&format!("{SETTINGS}-portcullis")).await?,
-    )["session-keys"]
-        .clone();
-    let cookie = sealed_session_cookie(
-        &keys,
-        &format!("portcullis_{SETTINGS}"),
-        "dana",
-        Role::Trusted,
-        3600,
-    )?;
+    let cookie = session_cookie(world, "dana").await?;
     let me = |address: &str| {
         let (address, cookie) = (address.to_owned(), cookie.clone());
         async move {
@@ -836,6 +815,168 @@ async fn replicas_share_log_outs_through_a_redis_pod(world: &World) -> Result<()
         "the other pods refused it after {took:?}, not within 1 s"
     );
     Ok(())
+}
+
+/// A session cookie for `user`, sealed with the keys the operator generated.
+async fn session_cookie(world: &World, user: &str) -> Result<String> {
+    let secrets: Api<Secret> = Api::namespaced(world.client.clone(), &world.namespace);
+    let keys = portcullis_e2e::kube::env::data(
+        &secrets.get(&format!("{SETTINGS}-portcullis")).await?,
+    )["session-keys"]
+        .clone();
+    sealed_session_cookie(
+        &keys,
+        &format!("portcullis_{SETTINGS}"),
+        user,
+        Role::Trusted,
+        3600,
+    )
+}
+
+/// The demo app exits at once on SIGTERM. With the `preStop` sleep the
+/// webhook gives it, a rollout of its three replicas fails no request sent
+/// through the Service; annotated without it, the failures are counted for
+/// comparison.
+async fn a_rollout_drops_no_request(world: &World) -> Result<()> {
+    let cookie = session_cookie(world, "erin").await?;
+    let with_sleep = requests_across_a_rollout(world, &cookie).await?;
+    eprintln!("a rollout with the app's preStop sleep: {with_sleep}");
+    ensure!(
+        with_sleep.answered > 0 && with_sleep.failed == 0,
+        "requests failed during a rollout: {with_sleep}"
+    );
+    let without = json!({"spec": {"template": {"metadata": {"annotations": {
+        "portcullis.dev/app-pre-stop-sleep-seconds": "0",
+    }}}}});
+    let deployments: Api<Deployment> = Api::namespaced(world.client.clone(), &world.namespace);
+    deployments
+        .patch(APP, &PatchParams::default(), &Patch::Merge(&without))
+        .await?;
+    rollout_finished(world).await?;
+    let without_sleep = requests_across_a_rollout(world, &cookie).await?;
+    eprintln!("a rollout without the app's preStop sleep: {without_sleep}");
+    Ok(())
+}
+
+/// What a load through the Service met.
+struct Load {
+    answered: u64,
+    failed: u64,
+    first_failures: Vec<String>,
+}
+
+impl std::fmt::Display for Load {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of {} requests failed {:?}",
+            self.failed,
+            self.answered + self.failed,
+            self.first_failures
+        )
+    }
+}
+
+/// Sends requests through the NodePort, each on a new connection as
+/// kube-proxy spreads them, from just before `kubectl rollout restart`
+/// until every old pod is gone.
+async fn requests_across_a_rollout(world: &World, cookie: &str) -> Result<Load> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = tokio::spawn(load_until(
+        format!("{}/", world.public_url),
+        cookie.to_owned(),
+        stop.clone(),
+    ));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    world
+        .cluster
+        .kubectl(&["-n", &world.namespace, "rollout", "restart", "deploy", APP])
+        .await?;
+    let finished = rollout_finished(world).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let load = load.await?;
+    finished?;
+    Ok(load)
+}
+
+/// Waits for `rollout status` and then for the old pods to be gone.
+async fn rollout_finished(world: &World) -> Result<()> {
+    world
+        .cluster
+        .kubectl(&[
+            "-n",
+            &world.namespace,
+            "rollout",
+            "status",
+            "deploy",
+            APP,
+            "--timeout=180s",
+        ])
+        .await?;
+    eventually(
+        "the old pods to be gone",
+        Duration::from_secs(120),
+        POLL,
+        || async {
+            let pods = world
+                .pods(&world.namespace)
+                .await
+                .list(&ListParams::default().labels("app=demo-app"))
+                .await
+                .ok()?
+                .items;
+            pods.iter()
+                .all(|pod| pod.metadata.deletion_timestamp.is_none())
+                .then_some(())
+        },
+    )
+    .await
+}
+
+/// GETs `url` with `cookie` until `stop`, at most 30 000 times or 5 minutes.
+async fn load_until(
+    url: String,
+    cookie: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Load {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap_or_default();
+    let started = Instant::now();
+    let mut load = Load {
+        answered: 0,
+        failed: 0,
+        first_failures: Vec::new(),
+    };
+    for _ in 0..30_000 {
+        if stop.load(std::sync::atomic::Ordering::SeqCst)
+            || started.elapsed() > Duration::from_secs(300)
+        {
+            break;
+        }
+        let outcome = client
+            .get(&url)
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .map(|response| response.status());
+        match outcome {
+            Ok(status) if status == reqwest::StatusCode::OK => load.answered += 1,
+            other => {
+                load.failed += 1;
+                if load.first_failures.len() < 5 {
+                    load.first_failures.push(match other {
+                        Ok(status) => status.to_string(),
+                        Err(error) => error.to_string(),
+                    });
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    load
 }
 
 /// `helm uninstall` removes the operator and its webhook; the CRD (from the

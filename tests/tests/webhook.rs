@@ -55,6 +55,7 @@ impl Env {
         self.operator_reconciles_and_leads().await?;
         self.labelled_pod_is_injected_and_passes_restricted()
             .await?;
+        self.pre_stop_annotation_is_obeyed().await?;
         self.unlabelled_pod_is_untouched().await?;
         self.missing_settings_are_refused().await?;
         self.admitting_twice_injects_once().await?;
@@ -103,7 +104,18 @@ impl Env {
             Some(SETTINGS)
         );
         let spec = created.spec.context("spec")?;
-        assert_eq!(spec.containers.len(), 1, "the app container is left alone");
+        assert_eq!(
+            spec.containers.len(),
+            1,
+            "no container is added beside the app"
+        );
+        let pre_stop = spec.containers[0]
+            .lifecycle
+            .as_ref()
+            .and_then(|lifecycle| lifecycle.pre_stop.as_ref())
+            .and_then(|pre_stop| pre_stop.sleep.as_ref())
+            .context("the app gets a preStop sleep")?;
+        assert_eq!(pre_stop.seconds, 5);
         let init = spec.init_containers.context("init containers")?;
         assert_eq!(init.len(), 1);
         let expected = sidecar_container(&options(), PORTS);
@@ -148,6 +160,31 @@ impl Env {
             .collect();
         assert_eq!(volumes["portcullis-config"], "ConfigMap books-portcullis");
         assert_eq!(volumes["portcullis-secret"], "Secret books-portcullis");
+        Ok(())
+    }
+
+    /// The annotation turns the app's `preStop` sleep off or is refused by name.
+    async fn pre_stop_annotation_is_obeyed(&self) -> Result<()> {
+        let annotated = |name: &str, value: &str| {
+            let mut pod = pod(name, Some(SETTINGS));
+            pod.metadata.annotations = Some(BTreeMap::from([(
+                "portcullis.dev/app-pre-stop-sleep-seconds".to_owned(),
+                value.to_owned(),
+            )]));
+            pod
+        };
+        let created = self.create(&annotated("no-sleep", "0")).await?;
+        let app = &created.spec.context("spec")?.containers[0];
+        assert_eq!(app.lifecycle, None, "annotated 0: no preStop");
+        let error = self
+            .create(&annotated("bad-sleep", "soon"))
+            .await
+            .expect_err("refused");
+        let message = error.to_string();
+        assert!(
+            message.contains("portcullis.dev/app-pre-stop-sleep-seconds"),
+            "{message}"
+        );
         Ok(())
     }
 
@@ -491,6 +528,7 @@ fn options() -> SidecarOptions {
         memory_request: "32Mi".into(),
         cpu_limit: None,
         memory_limit: "128Mi".into(),
+        app_pre_stop_sleep_seconds: 5,
     }
 }
 

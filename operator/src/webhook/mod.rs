@@ -6,11 +6,12 @@
 //! Fail`: a pod meant to be protected never starts without its sidecar.
 //! Every replica serves it, leader or not.
 //!
-//! `sidecar` and `patch` are pure; `admission` is the HTTP handler that looks
+//! `sidecar`, `pre_stop` and `patch` are pure; `admission` is the HTTP handler that looks
 //! the `OidcSettings` up; `tls` keeps the HTTPS certificate.
 
 pub mod admission;
 pub mod patch;
+pub mod pre_stop;
 pub mod sidecar;
 pub mod start;
 pub mod tls;

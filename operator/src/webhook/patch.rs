@@ -11,6 +11,7 @@ use crate::names::{
     CONFIG_VOLUME, INJECT_LABEL, INJECTED_ANNOTATION, SECRET_VOLUME, SIDECAR_CONTAINER,
     generated_name,
 };
+use crate::webhook::pre_stop::pre_stop_additions;
 use crate::webhook::sidecar::{SidecarOptions, SidecarPorts, sidecar_container, sidecar_volumes};
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, Patch, PatchOperation};
@@ -122,6 +123,10 @@ pub fn inject(
             })
             .collect::<Result<Vec<_>, _>>()?,
     );
+    for (path, value) in pre_stop_additions(pod, options.app_pre_stop_sleep_seconds)? {
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        ops.push(add(&path, value)?);
+    }
     Ok(Patch(ops))
 }
 

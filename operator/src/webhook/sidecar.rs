@@ -40,6 +40,9 @@ pub struct SidecarOptions {
     pub cpu_limit: Option<String>,
     /// Memory limit, e.g. `128Mi`.
     pub memory_limit: String,
+    /// The `preStop` sleep given to the app's containers that have none
+    /// (see [`super::pre_stop`]); 0: none.
+    pub app_pre_stop_sleep_seconds: i64,
 }
 
 /// The sidecar's two ports, from the `OidcSettings` it serves.
@@ -193,6 +196,7 @@ pub(crate) mod tests {
             memory_request: "32Mi".into(),
             cpu_limit: None,
             memory_limit: "128Mi".into(),
+            app_pre_stop_sleep_seconds: 5,
         }
     }
 

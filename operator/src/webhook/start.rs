@@ -46,6 +46,7 @@ pub async fn start(args: &Args, client: &Client, metrics: Arc<Metrics>) -> Resul
             memory_request: args.sidecar_memory_request.clone(),
             cpu_limit: args.sidecar_cpu_limit.clone(),
             memory_limit: args.sidecar_memory_limit.clone(),
+            app_pre_stop_sleep_seconds: i64::from(args.app_pre_stop_sleep_seconds),
         }),
         metrics,
     };
