@@ -127,4 +127,34 @@ mod tests {
             assert_eq!(reason.to_string(), format!("{reason:?}"));
         }
     }
+
+    /// Every reason `as_str` can give, read from this file's source.
+    fn every_reason() -> Vec<&'static str> {
+        include_str!("reason.rs")
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("Reason::"))
+            .filter_map(|rest| rest.split_once(" => "))
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_troubleshooting_table_explains_every_reason() {
+        let readme = include_str!("../../../README.md");
+        let section = readme
+            .split_once("## Troubleshooting")
+            .and_then(|(_, rest)| rest.split_once("\n## "))
+            .map(|(section, _)| section)
+            .expect("a Troubleshooting section");
+        let reasons = every_reason();
+        assert!(reasons.len() >= 30, "{reasons:?}");
+        let missing: Vec<_> = reasons
+            .iter()
+            .filter(|reason| !section.contains(&format!("`{reason}`")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "not in the README's Troubleshooting: {missing:?}"
+        );
+    }
 }
