@@ -124,6 +124,18 @@ pub struct Args {
     /// Memory limit of the injected sidecar.
     #[arg(long, env = "PORTCULLIS_SIDECAR_MEMORY_LIMIT", default_value = "128Mi")]
     pub sidecar_memory_limit: String,
+    /// Secrets (names, comma-separated) the injected pods pull the
+    /// sidecar's image with; they must exist in each app's namespace.
+    #[arg(
+        long,
+        env = "PORTCULLIS_SIDECAR_IMAGE_PULL_SECRETS",
+        value_delimiter = ','
+    )]
+    pub sidecar_image_pull_secrets: Vec<String>,
+    /// An environment variable for the injected sidecar, `NAME=VALUE`;
+    /// repeat the flag for more.
+    #[arg(long = "sidecar-env", value_parser = env_var)]
+    pub sidecar_env: Vec<(String, String)>,
     /// The `preStop` sleep the webhook gives the app's containers that have
     /// none, so a rollout drops no request (0: none; the pod annotation
     /// `portcullis.dev/app-pre-stop-sleep-seconds` overrides it).
@@ -137,6 +149,24 @@ pub struct Args {
     /// Log format.
     #[arg(long, env = "PORTCULLIS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
+}
+
+/// `NAME=VALUE`, with a name a shell would take.
+fn env_var(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not NAME=VALUE"))?;
+    let mut chars = name.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!(
+            "{name:?} is not a variable name (letters, digits, _)"
+        ));
+    }
+    Ok((name.to_owned(), value.to_owned()))
 }
 
 /// Who makes the webhook certificate.
@@ -160,6 +190,36 @@ pub enum LogFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sidecar_env_is_name_equals_value_and_repeats() {
+        let args = Args::try_parse_from([
+            "portcullis-operator",
+            "--sidecar-env=RUST_LOG=debug,hyper=info",
+            "--sidecar-env",
+            "HTTPS_PROXY=http://proxy:3128",
+            "--sidecar-image-pull-secrets=mirror,team",
+        ])
+        .expect("parses");
+        assert_eq!(
+            args.sidecar_env,
+            [
+                ("RUST_LOG".to_owned(), "debug,hyper=info".to_owned()),
+                ("HTTPS_PROXY".to_owned(), "http://proxy:3128".to_owned()),
+            ]
+        );
+        assert_eq!(args.sidecar_image_pull_secrets, ["mirror", "team"]);
+        for bad in [
+            "--sidecar-env=NOVALUE",
+            "--sidecar-env=1X=y",
+            "--sidecar-env=A-B=c",
+        ] {
+            assert!(
+                Args::try_parse_from(["portcullis-operator", bad]).is_err(),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn defaults_are_documented_values() {

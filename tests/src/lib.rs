@@ -34,6 +34,7 @@
 pub mod api_clients;
 pub mod browser;
 pub mod certificate;
+pub mod chart_readme;
 pub mod cluster;
 pub mod dex;
 pub mod echo;

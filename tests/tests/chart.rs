@@ -796,3 +796,111 @@ mod api_server {
         Ok(())
     }
 }
+
+/// A registry mirror, pull Secrets, proxies, host networking and a narrower
+/// webhook: the values real clusters need.
+const CLUSTER_VALUES: &[&str] = &[
+    "--set",
+    "global.imageRegistry=mirror.example.com:5000",
+    "--set",
+    "global.imagePullSecrets={mirror-pull}",
+    "--set",
+    "sidecar.imagePullSecrets={sidecar-pull}",
+    "--set",
+    "sidecar.extraEnv[0].name=RUST_LOG",
+    "--set",
+    "sidecar.extraEnv[0].value=debug",
+    "--set",
+    "extraEnv[0].name=HTTPS_PROXY",
+    "--set",
+    "extraEnv[0].value=http://proxy:3128",
+    "--set",
+    "webhook.port=10250",
+    "--set",
+    "webhook.hostNetwork=true",
+    "--set-string",
+    "webhook.namespaceSelector.matchLabels.portcullis\\.dev/enabled=true",
+];
+
+#[test]
+fn real_cluster_values_reach_the_images_pods_flags_and_webhook() {
+    for helm in Helm::all() {
+        let output = helm
+            .lint(CLUSTER_VALUES)
+            .unwrap_or_else(|error| panic!("{error:#}"));
+        assert!(output.contains("0 chart(s) failed"), "{output}");
+        let rendered = render(&helm, CLUSTER_VALUES);
+        let deployment: Deployment = rendered.only("Deployment").expect("Deployment");
+        let pod = deployment
+            .spec
+            .and_then(|spec| spec.template.spec)
+            .expect("pod spec");
+        let operator = operator_container(&pod);
+        assert_eq!(
+            operator.image.as_deref(),
+            Some("mirror.example.com:5000/portcullis-operator:0.1.0")
+        );
+        let args = operator.args.clone().unwrap_or_default();
+        for flag in [
+            "--sidecar-image=mirror.example.com:5000/portcullis-sidecar:0.1.0",
+            "--sidecar-image-pull-secrets=mirror-pull,sidecar-pull",
+            "--sidecar-env=RUST_LOG=debug",
+            "--webhook-listen=0.0.0.0:10250",
+        ] {
+            assert!(args.iter().any(|arg| arg == flag), "{flag} not in {args:?}");
+        }
+        let pulls: Vec<String> = pod
+            .image_pull_secrets
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|reference| reference.name)
+            .collect();
+        assert_eq!(pulls, ["mirror-pull"]);
+        assert_eq!(pod.host_network, Some(true));
+        assert_eq!(pod.dns_policy.as_deref(), Some("ClusterFirstWithHostNet"));
+        let proxy = operator
+            .env
+            .iter()
+            .flatten()
+            .find(|var| var.name == "HTTPS_PROXY")
+            .and_then(|var| var.value.clone());
+        assert_eq!(proxy.as_deref(), Some("http://proxy:3128"));
+        let webhook: MutatingWebhookConfiguration = rendered
+            .only("MutatingWebhookConfiguration")
+            .expect("webhook");
+        let selector = webhook.webhooks.unwrap_or_default()[0]
+            .namespace_selector
+            .clone()
+            .expect("namespaceSelector");
+        assert_eq!(
+            selector.match_labels,
+            Some(BTreeMap::from([(
+                "portcullis.dev/enabled".to_owned(),
+                "true".to_owned()
+            )]))
+        );
+        assert_eq!(
+            selector.match_expressions.unwrap_or_default()[0].operator,
+            "NotIn",
+            "the exclusions stay"
+        );
+    }
+}
+
+#[test]
+fn the_chart_readme_lists_every_value_and_is_current() {
+    let values = std::fs::read_to_string(chart_dir().join("values.yaml")).expect("values.yaml");
+    let undocumented =
+        portcullis_e2e::chart_readme::undocumented_leaves(&values).expect("values parse");
+    assert!(
+        undocumented.is_empty(),
+        "values without a `# -- ` comment (or one on a parent): {undocumented:?}"
+    );
+    let committed = std::fs::read_to_string(chart_dir().join("README.md")).expect("README.md");
+    assert!(
+        committed == portcullis_e2e::chart_readme::render(&values).expect("renders"),
+        "charts/portcullis/README.md is stale: run `{}`",
+        portcullis_e2e::chart_readme::GENERATED_BY
+    );
+}

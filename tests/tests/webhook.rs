@@ -529,6 +529,8 @@ fn options() -> SidecarOptions {
         cpu_limit: None,
         memory_limit: "128Mi".into(),
         app_pre_stop_sleep_seconds: 5,
+        image_pull_secrets: Vec::new(),
+        env: Vec::new(),
     }
 }
 

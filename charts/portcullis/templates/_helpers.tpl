@@ -68,10 +68,30 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: operator
 {{- end }}
 
+{{/*
+A repository with global.imageRegistry in place of the registry host it
+starts with (a first segment with a dot or a colon, or `localhost`).
+*/}}
+{{- define "portcullis.repository" -}}
+{{- $repository := .repository -}}
+{{- with .registry -}}
+{{- $parts := splitList "/" $repository -}}
+{{- $first := first $parts -}}
+{{- if and (gt (len $parts) 1) (or (contains "." $first) (contains ":" $first) (eq $first "localhost")) -}}
+{{- $repository = join "/" (rest $parts) -}}
+{{- end -}}
+{{- printf "%s/%s" (trimSuffix "/" .) $repository -}}
+{{- else -}}
+{{- $repository -}}
+{{- end -}}
+{{- end }}
+
 {{- define "portcullis.operatorImage" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- $repository := include "portcullis.repository" (dict "repository" .Values.image.repository "registry" .Values.global.imageRegistry) }}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 
 {{- define "portcullis.sidecarImage" -}}
-{{- printf "%s:%s" .Values.sidecar.image.repository (default .Chart.AppVersion .Values.sidecar.image.tag) }}
+{{- $repository := include "portcullis.repository" (dict "repository" .Values.sidecar.image.repository "registry" .Values.global.imageRegistry) }}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.sidecar.image.tag) }}
 {{- end }}

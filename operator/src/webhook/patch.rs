@@ -15,7 +15,7 @@ use crate::webhook::pre_stop::pre_stop_additions;
 use crate::webhook::sidecar::{SidecarOptions, SidecarPorts, sidecar_container, sidecar_volumes};
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, Patch, PatchOperation};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{LocalObjectReference, Pod};
 use kube::ResourceExt;
 use serde::Serialize;
 use serde_json::Value;
@@ -123,11 +123,37 @@ pub fn inject(
             })
             .collect::<Result<Vec<_>, _>>()?,
     );
+    ops.extend(pull_secret_additions(pod, &options.image_pull_secrets)?);
     for (path, value) in pre_stop_additions(pod, options.app_pre_stop_sleep_seconds)? {
         let path: Vec<&str> = path.iter().map(String::as_str).collect();
         ops.push(add(&path, value)?);
     }
     Ok(Patch(ops))
+}
+
+/// Adds each of `secrets` the pod does not list yet to its `imagePullSecrets`.
+fn pull_secret_additions(pod: &Pod, secrets: &[String]) -> Result<Vec<PatchOperation>, String> {
+    let listed = pod
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.image_pull_secrets.as_ref());
+    let mut exists = listed.is_some();
+    let mut ops = Vec::new();
+    for secret in secrets {
+        if listed.is_some_and(|listed| listed.iter().any(|known| &known.name == secret)) {
+            continue;
+        }
+        let reference = LocalObjectReference {
+            name: secret.clone(),
+        };
+        ops.push(append(
+            &["spec", "imagePullSecrets"],
+            exists,
+            std::slice::from_ref(&reference),
+        )?);
+        exists = true;
+    }
+    Ok(ops)
 }
 
 /// The names the generated objects of `settings` have, as a pod mounts them.
@@ -226,6 +252,38 @@ mod tests {
     }
 
     #[test]
+    fn pull_secrets_for_the_sidecar_are_added_once_beside_the_pods_own() {
+        let mut options = options();
+        options.image_pull_secrets = vec!["mirror".into(), "team-pull".into()];
+        let inject_with = |pod: &Pod| {
+            let patch = inject(
+                pod,
+                "media",
+                "books",
+                &SettingsState::Ready(SidecarPorts::default()),
+                &options,
+            )
+            .expect("injects");
+            let names: Vec<String> = patched(pod, &patch)
+                .spec
+                .and_then(|spec| spec.image_pull_secrets)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|reference| reference.name)
+                .collect();
+            names
+        };
+        assert_eq!(inject_with(&pod(Some("books"))), ["mirror", "team-pull"]);
+        let mut own = pod(Some("books"));
+        if let Some(spec) = own.spec.as_mut() {
+            spec.image_pull_secrets = Some(vec![LocalObjectReference {
+                name: "team-pull".into(),
+            }]);
+        }
+        assert_eq!(inject_with(&own), ["team-pull", "mirror"]);
+    }
+
+    #[test]
     fn unlabelled_pod_is_left_alone() {
         assert_eq!(plan(&pod(None)), Plan::Leave);
     }
@@ -241,7 +299,11 @@ mod tests {
             init[0],
             sidecar_container(&options(), SidecarPorts::default())
         );
-        assert_eq!(spec.containers.len(), 1, "the app container is untouched");
+        assert_eq!(
+            spec.containers.len(),
+            1,
+            "no container is added beside the app"
+        );
         assert_eq!(spec.volumes.expect("volumes"), sidecar_volumes("books"));
     }
 

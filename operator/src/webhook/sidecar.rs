@@ -13,7 +13,7 @@ use crate::names::{
     SECRET_VOLUME, SIDECAR_CONTAINER, generated_name,
 };
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMapVolumeSource, Container, ContainerPort, HTTPGetAction, Probe,
+    Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, HTTPGetAction, Probe,
     ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -43,6 +43,11 @@ pub struct SidecarOptions {
     /// The `preStop` sleep given to the app's containers that have none
     /// (see [`super::pre_stop`]); 0: none.
     pub app_pre_stop_sleep_seconds: i64,
+    /// Secrets (names) added to the pod's `imagePullSecrets` for the
+    /// sidecar's image.
+    pub image_pull_secrets: Vec<String>,
+    /// More environment variables of the sidecar.
+    pub env: Vec<(String, String)>,
 }
 
 /// The sidecar's two ports, from the `OidcSettings` it serves.
@@ -102,6 +107,17 @@ pub fn sidecar_container(options: &SidecarOptions, ports: SidecarPorts) -> Conta
             mount(CONFIG_VOLUME, CONFIG_DIR),
             mount(SECRET_VOLUME, SECRET_DIR),
         ]),
+        env: (!options.env.is_empty()).then(|| {
+            options
+                .env
+                .iter()
+                .map(|(name, value)| EnvVar {
+                    name: name.clone(),
+                    value: Some(value.clone()),
+                    ..EnvVar::default()
+                })
+                .collect()
+        }),
         ..Container::default()
     }
 }
@@ -197,7 +213,28 @@ pub(crate) mod tests {
             cpu_limit: None,
             memory_limit: "128Mi".into(),
             app_pre_stop_sleep_seconds: 5,
+            image_pull_secrets: Vec::new(),
+            env: Vec::new(),
         }
+    }
+
+    #[test]
+    fn extra_environment_variables_reach_the_sidecar_and_none_means_no_env() {
+        assert_eq!(
+            sidecar_container(&options(), SidecarPorts::default()).env,
+            None
+        );
+        let mut options = options();
+        options.env = vec![("RUST_LOG".into(), "debug".into())];
+        let env = sidecar_container(&options, SidecarPorts::default())
+            .env
+            .expect("env");
+        assert_eq!(
+            env.iter()
+                .map(|var| (var.name.as_str(), var.value.as_deref()))
+                .collect::<Vec<_>>(),
+            [("RUST_LOG", Some("debug"))]
+        );
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub async fn start(args: &Args, client: &Client, metrics: Arc<Metrics>) -> Resul
             cpu_limit: args.sidecar_cpu_limit.clone(),
             memory_limit: args.sidecar_memory_limit.clone(),
             app_pre_stop_sleep_seconds: i64::from(args.app_pre_stop_sleep_seconds),
+            image_pull_secrets: args.sidecar_image_pull_secrets.clone(),
+            env: args.sidecar_env.clone(),
         }),
         metrics,
     };
