@@ -6,6 +6,10 @@
 //! protocol than asked, as a misbehaving app would. `/bench` answers a bare `ok`
 //! (for load tests); `/slow` answers after 800 ms (for shutdown tests).
 //!
+//! Like many small apps it exits at once on SIGTERM, in-flight requests and
+//! all (and not only because it is PID 1 in a container, which would
+//! otherwise ignore the signal): the app a rollout test needs.
+//!
 //! Usage: `echo-upstream [PORT]` (0 or none picks a free port); prints
 //! `ECHO_READY 127.0.0.1:<port>` once listening on loopback.
 
@@ -30,7 +34,11 @@ async fn main() -> anyhow::Result<()> {
     println!("ECHO_READY {}", listener.local_addr()?);
     std::io::stdout().flush()?;
     let app = Router::new().fallback(echo);
-    axum::serve(listener, app).await?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        served = axum::serve(listener, app) => served?,
+        _ = terminate.recv() => std::process::exit(0),
+    }
     Ok(())
 }
 
