@@ -8,7 +8,9 @@
 //! CRD) are applied idempotently. [`env`] builds one test's world on it;
 //! [`rbac`] runs the operator with the permissions of `deploy/portcullis.yaml`.
 
+pub mod dry_run;
 pub mod env;
+pub mod gateway_api;
 pub mod rbac;
 
 use crate::process::{AfterStop, free_port, reap_on_exit, repo_root, target_bin, wait_for_http_ok};

@@ -684,9 +684,8 @@ fn operator_container(pod: &PodSpec) -> &Container {
 mod api_server {
     use super::*;
     use k8s_openapi::api::core::v1::{Namespace, Pod};
-    use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams, ValidationDirective};
-    use kube::core::GroupVersionKind;
-    use kube::discovery::{Scope, pinned_kind};
+    use kube::api::{Api, Patch, PatchParams, PostParams};
+    use portcullis_e2e::kube::dry_run::{DryRun, dry_run_apply};
     use portcullis_e2e::kube::env::{client, ensure_crd, namespace};
 
     #[tokio::test]
@@ -697,38 +696,17 @@ mod api_server {
         let mut checked = 0;
         let mut unknown = Vec::new();
         for helm in Helm::all() {
-            for values in [&[][..], CUSTOM] {
+            for values in [&[][..], CUSTOM, CLUSTER_VALUES] {
                 let rendered = helm.template(RELEASE, &namespace, values)?;
                 for object in &rendered.objects {
-                    let object: DynamicObject = serde_yaml::from_value(object.clone())?;
-                    let types = object.types.clone().context("apiVersion and kind")?;
-                    let gvk = GroupVersionKind::try_from(&types)?;
-                    let (resource, capabilities) = match pinned_kind(&client, &gvk).await {
-                        Ok(found) => found,
-                        Err(_) => {
-                            unknown.push(types.kind.clone());
-                            continue;
-                        }
-                    };
-                    let api: Api<DynamicObject> = match capabilities.scope {
-                        Scope::Namespaced => {
-                            Api::namespaced_with(client.clone(), &namespace, &resource)
-                        }
-                        Scope::Cluster => Api::all_with(client.clone(), &resource),
-                    };
-                    let name = object.metadata.name.clone().context("name")?;
-                    api.patch(
-                        &name,
-                        // Strict: a misspelled field in a template is an error, not dropped.
-                        &PatchParams::apply("portcullis-chart-test")
-                            .dry_run()
-                            .validation(ValidationDirective::Strict),
-                        &Patch::Apply(&object),
-                    )
-                    .await
-                    .with_context(|| {
-                        format!("helm {} {values:?}: {} {name}", helm.version, types.kind)
-                    })?;
+                    let outcome =
+                        dry_run_apply(&client, &namespace, object, "portcullis-chart-test")
+                            .await
+                            .with_context(|| format!("helm {} {values:?}", helm.version))?;
+                    if let DryRun::UnknownKind(kind) = outcome {
+                        unknown.push(kind);
+                        continue;
+                    }
                     checked += 1;
                 }
             }

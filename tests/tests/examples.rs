@@ -1,0 +1,92 @@
+//! Every file in `examples/` on a real API server: each object passes a
+//! server-side dry run, strict about unknown fields, with the CRD of
+//! `OidcSettings` and Gateway API's `HTTPRoute` installed; and the
+//! examples' README lists every folder.
+
+use anyhow::{Context, Result};
+use portcullis_e2e::kube::dry_run::{DryRun, dry_run_apply};
+use portcullis_e2e::kube::env::{client, ensure_crd, namespace};
+use portcullis_e2e::kube::gateway_api::ensure_http_route_crd;
+use portcullis_e2e::process::repo_root;
+use serde::Deserialize as _;
+use std::path::PathBuf;
+
+/// The YAML files under `examples/`, sorted.
+fn example_files() -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for folder in std::fs::read_dir(repo_root().join("examples"))? {
+        let folder = folder?.path();
+        if !folder.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(&folder)? {
+            let file = file?.path();
+            if file.extension().is_some_and(|ext| ext == "yaml") {
+                files.push(file);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+#[tokio::test]
+async fn every_example_passes_a_strict_dry_run_on_a_real_api_server() -> Result<()> {
+    let client = client().await?;
+    ensure_crd(&client).await?;
+    ensure_http_route_crd(&client).await?;
+    let namespace = namespace(&client, "examples").await?;
+    let files = example_files()?;
+    assert!(files.len() >= 7, "{files:?}");
+    let mut kinds = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file)?;
+        for document in serde_yaml::Deserializer::from_str(&text) {
+            let object = serde_yaml::Value::deserialize(document)?;
+            if object.is_null() {
+                continue;
+            }
+            let outcome = dry_run_apply(&client, &namespace, &object, "portcullis-examples-test")
+                .await
+                .with_context(|| format!("{}", file.display()))?;
+            match outcome {
+                DryRun::Accepted(kind) => kinds.push(kind),
+                DryRun::UnknownKind(kind) => {
+                    panic!("{}: kind {kind} is not served here", file.display())
+                }
+            }
+        }
+    }
+    kinds.sort();
+    kinds.dedup();
+    assert_eq!(
+        kinds,
+        [
+            "ConfigMap",
+            "Deployment",
+            "HTTPRoute",
+            "Ingress",
+            "OidcSettings",
+            "Secret",
+            "Service"
+        ]
+    );
+    Ok(())
+}
+
+#[test]
+fn the_examples_readme_lists_every_folder() -> Result<()> {
+    let readme = std::fs::read_to_string(repo_root().join("examples/README.md"))?;
+    for file in example_files()? {
+        let folder = file
+            .parent()
+            .and_then(|folder| folder.file_name())
+            .and_then(|name| name.to_str())
+            .context("a folder")?;
+        assert!(
+            readme.contains(&format!("[{folder}](")),
+            "examples/README.md does not list {folder}"
+        );
+    }
+    Ok(())
+}
