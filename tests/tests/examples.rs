@@ -1,7 +1,8 @@
-//! Every file in `examples/` on a real API server: each object passes a
+//! Every file in `examples/`, and the `OidcSettings` of every provider
+//! guide in `docs/providers/`, on a real API server: each object passes a
 //! server-side dry run, strict about unknown fields, with the CRD of
 //! `OidcSettings` and Gateway API's `HTTPRoute` installed; and the
-//! examples' README lists every folder.
+//! indexes list every folder and guide.
 
 use anyhow::{Context, Result};
 use portcullis_e2e::kube::dry_run::{DryRun, dry_run_apply};
@@ -87,6 +88,54 @@ fn the_examples_readme_lists_every_folder() -> Result<()> {
             readme.contains(&format!("[{folder}](")),
             "examples/README.md does not list {folder}"
         );
+    }
+    Ok(())
+}
+
+/// The provider guides, sorted, without their index.
+fn provider_guides() -> Result<Vec<PathBuf>> {
+    let mut guides: Vec<PathBuf> = std::fs::read_dir(repo_root().join("docs/providers"))?
+        .map(|entry| entry.map(|entry| entry.path()))
+        .collect::<std::io::Result<_>>()?;
+    guides.retain(|guide| {
+        guide.extension().is_some_and(|ext| ext == "md")
+            && guide.file_name().is_some_and(|name| name != "README.md")
+    });
+    guides.sort();
+    Ok(guides)
+}
+
+/// The ```yaml blocks of a Markdown page that describe an `OidcSettings`.
+fn oidc_settings_blocks(markdown: &str) -> Vec<String> {
+    markdown
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("```").map(|(block, _)| block.to_owned()))
+        .filter(|block| block.contains("kind: OidcSettings"))
+        .collect()
+}
+
+#[tokio::test]
+async fn every_provider_guide_gives_an_oidc_settings_a_real_api_server_accepts() -> Result<()> {
+    let client = client().await?;
+    ensure_crd(&client).await?;
+    let namespace = namespace(&client, "guides").await?;
+    let index = std::fs::read_to_string(repo_root().join("docs/providers/README.md"))?;
+    let guides = provider_guides()?;
+    assert!(guides.len() >= 9, "{guides:?}");
+    for guide in &guides {
+        let name = guide.file_name().and_then(|n| n.to_str()).context("name")?;
+        assert!(
+            index.contains(&format!("]({name})")),
+            "docs/providers/README.md does not list {name}"
+        );
+        let blocks = oidc_settings_blocks(&std::fs::read_to_string(guide)?);
+        assert_eq!(blocks.len(), 1, "{name}: one OidcSettings example");
+        let object: serde_yaml::Value = serde_yaml::from_str(&blocks[0])?;
+        let outcome = dry_run_apply(&client, &namespace, &object, "portcullis-guides-test")
+            .await
+            .with_context(|| name.to_owned())?;
+        assert_eq!(outcome, DryRun::Accepted("OidcSettings".into()), "{name}");
     }
     Ok(())
 }
