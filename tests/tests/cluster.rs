@@ -109,6 +109,16 @@ struct World {
 }
 
 impl World {
+    /// The demo app's pods, terminating ones included.
+    async fn app_pods(&self) -> Result<Vec<Pod>> {
+        Ok(self
+            .pods(&self.namespace)
+            .await
+            .list(&ListParams::default().labels("app=demo-app"))
+            .await?
+            .items)
+    }
+
     async fn pods(&self, namespace: &str) -> Api<Pod> {
         Api::namespaced(self.client.clone(), namespace)
     }
@@ -329,12 +339,7 @@ async fn app_pod_is_injected_and_restricted(world: &World) -> Result<String> {
         },
     )
     .await?;
-    let pods = world
-        .pods(&world.namespace)
-        .await
-        .list(&ListParams::default().labels("app=demo-app"))
-        .await?
-        .items;
+    let pods = world.app_pods().await?;
     let pod = pods
         .iter()
         .find(|pod| is_ready(pod))
@@ -521,11 +526,8 @@ async fn group_claim_change_reaches_the_running_sidecar(world: &World) -> Result
 /// The demo app's Ready pod.
 async fn app_pod(world: &World) -> Result<Pod> {
     world
-        .pods(&world.namespace)
-        .await
-        .list(&ListParams::default().labels("app=demo-app"))
+        .app_pods()
         .await?
-        .items
         .into_iter()
         .find(is_ready)
         .context("no Ready demo app pod")
@@ -742,13 +744,7 @@ async fn replicas_share_log_outs_through_a_redis_pod(world: &World) -> Result<()
         Duration::from_secs(120),
         POLL,
         || async {
-            let pods = world
-                .pods(&world.namespace)
-                .await
-                .list(&ListParams::default().labels("app=demo-app"))
-                .await
-                .ok()?
-                .items;
+            let pods = world.app_pods().await.ok()?;
             let ready: Vec<String> = pods
                 .iter()
                 .filter(|pod| is_ready(pod) && pod.metadata.deletion_timestamp.is_none())
@@ -918,13 +914,7 @@ async fn rollout_finished(world: &World) -> Result<()> {
         Duration::from_secs(120),
         POLL,
         || async {
-            let pods = world
-                .pods(&world.namespace)
-                .await
-                .list(&ListParams::default().labels("app=demo-app"))
-                .await
-                .ok()?
-                .items;
+            let pods = world.app_pods().await.ok()?;
             pods.iter()
                 .all(|pod| pod.metadata.deletion_timestamp.is_none())
                 .then_some(())
@@ -1004,13 +994,8 @@ async fn helm_uninstall_leaves_the_crd_and_the_app(world: &World) -> Result<()> 
         settings.get_opt(SETTINGS).await?.is_some(),
         "the OidcSettings went with the release"
     );
-    let pods = world
-        .pods(&world.namespace)
-        .await
-        .list(&ListParams::default().labels("app=demo-app"))
-        .await?;
     ensure!(
-        pods.items.iter().any(is_ready),
+        world.app_pods().await?.iter().any(is_ready),
         "the app stopped with the release"
     );
     Ok(())
