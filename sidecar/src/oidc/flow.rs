@@ -5,15 +5,15 @@
 //! signature (JWKS), issuer, audience, expiry and nonce are verified by
 //! `openidconnect`, and userinfo must be about the same subject.
 
+use super::client::client_for;
 use super::pending::PendingLogin;
 use super::provider::{Discovered, Provider, error_chain};
 use super::token_answer::{AnswerError, verified_claims};
-use super::types::OidcClient;
 use crate::config::settings::ProviderSettings;
-use openidconnect::core::{CoreAuthenticationFlow, CoreClientAuthMethod};
+use openidconnect::core::CoreAuthenticationFlow;
 use openidconnect::{
-    AuthType, AuthorizationCode, ClientId, ClientSecret, CsrfToken, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse as _,
+    AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    RequestTokenError, Scope, TokenResponse as _,
 };
 use portcullis_contract::defaults::REQUIRED_SCOPE;
 use serde_json::{Map, Value};
@@ -51,26 +51,6 @@ pub enum FlowError {
     /// The userinfo endpoint failed.
     #[error("the identity provider's userinfo endpoint failed: {0}")]
     UserInfo(String),
-}
-
-/// Builds a client for the discovered provider.
-pub fn client_for(discovered: &Discovered, oidc: &ProviderSettings) -> OidcClient {
-    let methods = discovered.metadata.token_endpoint_auth_methods_supported();
-    let basic_supported = methods.is_none_or(|methods| {
-        methods.is_empty() || methods.contains(&CoreClientAuthMethod::ClientSecretBasic)
-    });
-    let auth_type = if basic_supported {
-        AuthType::BasicAuth
-    } else {
-        AuthType::RequestBody
-    };
-    OidcClient::from_provider_metadata(
-        discovered.metadata.clone(),
-        ClientId::new(oidc.client_id.clone()),
-        Some(ClientSecret::new(oidc.client_secret.expose().to_owned())),
-    )
-    .set_redirect_uri(RedirectUrl::from_url(oidc.redirect_url.clone()))
-    .set_auth_type(auth_type)
 }
 
 /// The URL to send the browser to, and what its callback must match.

@@ -4,6 +4,7 @@ pub mod access_token;
 pub mod bearer;
 pub mod claim_path;
 pub mod claims;
+pub mod client;
 pub mod flow;
 pub mod issuer_param;
 pub mod logout_token;

@@ -11,7 +11,7 @@
 //! provider, the token revoked or reused) ends the session; anything else
 //! (the provider down, slow, 5xx) is an outage the caller may ride out.
 
-use super::flow::client_for;
+use super::client::client_for;
 use super::provider::{Discovered, Provider, error_chain};
 use super::signed_in::{Proof, session_from_claims};
 use super::token_answer::{AnswerError, verified_claims};

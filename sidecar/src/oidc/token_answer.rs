@@ -7,7 +7,7 @@
 //! none). Userinfo, when the provider has it, must be about the same subject
 //! and is merged into the claims.
 
-use super::flow::client_for;
+use super::client::client_for;
 use super::provider::{Discovered, Provider, TokenSource, error_chain};
 use super::types::{OtherClaims, TokenResponse};
 use crate::config::settings::ProviderSettings;
