@@ -1,11 +1,14 @@
 //! The real identity provider from `tests/idp` (oidc-provider).
 
 use crate::certificate::TestCertificate;
-use crate::process::{repo_root, spawn_until_ready};
+use crate::process::{repo_root, spawn_until_ready_or_again};
 use anyhow::Result;
 use portcullis_contract::paths::BACKCHANNEL_LOGOUT_PATH;
 use serde_json::json;
 use tokio::process::{Child, Command};
+
+/// The provider is ready in about a second; silent this long, it stalled.
+const START_STALL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Client id registered for the sidecar.
 pub const CLIENT_ID: &str = "portcullis";
@@ -142,7 +145,7 @@ impl Idp {
     /// Runs `command` until the provider says it is ready on `port` (0:
     /// the port its issuer names).
     async fn spawned(command: Command, public_url: &str, port: u16) -> Result<Self> {
-        let (child, issuer) = spawn_until_ready(command, "IDP_READY").await?;
+        let (child, issuer) = spawn_until_ready_or_again(command, "IDP_READY", START_STALL).await?;
         Ok(Self {
             child: Some(child),
             port: port_of(&issuer).unwrap_or(port),

@@ -6,6 +6,11 @@
 //! stampede once took a provider past a 30 s start-up bound. So at most
 //! [`STARTING_AT_ONCE`] helpers start at a time per test process, and the
 //! bound on each start-up counts only from when its turn comes.
+//!
+//! A helper that starts in about a second (the test provider, the echo app)
+//! once sat silent at start for the whole bound while the machine was idle.
+//! Such a helper is started with [`spawn_until_ready_or_again`]: a stall past
+//! a short bound is reported and the helper started once more.
 
 use anyhow::{Context, Result, bail};
 use std::collections::{BTreeSet, VecDeque};
@@ -85,7 +90,60 @@ pub fn free_port() -> u16 {
 /// first stdout line that starts with `marker`. The helper's stderr is passed
 /// on to the test's, and a start-up that fails says what the helper printed
 /// last.
-pub async fn spawn_until_ready(mut command: Command, marker: &str) -> Result<(Child, String)> {
+pub async fn spawn_until_ready(command: Command, marker: &str) -> Result<(Child, String)> {
+    spawn_within(command, marker, READY_TIMEOUT).await
+}
+
+/// [`spawn_until_ready`] for a helper that is ready within `stall` when it
+/// is well: past it, the stall is reported and a copy of `command` is
+/// started once more, with the whole [`READY_TIMEOUT`].
+pub async fn spawn_until_ready_or_again(
+    command: Command,
+    marker: &str,
+    stall: Duration,
+) -> Result<(Child, String)> {
+    let again = copy_of(&command);
+    match spawn_within(command, marker, stall).await {
+        Err(error) if error.is::<Stalled>() => {
+            eprintln!("{error:#}; starting it once more");
+            spawn_within(again, marker, READY_TIMEOUT).await
+        }
+        other => other,
+    }
+}
+
+/// A helper that printed no ready line within its bound.
+#[derive(Debug, thiserror::Error)]
+#[error("{command} printed no `{marker}` within {within:?}; its last stderr lines:\n{tail}")]
+struct Stalled {
+    command: String,
+    marker: String,
+    within: Duration,
+    tail: String,
+}
+
+/// The program, arguments, environment changes and folder of `command`.
+fn copy_of(command: &Command) -> Command {
+    let original = command.as_std();
+    let mut copy = Command::new(original.get_program());
+    copy.args(original.get_args());
+    for (name, value) in original.get_envs() {
+        match value {
+            Some(value) => copy.env(name, value),
+            None => copy.env_remove(name),
+        };
+    }
+    if let Some(dir) = original.get_current_dir() {
+        copy.current_dir(dir);
+    }
+    copy
+}
+
+async fn spawn_within(
+    mut command: Command,
+    marker: &str,
+    within: Duration,
+) -> Result<(Child, String)> {
     let _turn = tokio::time::timeout(TURN_TIMEOUT, STARTING.acquire())
         .await
         .with_context(|| format!("no turn to start {command:?} within {TURN_TIMEOUT:?}"))?
@@ -101,7 +159,7 @@ pub async fn spawn_until_ready(mut command: Command, marker: &str) -> Result<(Ch
     let stderr_tail = pass_on_stderr(child.stderr.take().context("no stderr")?);
     let stdout = child.stdout.take().context("no stdout")?;
     let mut lines = BufReader::new(stdout).lines();
-    let found = tokio::time::timeout(READY_TIMEOUT, async {
+    let found = tokio::time::timeout(within, async {
         while let Some(line) = lines.next_line().await? {
             if let Some(rest) = line.strip_prefix(marker) {
                 return Ok::<_, anyhow::Error>(Some(rest.trim().to_owned()));
@@ -112,10 +170,13 @@ pub async fn spawn_until_ready(mut command: Command, marker: &str) -> Result<(Ch
     .await;
     let Ok(found) = found else {
         let _ = child.kill().await;
-        bail!(
-            "{command:?} printed no `{marker}` within {READY_TIMEOUT:?}; its last stderr lines:\n{}",
-            tail_text(&stderr_tail)
-        );
+        return Err(Stalled {
+            command: format!("{command:?}"),
+            marker: marker.to_owned(),
+            within,
+            tail: tail_text(&stderr_tail),
+        }
+        .into());
     };
     let Some(rest) = found? else {
         let status = child.wait().await;
@@ -250,6 +311,25 @@ pub fn signal(child: &Child, signal: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+
+    #[tokio::test]
+    async fn a_helper_that_stalls_once_is_started_again_as_it_was() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(r#"if [ -e "$MARK" ]; then echo "READY $GREETING"; else : > "$MARK"; fi; exec sleep 60"#)
+            .env("GREETING", "again")
+            .env("MARK", "started-once")
+            .current_dir(dir.path());
+        let (mut child, rest) =
+            spawn_until_ready_or_again(command, "READY", Duration::from_millis(500)).await?;
+        assert_eq!(rest, "again", "the second start had the same environment");
+        assert!(dir.path().join("started-once").exists(), "and folder");
+        child.kill().await?;
+        Ok(())
+    }
+
     use super::*;
     use std::time::Instant;
 
