@@ -22,6 +22,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Client;
 use kube::api::{Api, ObjectMeta, PostParams};
 use kube::runtime::wait::conditions;
+use portcullis_contract::defaults::DEFAULT_PORT;
 use portcullis_e2e::helm::{Helm, chart_dir};
 use portcullis_e2e::kube::env::{CRD_NAME, client, ensure_crd, eventually, namespace, wait_for};
 use portcullis_e2e::kube::{Cluster, Operator};
@@ -226,8 +227,8 @@ async fn create_quickstart_objects(client: &Client, namespace: &str) -> Result<(
         .and_then(|ports| ports.first())
         .and_then(|port| port.target_port.clone());
     ensure!(
-        target == Some(IntOrString::String("portcullis".into())),
-        "the quickstart's Service does not target the port named portcullis"
+        target == Some(IntOrString::Int(i32::from(DEFAULT_PORT))),
+        "the quickstart's Service does not target the sidecar's port by number: {target:?}"
     );
     deployment.metadata.namespace = Some(namespace.to_owned());
     service.metadata.namespace = Some(namespace.to_owned());
