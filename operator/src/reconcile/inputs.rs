@@ -6,7 +6,7 @@
 //! and re-applying the resource keeps the password; it is deleted when the
 //! resource stops using it.
 
-use super::provider_ca::read_bundle;
+use super::provider_ca::{ProviderCa, read_bundle};
 use super::secret_keys::{SecretValue, found_in, read_key, text};
 use crate::crd::{OidcSettings, SecretKeyRef};
 use crate::desired::objects::root_admin_secret;
@@ -31,8 +31,8 @@ pub struct Inputs {
     pub root_password: Option<SecretValue>,
     /// The session store's credentials and CA, by generated Secret key.
     pub store_files: Vec<(&'static str, String)>,
-    /// The provider's CA bundle (PEM), when the spec names one.
-    pub provider_ca: Option<String>,
+    /// The provider's CA bundle, when the spec names one.
+    pub provider_ca: Option<ProviderCa>,
     /// What is wrong with the values themselves, named by the spec field
     /// that references them (a blank client secret, which the sidecar
     /// would refuse).
@@ -105,7 +105,7 @@ pub async fn read(
         None => None,
         Some(reference) => {
             match read_bundle(reference, secrets, config_maps, &mut problems).await? {
-                Ok(pem) => Some(pem),
+                Ok(bundle) => Some(bundle),
                 Err(missing) => return Ok(Err(missing)),
             }
         }

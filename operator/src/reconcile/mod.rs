@@ -32,7 +32,6 @@ use crate::store_probe::probe;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use portcullis_contract::ca_bundle::certificates;
 use portcullis_contract::validate::validate;
 use std::sync::Arc;
 use std::time::Instant;
@@ -98,8 +97,8 @@ async fn run(settings: &OidcSettings, ctx: &Context) -> Result<Action> {
     let provider_ca = inputs
         .as_ref()
         .ok()
-        .and_then(|inputs| inputs.provider_ca.as_deref())
-        .and_then(|pem| certificates(pem).ok())
+        .and_then(|inputs| inputs.provider_ca.as_ref())
+        .map(|bundle| bundle.roots.clone())
         .unwrap_or_default();
     if let Ok(inputs) = &inputs {
         problems.extend(inputs.problems.clone());

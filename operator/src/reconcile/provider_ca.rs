@@ -1,8 +1,8 @@
 //! Reading the provider's CA bundle an `OidcSettings` names, from a
 //! ConfigMap key or a Secret key, and checking that it holds PEM
-//! certificates before the sidecar is told to trust it. A ConfigMap is read
-//! at each reconcile (the periodic re-check included); only Secrets are
-//! watched.
+//! certificates before the sidecar is told to trust it. The certificates
+//! read here are the ones the provider check trusts, so the bundle is
+//! parsed once per reconcile.
 
 use super::secret_keys::{SecretValue, read_key};
 use crate::crd::{CaBundleRef, ConfigMapKeyRef};
@@ -14,14 +14,22 @@ use kube::api::Api;
 use portcullis_contract::ca_bundle::certificates;
 use portcullis_contract::problems::Problems;
 
-/// The PEM `reference` names, or what is missing; a bundle that holds no
-/// readable certificate is a problem of the spec, named by its field.
+/// A CA bundle as read: the PEM the sidecar gets, and its certificates.
+pub struct ProviderCa {
+    /// The PEM, as the ConfigMap or Secret holds it.
+    pub pem: String,
+    /// Its certificates (DER); empty when it holds none that can be read.
+    pub roots: Vec<Vec<u8>>,
+}
+
+/// The bundle `reference` names, or what is missing; a bundle that holds
+/// no readable certificate is a problem of the spec, named by its field.
 pub async fn read_bundle(
     reference: &CaBundleRef,
     secrets: &Api<Secret>,
     config_maps: &Api<ConfigMap>,
     problems: &mut Problems,
-) -> Result<std::result::Result<String, SecretsOutcome>> {
+) -> Result<std::result::Result<ProviderCa, SecretsOutcome>> {
     let (field, found) = match (&reference.config_map_ref, &reference.secret_ref) {
         (Some(map), _) => (
             "caBundle.configMapRef",
@@ -34,14 +42,19 @@ pub async fn read_bundle(
                 .map(|found: SecretValue| found.value),
         ),
         // The schema asks for exactly one.
-        (None, None) => return Ok(Ok(String::new())),
+        (None, None) => {
+            return Ok(Ok(ProviderCa {
+                pem: String::new(),
+                roots: Vec::new(),
+            }));
+        }
     };
-    if let Ok(pem) = &found
-        && let Err(error) = certificates(pem)
-    {
-        problems.push(field, format!("the CA bundle {error}"));
-    }
-    Ok(found)
+    Ok(found.map(|pem| {
+        let roots = certificates(&pem)
+            .map_err(|error| problems.push(field, format!("the CA bundle {error}")))
+            .unwrap_or_default();
+        ProviderCa { pem, roots }
+    }))
 }
 
 /// The referenced key of `map`, or what is missing, naming the field.

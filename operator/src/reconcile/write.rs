@@ -93,7 +93,7 @@ pub async fn apply(
             root_password_source,
             enrolment_code_hash,
             store_files: inputs.store_files,
-            provider_ca: inputs.provider_ca,
+            provider_ca: inputs.provider_ca.map(|bundle| bundle.pem),
         },
     )?;
     let params = PatchParams::apply(FIELD_MANAGER).force();
