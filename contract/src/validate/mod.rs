@@ -239,6 +239,9 @@ fn provider(problems: &mut Problems, oidc: &OidcConfig) -> Option<ClaimPath> {
     required_name(problems, "oidc.usernameClaim", &oidc.username_claim);
     let group_claim = group_claim_path(problems, &oidc.group_claim);
     required_path(problems, "oidc.clientSecretFile", &oidc.client_secret_file);
+    if let Some(ca_file) = &oidc.ca_file {
+        required_path(problems, "oidc.caFile", ca_file);
+    }
     if !oidc.scopes.iter().any(|scope| scope == REQUIRED_SCOPE) {
         problems.push("oidc.scopes", format!("must include `{REQUIRED_SCOPE}`"));
     }

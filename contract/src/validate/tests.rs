@@ -73,6 +73,16 @@ fn empty_config_reports_every_missing_field_at_once() {
 }
 
 #[test]
+fn a_ca_file_given_as_an_empty_path_is_named() {
+    let yaml = GOOD.replace("oidc:\n", "oidc:\n  caFile: \"\"\n");
+    assert_ne!(yaml, GOOD);
+    let problems = check(&yaml).expect_err("invalid");
+    assert!(problems.mentions("oidc.caFile"), "{problems}");
+    let given = GOOD.replace("oidc:\n", "oidc:\n  caFile: /s/provider-ca.pem\n");
+    assert!(check(&given).is_ok());
+}
+
+#[test]
 fn ports_that_collide_are_named() {
     let yaml = format!("{GOOD}listen: 0.0.0.0:8080\nadminListen: 0.0.0.0:8080\n");
     let problems = check(&yaml).expect_err("invalid");

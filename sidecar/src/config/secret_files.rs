@@ -70,20 +70,14 @@ pub(super) fn identity_keys(
     path: &Path,
     read_file: &impl Fn(&Path) -> io::Result<String>,
 ) -> Option<SigningKeys> {
-    const FIELD: &str = "signedIdentity.keyFile";
-    if path.as_os_str().is_empty() {
-        return None; // the contract's validation names the missing field
-    }
-    let text = match read_file(path) {
-        Ok(text) => text,
-        Err(error) => {
-            problems.push(FIELD, format!("cannot read {}: {error}", path.display()));
-            return None;
-        }
-    };
-    SigningKeys::parse(&text)
-        .map_err(|error| problems.push(FIELD, format!("{}: {error}", path.display())))
-        .ok()
+    // An empty path: the contract's validation names the missing field.
+    parsed_file(
+        problems,
+        "signedIdentity.keyFile",
+        path,
+        read_file,
+        SigningKeys::parse,
+    )
 }
 
 pub(super) fn key_ring(
@@ -91,20 +85,7 @@ pub(super) fn key_ring(
     path: &Path,
     read_file: &impl Fn(&Path) -> io::Result<String>,
 ) -> Option<KeyRing> {
-    const FIELD: &str = "session.keyFile";
-    if path.as_os_str().is_empty() {
-        return None;
-    }
-    let text = match read_file(path) {
-        Ok(text) => text,
-        Err(error) => {
-            problems.push(FIELD, format!("cannot read {}: {error}", path.display()));
-            return None;
-        }
-    };
-    KeyRing::parse(&text)
-        .map_err(|error| problems.push(FIELD, format!("{}: {error}", path.display())))
-        .ok()
+    parsed_file(problems, "session.keyFile", path, read_file, KeyRing::parse)
 }
 
 /// The certificates (DER) of the provider's CA bundle at `path`.
@@ -113,15 +94,36 @@ pub(super) fn ca_certificates(
     path: &Path,
     read_file: &impl Fn(&Path) -> io::Result<String>,
 ) -> Option<Vec<Vec<u8>>> {
-    const FIELD: &str = "oidc.caFile";
+    parsed_file(
+        problems,
+        "oidc.caFile",
+        path,
+        read_file,
+        portcullis_contract::ca_bundle::certificates,
+    )
+}
+
+/// What `parse` makes of the file at `path`, for the config file's
+/// `field`; a file that cannot be read or parsed is a problem naming the
+/// path, and an empty path is left to the contract's validation.
+fn parsed_file<T, E: std::fmt::Display>(
+    problems: &mut Problems,
+    field: &str,
+    path: &Path,
+    read_file: &impl Fn(&Path) -> io::Result<String>,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Option<T> {
+    if path.as_os_str().is_empty() {
+        return None;
+    }
     let text = match read_file(path) {
         Ok(text) => text,
         Err(error) => {
-            problems.push(FIELD, format!("cannot read {}: {error}", path.display()));
+            problems.push(field, format!("cannot read {}: {error}", path.display()));
             return None;
         }
     };
-    portcullis_contract::ca_bundle::certificates(&text)
-        .map_err(|error| problems.push(FIELD, format!("{} {error}", path.display())))
+    parse(&text)
+        .map_err(|error| problems.push(field, format!("{}: {error}", path.display())))
         .ok()
 }
