@@ -46,6 +46,7 @@ pub mod image;
 pub mod keycloak;
 pub mod keycloak_admin;
 pub mod kube;
+pub mod markdown;
 pub mod poll;
 pub mod process;
 pub mod redis;

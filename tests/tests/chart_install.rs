@@ -26,6 +26,7 @@ use portcullis_contract::defaults::DEFAULT_PORT;
 use portcullis_e2e::helm::{Helm, chart_dir};
 use portcullis_e2e::kube::env::{CRD_NAME, client, ensure_crd, eventually, namespace, wait_for};
 use portcullis_e2e::kube::{Cluster, Operator};
+use portcullis_e2e::markdown::yaml_blocks;
 use portcullis_e2e::process::repo_root;
 use portcullis_operator::crd::OidcSettings;
 use std::collections::BTreeMap;
@@ -181,11 +182,7 @@ fn quickstart_yaml() -> Result<Vec<String>> {
     let section = &section[..section[3..]
         .find("\n## ")
         .map_or(section.len(), |end| end + 3)];
-    Ok(section
-        .split("```yaml\n")
-        .skip(1)
-        .filter_map(|block| block.split("```").next().map(str::to_owned))
-        .collect())
+    Ok(yaml_blocks(section))
 }
 
 /// Creates the quickstart's objects in `namespace` instead of `media`.

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use portcullis_e2e::kube::dry_run::{DryRun, dry_run_apply};
 use portcullis_e2e::kube::env::{client, ensure_crd, namespace};
 use portcullis_e2e::kube::gateway_api::ensure_http_route_crd;
+use portcullis_e2e::markdown::yaml_blocks;
 use portcullis_e2e::process::repo_root;
 use serde::Deserialize as _;
 use std::path::PathBuf;
@@ -107,10 +108,8 @@ fn provider_guides() -> Result<Vec<PathBuf>> {
 
 /// The ```yaml blocks of a Markdown page that describe an `OidcSettings`.
 fn oidc_settings_blocks(markdown: &str) -> Vec<String> {
-    markdown
-        .split("```yaml\n")
-        .skip(1)
-        .filter_map(|rest| rest.split_once("```").map(|(block, _)| block.to_owned()))
+    yaml_blocks(markdown)
+        .into_iter()
         .filter(|block| block.contains("kind: OidcSettings"))
         .collect()
 }
