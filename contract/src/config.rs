@@ -19,6 +19,7 @@ use crate::defaults::{
     DEFAULT_ROOT_SESSION_LIFETIME_SECONDS, DEFAULT_SCOPES, DEFAULT_TRUSTED_GROUP,
     DEFAULT_USERNAME_CLAIM,
 };
+use crate::forward_auth::ForwardAuthConfig;
 use crate::identity::SignedIdentityConfig;
 use crate::session_store::SessionStoreConfig;
 use serde::{Deserialize, Serialize};
@@ -34,9 +35,13 @@ pub struct SidecarConfig {
     /// Address of the health and metrics port, e.g. `0.0.0.0:9090`.
     #[serde(default = "default_admin_listen")]
     pub admin_listen: String,
-    /// The protected app, `http://127.0.0.1:8080`.
-    #[serde(default)]
+    /// The protected app, `http://127.0.0.1:8080`; left out with `forwardAuth`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub upstream: String,
+    /// Answer an ingress's or proxy's question instead of proxying (see
+    /// [`crate::forward_auth`]); absent: the sidecar proxies to `upstream`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_auth: Option<ForwardAuthConfig>,
     /// The origin people type into their browser; the callback is `publicUrl` + `/auth/oidc`.
     #[serde(default)]
     pub public_url: String,

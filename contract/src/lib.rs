@@ -16,6 +16,7 @@ pub mod config;
 pub mod defaults;
 pub mod email_domains;
 pub mod enrolment;
+pub mod forward_auth;
 pub mod hash;
 pub mod header_value;
 pub mod identity;

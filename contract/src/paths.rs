@@ -17,6 +17,11 @@ pub const BACKCHANNEL_LOGOUT_PATH: &str = "/auth/backchannel-logout";
 /// Where the provider's sign-out page frames the front-channel logout.
 pub const FRONTCHANNEL_LOGOUT_PATH: &str = "/auth/frontchannel-logout";
 
+/// Where a forward-auth service answers a proxy's question about a
+/// request it holds (nginx's `auth_request`, ingress-nginx's `auth-url`,
+/// Traefik's `ForwardAuth`).
+pub const FORWARD_AUTH_PATH: &str = "/auth/verify";
+
 /// Liveness path on the sidecar's admin port.
 pub const HEALTHZ_PATH: &str = "/healthz";
 /// Readiness path on the sidecar's admin port.

@@ -56,8 +56,13 @@ fuzz_target!(|data: &[u8]| {
     };
     match Settings::from_config(&config, read_file) {
         Ok(settings) => {
-            assert_eq!(settings.upstream.scheme(), "http");
-            assert!(settings.upstream.host_str().is_some());
+            match settings.door.upstream() {
+                Some(upstream) => {
+                    assert_eq!(upstream.url.scheme(), "http");
+                    assert!(upstream.url.host_str().is_some());
+                }
+                None => assert!(!settings.trusted_proxies.is_empty()),
+            }
             assert!(matches!(settings.public_url.scheme(), "http" | "https"));
             assert!(settings.public_url.host_str().is_some());
             assert!(

@@ -19,6 +19,7 @@ pub mod access;
 pub mod backup;
 pub mod cli;
 pub mod config;
+pub mod forward;
 pub mod gate;
 pub mod http;
 pub mod identity;

@@ -223,7 +223,11 @@ async fn valid_settings_produce_a_config_the_sidecar_loads() -> Result<()> {
         .as_ref()
         .context("annotations")?;
     assert_eq!(annotations["portcullis.dev/config-hash"], served);
-    assert_eq!(loaded.upstream.as_str(), "http://127.0.0.1:8080/");
+    let upstream = loaded
+        .door
+        .upstream()
+        .expect("the operator's sidecar proxies");
+    assert_eq!(upstream.url.as_str(), "http://127.0.0.1:8080/");
 
     // The generated root password is readable by the admin; only its hash reaches the sidecar.
     let root = env.secrets().get("books-root-admin").await?;

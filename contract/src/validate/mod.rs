@@ -41,8 +41,9 @@ pub struct Valid {
     pub listen: SocketAddr,
     /// Health and metrics listen address.
     pub admin_listen: SocketAddr,
-    /// Base URL of the protected app.
-    pub upstream: Url,
+    /// Base URL of the protected app; `None` for a forward-auth service,
+    /// which proxies to no app.
+    pub upstream: Option<Url>,
     /// The public origin.
     pub public_url: Url,
     /// `publicUrl` + [`CALLBACK_PATH`].
@@ -61,7 +62,16 @@ pub fn validate(config: &SidecarConfig) -> Result<Valid, Problems> {
     let mut problems = Problems::default();
     let listen = socket_addr(&mut problems, "listen", &config.listen);
     let admin_listen = socket_addr(&mut problems, "adminListen", &config.admin_listen);
-    let upstream = upstream_url(&mut problems, &config.upstream);
+    crate::forward_auth::check_door(
+        &mut problems,
+        config.forward_auth.as_ref(),
+        &config.upstream,
+        &config.trusted_proxies,
+    );
+    let upstream = match config.forward_auth {
+        Some(_) => None,
+        None => upstream_url(&mut problems, &config.upstream),
+    };
     let public_url = public_url(&mut problems, &config.public_url);
     let issuer = issuer_from_well_known(&mut problems, &config.oidc.well_known_url);
     if let (Some(listen), Some(admin)) = (listen, admin_listen)
@@ -148,7 +158,6 @@ pub fn validate(config: &SidecarConfig) -> Result<Valid, Problems> {
     match (
         listen,
         admin_listen,
-        upstream,
         public_url,
         redirect_url,
         issuer,
@@ -157,7 +166,6 @@ pub fn validate(config: &SidecarConfig) -> Result<Valid, Problems> {
         (
             Some(listen),
             Some(admin_listen),
-            Some(upstream),
             Some(public_url),
             Some(redirect_url),
             Some(issuer),

@@ -73,6 +73,25 @@ fn empty_config_reports_every_missing_field_at_once() {
 }
 
 #[test]
+fn a_forward_auth_service_has_no_upstream_and_answers_listed_proxies_only() {
+    let forward = GOOD.replace("upstream: http://127.0.0.1:8080\n", "forwardAuth: {}\n");
+    assert_ne!(forward, GOOD);
+    let problems = check(&forward).expect_err("no proxies listed");
+    assert!(problems.mentions("trustedProxies"), "{problems}");
+    assert!(!problems.mentions("upstream"), "{problems}");
+    let answered = format!("{forward}trustedProxies: [10.0.0.0/8]\n");
+    let valid = check(&answered).expect("valid");
+    assert!(
+        valid.upstream.is_none(),
+        "a forward-auth service proxies to no app"
+    );
+    let both = format!("{GOOD}forwardAuth: {{}}\ntrustedProxies: [10.0.0.0/8]\n");
+    let problems = check(&both).expect_err("both doors");
+    assert!(problems.mentions("upstream"), "{problems}");
+    assert!(problems.to_string().contains("forwardAuth"), "{problems}");
+}
+
+#[test]
 fn a_ca_file_given_as_an_empty_path_is_named() {
     let yaml = GOOD.replace("oidc:\n", "oidc:\n  caFile: \"\"\n");
     assert_ne!(yaml, GOOD);

@@ -32,6 +32,7 @@ pub fn sidecar_config(namespace: &str, name: &str, spec: &OidcSettingsSpec) -> S
         listen: format!("0.0.0.0:{}", spec.listen_port),
         admin_listen: format!("0.0.0.0:{}", spec.admin_port),
         upstream: format!("http://127.0.0.1:{}", spec.upstream_port),
+        forward_auth: None,
         public_url: spec.public_url.trim_end_matches('/').to_owned(),
         oidc: OidcConfig {
             well_known_url: spec.well_known_url.clone(),

@@ -2,12 +2,14 @@
 //! crate's [`SidecarConfig`].
 
 pub mod connections;
+pub mod door;
 pub mod hash;
 pub mod problems;
 mod secret_files;
 pub mod settings;
 pub mod store;
 
+pub use door::{Door, Upstream};
 pub use portcullis_contract::secret::Secret;
 pub use problems::{Problem, Problems};
 pub use settings::Settings;

@@ -6,6 +6,7 @@
 //! the first problem and returns them all, each naming its field.
 
 use super::connections::ConnectionLimits;
+use super::door::{Door, Upstream, authority_of};
 use super::problems::Problems;
 use super::secret_files::{ca_certificates, identity_keys, key_ring, password_hash, secret_file};
 use super::store::store_settings;
@@ -15,7 +16,6 @@ use crate::identity::signer::SignedIdentity;
 use crate::session::keys::KeyRing;
 use crate::session::store::settings::StoreSettings;
 use http::HeaderName;
-use http::uri::Authority;
 use ipnet::IpNet;
 use portcullis_contract::claim_path::ClaimPath;
 use portcullis_contract::config::SidecarConfig;
@@ -35,11 +35,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Health and metrics listen address.
     pub admin_listen: SocketAddr,
-    /// Base URL of the protected app (`http://host:port`).
-    pub upstream: Url,
-    /// The app's `host:port`: where to connect, and the `Host` of a request
-    /// that came without one.
-    pub upstream_authority: Authority,
+    /// How requests reach the sidecar: for the app behind it, or for a
+    /// proxy's question (forward-auth).
+    pub door: Door,
     /// The public origin, without a trailing slash in its path.
     pub public_url: Url,
     /// OpenID Connect settings.
@@ -216,12 +214,18 @@ impl Settings {
         let (access, _) = AccessRules::compile(&config.authorization);
         match (valid, client_secret, keys) {
             (Some(valid), Some(client_secret), Some(keys)) if problems.is_empty() => {
-                let Some(upstream_authority) = authority_of(&valid.upstream) else {
-                    problems.push(
-                        "upstream",
-                        "must name a host and port an HTTP request can carry",
-                    );
-                    return Err(problems);
+                let door = match valid.upstream {
+                    None => Door::ForwardAuth,
+                    Some(url) => {
+                        let Some(authority) = authority_of(&url) else {
+                            problems.push(
+                                "upstream",
+                                "must name a host and port an HTTP request can carry",
+                            );
+                            return Err(problems);
+                        };
+                        Door::Proxy(Upstream { url, authority })
+                    }
                 };
                 let public_url = valid.public_url;
                 let https = public_url.scheme() == "https";
@@ -241,8 +245,7 @@ impl Settings {
                 Ok(Settings {
                     listen: valid.listen,
                     admin_listen: valid.admin_listen,
-                    upstream_authority,
-                    upstream: valid.upstream,
+                    door,
                     oidc: ProviderSettings {
                         issuer: valid.issuer,
                         client_id: oidc.client_id.clone(),
@@ -283,13 +286,6 @@ impl Settings {
             _ => Err(problems),
         }
     }
-}
-
-/// The `host:port` of an `http://` URL, as the authority of a request's URI.
-fn authority_of(url: &Url) -> Option<Authority> {
-    let host = url.host_str()?;
-    let port = url.port_or_known_default()?;
-    Authority::try_from(format!("{host}:{port}")).ok()
 }
 
 /// The prefix that binds a cookie to exactly this host (RFC 6265bis §4.1.3.2).

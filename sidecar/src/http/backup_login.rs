@@ -97,7 +97,7 @@ pub async fn backup_login(
     Form(form): Form<BackupForm>,
 ) -> Response {
     let settings = state.settings.load_full();
-    let return_to = return_path_or_default(form.rd.as_deref());
+    let return_to = return_path_or_default(form.rd.as_deref(), &settings.public_url);
     let Some((root_username, hash)) = settings.root_admin.as_ref().and_then(|root| {
         root.password_hash
             .as_ref()

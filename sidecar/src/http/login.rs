@@ -45,13 +45,13 @@ pub async fn login_page_handler(
     Query(query): Query<LoginQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let return_to = return_path_or_default(query.rd.as_deref());
+    let settings = state.settings.load();
+    let return_to = return_path_or_default(query.rd.as_deref(), &settings.public_url);
     if query
         .backup
         .as_deref()
         .is_some_and(|flag| flag == "1" || flag == "true")
     {
-        let settings = state.settings.load();
         return backup_form(&settings, &headers, &return_to, None, StatusCode::OK);
     }
     Html(login_page(&return_to, None)).into_response()
@@ -74,7 +74,7 @@ pub async fn start(
             tracing::warn!(reason = %error.chain(), "sign-in impossible: identity provider unavailable");
             error
         })?;
-    let return_to = return_path_or_default(query.rd.as_deref());
+    let return_to = return_path_or_default(query.rd.as_deref(), &settings.public_url);
     let (url, pending) = authorization_request(&discovered, &settings.oidc, return_to, unix_now());
     let cookie_name = pending_cookie_name(&settings.session.cookie_name, &pending.state)
         .unwrap_or_else(|| format!("{}_login", settings.session.cookie_name));

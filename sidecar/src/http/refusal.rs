@@ -9,10 +9,7 @@ impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         match self {
             Refusal::SignIn { return_to } => {
-                let query = url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("rd", &return_to)
-                    .finish();
-                Redirect::to(&format!("/auth/start?{query}")).into_response()
+                Redirect::to(&sign_in_start(&return_to)).into_response()
             }
             Refusal::AmbiguousPath(why) => AppError::from(why).into_response(),
             Refusal::Unauthenticated => AppError::Unauthenticated.into_response(),
@@ -36,4 +33,13 @@ impl IntoResponse for Refusal {
             }
         }
     }
+}
+
+/// Where a browser starts signing in to come back to `return_to`: the
+/// sign-in start, relative, so the browser stays on the host it asked.
+pub fn sign_in_start(return_to: &str) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("rd", return_to)
+        .finish();
+    format!("/auth/start?{query}")
 }

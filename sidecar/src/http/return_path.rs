@@ -4,6 +4,10 @@
 //! browser could read as another origin is refused: scheme-relative `//evil`,
 //! backslash tricks `/\evil`, absolute URLs, control characters. A refused or
 //! missing path falls back to `/`, so a hostile `rd` is never an open redirect.
+//!
+//! One absolute URL is read: one for the public URL's own host, which
+//! ingress-nginx sends as `rd` (`$scheme://$http_host$request_uri`); only
+//! its path and query are kept, and judged as any other path.
 
 /// The path used when none, or an unsafe one, is given.
 pub const DEFAULT_RETURN_PATH: &str = "/";
@@ -25,12 +29,28 @@ pub fn safe_return_path(candidate: &str) -> Option<&str> {
         .then_some(candidate)
 }
 
-/// The safe return path for an optional `rd` value, defaulting to `/`.
-pub fn return_path_or_default(candidate: Option<&str>) -> String {
+/// The safe return path for an optional `rd` value, defaulting to `/`; an
+/// absolute URL for `public_url`'s host gives its path.
+pub fn return_path_or_default(candidate: Option<&str>, public_url: &url::Url) -> String {
     candidate
+        .map(|candidate| own_host_path(candidate, public_url).unwrap_or(candidate))
         .and_then(safe_return_path)
         .unwrap_or(DEFAULT_RETURN_PATH)
         .to_owned()
+}
+
+/// The path and query of `candidate` when it is an `http` or `https` URL
+/// for `public_url`'s host (any port), as sent.
+fn own_host_path<'a>(candidate: &'a str, public_url: &url::Url) -> Option<&'a str> {
+    let rest = candidate
+        .strip_prefix("https://")
+        .or_else(|| candidate.strip_prefix("http://"))?;
+    let end = rest.find('/').unwrap_or(rest.len());
+    let authority = http::uri::Authority::try_from(&rest[..end]).ok()?;
+    let ours = public_url.host_str()?;
+    let same_host =
+        authority.host().eq_ignore_ascii_case(ours) && !authority.as_str().contains('@');
+    same_host.then(|| if end == rest.len() { "/" } else { &rest[end..] })
 }
 
 #[cfg(test)]
@@ -81,11 +101,34 @@ mod tests {
         assert_eq!(safe_return_path("/caf\u{e9}"), Some("/caf\u{e9}"));
     }
 
+    fn public_url() -> url::Url {
+        url::Url::parse("https://books.example.com").expect("url")
+    }
+
     #[test]
     fn refused_or_missing_paths_fall_back_to_root() {
-        assert_eq!(return_path_or_default(None), "/");
-        assert_eq!(return_path_or_default(Some("//evil.example")), "/");
-        assert_eq!(return_path_or_default(Some("/ok")), "/ok");
+        let public = public_url();
+        assert_eq!(return_path_or_default(None, &public), "/");
+        assert_eq!(return_path_or_default(Some("//evil.example"), &public), "/");
+        assert_eq!(return_path_or_default(Some("/ok"), &public), "/ok");
+    }
+
+    #[test]
+    fn a_url_for_the_public_host_gives_its_path_and_any_other_host_falls_back() {
+        let public = public_url();
+        for (rd, kept) in [
+            ("https://books.example.com/shelf?page=2", "/shelf?page=2"),
+            ("http://books.example.com:8080/shelf", "/shelf"),
+            ("https://BOOKS.example.com", "/"),
+            ("https://books.example.com//evil.example", "/"),
+            ("https://books.example.com.evil.example/shelf", "/"),
+            ("https://books.example.com@evil.example/shelf", "/"),
+            ("https://evil.example/https://books.example.com/", "/"),
+            ("javascript://books.example.com/%0aalert(1)", "/"),
+            ("https://books.example.com/\\evil.example", "/"),
+        ] {
+            assert_eq!(return_path_or_default(Some(rd), &public), kept, "{rd}");
+        }
     }
 
     #[test]

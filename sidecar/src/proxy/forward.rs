@@ -8,7 +8,7 @@
 //! WebSocket handshakes are spliced byte for byte once the app agrees with
 //! `101 Switching Protocols` (see [`crate::proxy::upgrade`] for why nothing else is).
 
-use crate::config::Settings;
+use crate::config::{Settings, Upstream};
 use crate::gate::ClientHops;
 use crate::gate::{Asked, Pass, decide};
 use crate::http::error::AppError;
@@ -33,15 +33,20 @@ use std::time::Instant;
 const HEADERS_ADDED: usize = 13;
 
 /// Every path the sidecar does not serve itself ([`crate::serve::routes::OWN_PATHS`]),
-/// from the client at `peer`.
-pub async fn proxy_request(state: &SharedState, peer: SocketAddr, request: Request) -> Response {
-    let settings = state.settings.load_full();
-    match decide(state, &settings, Asked::of(&request)).await {
+/// from the client at `peer`, for the app at `upstream`.
+pub async fn proxy_request(
+    state: &SharedState,
+    settings: &Settings,
+    upstream: &Upstream,
+    peer: SocketAddr,
+    request: Request,
+) -> Response {
+    match decide(state, settings, Asked::of(&request)).await {
         Ok(mut pass) => {
             // A renewed session's cookie goes with any answer, the app's or
             // an error: the old refresh token must never be sent again.
             let set_cookie = pass.set_cookie.take();
-            let mut response = forward(state, &settings, pass, peer, request)
+            let mut response = forward(state, settings, upstream, pass, peer, request)
                 .await
                 .unwrap_or_else(IntoResponse::into_response);
             if let Some(cookies) = set_cookie {
@@ -56,6 +61,7 @@ pub async fn proxy_request(state: &SharedState, peer: SocketAddr, request: Reque
 async fn forward(
     state: &SharedState,
     settings: &Settings,
+    upstream: &Upstream,
     pass: Pass,
     peer: SocketAddr,
     mut request: Request,
@@ -76,7 +82,7 @@ async fn forward(
     // two or three times on the way.
     headers.reserve(HEADERS_ADDED);
     if let Entry::Vacant(host) = headers.entry(header::HOST)
-        && let Ok(app) = HeaderValue::from_str(settings.upstream_authority.as_str())
+        && let Ok(app) = HeaderValue::from_str(upstream.authority.as_str())
     {
         // An HTTP/1.0 request may come without one: the app gets its own name.
         host.insert(app);
@@ -93,7 +99,7 @@ async fn forward(
 
     let method = request.method().clone();
     let started = Instant::now();
-    let authority = &settings.upstream_authority;
+    let authority = &upstream.authority;
     let answered = match app_connection.filter(|_| !websocket) {
         Some(app_connection) => app_connection.send(authority, request).await,
         // Boxed: rare, and large enough to weigh on every request's future.

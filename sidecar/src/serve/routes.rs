@@ -1,10 +1,13 @@
 //! The public port's entry: the sidecar's own few pages through a router,
-//! and the proxy for everything else.
+//! and the door for everything else (the proxy, or the forward-auth
+//! answer).
 //!
 //! A request for any other path goes straight to the proxy, past the
 //! router: its dispatch, layers and boxed futures cost about a sixth of a
 //! proxied request (`make bench-profile`), and the proxy needs none of them.
 
+use crate::config::Door;
+use crate::forward;
 use crate::http::backchannel_logout::backchannel_logout;
 use crate::http::backup_login::backup_login;
 use crate::http::csrf::refuse_cross_site_posts;
@@ -13,6 +16,7 @@ use crate::http::jwks::jwks;
 use crate::http::login::{callback, login_page_handler, me, start};
 use crate::http::logout::{confirm, logout};
 use crate::http::observe::{in_flight_then_counted, time_own_handler, trace_layer};
+use crate::proxy::proxy_request;
 use crate::runtime::state::SharedState;
 use axum::Router;
 use axum::extract::Request;
@@ -137,9 +141,17 @@ impl PublicApp {
                     Err(never) => match never {},
                 }
             } else {
+                let settings = state.settings.load_full();
                 // Boxed: the proxy's future is kilobytes, and the server
                 // would otherwise copy it whole on its way in, every request.
-                Box::pin(crate::proxy::proxy_request(state, peer, request)).await
+                match &settings.door {
+                    Door::Proxy(upstream) => {
+                        Box::pin(proxy_request(state, &settings, upstream, peer, request)).await
+                    }
+                    Door::ForwardAuth => {
+                        Box::pin(forward::answer(state, &settings, peer, request)).await
+                    }
+                }
             }
         })
         .await

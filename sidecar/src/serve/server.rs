@@ -45,7 +45,7 @@ pub async fn serve(
     tracing::info!(
         listen = %public.local_addr()?,
         admin = %admin.local_addr()?,
-        upstream = %settings.upstream,
+        door = %settings.door,
         issuer = %settings.oidc.issuer,
         "portcullis sidecar is serving"
     );

@@ -1,6 +1,7 @@
 //! Access rules at the door: public paths, role checks, and paths spelled
 //! to slip past a rule.
 
+use crate::gate_table::RULES;
 use crate::proxy::echo_app;
 use crate::support::{
     Options, get, header_text, send, session_cookie, session_cookie_with, state, text,
@@ -10,18 +11,6 @@ use axum::http::{Request, StatusCode, header};
 use portcullis_sidecar::access::roles::Role;
 use portcullis_sidecar::runtime::state::SharedState;
 use serde_json::{Value, json};
-
-/// An app with a public health check and static assets, an admin area, a
-/// root-only page and a trusted-only upload; everything else for any user.
-pub const RULES: &str = "authorization:
-  rules:
-    - {path: /healthz, allow: public}
-    - {path: /static/**, methods: [GET, HEAD], allow: public}
-    - {path: /admin/**, allow: admin}
-    - {path: /root-only, allow: rootAdmin}
-    - {path: /upload, methods: [POST], allow: trusted}
-    - {path: /items/**, methods: [DELETE], allow: admin}
-";
 
 async fn guarded() -> SharedState {
     let upstream = echo_app().await;

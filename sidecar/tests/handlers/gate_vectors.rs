@@ -8,7 +8,12 @@
 //! asked through the public app, as a client would (its status code tells
 //! the outcome). A new door adds its own reading of the same table.
 
-use crate::access::RULES;
+use crate::gate_table::{
+    Headers, Outcome,
+    Outcome::{Ambiguous, Denied, Pass, SignIn, Unauthenticated},
+    RULES, VECTORS, Who,
+    Who::{Admin, Nobody, Root, Trusted, Untrusted},
+};
 use crate::proxy::echo_app;
 use crate::support::{CLIENT, Options, send, session_cookie_with, state};
 use axum::body::Body;
@@ -17,167 +22,6 @@ use axum::response::IntoResponse;
 use portcullis_sidecar::access::roles::Role;
 use portcullis_sidecar::gate::{Asked, Refusal, decide};
 use portcullis_sidecar::runtime::state::SharedState;
-
-/// Who is calling.
-#[derive(Clone, Copy, Debug)]
-enum Who {
-    Nobody,
-    Untrusted,
-    Trusted,
-    Admin,
-    Root,
-}
-
-/// What the gate decides.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Outcome {
-    /// Let through, with the caller's identity (or none on a public path).
-    Pass,
-    /// A browser is sent to sign in.
-    SignIn,
-    /// A script is told to sign in: 401.
-    Unauthenticated,
-    /// The caller may not: 403.
-    Denied,
-    /// The path reads as more than one path: 400.
-    Ambiguous,
-}
-
-use Outcome::{Ambiguous, Denied, Pass, SignIn, Unauthenticated};
-use Who::{Admin, Nobody, Root, Trusted, Untrusted};
-
-/// Request headers of a vector beside the caller's cookie.
-type Headers = &'static [(&'static str, &'static str)];
-
-const HTML: Headers = &[("accept", "text/html")];
-const JSON: Headers = &[("accept", "application/json")];
-/// A form post, which may name another method in a `_method` field.
-const FORM: Headers = &[
-    ("accept", "text/html"),
-    ("content-type", "application/x-www-form-urlencoded"),
-];
-const MULTIPART: Headers = &[
-    ("accept", "text/html"),
-    ("content-type", "multipart/form-data; boundary=x"),
-];
-const OVERRIDE: Headers = &[
-    ("accept", "application/json"),
-    ("x-http-method-override", "DELETE"),
-];
-const OVERRIDE_CGI_SPELLING: Headers =
-    &[("accept", "application/json"), ("x_http_method", "delete")];
-const METHOD_OVERRIDE: Headers = &[
-    ("accept", "application/json"),
-    ("x-method-override", "DELETE"),
-];
-
-/// (method, path as sent, headers, caller, outcome)
-const VECTORS: &[(&str, &str, Headers, Who, Outcome)] = &[
-    ("GET", "/healthz", JSON, Nobody, Pass),
-    ("GET", "/static/app.js", HTML, Nobody, Pass),
-    ("HEAD", "/static/app.js", HTML, Nobody, Pass),
-    ("POST", "/static/app.js", HTML, Nobody, Unauthenticated),
-    ("GET", "/", HTML, Nobody, SignIn),
-    ("GET", "/", JSON, Nobody, Unauthenticated),
-    ("GET", "/", JSON, Untrusted, Pass),
-    ("GET", "/admin", HTML, Nobody, SignIn),
-    ("GET", "/admin/users", JSON, Untrusted, Denied),
-    ("GET", "/admin/users", HTML, Trusted, Denied),
-    ("GET", "/admin/users", JSON, Admin, Pass),
-    ("DELETE", "/admin/users/7", JSON, Root, Pass),
-    ("GET", "/root-only", JSON, Admin, Denied),
-    ("GET", "/root-only", JSON, Root, Pass),
-    ("POST", "/upload", JSON, Untrusted, Denied),
-    ("POST", "/upload", JSON, Trusted, Pass),
-    ("GET", "/upload", JSON, Untrusted, Pass),
-    // Spellings of the admin area, each judged as /admin.
-    ("GET", "/%61dmin", JSON, Untrusted, Denied),
-    ("GET", "/static/../admin", JSON, Untrusted, Denied),
-    ("GET", "/static/%2e%2e/admin", JSON, Nobody, Unauthenticated),
-    ("GET", "//admin", JSON, Untrusted, Denied),
-    ("GET", "/./admin/", JSON, Untrusted, Denied),
-    ("GET", "/ADMIN", JSON, Untrusted, Denied),
-    ("GET", "/static/x/../../Admin/users", JSON, Trusted, Denied),
-    ("GET", "/admin;x", JSON, Untrusted, Denied),
-    ("GET", "/static/..;/admin", JSON, Untrusted, Denied),
-    // The query never decides.
-    ("GET", "/admin?/static/x", JSON, Untrusted, Denied),
-    ("GET", "/healthz?next=/admin", JSON, Nobody, Pass),
-    // Paths no rule can judge.
-    ("GET", "/static%2F..%2Fadmin", JSON, Admin, Ambiguous),
-    ("GET", "/static/%5c../admin", JSON, Nobody, Ambiguous),
-    ("GET", "/a%00b", JSON, Untrusted, Ambiguous),
-    // Double encoding: an app that decodes twice reads `/admin`.
-    ("GET", "/static/%252e%252e/admin", JSON, Nobody, Ambiguous),
-    (
-        "GET",
-        "/static/%252E%252E%252Fadmin",
-        JSON,
-        Nobody,
-        Ambiguous,
-    ),
-    (
-        "GET",
-        "/static/%25%32%65%25%32%65/admin",
-        JSON,
-        Nobody,
-        Ambiguous,
-    ),
-    ("GET", "/%2561dmin", JSON, Untrusted, Ambiguous),
-    ("GET", "/static/%255c..%255cadmin", JSON, Nobody, Ambiguous),
-    ("GET", "/static/a%2525b", JSON, Nobody, Ambiguous),
-    ("GET", "/static/100%25", JSON, Nobody, Pass),
-    ("GET", "/static/%25zz", JSON, Nobody, Pass),
-    // Overlong or broken UTF-8: dots and slashes to a lax decoder.
-    ("GET", "/static/%c0%ae%c0%ae/admin", JSON, Nobody, Ambiguous),
-    (
-        "GET",
-        "/static/%e0%80%ae%e0%80%ae/admin",
-        JSON,
-        Nobody,
-        Ambiguous,
-    ),
-    ("GET", "/static/%c0%af", JSON, Nobody, Ambiguous),
-    ("GET", "/static/%ff", JSON, Nobody, Ambiguous),
-    ("GET", "/static/caf%c3%a9.css", JSON, Nobody, Pass),
-    // Trailing dots and spaces, which Windows servers drop.
-    ("GET", "/admin.", JSON, Untrusted, Denied),
-    ("GET", "/admin%20", JSON, Untrusted, Denied),
-    ("GET", "/admin.%20./users", JSON, Untrusted, Denied),
-    ("GET", "/admin./users", JSON, Admin, Pass),
-    ("GET", "/static/..%20/admin", JSON, Untrusted, Denied),
-    (
-        "GET",
-        "/static/.%20./admin/users",
-        JSON,
-        Nobody,
-        Unauthenticated,
-    ),
-    ("GET", "/static/x/..%20/../admin", JSON, Untrusted, Denied),
-    // Method overrides: judged by the strictest method the app may act on.
-    ("POST", "/items/7", JSON, Untrusted, Pass),
-    ("DELETE", "/items/7", JSON, Untrusted, Denied),
-    ("POST", "/items/7?_method=DELETE", JSON, Untrusted, Denied),
-    (
-        "POST",
-        "/items/7?a=1&_method=delete",
-        JSON,
-        Untrusted,
-        Denied,
-    ),
-    ("POST", "/items/7?%5Fmethod=DELETE", JSON, Untrusted, Denied),
-    ("POST", "/items/7?_method=DELETE", JSON, Admin, Pass),
-    ("POST", "/items/7?method=DELETE", JSON, Untrusted, Pass),
-    ("POST", "/items/7", OVERRIDE, Untrusted, Denied),
-    ("POST", "/items/7", OVERRIDE_CGI_SPELLING, Untrusted, Denied),
-    ("POST", "/items/7", METHOD_OVERRIDE, Untrusted, Denied),
-    ("POST", "/items/7", OVERRIDE, Admin, Pass),
-    ("POST", "/items/7", FORM, Untrusted, Denied),
-    ("POST", "/items/7", MULTIPART, Untrusted, Denied),
-    ("POST", "/items/7", FORM, Admin, Pass),
-    ("POST", "/upload", FORM, Trusted, Pass),
-    ("GET", "/items/7", FORM, Untrusted, Pass),
-];
 
 async fn guarded() -> SharedState {
     state(Options {
@@ -282,6 +126,81 @@ async fn the_reverse_proxy_door_answers_every_vector_as_the_gate_decides() {
             expected,
             "{method} {path} as {who:?} from {CLIENT}"
         );
+    }
+}
+
+/// How a proxy in front asks the forward-auth door about a request.
+#[derive(Clone, Copy, Debug)]
+enum Asking {
+    /// `X-Original-URL` and `X-Original-Method`.
+    Nginx,
+    /// `X-Forwarded-Method`, `-Proto`, `-Host` and `-Uri`.
+    Traefik,
+}
+
+/// The outcome a forward-auth question's answer tells, under `asking`'s
+/// contract: nginx's sign-in is a 401 with where to sign in, Traefik's the
+/// redirect itself.
+fn forward_outcome(asking: Asking, response: &axum::http::Response<Body>) -> Outcome {
+    let status = response.status();
+    match (asking, status) {
+        (Asking::Nginx, StatusCode::UNAUTHORIZED)
+            if response.headers().contains_key(header::LOCATION) =>
+        {
+            SignIn
+        }
+        (Asking::Nginx, StatusCode::SEE_OTHER) => panic!("nginx cannot follow a redirect"),
+        _ => answered_outcome(status),
+    }
+}
+
+#[tokio::test]
+async fn the_forward_auth_door_answers_every_vector_as_the_gate_decides() {
+    let state = state(Options {
+        forward_auth: true,
+        extra: RULES,
+        ..Options::default()
+    });
+    let public = state.settings.load().public_url.clone();
+    let host = public.host_str().expect("host").to_owned();
+    for asking in [Asking::Nginx, Asking::Traefik] {
+        for &(method, path, sent, who, expected) in VECTORS {
+            let mut request = Request::builder().uri("/auth/verify");
+            request = match asking {
+                Asking::Nginx => request
+                    .header("x-original-url", format!("http://{host}:8443{path}"))
+                    .header("x-original-method", method),
+                Asking::Traefik => request
+                    .header("x-forwarded-method", method)
+                    .header("x-forwarded-proto", "http")
+                    .header("x-forwarded-host", &host)
+                    .header("x-forwarded-uri", path),
+            };
+            for (name, value) in sent {
+                request = request.header(*name, *value);
+            }
+            if let Some(cookie) = cookie(&state, who) {
+                request = request.header(header::COOKIE, cookie);
+            }
+            let response = send(&state, request.body(Body::empty()).expect("request")).await;
+            let context = format!("{asking:?}: {method} {path} as {who:?}");
+            assert_eq!(forward_outcome(asking, &response), expected, "{context}");
+            let user = response.headers().get("x-forwarded-user");
+            match (expected, who) {
+                (SignIn, _) => {
+                    let start = response.headers()[header::LOCATION]
+                        .to_str()
+                        .expect("ascii");
+                    let rd = url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("rd", path)
+                        .finish();
+                    assert_eq!(start, format!("/auth/start?{rd}"), "{context}");
+                }
+                (Pass, Nobody) => assert!(user.is_none(), "{context}: nobody has no identity"),
+                (Pass, _) => assert!(user.is_some(), "{context}: the identity is answered"),
+                _ => assert!(user.is_none(), "{context}: a refusal tells no identity"),
+            }
+        }
     }
 }
 

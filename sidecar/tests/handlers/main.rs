@@ -11,6 +11,8 @@ mod access;
 mod backup;
 mod callback;
 mod connections;
+mod forward_auth;
+mod gate_table;
 mod gate_vectors;
 mod identity;
 mod logout;

@@ -229,7 +229,13 @@ async fn a_request_without_host_reaches_the_app_under_the_apps_own_name() {
     let response = send(&state, request).await;
     assert_eq!(response.status(), StatusCode::OK);
     let seen: Value = serde_json::from_str(&text(response).await).expect("json");
-    let app = state.settings.load().upstream_authority.to_string();
+    let settings = state.settings.load();
+    let app = settings
+        .door
+        .upstream()
+        .expect("a proxy")
+        .authority
+        .to_string();
     assert_eq!(seen["headers"]["host"], json!([app]));
 }
 

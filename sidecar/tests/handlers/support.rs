@@ -41,6 +41,9 @@ pub struct Options {
     pub upstream: SocketAddr,
     /// YAML appended to the config (top-level sections such as `authorization`).
     pub extra: &'static str,
+    /// A forward-auth service answering [`CLIENT`]'s address, instead of a
+    /// proxy to `upstream`.
+    pub forward_auth: bool,
 }
 
 impl Default for Options {
@@ -49,6 +52,7 @@ impl Default for Options {
             backup_enabled: true,
             upstream: closed_port(),
             extra: "",
+            forward_auth: false,
         }
     }
 }
@@ -83,11 +87,16 @@ pub fn settings(options: Options) -> Settings {
     } else {
         ""
     };
+    let door = if options.forward_auth {
+        format!("forwardAuth: {{}}\ntrustedProxies: [{}]", CLIENT.ip())
+    } else {
+        format!("upstream: http://{}", options.upstream)
+    };
     let yaml = format!(
         r#"
 listen: 127.0.0.1:0
 adminListen: 127.0.0.1:0
-upstream: http://{upstream}
+{door}
 publicUrl: http://127.0.0.1:4180
 oidc:
   wellKnownUrl: http://{provider}/.well-known/openid-configuration
@@ -98,7 +107,6 @@ rootAdmin:
 {root_hash_line}session:
   keyFile: /secrets/keys
 {extra}"#,
-        upstream = options.upstream,
         extra = options.extra,
     );
     let files = HashMap::from([
@@ -132,9 +140,18 @@ pub const CLIENT: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LO
 
 /// Sends one request to the public port's app built on `state`, as the
 /// listener does: from [`CLIENT`], which the request also carries.
-pub async fn send(state: &SharedState, mut request: Request<Body>) -> Response<Body> {
-    request.extensions_mut().insert(ConnectInfo(CLIENT));
-    PublicApp::new(state.clone()).serve(CLIENT, request).await
+pub async fn send(state: &SharedState, request: Request<Body>) -> Response<Body> {
+    send_from(state, CLIENT, request).await
+}
+
+/// Sends one request to the public port's app built on `state` from `peer`.
+pub async fn send_from(
+    state: &SharedState,
+    peer: SocketAddr,
+    mut request: Request<Body>,
+) -> Response<Body> {
+    request.extensions_mut().insert(ConnectInfo(peer));
+    PublicApp::new(state.clone()).serve(peer, request).await
 }
 
 /// A GET of `uri` with optional `Accept` and `Cookie` headers.

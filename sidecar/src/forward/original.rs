@@ -1,0 +1,221 @@
+//! Reading the original request from a forward-auth question.
+//!
+//! Two contracts are spoken:
+//! - **nginx** (`auth_request`, ingress-nginx's `auth-url`): `X-Original-URL`
+//!   (`$scheme://$http_host$request_uri`) and `X-Original-Method`;
+//! - **Traefik** (`ForwardAuth`): `X-Forwarded-Method`, `X-Forwarded-Host`
+//!   and `X-Forwarded-Uri` (with `X-Forwarded-Proto`, not needed here).
+//!
+//! The target is taken as the proxy sent it, not normalised on the way:
+//! the gate's rules judge exactly what the app will be sent. A question
+//! that names its request both ways is refused, since the proxy set one
+//! and a client the other; so is one from a peer that is not a trusted
+//! proxy, whatever it says, and one for a host this service does not
+//! protect. Only these exact names are read: a `X_Original_URL` is not
+//! taken for `X-Original-URL`.
+
+use http::{HeaderMap, Method, Uri};
+use ipnet::IpNet;
+use std::net::IpAddr;
+use url::Url;
+
+/// Which proxy's contract a question follows, and so how it is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Contract {
+    /// nginx's `auth_request`: only 2xx, 401 and 403 mean anything to it,
+    /// so a sign-in is a 401 that carries where to sign in.
+    Nginx,
+    /// Traefik's `ForwardAuth`: a refusal is sent to the client as it is,
+    /// so a sign-in is the redirect itself.
+    Traefik,
+}
+
+/// The request a proxy asks about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Original {
+    /// Its method.
+    pub method: Method,
+    /// Its target, in origin form (path and query as sent).
+    pub uri: Uri,
+    /// The contract the question followed.
+    pub contract: Contract,
+}
+
+/// Why a forward-auth question is not believed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotBelieved {
+    /// The peer is not a trusted proxy.
+    #[error(
+        "{0} is not in `trustedProxies`: a forward-auth service answers only the proxies listed there"
+    )]
+    UntrustedPeer(IpAddr),
+    /// Neither contract's headers are there.
+    #[error(
+        "the question names no original request: send `X-Original-URL` and `X-Original-Method` (nginx), or `X-Forwarded-Method`, `X-Forwarded-Host` and `X-Forwarded-Uri` (Traefik)"
+    )]
+    Unnamed,
+    /// Both contracts' headers are there: one of them came from a client.
+    #[error(
+        "both `X-Original-URL` and `X-Forwarded-Uri` name an original request: one of them came from the client"
+    )]
+    BothContracts,
+    /// A header the contract needs is missing.
+    #[error("`{0}` is missing")]
+    Missing(&'static str),
+    /// A header the contract needs once is there more than once.
+    #[error("`{0}` is sent more than once")]
+    Repeated(&'static str),
+    /// A header's value cannot be read.
+    #[error("`{header}` is not valid: {why}")]
+    Malformed {
+        /// The header.
+        header: &'static str,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// The original request is for a host this service does not protect.
+    #[error("the request is for host `{0}`, which this service does not protect")]
+    OtherHost(String),
+}
+
+impl NotBelieved {
+    /// Whether the question is refused as not allowed (403) rather than
+    /// as malformed (400).
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, Self::UntrustedPeer(_) | Self::OtherHost(_))
+    }
+}
+
+const ORIGINAL_URL: &str = "x-original-url";
+const ORIGINAL_METHOD: &str = "x-original-method";
+const FORWARDED_METHOD: &str = "x-forwarded-method";
+const FORWARDED_HOST: &str = "x-forwarded-host";
+const FORWARDED_URI: &str = "x-forwarded-uri";
+
+/// The original request of a question from `peer`, believed only when
+/// `peer` is in `trusted` and the request is for `public_url`'s host.
+///
+/// Hosts are compared by name only: behind a load balancer that ends TLS,
+/// nginx sees `http` and no port where the browser used `https`.
+pub fn original_request(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    trusted: &[IpNet],
+    public_url: &Url,
+) -> Result<Original, NotBelieved> {
+    if !trusted.iter().any(|net| net.contains(&peer)) {
+        return Err(NotBelieved::UntrustedPeer(peer));
+    }
+    let original = match (
+        headers.contains_key(ORIGINAL_URL),
+        headers.contains_key(FORWARDED_URI),
+    ) {
+        (true, true) => return Err(NotBelieved::BothContracts),
+        (false, false) => return Err(NotBelieved::Unnamed),
+        (true, false) => nginx(headers)?,
+        (false, true) => traefik(headers)?,
+    };
+    let (host, original) = original;
+    if public_url
+        .host_str()
+        .is_none_or(|ours| !ours.eq_ignore_ascii_case(&host))
+    {
+        return Err(NotBelieved::OtherHost(host));
+    }
+    Ok(original)
+}
+
+/// The host and request an nginx question names.
+fn nginx(headers: &HeaderMap) -> Result<(String, Original), NotBelieved> {
+    let url = one(headers, ORIGINAL_URL, "X-Original-URL")?;
+    let method = method(
+        one(headers, ORIGINAL_METHOD, "X-Original-Method")?,
+        "X-Original-Method",
+    )?;
+    let malformed = |why| NotBelieved::Malformed {
+        header: "X-Original-URL",
+        why,
+    };
+    let parsed = Uri::try_from(url).map_err(|_| malformed("not a URL"))?;
+    if !matches!(parsed.scheme_str(), Some("http" | "https")) {
+        return Err(malformed("not an http or https URL"));
+    }
+    let host = parsed
+        .host()
+        .ok_or_else(|| malformed("names no host"))?
+        .to_owned();
+    let target = parsed
+        .path_and_query()
+        .map_or("/", |target| target.as_str());
+    Ok((
+        host,
+        Original {
+            method,
+            uri: origin_form(target)
+                .ok_or_else(|| malformed("its path is not a request target"))?,
+            contract: Contract::Nginx,
+        },
+    ))
+}
+
+/// The host and request a Traefik question names.
+fn traefik(headers: &HeaderMap) -> Result<(String, Original), NotBelieved> {
+    let method = method(
+        one(headers, FORWARDED_METHOD, "X-Forwarded-Method")?,
+        "X-Forwarded-Method",
+    )?;
+    let host = one(headers, FORWARDED_HOST, "X-Forwarded-Host")?;
+    let host = http::uri::Authority::try_from(host)
+        .map_err(|_| NotBelieved::Malformed {
+            header: "X-Forwarded-Host",
+            why: "not a host",
+        })?
+        .host()
+        .to_owned();
+    let target = one(headers, FORWARDED_URI, "X-Forwarded-Uri")?;
+    let uri = origin_form(target).ok_or(NotBelieved::Malformed {
+        header: "X-Forwarded-Uri",
+        why: "not a path such as `/books?page=2`",
+    })?;
+    Ok((
+        host,
+        Original {
+            method,
+            uri,
+            contract: Contract::Traefik,
+        },
+    ))
+}
+
+/// The single value of `name`, as text.
+fn one<'a>(
+    headers: &'a HeaderMap,
+    name: &'static str,
+    shown: &'static str,
+) -> Result<&'a str, NotBelieved> {
+    let mut values = headers.get_all(name).iter();
+    let value = values.next().ok_or(NotBelieved::Missing(shown))?;
+    if values.next().is_some() {
+        return Err(NotBelieved::Repeated(shown));
+    }
+    value.to_str().map_err(|_| NotBelieved::Malformed {
+        header: shown,
+        why: "not visible ASCII",
+    })
+}
+
+fn method(value: &str, shown: &'static str) -> Result<Method, NotBelieved> {
+    Method::from_bytes(value.as_bytes()).map_err(|_| NotBelieved::Malformed {
+        header: shown,
+        why: "not an HTTP method",
+    })
+}
+
+/// `target` as an origin-form URI: it must start with a single `/`.
+fn origin_form(target: &str) -> Option<Uri> {
+    let uri = Uri::try_from(target).ok()?;
+    (target.starts_with('/') && uri.scheme().is_none() && uri.authority().is_none()).then_some(uri)
+}
+
+#[cfg(test)]
+mod tests;

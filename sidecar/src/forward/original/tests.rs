@@ -1,0 +1,202 @@
+//! Which forward-auth questions are believed, and what they are read as.
+
+use super::*;
+use http::HeaderValue;
+
+const INGRESS: &str = "10.0.0.7";
+const PUBLIC_URL: &str = "https://books.example.com";
+
+fn ask(peer: &str, headers: &[(&'static str, &str)]) -> Result<Original, NotBelieved> {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        map.append(*name, HeaderValue::from_str(value).expect("header value"));
+    }
+    original_request(
+        peer.parse().expect("address"),
+        &map,
+        &["10.0.0.0/24".parse().expect("net")],
+        &Url::parse(PUBLIC_URL).expect("url"),
+    )
+}
+
+fn nginx(url: &str, method: &str) -> Result<Original, NotBelieved> {
+    ask(
+        INGRESS,
+        &[("x-original-url", url), ("x-original-method", method)],
+    )
+}
+
+#[test]
+fn nginx_names_the_request_in_its_original_url_and_method() {
+    let original = nginx("https://books.example.com/admin/users?page=2", "DELETE").expect("read");
+    assert_eq!(original.method, Method::DELETE);
+    assert_eq!(original.uri, "/admin/users?page=2");
+    assert_eq!(original.contract, Contract::Nginx);
+    let bare = nginx("https://books.example.com", "GET").expect("read");
+    assert_eq!(bare.uri, "/");
+}
+
+#[test]
+fn the_target_is_kept_as_sent_for_the_rules_to_judge() {
+    for target in [
+        "/static/../admin",
+        "/static/%2e%2e/admin",
+        "//admin",
+        "/static%2F..%2Fadmin",
+        "/admin;x",
+    ] {
+        let original = nginx(&format!("http://books.example.com{target}"), "GET").expect(target);
+        assert_eq!(original.uri, target);
+    }
+}
+
+#[test]
+fn traefik_names_the_request_in_its_forwarded_headers() {
+    let original = ask(
+        INGRESS,
+        &[
+            ("x-forwarded-method", "POST"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "books.example.com:443"),
+            ("x-forwarded-uri", "/upload?x=1"),
+        ],
+    )
+    .expect("read");
+    assert_eq!(original.method, Method::POST);
+    assert_eq!(original.uri, "/upload?x=1");
+    assert_eq!(original.contract, Contract::Traefik);
+}
+
+#[test]
+fn a_question_from_a_peer_that_is_not_a_trusted_proxy_is_never_believed() {
+    let refused = ask(
+        "192.0.2.1",
+        &[
+            ("x-original-url", "https://books.example.com/static/x"),
+            ("x-original-method", "GET"),
+        ],
+    );
+    let error = refused.expect_err("untrusted peer");
+    assert_eq!(
+        error,
+        NotBelieved::UntrustedPeer("192.0.2.1".parse().expect("ip"))
+    );
+    assert!(error.is_forbidden());
+    assert!(error.to_string().contains("trustedProxies"), "{error}");
+}
+
+#[test]
+fn a_question_naming_its_request_both_ways_is_refused() {
+    // ingress-nginx sets X-Original-URL and passes a client's X-Forwarded-Uri
+    // on; Traefik does the reverse. Either way one of them is the client's.
+    let refused = ask(
+        INGRESS,
+        &[
+            ("x-original-url", "https://books.example.com/admin"),
+            ("x-original-method", "GET"),
+            ("x-forwarded-method", "GET"),
+            ("x-forwarded-host", "books.example.com"),
+            ("x-forwarded-uri", "/static/app.js"),
+        ],
+    );
+    assert_eq!(refused, Err(NotBelieved::BothContracts));
+}
+
+#[test]
+fn only_the_exact_header_names_are_read() {
+    let underscored = ask(
+        INGRESS,
+        &[
+            ("x_original_url", "https://books.example.com/static/x"),
+            ("x_original_method", "GET"),
+        ],
+    );
+    assert_eq!(underscored, Err(NotBelieved::Unnamed));
+    let cased = ask(
+        INGRESS,
+        &[
+            ("X-ORIGINAL-URL", "https://books.example.com/x"),
+            ("x-original-method", "GET"),
+        ],
+    );
+    assert!(cased.is_ok(), "header names are case-insensitive in HTTP");
+}
+
+#[test]
+fn a_host_this_service_does_not_protect_is_refused() {
+    for url in [
+        "https://other.example.com/",
+        "https://books.example.com.evil.example/",
+        "https://evil.example/https://books.example.com/",
+    ] {
+        let error = nginx(url, "GET").expect_err(url);
+        assert!(matches!(error, NotBelieved::OtherHost(_)), "{url}: {error}");
+        assert!(error.is_forbidden());
+    }
+    let other = ask(
+        INGRESS,
+        &[
+            ("x-forwarded-method", "GET"),
+            ("x-forwarded-host", "other.example.com"),
+            ("x-forwarded-uri", "/"),
+        ],
+    );
+    assert_eq!(
+        other,
+        Err(NotBelieved::OtherHost("other.example.com".into()))
+    );
+    // Behind a load balancer that ends TLS, nginx sees http and no port.
+    assert!(nginx("http://BOOKS.example.com:8080/x", "GET").is_ok());
+}
+
+#[test]
+fn missing_repeated_and_malformed_headers_are_named() {
+    let cases: [(&[(&str, &str)], NotBelieved); 6] = [
+        (&[], NotBelieved::Unnamed),
+        (
+            &[("x-original-url", "https://books.example.com/")],
+            NotBelieved::Missing("X-Original-Method"),
+        ),
+        (
+            &[
+                ("x-original-url", "https://books.example.com/"),
+                ("x-original-url", "https://books.example.com/admin"),
+                ("x-original-method", "GET"),
+            ],
+            NotBelieved::Repeated("X-Original-URL"),
+        ),
+        (
+            &[("x-original-url", "/admin"), ("x-original-method", "GET")],
+            NotBelieved::Malformed {
+                header: "X-Original-URL",
+                why: "not an http or https URL",
+            },
+        ),
+        (
+            &[
+                ("x-original-url", "https://books.example.com/"),
+                ("x-original-method", "G E T"),
+            ],
+            NotBelieved::Malformed {
+                header: "X-Original-Method",
+                why: "not an HTTP method",
+            },
+        ),
+        (
+            &[
+                ("x-forwarded-method", "GET"),
+                ("x-forwarded-host", "books.example.com"),
+                ("x-forwarded-uri", "https://books.example.com/admin"),
+            ],
+            NotBelieved::Malformed {
+                header: "X-Forwarded-Uri",
+                why: "not a path such as `/books?page=2`",
+            },
+        ),
+    ];
+    for (headers, expected) in cases {
+        let error = ask(INGRESS, headers).expect_err("refused");
+        assert_eq!(error, expected, "{headers:?}");
+        assert!(!error.is_forbidden(), "{error}");
+    }
+}

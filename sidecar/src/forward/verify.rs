@@ -1,0 +1,104 @@
+//! The answer to a forward-auth question, in the asking proxy's terms.
+//!
+//! A request the gate lets through is answered `200` with the identity
+//! headers (and the signed identity) for the proxy to copy onto the request
+//! it forwards, and a renewed session's `Set-Cookie` for the client. A
+//! refusal is the reverse proxy's answer to the same request, except that
+//! nginx reads nothing but 2xx, 401 and 403: a browser sent to sign in gets
+//! a `401` whose `Location` is the sign-in start, for the proxy's
+//! `error_page 401` to redirect to. Other failures (a path that reads two
+//! ways, a store or provider outage) stay 400 or 503, which nginx turns
+//! into a 500: closed, never open.
+
+use super::original::{Contract, NotBelieved, original_request};
+use crate::config::Settings;
+use crate::gate::{Asked, Refusal, decide};
+use crate::http::refusal::sign_in_start;
+use crate::runtime::state::SharedState;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use portcullis_contract::paths::FORWARD_AUTH_PATH;
+use std::net::SocketAddr;
+
+/// What a forward-auth service answers for a path of its own it does not
+/// serve: it has no app behind it.
+const NO_APP: &str =
+    "this is a forward-auth service: a proxy asks it at /auth/verify, and no app is behind it";
+
+/// Every request to a forward-auth service that is not for one of the
+/// sidecar's own pages, from `peer`.
+pub async fn answer(
+    state: &SharedState,
+    settings: &Settings,
+    peer: SocketAddr,
+    request: Request,
+) -> Response {
+    if request.uri().path() != FORWARD_AUTH_PATH {
+        return (StatusCode::NOT_FOUND, NO_APP).into_response();
+    }
+    let original = match original_request(
+        peer.ip(),
+        request.headers(),
+        &settings.trusted_proxies,
+        &settings.public_url,
+    ) {
+        Ok(original) => original,
+        Err(why) => return not_believed(&why),
+    };
+    let asked = Asked::new(&original.method, &original.uri, request.headers());
+    match decide(state, settings, asked).await {
+        Ok(mut pass) => {
+            let mut headers = HeaderMap::new();
+            if let Err(error) = pass.write_identity(state, settings, &mut headers) {
+                return crate::http::error::AppError::from(error).into_response();
+            }
+            let mut response = Response::new(Body::empty());
+            *response.headers_mut() = headers;
+            no_store(&mut response);
+            if let Some(cookies) = pass.set_cookie.take() {
+                cookies.append_to(response.headers_mut());
+            }
+            response
+        }
+        Err(refusal) => refused(original.contract, refusal),
+    }
+}
+
+/// The refusal's answer under `contract`.
+fn refused(contract: Contract, refusal: Refusal) -> Response {
+    let mut response = match (contract, refusal) {
+        (Contract::Nginx, Refusal::SignIn { return_to }) => {
+            let mut response = StatusCode::UNAUTHORIZED.into_response();
+            if let Ok(start) = HeaderValue::try_from(sign_in_start(&return_to)) {
+                response.headers_mut().insert(header::LOCATION, start);
+            }
+            response
+        }
+        (_, refusal) => refusal.into_response(),
+    };
+    no_store(&mut response);
+    response
+}
+
+/// A question that is not believed: 403 from an untrusted peer or for a
+/// host not protected here, 400 when the proxy's headers are wrong.
+fn not_believed(why: &NotBelieved) -> Response {
+    tracing::warn!(reason = %why, "forward-auth question refused");
+    let status = if why.is_forbidden() {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let mut response = (status, why.to_string()).into_response();
+    no_store(&mut response);
+    response
+}
+
+/// A verdict is for one request: never cached on the way.
+fn no_store(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
