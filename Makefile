@@ -10,7 +10,7 @@ FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_TARGET_DIR ?= $(CURDIR)/fuzz/target
 
 .PHONY: help demo test test-unit lint deny build toolchain deps bench bench-proxy bench-profile bench-operator kube-tools browser-deps \
-	verifier-deps store-deps provider-tools helm-tools fuzz fuzz-smoke fuzz-tools cluster-deps images demo-cluster
+	verifier-deps store-deps proxy-deps provider-tools helm-tools fuzz fuzz-smoke fuzz-tools cluster-deps images demo-cluster
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 help:
@@ -98,7 +98,12 @@ store-deps:
 	  $(SUDO) apt-get update && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server redis-sentinel redis-tools; }
 
-deps: toolchain $(IDP_DEPS) kube-tools helm-tools cluster-deps browser-deps provider-tools verifier-deps store-deps
+# Debian's nginx-light (with auth_request), which the forward-auth tests put
+# in front of the app as ingress-nginx does.
+proxy-deps:
+	@bash bench/install-nginx.sh >/dev/null
+
+deps: toolchain $(IDP_DEPS) kube-tools helm-tools cluster-deps browser-deps provider-tools verifier-deps store-deps proxy-deps
 
 build:
 	$(CARGO) build --workspace --all-targets

@@ -134,6 +134,18 @@ pub fn sealed_session_cookie(
     role: Role,
     seconds: u64,
 ) -> Result<String> {
+    sealed_cookie_of(keys, name, user, (role, false), seconds)
+}
+
+/// [`sealed_session_cookie`] for a caller in `(role, root)`: the root
+/// admin's session when `root`.
+pub fn sealed_cookie_of(
+    keys: &str,
+    name: &str,
+    user: &str,
+    (role, root): (Role, bool),
+    seconds: u64,
+) -> Result<String> {
     let keys = KeyRing::parse(keys)
         .ok()
         .context("the session key file parses")?;
@@ -145,7 +157,7 @@ pub fn sealed_session_cookie(
         preferred_username: Some(user.to_owned()),
         groups: vec![role.as_str().to_owned()],
         role,
-        root: false,
+        root,
         method: LoginMethod::Oidc,
         expires_at: now + seconds,
         id_token: None,

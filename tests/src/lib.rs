@@ -47,6 +47,7 @@ pub mod keycloak;
 pub mod keycloak_admin;
 pub mod kube;
 pub mod markdown;
+pub mod nginx;
 pub mod poll;
 pub mod process;
 pub mod redis;
