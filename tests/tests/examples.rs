@@ -76,6 +76,36 @@ async fn every_example_passes_a_strict_dry_run_on_a_real_api_server() -> Result<
     Ok(())
 }
 
+/// The sidecar config files the examples hold in ConfigMaps
+/// (`data["sidecar.yaml"]`), each with the file it came from.
+fn sidecar_configs() -> Result<Vec<(PathBuf, String)>> {
+    let mut configs = Vec::new();
+    for file in example_files()? {
+        let text = std::fs::read_to_string(&file)?;
+        for document in serde_yaml::Deserializer::from_str(&text) {
+            let object = serde_yaml::Value::deserialize(document)?;
+            if let Some(config) = object["data"]["sidecar.yaml"].as_str() {
+                configs.push((file.clone(), config.to_owned()));
+            }
+        }
+    }
+    Ok(configs)
+}
+
+#[test]
+fn every_sidecar_config_an_example_holds_passes_the_contracts_validation() -> Result<()> {
+    let configs = sidecar_configs()?;
+    assert!(!configs.is_empty(), "the forward-auth example holds one");
+    for (file, text) in configs {
+        let config = portcullis_contract::config::SidecarConfig::from_yaml(&text)
+            .with_context(|| format!("{}", file.display()))?;
+        if let Err(problems) = portcullis_contract::validate::validate(&config) {
+            panic!("{}: {problems}", file.display());
+        }
+    }
+    Ok(())
+}
+
 #[test]
 fn the_examples_readme_lists_every_folder() -> Result<()> {
     let readme = std::fs::read_to_string(repo_root().join("examples/README.md"))?;
