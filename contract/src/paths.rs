@@ -21,6 +21,10 @@ pub const FRONTCHANNEL_LOGOUT_PATH: &str = "/auth/frontchannel-logout";
 /// request it holds (nginx's `auth_request`, ingress-nginx's `auth-url`,
 /// Traefik's `ForwardAuth`).
 pub const FORWARD_AUTH_PATH: &str = "/auth/verify";
+/// Where Envoy's HTTP `ext_authz` asks a forward-auth service: its
+/// `path_prefix`, before the original request's path; the check request
+/// carries the original method and `Host`.
+pub const ENVOY_AUTHZ_PREFIX: &str = "/auth/envoy";
 
 /// Liveness path on the sidecar's admin port.
 pub const HEALTHZ_PATH: &str = "/healthz";

@@ -4,7 +4,10 @@
 //! - **nginx** (`auth_request`, ingress-nginx's `auth-url`): `X-Original-URL`
 //!   (`$scheme://$http_host$request_uri`) and `X-Original-Method`;
 //! - **Traefik** (`ForwardAuth`): `X-Forwarded-Method`, `X-Forwarded-Host`
-//!   and `X-Forwarded-Uri` (with `X-Forwarded-Proto`, not needed here).
+//!   and `X-Forwarded-Uri` (with `X-Forwarded-Proto`, not needed here);
+//! - **Envoy** (HTTP `ext_authz`): the question is the original request
+//!   itself, its path behind the prefix [`ENVOY_AUTHZ_PREFIX`], with its
+//!   method and `Host`; no header names it.
 //!
 //! The target is taken as the proxy sent it, not normalised on the way:
 //! the gate's rules judge exactly what the app will be sent. A question
@@ -16,6 +19,7 @@
 
 use http::{HeaderMap, Method, Uri};
 use ipnet::IpNet;
+use portcullis_contract::paths::ENVOY_AUTHZ_PREFIX;
 use std::net::IpAddr;
 use url::Url;
 
@@ -28,6 +32,10 @@ pub enum Contract {
     /// Traefik's `ForwardAuth`: a refusal is sent to the client as it is,
     /// so a sign-in is the redirect itself.
     Traefik,
+    /// Envoy's HTTP `ext_authz`: as Traefik's, and the proxy keeps a
+    /// client's header the answer does not name, so every identity header
+    /// is answered, empty when there is no identity.
+    Envoy,
 }
 
 /// The request a proxy asks about.
@@ -116,13 +124,56 @@ pub fn original_request(
         (false, true) => traefik(headers)?,
     };
     let (host, original) = original;
+    same_host(public_url, host)?;
+    Ok(original)
+}
+
+/// The original request of Envoy's question `method target` from `peer`:
+/// `target` is [`ENVOY_AUTHZ_PREFIX`] and the original path and query,
+/// `Host` the original host. Believed as [`original_request`] is.
+pub fn envoy_request(
+    peer: IpAddr,
+    method: &Method,
+    target: &str,
+    headers: &HeaderMap,
+    trusted: &[IpNet],
+    public_url: &Url,
+) -> Result<Original, NotBelieved> {
+    if !trusted.iter().any(|net| net.contains(&peer)) {
+        return Err(NotBelieved::UntrustedPeer(peer));
+    }
+    let malformed = |why| NotBelieved::Malformed {
+        header: "the request target",
+        why,
+    };
+    let original = target
+        .strip_prefix(ENVOY_AUTHZ_PREFIX)
+        .ok_or_else(|| malformed("does not start with the ext_authz prefix"))?;
+    let uri = origin_form(original).ok_or_else(|| malformed("names no path after the prefix"))?;
+    let host = http::uri::Authority::try_from(one(headers, "host", "Host")?)
+        .map_err(|_| NotBelieved::Malformed {
+            header: "Host",
+            why: "not a host",
+        })?
+        .host()
+        .to_owned();
+    same_host(public_url, host)?;
+    Ok(Original {
+        method: method.clone(),
+        uri,
+        contract: Contract::Envoy,
+    })
+}
+
+/// `host` when it is `public_url`'s, by name.
+fn same_host(public_url: &Url, host: String) -> Result<(), NotBelieved> {
     if public_url
         .host_str()
         .is_none_or(|ours| !ours.eq_ignore_ascii_case(&host))
     {
         return Err(NotBelieved::OtherHost(host));
     }
-    Ok(original)
+    Ok(())
 }
 
 /// The host and request an nginx question names.

@@ -8,10 +8,13 @@
 //! a `401` whose `Location` is the sign-in start, for the proxy's
 //! `error_page 401` to redirect to. Other failures (a path that reads two
 //! ways, a store or provider outage) stay 400 or 503, which nginx turns
-//! into a 500: closed, never open.
+//! into a 500: closed, never open. Envoy's `ext_authz` sets on the request
+//! the headers an answer names and keeps the client's others, so its
+//! answers name every identity header, empty where there is no identity.
 
-use super::original::{Contract, NotBelieved, original_request};
+use super::original::{Contract, NotBelieved, envoy_request, original_request};
 use crate::config::Settings;
+use crate::gate::identity_headers::IDENTITY;
 use crate::gate::{Asked, Refusal, decide};
 use crate::http::refusal::sign_in_start;
 use crate::runtime::state::SharedState;
@@ -19,7 +22,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use portcullis_contract::paths::FORWARD_AUTH_PATH;
+use portcullis_contract::paths::{ENVOY_AUTHZ_PREFIX, FORWARD_AUTH_PATH};
 use std::net::SocketAddr;
 
 /// What a forward-auth service answers for a path of its own it does not
@@ -35,15 +38,31 @@ pub async fn answer(
     peer: SocketAddr,
     request: Request,
 ) -> Response {
-    if request.uri().path() != FORWARD_AUTH_PATH {
+    let path = request.uri().path();
+    let believed = if path == FORWARD_AUTH_PATH {
+        original_request(
+            peer.ip(),
+            request.headers(),
+            &settings.trusted_proxies,
+            &settings.public_url,
+        )
+    } else if path.starts_with(ENVOY_AUTHZ_PREFIX) {
+        let target = request
+            .uri()
+            .path_and_query()
+            .map_or(path, |target| target.as_str());
+        envoy_request(
+            peer.ip(),
+            request.method(),
+            target,
+            request.headers(),
+            &settings.trusted_proxies,
+            &settings.public_url,
+        )
+    } else {
         return (StatusCode::NOT_FOUND, NO_APP).into_response();
-    }
-    let original = match original_request(
-        peer.ip(),
-        request.headers(),
-        &settings.trusted_proxies,
-        &settings.public_url,
-    ) {
+    };
+    let original = match believed {
         Ok(original) => original,
         Err(why) => return not_believed(&why),
     };
@@ -54,6 +73,9 @@ pub async fn answer(
             if let Err(error) = pass.write_identity(state, settings, &mut headers) {
                 return crate::http::error::AppError::from(error).into_response();
             }
+            if original.contract == Contract::Envoy {
+                answer_every_identity_header(&mut headers);
+            }
             let mut response = Response::new(Body::empty());
             *response.headers_mut() = headers;
             no_store(&mut response);
@@ -63,6 +85,16 @@ pub async fn answer(
             response
         }
         Err(refusal) => refused(original.contract, refusal),
+    }
+}
+
+/// Every identity header, empty where the pass carries none: Envoy sets
+/// the headers an answer names on the request and keeps the client's others.
+fn answer_every_identity_header(headers: &mut HeaderMap) {
+    for name in IDENTITY {
+        if let header::Entry::Vacant(vacant) = headers.entry(name) {
+            vacant.insert(HeaderValue::from_static(""));
+        }
     }
 }
 

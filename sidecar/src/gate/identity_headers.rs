@@ -24,6 +24,9 @@ pub const ROLE: HeaderName = HeaderName::from_static("x-portcullis-role");
 /// `X-Portcullis-Root`: `true` for the root admin, else `false`.
 pub const ROOT: HeaderName = HeaderName::from_static("x-portcullis-root");
 
+/// Every header of the identity, in the order above.
+pub const IDENTITY: [HeaderName; 6] = [USER, GROUPS, EMAIL, PREFERRED_USERNAME, ROLE, ROOT];
+
 /// Name prefixes of request headers only the sidecar may set: its own, and
 /// the forwarding headers an app reads to learn who and where the client is.
 const OWNED_PREFIXES: [&str; 2] = ["x-portcullis-", "x-forwarded-"];

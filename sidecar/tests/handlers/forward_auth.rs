@@ -95,3 +95,39 @@ async fn a_forward_auth_service_serves_its_own_pages_and_proxies_nothing() {
     assert_eq!(unnamed.status(), StatusCode::BAD_REQUEST);
     assert!(text(unnamed).await.contains("X-Original-URL"));
 }
+
+#[tokio::test]
+async fn envoy_is_answered_every_identity_header_so_a_clients_own_cannot_stay() {
+    let state = forward_auth();
+    let question = |cookie: Option<&str>| {
+        let mut request = Request::get("/auth/envoy/healthz")
+            .header(header::HOST, "127.0.0.1:4180")
+            .header("x-forwarded-user", "admin");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        request.body(Body::empty()).expect("request")
+    };
+    let anonymous = send(&state, question(None)).await;
+    assert_eq!(anonymous.status(), StatusCode::OK);
+    for name in [
+        "x-forwarded-user",
+        "x-forwarded-groups",
+        "x-forwarded-email",
+        "x-forwarded-preferred-username",
+        "x-portcullis-role",
+        "x-portcullis-root",
+    ] {
+        assert_eq!(
+            anonymous.headers()[name],
+            "",
+            "{name}: Envoy would keep the client's"
+        );
+    }
+    let ursula = session_cookie(&state, "ursula", Role::Untrusted);
+    let signed_in = send(&state, question(Some(&ursula))).await;
+    assert_eq!(signed_in.headers()["x-forwarded-user"], "ursula");
+    let stranger: SocketAddr = "192.0.2.1:40000".parse().expect("address");
+    let refused = send_from(&state, stranger, question(Some(&ursula))).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+}

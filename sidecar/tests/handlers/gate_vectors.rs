@@ -136,6 +136,8 @@ enum Asking {
     Nginx,
     /// `X-Forwarded-Method`, `-Proto`, `-Host` and `-Uri`.
     Traefik,
+    /// Envoy's HTTP `ext_authz`: the original method, path and `Host`.
+    Envoy,
 }
 
 /// The outcome a forward-auth question's answer tells, under `asking`'s
@@ -163,10 +165,14 @@ async fn the_forward_auth_door_answers_every_vector_as_the_gate_decides() {
     });
     let public = state.settings.load().public_url.clone();
     let host = public.host_str().expect("host").to_owned();
-    for asking in [Asking::Nginx, Asking::Traefik] {
+    for asking in [Asking::Nginx, Asking::Traefik, Asking::Envoy] {
         for &(method, path, sent, who, expected) in VECTORS {
             let mut request = Request::builder().uri("/auth/verify");
             request = match asking {
+                Asking::Envoy => Request::builder()
+                    .method(method)
+                    .uri(format!("/auth/envoy{path}"))
+                    .header(header::HOST, format!("{host}:8443")),
                 Asking::Nginx => request
                     .header("x-original-url", format!("http://{host}:8443{path}"))
                     .header("x-original-method", method),
@@ -185,7 +191,11 @@ async fn the_forward_auth_door_answers_every_vector_as_the_gate_decides() {
             let response = send(&state, request.body(Body::empty()).expect("request")).await;
             let context = format!("{asking:?}: {method} {path} as {who:?}");
             assert_eq!(forward_outcome(asking, &response), expected, "{context}");
-            let user = response.headers().get("x-forwarded-user");
+            // Envoy's answers name every identity header, empty without one.
+            let user = response
+                .headers()
+                .get("x-forwarded-user")
+                .filter(|user| !user.is_empty());
             match (expected, who) {
                 (SignIn, _) => {
                     let start = response.headers()[header::LOCATION]

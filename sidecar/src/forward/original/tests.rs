@@ -200,3 +200,56 @@ fn missing_repeated_and_malformed_headers_are_named() {
         assert!(!error.is_forbidden(), "{error}");
     }
 }
+
+fn envoy(peer: &str, target: &str, host: &str) -> Result<Original, NotBelieved> {
+    let mut headers = HeaderMap::new();
+    headers.insert("host", HeaderValue::from_str(host).expect("host"));
+    // A client's header naming another request is not read in this contract.
+    headers.insert(
+        "x-original-url",
+        HeaderValue::from_static("https://books.example.com/static/x"),
+    );
+    envoy_request(
+        peer.parse().expect("address"),
+        &Method::DELETE,
+        target,
+        &headers,
+        &["10.0.0.0/24".parse().expect("net")],
+        &Url::parse(PUBLIC_URL).expect("url"),
+    )
+}
+
+#[test]
+fn envoy_names_the_request_in_its_own_method_path_and_host() {
+    let original =
+        envoy(INGRESS, "/auth/envoy/admin/users?x=1", "books.example.com").expect("read");
+    assert_eq!(original.method, Method::DELETE);
+    assert_eq!(original.uri, "/admin/users?x=1");
+    assert_eq!(original.contract, Contract::Envoy);
+    let kept = envoy(
+        INGRESS,
+        "/auth/envoy/static/../admin",
+        "books.example.com:443",
+    )
+    .expect("read");
+    assert_eq!(kept.uri, "/static/../admin", "kept as sent for the rules");
+}
+
+#[test]
+fn envoy_questions_are_believed_from_trusted_peers_for_the_public_host_only() {
+    assert_eq!(
+        envoy("192.0.2.1", "/auth/envoy/", "books.example.com"),
+        Err(NotBelieved::UntrustedPeer("192.0.2.1".parse().expect("ip")))
+    );
+    assert_eq!(
+        envoy(INGRESS, "/auth/envoy/", "other.example.com"),
+        Err(NotBelieved::OtherHost("other.example.com".into()))
+    );
+    for target in ["/auth/envoy", "/auth/envoyadmin", "/auth/envoy?x=/admin"] {
+        let error = envoy(INGRESS, target, "books.example.com").expect_err(target);
+        assert!(
+            matches!(error, NotBelieved::Malformed { .. }),
+            "{target}: {error}"
+        );
+    }
+}
