@@ -45,6 +45,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import forward_auth
 from processes import BenchError, Proc, Processes, free_port, tail, wait_for_line
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +68,9 @@ PROXIES = ["nginx", "sidecar", "sidecar+store", "oauth2-proxy"]
 # nginx's worker processes: as many as the sidecar's runtime threads on the bench machine.
 NGINX_WORKERS = 2
 TIMEOUT = int(
-    os.environ.get("BENCH_TIMEOUT", str(300 + 12 * len(CONNECTIONS) * len(TARGETS) * DURATION))
+    os.environ.get("BENCH_TIMEOUT", str(
+        300 + 12 * (len(CONNECTIONS) * len(TARGETS) + 2 * len(forward_auth.TARGETS)) * DURATION
+    ))
 )
 BENCH_PATH = "/bench"
 USER, PASSWORD = "alice", "alice-pw"
@@ -172,6 +175,8 @@ class Stack:
     store_port: int = 0
     store_admin_port: int = 0
     redis_port: int = 0
+    forward_port: int = 0
+    forward_admin_port: int = 0
     procs: dict = field(default_factory=dict)
     oauth2_proxy_bin: str = ""
     nginx_bin: str = ""
@@ -318,6 +323,17 @@ def start_sidecar(stack: Stack, files: dict) -> None:
     proc = spawn("sidecar", sidecar_argv(config))
     wait_until_ok(f"http://127.0.0.1:{stack.sidecar_admin_port}/healthz", proc, 15, interval=0.01)
     stack.procs["sidecar"] = proc
+
+
+def start_forward_auth(stack: Stack, files: dict) -> None:
+    """A forward-auth sidecar with the proxying sidecar's keys (its cookie opens here)."""
+    stack.forward_port, stack.forward_admin_port = free_port(), free_port()
+    config = WORK / "forward-auth.yaml"
+    config.write_text(forward_auth.config(stack.forward_port, stack.forward_admin_port,
+                                          stack.sidecar_port, stack.issuer, SIDECAR_CLIENT[0], files))
+    proc = spawn("forward-auth", sidecar_argv(config))
+    wait_until_ok(f"http://127.0.0.1:{stack.forward_admin_port}/healthz", proc, 15, interval=0.01)
+    stack.procs["forward-auth"] = proc
 
 
 def nginx_config(stack: Stack) -> Path:
@@ -496,7 +512,8 @@ def target_url(stack: Stack, target: str) -> str:
 
 # === load ===
 
-def run_wrk(url: str, cookie: str, connections: int, duration: int) -> dict:
+def run_wrk(url: str, cookie: str, connections: int, duration: int,
+            headers: list[str] | None = None) -> dict:
     threads = min(WRK_THREADS, connections)  # wrk needs connections >= threads
     argv = [
         "wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "5s",
@@ -504,6 +521,8 @@ def run_wrk(url: str, cookie: str, connections: int, duration: int) -> dict:
     ]
     if cookie:
         argv += ["-H", f"Cookie: {cookie}"]
+    for header in headers or []:
+        argv += ["-H", header]
     argv.append(url)
     result = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30)
     if result.returncode != 0:
@@ -517,7 +536,8 @@ def run_wrk(url: str, cookie: str, connections: int, duration: int) -> dict:
     return data
 
 
-def run_oha(oha: str, url: str, cookie: str, connections: int, rate: int, duration: int) -> dict:
+def run_oha(oha: str, url: str, cookie: str, connections: int, rate: int, duration: int,
+            headers: list[str] | None = None) -> dict:
     """An open-loop run at `rate` requests/s; latency corrected for coordinated omission."""
     argv = [
         oha, "-c", str(connections), "-q", str(rate), "-z", f"{duration}s", "--latency-correction",
@@ -525,6 +545,8 @@ def run_oha(oha: str, url: str, cookie: str, connections: int, rate: int, durati
     ]
     if cookie:
         argv += ["-H", f"Cookie: {cookie}"]
+    for header in headers or []:
+        argv += ["-H", header]
     argv.append(url)
     result = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30)
     if result.returncode != 0:
@@ -585,6 +607,42 @@ def load_all(stack: Stack, cookies: dict) -> list[dict]:
             check_authenticated(target_url(stack, target), cookies[target])
             runs.append(data)
     return runs
+
+
+def load_forward_auth(stack: Stack, cookies: dict) -> tuple[dict, dict]:
+    """The forward-auth door and oauth2-proxy's /oauth2/auth: wrk at 64 connections,
+    then oha at the fixed rate; each question must be answered 2xx before and after."""
+    asked = forward_auth.questions(stack.forward_port, stack.o2p_port, stack.sidecar_port, BENCH_PATH)
+    cookie = {"forward-auth": cookies["sidecar"], "oauth2-proxy-auth": cookies["oauth2-proxy"]}
+    runs, fixed = {}, {}
+    for target in forward_auth.TARGETS:
+        question = asked[target]
+        check_answered(question, cookie[target])
+        run_wrk(question.url, cookie[target], forward_auth.CONNECTIONS, 1, question.headers)
+        log(f"wrk {target} c={forward_auth.CONNECTIONS} {DURATION}s")
+        runs[target] = run_wrk(question.url, cookie[target], forward_auth.CONNECTIONS, DURATION,
+                               question.headers)
+        log(f"oha {target} c={forward_auth.CONNECTIONS} {RATE}/s {DURATION}s")
+        fixed[target] = run_oha(stack.oha_bin, question.url, cookie[target], forward_auth.CONNECTIONS,
+                                RATE, DURATION, question.headers)
+        check_answered(question, cookie[target])
+    return runs, fixed
+
+
+def check_answered(question: forward_auth.Question, cookie: str) -> None:
+    """The question with this cookie must be answered 2xx (a 401 would mean no session)."""
+    parts = urllib.parse.urlsplit(question.url)
+    headers = dict(header.split(": ", 1) for header in question.headers)
+    headers["Cookie"] = cookie
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+    try:
+        conn.request("GET", parts.path, headers=headers)
+        response = conn.getresponse()
+        response.read()
+    finally:
+        conn.close()
+    if not 200 <= response.status < 300:
+        raise BenchError(f"GET {question.url} with the session cookie gave {response.status}")
 
 
 # === time to ready ===
@@ -817,6 +875,8 @@ def markdown(report: dict) -> str:
         "with latency corrected for coordinated omission, same duration as above. Every target sustains "
         "this rate, so the difference to `direct` is what the proxy adds, not queueing.",
     ]
+    forward = report["forward_auth"]
+    lines += forward_auth.markdown(forward["load"], forward["fixed_rate"], report["config"]["rate"])
     s = report["startup"]
     lines += [
         "",
@@ -906,6 +966,7 @@ def main() -> int:
         start_redis(stack)
         start_sidecar_with_store(stack, files)
         start_oauth2_proxy(stack)
+        start_forward_auth(stack, files)
         log(f"starting nginx on :{stack.nginx_port}")
         start_nginx(stack)
         log("logging in to each proxy")
@@ -916,7 +977,10 @@ def main() -> int:
         logins = login_cpu(stack)
         runs = load_all(stack, cookies)
         fixed = load_fixed_rate(stack, cookies)
+        forward_runs, forward_fixed = load_forward_auth(stack, cookies)
         ratios, added, targets = summarize(runs, fixed, startup)
+        app_p99 = next(r for r in fixed if r["target"] == "direct")["latency_us"]["p99"]
+        targets += forward_auth.targets(forward_runs, forward_fixed, RATE, app_p99)
         report = {
             "machine": host,
             "versions": versions(stack),
@@ -931,6 +995,7 @@ def main() -> int:
             "added_latency_us": added,
             "startup": startup,
             "login_cpu": logins,
+            "forward_auth": {"load": forward_runs, "fixed_rate": forward_fixed},
             "targets": targets,
         }
         report["machine"]["uptime_at_end"] = uptime()
