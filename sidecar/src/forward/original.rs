@@ -187,6 +187,9 @@ fn nginx(headers: &HeaderMap) -> Result<(String, Original), NotBelieved> {
         header: "X-Original-URL",
         why,
     };
+    if url.contains('#') {
+        return Err(malformed("holds a fragment, which no request target has"));
+    }
     let parsed = Uri::try_from(url).map_err(|_| malformed("not a URL"))?;
     if !matches!(parsed.scheme_str(), Some("http" | "https")) {
         return Err(malformed("not an http or https URL"));
@@ -262,8 +265,13 @@ fn method(value: &str, shown: &'static str) -> Result<Method, NotBelieved> {
     })
 }
 
-/// `target` as an origin-form URI: it must start with a single `/`.
+/// `target` as an origin-form URI: it must start with a `/`, and hold no
+/// `#`: a request target has no fragment (RFC 9112 §3.2), and a parser
+/// would drop it and judge a shorter path than the app may read.
 fn origin_form(target: &str) -> Option<Uri> {
+    if target.contains('#') {
+        return None;
+    }
     let uri = Uri::try_from(target).ok()?;
     (target.starts_with('/') && uri.scheme().is_none() && uri.authority().is_none()).then_some(uri)
 }

@@ -150,6 +150,34 @@ fn a_host_this_service_does_not_protect_is_refused() {
 }
 
 #[test]
+fn a_target_with_a_fragment_is_refused_rather_than_cut_short() {
+    // Found by the `forward_question` fuzz target: the URI parser dropped
+    // `#admin` and the rules would have judged `/static/..`.
+    let traefik = ask(
+        INGRESS,
+        &[
+            ("x-forwarded-method", "GET"),
+            ("x-forwarded-host", "books.example.com"),
+            ("x-forwarded-uri", "/static/..#admin"),
+        ],
+    );
+    assert!(
+        matches!(traefik, Err(NotBelieved::Malformed { .. })),
+        "{traefik:?}"
+    );
+    let nginx = nginx("https://books.example.com/static/..#admin", "GET");
+    assert!(
+        matches!(nginx, Err(NotBelieved::Malformed { .. })),
+        "{nginx:?}"
+    );
+    let envoy = envoy(INGRESS, "/auth/envoy/static/..#admin", "books.example.com");
+    assert!(
+        matches!(envoy, Err(NotBelieved::Malformed { .. })),
+        "{envoy:?}"
+    );
+}
+
+#[test]
 fn missing_repeated_and_malformed_headers_are_named() {
     let cases: [(&[(&str, &str)], NotBelieved); 6] = [
         (&[], NotBelieved::Unnamed),
