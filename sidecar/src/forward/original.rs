@@ -111,9 +111,7 @@ pub fn original_request(
     trusted: &[IpNet],
     public_url: &Url,
 ) -> Result<Original, NotBelieved> {
-    if !trusted.iter().any(|net| net.contains(&peer)) {
-        return Err(NotBelieved::UntrustedPeer(peer));
-    }
+    from_trusted_proxy(peer, trusted)?;
     let original = match (
         headers.contains_key(ORIGINAL_URL),
         headers.contains_key(FORWARDED_URI),
@@ -139,9 +137,7 @@ pub fn envoy_request(
     trusted: &[IpNet],
     public_url: &Url,
 ) -> Result<Original, NotBelieved> {
-    if !trusted.iter().any(|net| net.contains(&peer)) {
-        return Err(NotBelieved::UntrustedPeer(peer));
-    }
+    from_trusted_proxy(peer, trusted)?;
     let malformed = |why| NotBelieved::Malformed {
         header: "the request target",
         why,
@@ -163,6 +159,15 @@ pub fn envoy_request(
         uri,
         contract: Contract::Envoy,
     })
+}
+
+/// Whether `peer` is one of the `trusted` proxies.
+fn from_trusted_proxy(peer: IpAddr, trusted: &[IpNet]) -> Result<(), NotBelieved> {
+    if trusted.iter().any(|net| net.contains(&peer)) {
+        Ok(())
+    } else {
+        Err(NotBelieved::UntrustedPeer(peer))
+    }
 }
 
 /// `host` when it is `public_url`'s, by name.
