@@ -1,6 +1,6 @@
 //! Reading the original request from a forward-auth question.
 //!
-//! Two contracts are spoken:
+//! Three contracts are spoken:
 //! - **nginx** (`auth_request`, ingress-nginx's `auth-url`): `X-Original-URL`
 //!   (`$scheme://$http_host$request_uri`) and `X-Original-Method`;
 //! - **Traefik** (`ForwardAuth`): `X-Forwarded-Method`, `X-Forwarded-Host`
@@ -17,6 +17,7 @@
 //! protect. Only these exact names are read: a `X_Original_URL` is not
 //! taken for `X-Original-URL`.
 
+use crate::gate::client_hops::is_trusted_proxy;
 use http::{HeaderMap, Method, Uri};
 use ipnet::IpNet;
 use portcullis_contract::paths::ENVOY_AUTHZ_PREFIX;
@@ -146,13 +147,7 @@ pub fn envoy_request(
         .strip_prefix(ENVOY_AUTHZ_PREFIX)
         .ok_or_else(|| malformed("does not start with the ext_authz prefix"))?;
     let uri = origin_form(original).ok_or_else(|| malformed("names no path after the prefix"))?;
-    let host = http::uri::Authority::try_from(one(headers, "host", "Host")?)
-        .map_err(|_| NotBelieved::Malformed {
-            header: "Host",
-            why: "not a host",
-        })?
-        .host()
-        .to_owned();
+    let host = host_in(headers, "host", "Host")?;
     same_host(public_url, host)?;
     Ok(Original {
         method: method.clone(),
@@ -163,7 +158,7 @@ pub fn envoy_request(
 
 /// Whether `peer` is one of the `trusted` proxies.
 fn from_trusted_proxy(peer: IpAddr, trusted: &[IpNet]) -> Result<(), NotBelieved> {
-    if trusted.iter().any(|net| net.contains(&peer)) {
+    if is_trusted_proxy(peer, trusted) {
         Ok(())
     } else {
         Err(NotBelieved::UntrustedPeer(peer))
@@ -223,14 +218,7 @@ fn traefik(headers: &HeaderMap) -> Result<(String, Original), NotBelieved> {
         one(headers, FORWARDED_METHOD, "X-Forwarded-Method")?,
         "X-Forwarded-Method",
     )?;
-    let host = one(headers, FORWARDED_HOST, "X-Forwarded-Host")?;
-    let host = http::uri::Authority::try_from(host)
-        .map_err(|_| NotBelieved::Malformed {
-            header: "X-Forwarded-Host",
-            why: "not a host",
-        })?
-        .host()
-        .to_owned();
+    let host = host_in(headers, FORWARDED_HOST, "X-Forwarded-Host")?;
     let target = one(headers, FORWARDED_URI, "X-Forwarded-Uri")?;
     let uri = origin_form(target).ok_or(NotBelieved::Malformed {
         header: "X-Forwarded-Uri",
@@ -244,6 +232,21 @@ fn traefik(headers: &HeaderMap) -> Result<(String, Original), NotBelieved> {
             contract: Contract::Traefik,
         },
     ))
+}
+
+/// The host name of the single `host[:port]` value of `name`.
+fn host_in(
+    headers: &HeaderMap,
+    name: &'static str,
+    shown: &'static str,
+) -> Result<String, NotBelieved> {
+    let authority = http::uri::Authority::try_from(one(headers, name, shown)?).map_err(|_| {
+        NotBelieved::Malformed {
+            header: shown,
+            why: "not a host",
+        }
+    })?;
+    Ok(authority.host().to_owned())
 }
 
 /// The single value of `name`, as text.

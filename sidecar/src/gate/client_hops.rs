@@ -39,7 +39,7 @@ impl ClientHops {
     /// passed on starts at that client; whatever the client itself wrote
     /// further left is dropped.
     pub fn decide(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Self {
-        let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+        let is_trusted = |ip: &IpAddr| is_trusted_proxy(*ip, trusted);
         if !is_trusted(&peer) {
             return Self::direct(peer);
         }
@@ -96,6 +96,11 @@ fn ip_text(ip: IpAddr) -> String {
         text.push(char::from(b'0' + octet % 10));
     }
     text
+}
+
+/// Whether `ip` is one of the `trusted` proxies (`trustedProxies`).
+pub fn is_trusted_proxy(ip: IpAddr, trusted: &[IpNet]) -> bool {
+    trusted.iter().any(|net| net.contains(&ip))
 }
 
 #[cfg(test)]
