@@ -20,15 +20,14 @@ use crate::http::refusal::sign_in_start;
 use crate::runtime::state::SharedState;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_contract::paths::{ENVOY_AUTHZ_PREFIX, FORWARD_AUTH_PATH};
 use std::net::SocketAddr;
 
 /// What a forward-auth service answers for a path of its own it does not
 /// serve: it has no app behind it.
-const NO_APP: &str =
-    "this is a forward-auth service: a proxy asks it at /auth/verify, and no app is behind it";
+const NO_APP: &str = "this is a forward-auth service: a proxy asks it at /auth/verify (nginx, Traefik) or under /auth/envoy (Envoy's ext_authz), and no app is behind it";
 
 /// Every request to a forward-auth service that is not for one of the
 /// sidecar's own pages, from `peer`.
@@ -74,7 +73,11 @@ pub async fn answer(
                 return crate::http::error::AppError::from(error).into_response();
             }
             if original.contract == Contract::Envoy {
-                answer_every_identity_header(&mut headers);
+                let signed = settings
+                    .signed_identity
+                    .as_ref()
+                    .map(|signed| &signed.header);
+                answer_every_identity_header(&mut headers, signed);
             }
             let mut response = Response::new(Body::empty());
             *response.headers_mut() = headers;
@@ -88,10 +91,11 @@ pub async fn answer(
     }
 }
 
-/// Every identity header, empty where the pass carries none: Envoy sets
-/// the headers an answer names on the request and keeps the client's others.
-fn answer_every_identity_header(headers: &mut HeaderMap) {
-    for name in IDENTITY {
+/// Every identity header, the signed identity's (`signed`) among them,
+/// empty where the pass carries none: Envoy sets the headers an answer
+/// names on the request and keeps the client's others.
+fn answer_every_identity_header(headers: &mut HeaderMap, signed: Option<&HeaderName>) {
+    for name in IDENTITY.iter().chain(signed) {
         if let header::Entry::Vacant(vacant) = headers.entry(name) {
             vacant.insert(HeaderValue::from_static(""));
         }

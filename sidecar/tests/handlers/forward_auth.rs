@@ -131,3 +131,24 @@ async fn envoy_is_answered_every_identity_header_so_a_clients_own_cannot_stay() 
     let refused = send_from(&state, stranger, question(Some(&ursula))).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn envoy_is_answered_the_signed_identity_header_too_empty_without_a_caller() {
+    let state = state(Options {
+        forward_auth: true,
+        extra: "signedIdentity:\n  keyFile: /secrets/identity-keys\n  headerName: X-Jwt-Assertion\nauthorization:\n  rules:\n    - {path: /healthz, allow: public}\n",
+        ..Options::default()
+    });
+    let request = Request::get("/auth/envoy/healthz")
+        .header(header::HOST, "127.0.0.1:4180")
+        .header("x-jwt-assertion", "a token the client brought")
+        .body(Body::empty())
+        .expect("request");
+    let anonymous = send(&state, request).await;
+    assert_eq!(anonymous.status(), StatusCode::OK);
+    assert_eq!(
+        anonymous.headers()["x-jwt-assertion"],
+        "",
+        "Envoy would keep the client's token"
+    );
+}
