@@ -7,6 +7,11 @@
 //! are only as true as the peer that sent them, so a forward-auth service
 //! answers only the proxies listed in `trustedProxies`, and a config without
 //! any is refused.
+//!
+//! Envoy (Istio's `CUSTOM` action, Envoy Gateway's `extAuth`) may ask over
+//! gRPC instead (`envoy.service.auth.v3.Authorization/Check`), on a port of
+//! its own, `grpcListen`: gRPC needs HTTP/2, which the public port does not
+//! speak.
 
 use crate::problems::Problems;
 use serde::{Deserialize, Serialize};
@@ -15,7 +20,12 @@ use serde::{Deserialize, Serialize};
 /// proxies to no app, so `upstream` is left out.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ForwardAuthConfig {}
+pub struct ForwardAuthConfig {
+    /// Where Envoy's gRPC `ext_authz` is answered, e.g. `0.0.0.0:9191`;
+    /// absent: not answered over gRPC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc_listen: Option<String>,
+}
 
 /// Checks a config's door: `upstream` for the proxy, or `forwardAuth` with
 /// the proxies it answers.

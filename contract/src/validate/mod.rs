@@ -41,6 +41,9 @@ pub struct Valid {
     pub listen: SocketAddr,
     /// Health and metrics listen address.
     pub admin_listen: SocketAddr,
+    /// Where Envoy's gRPC `ext_authz` is answered, for a forward-auth
+    /// service that says so.
+    pub grpc_listen: Option<SocketAddr>,
     /// Base URL of the protected app; `None` for a forward-auth service,
     /// which proxies to no app.
     pub upstream: Option<Url>,
@@ -72,6 +75,11 @@ pub fn validate(config: &SidecarConfig) -> Result<Valid, Problems> {
         Some(_) => None,
         None => upstream_url(&mut problems, &config.upstream),
     };
+    let grpc_listen = config
+        .forward_auth
+        .as_ref()
+        .and_then(|forward| forward.grpc_listen.as_deref())
+        .and_then(|grpc| socket_addr(&mut problems, "forwardAuth.grpcListen", grpc));
     let public_url = public_url(&mut problems, &config.public_url);
     let issuer = issuer_from_well_known(&mut problems, &config.oidc.well_known_url);
     if let (Some(listen), Some(admin)) = (listen, admin_listen)
@@ -79,6 +87,16 @@ pub fn validate(config: &SidecarConfig) -> Result<Valid, Problems> {
         && listen.port() != 0
     {
         problems.push("adminListen", "must use another port than `listen`");
+    }
+    if let Some(grpc) = grpc_listen {
+        for (field, address) in [("listen", listen), ("adminListen", admin_listen)] {
+            if address.is_some_and(|address| address.port() == grpc.port() && grpc.port() != 0) {
+                problems.push(
+                    "forwardAuth.grpcListen",
+                    format!("must use another port than `{field}`"),
+                );
+            }
+        }
     }
     if let Some(upstream) = &upstream {
         for (field, address) in [("listen", listen), ("adminListen", admin_listen)] {
@@ -173,6 +191,7 @@ pub fn validate(config: &SidecarConfig) -> Result<Valid, Problems> {
         ) if problems.is_empty() => Ok(Valid {
             listen,
             admin_listen,
+            grpc_listen,
             upstream,
             public_url,
             redirect_url,

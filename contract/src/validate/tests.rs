@@ -92,6 +92,29 @@ fn a_forward_auth_service_has_no_upstream_and_answers_listed_proxies_only() {
 }
 
 #[test]
+fn the_grpc_port_of_a_forward_auth_service_is_an_address_of_its_own() {
+    let forward = GOOD.replace(
+        "upstream: http://127.0.0.1:8080\n",
+        "trustedProxies: [10.0.0.0/8]\nforwardAuth:\n  grpcListen: 0.0.0.0:9191\n",
+    );
+    assert_ne!(forward, GOOD);
+    let valid = check(&forward).expect("valid");
+    assert_eq!(valid.grpc_listen, "0.0.0.0:9191".parse().ok());
+    let same_as_public = forward.replace("0.0.0.0:9191", "0.0.0.0:4180");
+    let problems = check(&same_as_public).expect_err("one port for both");
+    assert!(problems.mentions("forwardAuth.grpcListen"), "{problems}");
+    assert!(problems.to_string().contains("`listen`"), "{problems}");
+    let not_an_address = forward.replace("0.0.0.0:9191", "envoy");
+    let problems = check(&not_an_address).expect_err("not an address");
+    assert!(problems.mentions("forwardAuth.grpcListen"), "{problems}");
+    let none = GOOD.replace(
+        "upstream: http://127.0.0.1:8080\n",
+        "trustedProxies: [10.0.0.0/8]\nforwardAuth: {}\n",
+    );
+    assert_eq!(check(&none).expect("valid").grpc_listen, None);
+}
+
+#[test]
 fn a_ca_file_given_as_an_empty_path_is_named() {
     let yaml = GOOD.replace("oidc:\n", "oidc:\n  caFile: \"\"\n");
     assert_ne!(yaml, GOOD);

@@ -35,6 +35,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Health and metrics listen address.
     pub admin_listen: SocketAddr,
+    /// Where Envoy's gRPC `ext_authz` is answered, for a forward-auth
+    /// service that says so.
+    pub grpc_listen: Option<SocketAddr>,
     /// How requests reach the sidecar: for the app behind it, or for a
     /// proxy's question (forward-auth).
     pub door: Door,
@@ -143,6 +146,11 @@ impl SessionSettings {
 }
 
 impl Settings {
+    /// The signed identity's header, when the identity is signed.
+    pub fn signed_identity_header(&self) -> Option<&HeaderName> {
+        self.signed_identity.as_ref().map(|signed| &signed.header)
+    }
+
     /// Validates `config`, reading secret files with `read_file`.
     ///
     /// The checks that need no file are the contract crate's
@@ -245,6 +253,7 @@ impl Settings {
                 Ok(Settings {
                     listen: valid.listen,
                     admin_listen: valid.admin_listen,
+                    grpc_listen: valid.grpc_listen,
                     door,
                     oidc: ProviderSettings {
                         issuer: valid.issuer,

@@ -9,8 +9,10 @@
 //! contract's headers alone: a client's `X-Forwarded-Uri` never stands in
 //! for nginx's `X-Original-URL`. The gate decides as it does for the
 //! reverse proxy, and [`verify`] answers in the proxy's terms: 2xx with the
-//! identity headers to copy onto the request, or the refusal.
+//! identity headers to copy onto the request, or the refusal. Envoy may ask
+//! over gRPC instead ([`check`]), on a port of its own.
 
+pub mod check;
 pub mod original;
 pub mod verify;
 

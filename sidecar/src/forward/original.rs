@@ -7,7 +7,8 @@
 //!   and `X-Forwarded-Uri` (with `X-Forwarded-Proto`, not needed here);
 //! - **Envoy** (HTTP `ext_authz`): the question is the original request
 //!   itself, its path behind the prefix [`ENVOY_AUTHZ_PREFIX`], with its
-//!   method and `Host`; no header names it.
+//!   method and `Host`; no header names it. Over gRPC, the `CheckRequest`'s
+//!   attributes name them.
 //!
 //! The target is taken as the proxy sent it, not normalised on the way:
 //! the gate's rules judge exactly what the app will be sent. A question
@@ -156,8 +157,46 @@ pub fn envoy_request(
     })
 }
 
+/// The original request of Envoy's gRPC question from `peer`: Envoy names
+/// its `method`, `path` (with the query) and `host` in the `CheckRequest`'s
+/// attributes, never in a header a client could send. Believed as
+/// [`original_request`] is.
+pub fn envoy_check_request(
+    peer: IpAddr,
+    method: &str,
+    path: &str,
+    host: &str,
+    trusted: &[IpNet],
+    public_url: &Url,
+) -> Result<Original, NotBelieved> {
+    const METHOD: &str = "attributes.request.http.method";
+    const PATH: &str = "attributes.request.http.path";
+    const HOST: &str = "attributes.request.http.host";
+    from_trusted_proxy(peer, trusted)?;
+    let method = self::method(non_empty(method, METHOD)?, METHOD)?;
+    let uri = origin_form(non_empty(path, PATH)?).ok_or(NotBelieved::Malformed {
+        header: PATH,
+        why: "not a path such as `/books?page=2`",
+    })?;
+    same_host(public_url, host_of(non_empty(host, HOST)?, HOST)?)?;
+    Ok(Original {
+        method,
+        uri,
+        contract: Contract::Envoy,
+    })
+}
+
+/// `value`, which `shown` must give.
+fn non_empty<'a>(value: &'a str, shown: &'static str) -> Result<&'a str, NotBelieved> {
+    if value.is_empty() {
+        Err(NotBelieved::Missing(shown))
+    } else {
+        Ok(value)
+    }
+}
+
 /// Whether `peer` is one of the `trusted` proxies.
-fn from_trusted_proxy(peer: IpAddr, trusted: &[IpNet]) -> Result<(), NotBelieved> {
+pub(super) fn from_trusted_proxy(peer: IpAddr, trusted: &[IpNet]) -> Result<(), NotBelieved> {
     if is_trusted_proxy(peer, trusted) {
         Ok(())
     } else {
@@ -240,11 +279,14 @@ fn host_in(
     name: &'static str,
     shown: &'static str,
 ) -> Result<String, NotBelieved> {
-    let authority = http::uri::Authority::try_from(one(headers, name, shown)?).map_err(|_| {
-        NotBelieved::Malformed {
-            header: shown,
-            why: "not a host",
-        }
+    host_of(one(headers, name, shown)?, shown)
+}
+
+/// The host name of a `host[:port]` value `shown` gives.
+fn host_of(value: &str, shown: &'static str) -> Result<String, NotBelieved> {
+    let authority = http::uri::Authority::try_from(value).map_err(|_| NotBelieved::Malformed {
+        header: shown,
+        why: "not a host",
     })?;
     Ok(authority.host().to_owned())
 }

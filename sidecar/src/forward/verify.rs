@@ -12,12 +12,13 @@
 //! the headers an answer names and keeps the client's others, so its
 //! answers name every identity header, empty where there is no identity.
 
-use super::original::{Contract, NotBelieved, envoy_request, original_request};
+use super::original::{Contract, NotBelieved, Original, envoy_request, original_request};
 use crate::config::Settings;
 use crate::gate::identity_headers::IDENTITY;
 use crate::gate::{Asked, Refusal, decide};
 use crate::http::refusal::sign_in_start;
 use crate::runtime::state::SharedState;
+use crate::session::session_cookies::SessionCookies;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -65,29 +66,62 @@ pub async fn answer(
         Ok(original) => original,
         Err(why) => return not_believed(&why),
     };
-    let asked = Asked::new(&original.method, &original.uri, request.headers());
+    match judge(state, settings, &original, request.headers()).await {
+        Ok(passed) => passed.into_http(settings, original.contract),
+        Err(refused) => refused,
+    }
+}
+
+/// What the gate lets through: the identity headers a proxy sets on the
+/// request it forwards, and a renewed session's cookies for the client.
+pub struct Passed {
+    /// The identity headers, only those the caller has.
+    pub identity: HeaderMap,
+    /// The renewed session's cookies, if the session was renewed.
+    pub set_cookie: Option<SessionCookies>,
+}
+
+impl Passed {
+    /// The `200` answer over HTTP under `contract`.
+    fn into_http(self, settings: &Settings, contract: Contract) -> Response {
+        let mut headers = self.identity;
+        if contract == Contract::Envoy {
+            answer_every_identity_header(&mut headers, settings.signed_identity_header());
+        }
+        let mut response = Response::new(Body::empty());
+        *response.headers_mut() = headers;
+        no_store(&mut response);
+        if let Some(cookies) = self.set_cookie {
+            cookies.append_to(response.headers_mut());
+        }
+        response
+    }
+}
+
+/// The gate's verdict on `original`, a request the client sent with
+/// `headers`: what passes, or the refusal answered under the question's
+/// contract, the same over HTTP and gRPC.
+pub async fn judge(
+    state: &SharedState,
+    settings: &Settings,
+    original: &Original,
+    headers: &HeaderMap,
+) -> Result<Passed, Response> {
+    let asked = Asked::new(&original.method, &original.uri, headers);
     match decide(state, settings, asked).await {
         Ok(mut pass) => {
-            let mut headers = HeaderMap::new();
-            if let Err(error) = pass.write_identity(state, settings, &mut headers) {
-                return crate::http::error::AppError::from(error).into_response();
+            let mut identity = HeaderMap::new();
+            if let Err(error) = pass.write_identity(state, settings, &mut identity) {
+                let mut response = crate::http::error::AppError::from(error).into_response();
+                no_store(&mut response);
+                return Err(response);
             }
-            if original.contract == Contract::Envoy {
-                let signed = settings
-                    .signed_identity
-                    .as_ref()
-                    .map(|signed| &signed.header);
-                answer_every_identity_header(&mut headers, signed);
-            }
-            let mut response = Response::new(Body::empty());
-            *response.headers_mut() = headers;
-            no_store(&mut response);
-            if let Some(cookies) = pass.set_cookie.take() {
-                cookies.append_to(response.headers_mut());
-            }
-            response
+            Ok(Passed {
+                identity,
+                set_cookie: pass.set_cookie.take(),
+            })
         }
-        Err(refusal) => refused(original.contract, refusal),
+        Err(refusal) => Err(refused(original.contract, refusal)),
     }
 }
 
@@ -120,7 +154,7 @@ fn refused(contract: Contract, refusal: Refusal) -> Response {
 
 /// A question that is not believed: 403 from an untrusted peer or for a
 /// host not protected here, 400 when the proxy's headers are wrong.
-fn not_believed(why: &NotBelieved) -> Response {
+pub fn not_believed(why: &NotBelieved) -> Response {
     tracing::warn!(reason = %why, "forward-auth question refused");
     let status = if why.is_forbidden() {
         StatusCode::FORBIDDEN

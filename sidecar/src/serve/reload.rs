@@ -175,7 +175,10 @@ pub fn reload(state: &AppState, config_path: &Path) {
     match config::load(config_path) {
         Ok(settings) => {
             let current = state.settings.load();
-            if settings.listen != current.listen || settings.admin_listen != current.admin_listen {
+            if settings.listen != current.listen
+                || settings.admin_listen != current.admin_listen
+                || settings.grpc_listen != current.grpc_listen
+            {
                 tracing::warn!("listen addresses changed; they take effect after a restart");
             }
             reconfigure_store(state, &settings);

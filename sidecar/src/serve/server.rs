@@ -1,4 +1,5 @@
-//! Running the sidecar: both listeners, background discovery, graceful shutdown.
+//! Running the sidecar: its listeners (public, admin, and Envoy's gRPC
+//! `ext_authz` when configured), background discovery, graceful shutdown.
 //!
 //! Shutdown happens in two steps, because in Kubernetes the pod's endpoint
 //! leaves the Service (and every node's proxy rules) only some time after the
@@ -9,6 +10,7 @@
 //!    in-flight requests get up to [`DRAIN_TIMEOUT`] to finish.
 
 use crate::config::Settings;
+use crate::forward::check::service::serve_check;
 use crate::observe::metrics::Metrics;
 use crate::runtime::state::{AppState, SharedState};
 use crate::serve::admin::admin_app;
@@ -42,9 +44,14 @@ pub async fn serve(
 
     let public = TcpListener::bind(settings.listen).await?;
     let admin = TcpListener::bind(settings.admin_listen).await?;
+    let grpc = match settings.grpc_listen {
+        Some(address) => Some(TcpListener::bind(address).await?),
+        None => None,
+    };
     tracing::info!(
         listen = %public.local_addr()?,
         admin = %admin.local_addr()?,
+        grpc = ?grpc.as_ref().and_then(|grpc| grpc.local_addr().ok()),
         door = %settings.door,
         issuer = %settings.oidc.issuer,
         "portcullis sidecar is serving"
@@ -71,16 +78,30 @@ pub async fn serve(
         settings.connections,
         stop_rx.clone(),
     );
-    let admin_server =
-        axum::serve(admin, admin_app(state.clone())).with_graceful_shutdown(stopped(stop_rx));
+    let admin_server = axum::serve(admin, admin_app(state.clone()))
+        .with_graceful_shutdown(stopped(stop_rx.clone()));
+    let check_server = {
+        let state = state.clone();
+        let stop = stop_rx.clone();
+        async move {
+            match grpc {
+                Some(grpc) => serve_check(grpc, state, stop)
+                    .await
+                    .map_err(anyhow::Error::from),
+                None => Ok(()),
+            }
+        }
+    };
     let servers = async {
-        let ((), admin) = tokio::join!(public_server, admin_server.into_future());
-        admin
+        let ((), admin, check) =
+            tokio::join!(public_server, admin_server.into_future(), check_server);
+        admin?;
+        check
     };
     tokio::pin!(servers);
 
     tokio::select! {
-        result = &mut servers => { result?; return Ok(()); }
+        result = &mut servers => return result,
         () = shutdown_signal() => {}
     }
     state.draining.store(true, Ordering::SeqCst);
@@ -89,13 +110,13 @@ pub async fn serve(
         "shutting down: reported not ready, still serving until the endpoint is removed"
     );
     tokio::select! {
-        result = &mut servers => { result?; return Ok(()); }
+        result = &mut servers => return result,
         () = tokio::time::sleep(drain_delay) => {}
     }
     tracing::info!("shutting down: no new connections, finishing in-flight requests");
     let _ = stop_tx.send(true);
     match tokio::time::timeout(DRAIN_TIMEOUT, servers).await {
-        Ok(result) => result.map_err(Into::into),
+        Ok(result) => result,
         Err(_) => {
             tracing::warn!(
                 "in-flight requests did not finish within {DRAIN_TIMEOUT:?}; stopping anyway"

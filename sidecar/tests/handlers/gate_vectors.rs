@@ -6,8 +6,11 @@
 //! caller, judged by the access tests' rules; its outcome is what the gate
 //! must decide. The gate is asked directly ([`decide`]); the reverse proxy is
 //! asked through the public app, as a client would (its status code tells
-//! the outcome). A new door adds its own reading of the same table.
+//! the outcome), the forward-auth door as nginx, Traefik and Envoy ask it
+//! over HTTP, and Envoy's gRPC `Check` through a real HTTP/2 connection. A
+//! new door adds its own reading of the same table.
 
+use crate::envoy_check::{check_request, ok, refusal, refused_status, served};
 use crate::gate_table::{
     Headers, Outcome,
     Outcome::{Ambiguous, Denied, Pass, SignIn, Unauthenticated},
@@ -210,6 +213,68 @@ async fn the_forward_auth_door_answers_every_vector_as_the_gate_decides() {
                 (Pass, _) => assert!(user.is_some(), "{context}: the identity is answered"),
                 _ => assert!(user.is_none(), "{context}: a refusal tells no identity"),
             }
+        }
+    }
+}
+
+#[tokio::test]
+async fn envoys_grpc_check_answers_every_vector_as_the_gate_decides() {
+    let state = state(Options {
+        forward_auth: true,
+        extra: RULES,
+        ..Options::default()
+    });
+    let public = state.settings.load().public_url.clone();
+    let host = format!("{}:8443", public.host_str().expect("host"));
+    let mut served = served(&state).await;
+    for &(method, path, sent, who, expected) in VECTORS {
+        let cookie = cookie(&state, who);
+        let mut headers: Vec<(String, &str)> = sent
+            .iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), *value))
+            .collect();
+        if let Some(cookie) = &cookie {
+            headers.push(("cookie".to_owned(), cookie));
+        }
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), *value))
+            .collect();
+        let answer = served
+            .client
+            .check(check_request(method, path, &host, &headers))
+            .await
+            .expect("answered")
+            .into_inner();
+        let context = format!("gRPC: {method} {path} as {who:?}");
+        let Some(denied) = refusal(&answer) else {
+            assert_eq!(expected, Pass, "{context}");
+            let ok = ok(&answer).expect("an OK answer");
+            let user = ok
+                .headers
+                .iter()
+                .filter_map(|option| option.header.as_ref())
+                .find(|header| header.key == "x-forwarded-user");
+            assert_eq!(
+                user.is_some(),
+                who != Nobody,
+                "{context}: the identity is set for a caller only"
+            );
+            continue;
+        };
+        let status = StatusCode::from_u16(refused_status(denied)).expect("status");
+        assert_eq!(answered_outcome(status), expected, "{context}");
+        if expected == SignIn {
+            let rd = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("rd", path)
+                .finish();
+            let location = denied
+                .headers
+                .iter()
+                .filter_map(|option| option.header.as_ref())
+                .find(|header| header.key == "location")
+                .map(|header| header.value.clone());
+            assert_eq!(location, Some(format!("/auth/start?{rd}")), "{context}");
         }
     }
 }

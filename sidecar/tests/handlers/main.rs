@@ -11,6 +11,7 @@ mod access;
 mod backup;
 mod callback;
 mod connections;
+mod envoy_check;
 mod forward_auth;
 mod gate_table;
 mod gate_vectors;
