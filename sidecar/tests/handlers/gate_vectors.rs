@@ -10,7 +10,8 @@
 //! over HTTP, and Envoy's gRPC `Check` through a real HTTP/2 connection. A
 //! new door adds its own reading of the same table.
 
-use crate::envoy_check::{check_request, ok, refusal, refused_status, served};
+use crate::envoy_check::served;
+use crate::envoy_question::{check_request, ok, refusal, refused_status, set};
 use crate::gate_table::{
     Headers, Outcome,
     Outcome::{Ambiguous, Denied, Pass, SignIn, Unauthenticated},
@@ -268,13 +269,12 @@ async fn envoys_grpc_check_answers_every_vector_as_the_gate_decides() {
             let rd = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("rd", path)
                 .finish();
-            let location = denied
-                .headers
-                .iter()
-                .filter_map(|option| option.header.as_ref())
-                .find(|header| header.key == "location")
-                .map(|header| header.value.clone());
-            assert_eq!(location, Some(format!("/auth/start?{rd}")), "{context}");
+            let location = set(&denied.headers, "location");
+            assert_eq!(
+                location,
+                Some(format!("/auth/start?{rd}").as_str()),
+                "{context}"
+            );
         }
     }
 }

@@ -12,6 +12,7 @@ mod backup;
 mod callback;
 mod connections;
 mod envoy_check;
+mod envoy_question;
 mod forward_auth;
 mod gate_table;
 mod gate_vectors;
