@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use gate_table::{Outcome, RULES, VECTORS, Who};
 use portcullis_contract::config::SidecarConfig;
 use portcullis_contract::forward_auth::ForwardAuthConfig;
+use portcullis_e2e::browser::Browser;
 use portcullis_e2e::echo::Echo;
 use portcullis_e2e::guarded::{RawResponse, sealed_cookie_of};
 use portcullis_e2e::idp::Idp;
@@ -34,6 +35,17 @@ impl Front {
     /// Starts the three, the sidecar signing in at `well_known_url` (the
     /// provider registered for `public_url`, nginx's) under `rules`.
     async fn start(port: u16, public_url: &str, well_known_url: &str, rules: &str) -> Result<Self> {
+        Self::start_with(port, public_url, well_known_url, rules, |_| {}).await
+    }
+
+    /// [`Front::start`], with the sidecar's setup changed by `tweak`.
+    async fn start_with(
+        port: u16,
+        public_url: &str,
+        well_known_url: &str,
+        rules: &str,
+        tweak: impl FnOnce(&mut SidecarSetup),
+    ) -> Result<Self> {
         let echo = Echo::start().await?;
         let mut setup = SidecarSetup::new(free_port(), well_known_url, &echo.url)?;
         setup.config.upstream = String::new();
@@ -41,6 +53,7 @@ impl Front {
         setup.config.trusted_proxies = vec!["127.0.0.1".to_owned()];
         setup.config.public_url = public_url.to_owned();
         setup.config.authorization = SidecarConfig::from_yaml(rules)?.authorization;
+        tweak(&mut setup);
         let sidecar = setup.start().await?;
         let nginx = Nginx::start(&Addresses {
             port,
@@ -329,4 +342,50 @@ async fn chromium_signs_in_through_nginx_and_returns_to_the_page() -> Result<()>
     assert_eq!(admin["path"], "/admin/users", "{admin}");
     drop(front);
     browser.quit().await
+}
+
+#[tokio::test]
+async fn a_session_renewed_on_a_refused_request_keeps_its_new_cookie_through_nginx() -> Result<()> {
+    let (port, public_url) = reserve_public_url();
+    let idp = Idp::start_refreshing(&public_url).await?;
+    let front = Front::start_with(port, &public_url, &idp.well_known_url(), RULES, |setup| {
+        setup.config.session.refresh_skew_seconds = 1;
+    })
+    .await?;
+    let browser = Browser::new();
+    let (_, landed) = browser
+        .log_in(&format!("{public_url}/books"), "shorty")
+        .await?;
+    anyhow::ensure!(landed.status() == 200, "shorty signed in through nginx");
+    let name = &front.sidecar.setup.config.session.cookie_name;
+    let cookie = browser
+        .cookies_for(&public_url)
+        .context("cookies")?
+        .split("; ")
+        .find(|pair| pair.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+        .context("a session cookie")?;
+    // `shorty`'s access token lives 3 s: past it, the next request renews
+    // the session, and the provider's refresh token is spent.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let refused = front
+        .send(
+            "GET",
+            "/admin/users",
+            &[("cookie", &cookie), ("accept", "application/json")],
+        )
+        .await?;
+    assert_eq!(refused.status(), 403, "shorty is trusted, not an admin");
+    let renewed = refused
+        .head
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .filter(|(found, _)| found.eq_ignore_ascii_case("set-cookie"))
+        .any(|(_, value)| value.trim().starts_with(&format!("{name}=")));
+    assert!(
+        renewed,
+        "the renewed session's cookie is lost, and its spent refresh token would be sent again: {}",
+        refused.head
+    );
+    Ok(())
 }
