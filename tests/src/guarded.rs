@@ -137,6 +137,14 @@ pub fn sealed_session_cookie(
     sealed_cookie_of(keys, name, user, (role, false), seconds)
 }
 
+/// A session cookie `sidecar` opens, sealed under its key file, for
+/// `user` in `(role, root)`, valid for ten minutes.
+pub fn sealed_cookie_for(sidecar: &Sidecar, user: &str, caller: (Role, bool)) -> Result<String> {
+    let config = &sidecar.setup.config;
+    let keys = std::fs::read_to_string(&config.session.key_file)?;
+    sealed_cookie_of(&keys, &config.session.cookie_name, user, caller, 600)
+}
+
 /// [`sealed_session_cookie`] for a caller in `(role, root)`: the root
 /// admin's session when `root`.
 pub fn sealed_cookie_of(

@@ -23,7 +23,7 @@ use gate_table::{Outcome, RULES, VECTORS, Who};
 use portcullis_contract::config::SidecarConfig;
 use portcullis_contract::forward_auth::ForwardAuthConfig;
 use portcullis_e2e::browser::Browser;
-use portcullis_e2e::guarded::sealed_cookie_of;
+use portcullis_e2e::guarded::sealed_cookie_for;
 use portcullis_e2e::idp::Idp;
 use portcullis_e2e::process::free_port;
 use portcullis_e2e::sidecar::{Sidecar, SidecarSetup, reserve_public_url};
@@ -82,9 +82,7 @@ impl Service {
             Who::Admin => ("alice", (Role::Admin, false)),
             Who::Root => ("root", (Role::Admin, true)),
         };
-        let config = &self.sidecar.setup.config;
-        let keys = std::fs::read_to_string(&config.session.key_file)?;
-        sealed_cookie_of(&keys, &config.session.cookie_name, user, caller, 600).map(Some)
+        sealed_cookie_for(&self.sidecar, user, caller).map(Some)
     }
 }
 

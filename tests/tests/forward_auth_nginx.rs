@@ -14,7 +14,7 @@ use portcullis_contract::config::SidecarConfig;
 use portcullis_contract::forward_auth::ForwardAuthConfig;
 use portcullis_e2e::browser::Browser;
 use portcullis_e2e::echo::Echo;
-use portcullis_e2e::guarded::{RawResponse, sealed_cookie_of};
+use portcullis_e2e::guarded::{RawResponse, sealed_cookie_for};
 use portcullis_e2e::idp::Idp;
 use portcullis_e2e::nginx::{Addresses, Nginx};
 use portcullis_e2e::process::free_port;
@@ -87,9 +87,7 @@ impl Front {
             Who::Admin => ("alice", (Role::Admin, false)),
             Who::Root => ("root", (Role::Admin, true)),
         };
-        let config = &self.sidecar.setup.config;
-        let keys = std::fs::read_to_string(&config.session.key_file)?;
-        sealed_cookie_of(&keys, &config.session.cookie_name, user, caller, 600).map(Some)
+        sealed_cookie_for(&self.sidecar, user, caller).map(Some)
     }
 
     /// Sends `<method> <target>` to nginx exactly as written, with

@@ -8,8 +8,10 @@ use crate::envoy_question::{check_request, ok, refusal, refused_status, set};
 use crate::support::{CLIENT, Options, session_cookie, state};
 use envoy_types::pb::envoy::service::auth::v3::CheckRequest;
 use envoy_types::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient;
+use http::HeaderName;
 use portcullis_sidecar::access::roles::Role;
 use portcullis_sidecar::forward::check::service::{CheckService, serve_check};
+use portcullis_sidecar::gate::identity_headers::IDENTITY;
 use portcullis_sidecar::runtime::state::SharedState;
 use std::net::IpAddr;
 use tokio::net::TcpListener;
@@ -118,14 +120,7 @@ async fn nobody_on_a_public_path_passes_with_every_identity_header_removed() {
         "nobody has no identity: {:?}",
         ok.headers
     );
-    for name in [
-        "x-forwarded-user",
-        "x-forwarded-groups",
-        "x-forwarded-email",
-        "x-forwarded-preferred-username",
-        "x-portcullis-role",
-        "x-portcullis-root",
-    ] {
+    for name in IDENTITY.iter().map(HeaderName::as_str) {
         assert!(
             ok.headers_to_remove.iter().any(|removed| removed == name),
             "{name} would keep the client's value"
