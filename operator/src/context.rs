@@ -1,5 +1,6 @@
 //! What every reconcile shares: the client, caches, metrics and timings.
 
+use crate::cluster_version::ClusterVersion;
 use crate::crd::{OidcSettings, OidcSettingsStatus};
 use crate::discovery::DiscoveryCache;
 use crate::metrics::Metrics;
@@ -18,6 +19,8 @@ pub(crate) mod fake_api;
 pub struct Context {
     /// API client.
     pub client: Client,
+    /// The API server's Kubernetes version, read at start-up.
+    pub cluster_version: Option<ClusterVersion>,
     /// Discovery documents by URL.
     pub discovery: DiscoveryCache,
     /// Metrics.

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod cli;
+pub mod cluster_version;
 pub mod context;
 pub mod controller;
 pub mod crd;

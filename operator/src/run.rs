@@ -8,6 +8,7 @@
 
 use crate::admin::{AdminState, app};
 use crate::cli::{Args, LogFormat};
+use crate::cluster_version::ClusterVersion;
 use crate::context::Context;
 use crate::discovery::DiscoveryCache;
 use crate::leader::lease::Elector;
@@ -79,8 +80,17 @@ pub async fn run(args: Args) -> Result<()> {
 
     let (lost_tx, lost_rx) = watch::channel(false);
     let renewer = tokio::spawn(renew(elector.clone(), duration, lost_tx));
+    let cluster_version = match client.apiserver_version().await {
+        Ok(info) => ClusterVersion::of(&info),
+        Err(error) => {
+            warn!(%error, "cannot read the API server's version; its warnings are not given");
+            None
+        }
+    };
+    info!(version = ?cluster_version.map(|version| version.to_string()), "the cluster's Kubernetes version");
     let ctx = Arc::new(Context {
         client: client.clone(),
+        cluster_version,
         discovery: DiscoveryCache::new(
             Duration::from_secs(args.discovery_timeout_seconds),
             Duration::from_secs(args.discovery_cache_seconds),

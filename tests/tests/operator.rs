@@ -164,6 +164,17 @@ async fn valid_settings_produce_a_config_the_sidecar_loads() -> Result<()> {
     let env = Env::start("valid").await?;
     let ready = env.wait_ready().await?;
     assert_eq!(ready.reason, "Reconciled");
+    // The test cluster's API server is 1.33 or later: a Service may name
+    // the sidecar's port, and no Service is listed to say so.
+    let ports = env
+        .wait_condition("ServicePortsResolvable", |_| true)
+        .await?;
+    assert_eq!(
+        (ports.status.as_str(), ports.reason.as_str()),
+        ("True", "NamedSidecarPortsResolved"),
+        "{}",
+        ports.message
+    );
     let log = std::fs::read_to_string(&env.operator.log)?;
     assert!(
         !log.contains('\u{1b}'),

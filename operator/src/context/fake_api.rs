@@ -122,6 +122,7 @@ impl Context {
         };
         let context = Context {
             client: client.clone(),
+            cluster_version: None,
             discovery: DiscoveryCache::new(
                 PATIENCE,
                 Duration::from_secs(60),

@@ -16,6 +16,7 @@ mod kept_keys;
 mod network;
 mod provider_ca;
 mod secret_keys;
+mod service_ports;
 mod status;
 #[cfg(test)]
 mod tests;
@@ -138,6 +139,7 @@ async fn run(settings: &OidcSettings, ctx: &Context) -> Result<Action> {
         .await;
     let mut checks = checks(&settings.spec, &spec, &outcome, &discovery);
     checks.extend(store.as_ref().map(store_check));
+    checks.push(service_ports::check(settings, ctx, &namespace).await?);
     let ready = status::report(settings, ctx, &namespace, &checks).await?;
     let delay = if ready { ctx.recheck } else { ctx.retry };
     Ok(Action::requeue(spread(delay, &key(settings))))

@@ -24,6 +24,9 @@ pub const ISSUER_SECURE: &str = "IssuerSecure";
 pub const BACK_CHANNEL_LOGOUT: &str = "BackChannelLogout";
 /// Condition type (warning): sessions are renewed with refresh tokens.
 pub const SESSION_RENEWAL: &str = "SessionRenewal";
+/// Condition type (warning): the Services in front of injected pods can
+/// reach the sidecar's port.
+pub const SERVICE_PORTS: &str = "ServicePortsResolvable";
 /// Condition type: the session store answers (only with `spec.sessionStore`).
 pub const SESSION_STORE_REACHABLE: &str = "SessionStoreReachable";
 /// Condition type: everything above that blocks logins is fine.
@@ -46,8 +49,8 @@ pub struct Check {
 
 impl Check {
     /// A check of `type_`; only [`CLAIMS_ADVERTISED`], [`ISSUER_SECURE`],
-    /// [`BACK_CHANNEL_LOGOUT`] and [`SESSION_RENEWAL`] are warnings, every
-    /// other failure blocks `Ready`.
+    /// [`BACK_CHANNEL_LOGOUT`], [`SESSION_RENEWAL`] and [`SERVICE_PORTS`] are
+    /// warnings, every other failure blocks `Ready`.
     pub fn new(
         type_: &'static str,
         passed: Option<bool>,
@@ -56,7 +59,11 @@ impl Check {
     ) -> Self {
         let blocking = !matches!(
             type_,
-            CLAIMS_ADVERTISED | ISSUER_SECURE | BACK_CHANNEL_LOGOUT | SESSION_RENEWAL
+            CLAIMS_ADVERTISED
+                | ISSUER_SECURE
+                | BACK_CHANNEL_LOGOUT
+                | SESSION_RENEWAL
+                | SERVICE_PORTS
         );
         Self {
             type_,

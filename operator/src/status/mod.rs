@@ -22,4 +22,5 @@ pub mod provider;
 pub mod provider_logout;
 pub mod reason;
 pub mod refusal;
+pub mod service_ports;
 pub mod session_renewal;

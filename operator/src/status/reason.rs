@@ -67,6 +67,12 @@ pub enum Reason {
     RefreshTokensGranted,
     /// The provider does not list the `refresh_token` grant.
     RefreshTokensNotGranted,
+    /// Services may name the sidecar's port: the cluster resolves it, or
+    /// none does.
+    NamedSidecarPortsResolved,
+    /// A Service names the sidecar's port where the cluster gives it no
+    /// endpoints.
+    NamedSidecarPort,
 }
 
 impl Reason {
@@ -103,6 +109,8 @@ impl Reason {
             Reason::ConfigMapKeyMissing => "ConfigMapKeyMissing",
             Reason::RefreshTokensGranted => "RefreshTokensGranted",
             Reason::RefreshTokensNotGranted => "RefreshTokensNotGranted",
+            Reason::NamedSidecarPortsResolved => "NamedSidecarPortsResolved",
+            Reason::NamedSidecarPort => "NamedSidecarPort",
         }
     }
 }
