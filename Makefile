@@ -23,7 +23,7 @@ help:
 	@echo "make test-unit  only the unit and in-process handler tests (seconds after a build)"
 	@echo "make bench  benchmark the sidecar against oauth2-proxy and no proxy, and the operator"
 	@echo "            with 1,000 OidcSettings (not part of make test; bench-proxy, bench-operator)"
-	@echo "make bench-profile  instructions per proxied request (callgrind), a regression number"
+	@echo "make bench-profile  instructions per proxied request and per forward-auth answer (callgrind), regression numbers"
 	@echo "make fuzz   run each fuzz target for FUZZ_SECONDS (default 600); make test runs each briefly"
 
 # rust-toolchain.toml pins the version and its rustfmt and clippy; rustup

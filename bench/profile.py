@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Instructions per proxied request: a regression number for the sidecar's hot path.
+"""Instructions per proxied request and per forward-auth answer: regression
+numbers for the sidecar's hot paths.
 
 Runs the release sidecar under `valgrind --tool=callgrind` twice, in front of
 the echo app and behind a real login at the test identity provider: once
@@ -12,12 +13,18 @@ the machine is, unlike requests/s, so a change that makes the hot path
 slower shows up as a number. Kernel work (socket reads and writes, epoll) is
 not counted by callgrind.
 
-Writes bench/results/profile.json and bench/results/profile.md: the total per
-request and the functions with the largest inclusive and exclusive cost per
-request. The raw callgrind files stay in bench/results/work/ for
-`callgrind_annotate`.
+The same is done for the forward-auth door: the binary with `forwardAuth`,
+asked BENCH_PROFILE_REQUESTS times `GET /auth/verify` as ingress-nginx asks
+(`X-Original-URL`, `X-Original-Method`, the session cookie), each answered
+200 with the identity headers.
 
-The number in the committed bench/results/profile.json is the baseline: the run prints the change against it and exits 1 when a request
+Writes bench/results/profile.json and bench/results/profile.md (the proxy),
+and bench/results/forward-auth-profile.json and .md (the forward-auth door):
+the total per request and the functions with the largest inclusive and
+exclusive cost per request. The raw callgrind files stay in
+bench/results/work/ for `callgrind_annotate`.
+
+The number in each committed profile is its baseline: the run prints the change against it and exits 1 when a request
 costs more than BENCH_PROFILE_TOLERANCE (a fraction, default 0.03) above it,
 after writing the new profile, so `git diff` shows where the cost moved. A
 slower hot path that is meant is accepted by committing the new profile.
@@ -39,6 +46,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import run
@@ -52,15 +60,51 @@ WORK = run.WORK
 log = run.log
 
 
-def serve_requests(port: int, cookie: str, count: int) -> None:
-    """`count` authenticated GETs over one keep-alive connection, each answered 200 `ok`."""
+@dataclass(frozen=True)
+class Door:
+    """How the sidecar is run and asked: as a reverse proxy, or as a forward-auth service."""
+    name: str
+    # What the profile files are called in bench/results/.
+    files: str
+    # What one request is called in the report.
+    unit: str
+
+    def config_lines(self, stack: run.Stack) -> str:
+        if self.name == "forward-auth":
+            return "forwardAuth: {}\ntrustedProxies: [127.0.0.1]\n"
+        return f"upstream: http://127.0.0.1:{stack.echo_port}\n"
+
+    def sign_in_start(self, port: int) -> str:
+        """Where a browser starts to sign in: the forward-auth service has no app to redirect from."""
+        if self.name == "forward-auth":
+            return f"http://127.0.0.1:{port}/auth/start?rd=%2Fbench"
+        return f"http://127.0.0.1:{port}{run.BENCH_PATH}"
+
+    def request(self, port: int, cookie: str) -> tuple[str, dict[str, str], bytes]:
+        """The path asked, its headers, and the body of its answer."""
+        if self.name == "forward-auth":
+            return "/auth/verify", {
+                "Cookie": cookie,
+                "X-Original-URL": f"http://127.0.0.1:{port}{run.BENCH_PATH}",
+                "X-Original-Method": "GET",
+            }, b""
+        return run.BENCH_PATH, {"Cookie": cookie}, b"ok"
+
+
+PROXY = Door("proxy", "profile", "proxied request")
+FORWARD_AUTH = Door("forward-auth", "forward-auth-profile", "forward-auth answer")
+
+
+def serve_requests(door: Door, port: int, cookie: str, count: int) -> None:
+    """`count` authenticated requests over one keep-alive connection, each answered 200."""
+    path, headers, expected = door.request(port, cookie)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         for index in range(count):
-            conn.request("GET", run.BENCH_PATH, headers={"Cookie": cookie})
+            conn.request("GET", path, headers=headers)
             response = conn.getresponse()
             body = response.read()
-            if response.status != 200 or body != b"ok":
+            if response.status != 200 or body != expected:
                 raise BenchError(f"request {index} answered {response.status} {body[:200]!r}")
     finally:
         conn.close()
@@ -78,11 +122,12 @@ def start_idp(stack: run.Stack, ports: list[int]) -> None:
     stack.issuer = wait_for_line(proc, "IDP_READY ", 30)
 
 
-def profiled_run(stack: run.Stack, files: dict, requests: int, port: int) -> Path:
-    """The sidecar under callgrind, one login, `requests` proxied requests, SIGTERM."""
-    out = WORK / f"callgrind.{requests}.out"
+def profiled_run(stack: run.Stack, files: dict, door: Door, requests: int, port: int) -> Path:
+    """The sidecar under callgrind, one login, `requests` requests through `door`, SIGTERM."""
+    out = WORK / f"callgrind.{door.name}.{requests}.out"
     admin = run.free_port()
-    config = run.write_sidecar_config(stack, f"profile-{requests}", port, admin, files)
+    config = run.write_sidecar_config(stack, f"profile-{door.name}-{requests}", port, admin, files,
+                                      door=door.config_lines(stack))
     argv = [
         "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
         "--dump-instr=no", "--collect-jumps=no",
@@ -91,17 +136,17 @@ def profiled_run(stack: run.Stack, files: dict, requests: int, port: int) -> Pat
         # searching and parking, which callgrind would count too.
         "--worker-threads", "1",
     ]
-    proc = run.spawn(f"sidecar-callgrind-{requests}", argv)
+    proc = run.spawn(f"sidecar-callgrind-{door.name}-{requests}", argv)
     try:
         run.wait_until_ok(f"http://127.0.0.1:{admin}/healthz", proc, 120, interval=0.1)
         run.wait_until_ok(f"http://127.0.0.1:{admin}/readyz", proc, 120, interval=0.1,
                           accept=lambda body: b'"status":"ok"' in body)
-        browser, _ = run.log_in(f"http://127.0.0.1:{port}{run.BENCH_PATH}", "/auth/oidc")
+        browser, _ = run.log_in(door.sign_in_start(port), "/auth/oidc")
         cookie = browser.cookie_header(lambda name: name == "portcullis_session")
         if not cookie:
             raise BenchError("the login gave no session cookie")
-        log(f"{requests} requests through the sidecar under callgrind")
-        serve_requests(port, cookie, requests)
+        log(f"{requests} requests to the {door.name} door under callgrind")
+        serve_requests(door, port, cookie, requests)
         proc.popen.send_signal(signal.SIGTERM)
         proc.popen.wait(120)
     finally:
@@ -142,11 +187,13 @@ def per_request(base: dict[str, int], loaded: dict[str, int]) -> list[tuple[str,
     return sorted((row for row in rows if row[1] > 0), key=lambda row: -row[1])
 
 
-def markdown(report: dict) -> str:
+def markdown(door: Door, report: dict) -> str:
+    asked = ("`GET /auth/verify` with ingress-nginx's `X-Original-URL` and `X-Original-Method`"
+             if door is FORWARD_AUTH else f"`GET {run.BENCH_PATH}`")
     lines = [
-        "# Sidecar instructions per proxied request (callgrind)",
+        f"# Sidecar instructions per {door.unit} (callgrind)",
         "",
-        f"{report['date']}, `{report['version']}`; {REQUESTS} requests (`GET {run.BENCH_PATH}`, "
+        f"{report['date']}, `{report['version']}`; {REQUESTS} requests ({asked}, "
         "session cookie from a real login, one keep-alive connection, one runtime thread) minus a run with none.",
         "",
         f"**{report['instructions_per_request']:,.0f} instructions per request** "
@@ -164,31 +211,50 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def recorded_per_request() -> float | None:
-    """The instructions per request of the committed profile (of the file when
-    git cannot say), so that a second run is still compared with what was
-    committed and not with the first run's numbers."""
-    committed = subprocess.run(["git", "show", "HEAD:bench/results/profile.json"],
+def recorded_per_request(door: Door) -> float | None:
+    """The instructions per request of `door`'s committed profile (of the file
+    when git cannot say), so that a second run is still compared with what
+    was committed and not with the first run's numbers."""
+    name = f"{door.files}.json"
+    committed = subprocess.run(["git", "show", f"HEAD:bench/results/{name}"],
                                cwd=RESULTS.parent.parent, capture_output=True, text=True, timeout=30)
     try:
-        text = committed.stdout if committed.returncode == 0 else (RESULTS / "profile.json").read_text()
+        text = committed.stdout if committed.returncode == 0 else (RESULTS / name).read_text()
         return float(json.loads(text)["instructions_per_request"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def within_baseline(baseline: float | None, measured: float) -> bool:
+def within_baseline(door: Door, baseline: float | None, measured: float) -> bool:
     """Logs the change against the recorded number; False when it grew past the tolerance."""
     if baseline is None or baseline <= 0:
-        log(f"{measured:,.0f} instructions per request (no recorded profile to compare with)")
+        log(f"{measured:,.0f} instructions per {door.unit} (no recorded profile to compare with)")
         return True
     change = measured / baseline - 1
-    log(f"{measured:,.0f} instructions per request, recorded {baseline:,.0f}: {change:+.1%}")
+    log(f"{measured:,.0f} instructions per {door.unit}, recorded {baseline:,.0f}: {change:+.1%}")
     if change > TOLERANCE:
         log(f"SLOWER than the recorded profile by more than {TOLERANCE:.0%}: see `git diff "
-            f"{RESULTS / 'profile.md'}`; commit the new profile if the cost is meant")
+            f"{RESULTS / (door.files + '.md')}`; commit the new profile if the cost is meant")
         return False
     return True
+
+
+def report_of(door: Door, outs: dict[int, Path], version: str) -> dict:
+    """The per-request costs of `door` from its two callgrind files."""
+    base_total, base_incl = costs(outs[0], inclusive=True)
+    loaded_total, loaded_incl = costs(outs[REQUESTS], inclusive=True)
+    _, base_excl = costs(outs[0], inclusive=False)
+    _, loaded_excl = costs(outs[REQUESTS], inclusive=False)
+    return {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "version": version,
+        "door": door.name,
+        "requests": REQUESTS,
+        "instructions_total": {"none": base_total, "loaded": loaded_total},
+        "instructions_per_request": (loaded_total - base_total) / REQUESTS,
+        "inclusive": per_request(base_incl, loaded_incl)[:200],
+        "exclusive": per_request(base_excl, loaded_excl)[:200],
+    }
 
 
 def main() -> int:
@@ -200,46 +266,41 @@ def main() -> int:
     for old in WORK.iterdir():
         if old.is_file():
             old.unlink()
+    doors = [PROXY, FORWARD_AUTH]
     stack = run.Stack()
+    outs: dict[str, dict[int, Path]] = {}
     try:
         for binary in ("portcullis-sidecar", "echo-upstream"):
             if not (run.BIN_DIR / binary).is_file():
                 raise BenchError(f"{run.BIN_DIR / binary} is missing: build the release binaries first")
-        ports = {0: run.free_port(), REQUESTS: run.free_port()}
-        start_idp(stack, list(ports.values()))
+        ports = {door.name: {0: run.free_port(), REQUESTS: run.free_port()} for door in doors}
+        start_idp(stack, [port for by_count in ports.values() for port in by_count.values()])
         run.start_echo(stack)
         files = run.sidecar_files()
-        outs = {}
-        for requests, port in ports.items():
-            outs[requests] = profiled_run(stack, files, requests, port)
+        for door in doors:
+            outs[door.name] = {
+                requests: profiled_run(stack, files, door, requests, port)
+                for requests, port in ports[door.name].items()
+            }
     except BenchError as error:
         log(f"FAILED: {error}")
         return 1
     finally:
         run.stop_all()
-    base_total, base_incl = costs(outs[0], inclusive=True)
-    loaded_total, loaded_incl = costs(outs[REQUESTS], inclusive=True)
-    _, base_excl = costs(outs[0], inclusive=False)
-    _, loaded_excl = costs(outs[REQUESTS], inclusive=False)
     version = subprocess.run([str(run.BIN_DIR / "portcullis-sidecar"), "--version"],
                              capture_output=True, text=True, timeout=30).stdout.strip()
-    report = {
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "version": version,
-        "requests": REQUESTS,
-        "instructions_total": {"none": base_total, "loaded": loaded_total},
-        "instructions_per_request": (loaded_total - base_total) / REQUESTS,
-        "inclusive": per_request(base_incl, loaded_incl)[:200],
-        "exclusive": per_request(base_excl, loaded_excl)[:200],
-    }
-    baseline = recorded_per_request()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "profile.json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(report)
-    (RESULTS / "profile.md").write_text(text)
-    print(text)
-    log(f"wrote {RESULTS / 'profile.json'} and {RESULTS / 'profile.md'}")
-    return 0 if within_baseline(baseline, report["instructions_per_request"]) else 1
+    within = True
+    for door in doors:
+        report = report_of(door, outs[door.name], version)
+        baseline = recorded_per_request(door)
+        (RESULTS / f"{door.files}.json").write_text(json.dumps(report, indent=2) + "\n")
+        text = markdown(door, report)
+        (RESULTS / f"{door.files}.md").write_text(text)
+        print(text)
+        log(f"wrote {RESULTS / door.files}.json and .md")
+        within = within_baseline(door, baseline, report["instructions_per_request"]) and within
+    return 0 if within else 1
 
 
 if __name__ == "__main__":

@@ -230,13 +230,14 @@ def sidecar_files() -> dict:
 
 
 def write_sidecar_config(stack: Stack, name: str, port: int, admin_port: int, files: dict,
-                         store: str = "") -> Path:
+                         store: str = "", door: str = "") -> Path:
+    """A sidecar's config; `door` replaces the proxy's `upstream` line (forward-auth)."""
     config = WORK / f"{name}.yaml"
+    door = door or f"upstream: http://127.0.0.1:{stack.echo_port}\n"
     config.write_text(
         f"""listen: 127.0.0.1:{port}
 adminListen: 127.0.0.1:{admin_port}
-upstream: http://127.0.0.1:{stack.echo_port}
-publicUrl: http://127.0.0.1:{port}
+{door}publicUrl: http://127.0.0.1:{port}
 oidc:
   wellKnownUrl: {stack.issuer}/.well-known/openid-configuration
   clientId: {SIDECAR_CLIENT[0]}
