@@ -7,7 +7,8 @@
 //! (`application/x-www-form-urlencoded`, `multipart/form-data`) may name
 //! any method. The request then needs the strictest of what its own method
 //! and each method it may name need: a POST naming DELETE needs what a
-//! DELETE needs. The app still receives the request as sent.
+//! DELETE needs. A comma-joined value names each of its parts. The app
+//! still receives the request as sent.
 
 use super::asked::Asked;
 use super::identity_headers::same_name;
@@ -42,7 +43,7 @@ impl MethodOverrides {
                 .iter()
                 .any(|header| same_name(name, header.as_bytes()))
             {
-                named.push(method_name(&String::from_utf8_lossy(value.as_bytes())));
+                named.extend(method_names(&String::from_utf8_lossy(value.as_bytes())));
             }
         }
         if let Some(query) = request.uri().query() {
@@ -69,13 +70,19 @@ fn query_overrides(query: &str) -> impl Iterator<Item = String> + '_ {
         .into_iter()
         .flatten()
         .filter(|(name, _)| name == OVERRIDE_FIELD)
-        .map(|(_, value)| method_name(&value))
+        .flat_map(|(_, value)| method_names(&value))
 }
 
-/// A named method as frameworks read it: upper-cased (white space around
-/// it dropped too, in case one trims).
-fn method_name(value: &str) -> String {
-    value.trim().to_ascii_uppercase()
+/// The methods a value names, as frameworks read them: upper-cased (white
+/// space around each dropped too, in case one trims), and each part of a
+/// comma-joined list apart. Repeated headers arrive joined (Node, and
+/// Envoy's `ext_authz`), and Express's `method-override` acts on the first
+/// part, so every part counts.
+fn method_names(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(|part| part.trim().to_ascii_uppercase())
+        .collect()
 }
 
 /// True when the body is a form, where a `_method` field may be.
@@ -130,6 +137,16 @@ mod tests {
             .is_empty(),
             "only a POST's body is read for `_method`"
         );
+    }
+
+    #[test]
+    fn a_comma_joined_value_names_each_of_its_methods() {
+        let found = overrides(
+            Method::POST,
+            "/items/7?_method=put,patch",
+            &[("x-http-method-override", "DELETE, GET")],
+        );
+        assert_eq!(found.named, ["DELETE", "GET", "PUT", "PATCH"]);
     }
 
     #[test]
