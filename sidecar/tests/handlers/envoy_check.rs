@@ -236,3 +236,43 @@ async fn a_path_from_a_header_is_never_taken_for_the_one_envoy_names() {
         .await;
     assert_eq!(refused_status(refusal(&answer).expect("refused")), 403);
 }
+
+#[tokio::test]
+async fn the_grpc_port_serves_at_most_max_connections_at_once() {
+    let state = state(Options {
+        forward_auth: true,
+        extra: "connections:\n  maxConnections: 1\n",
+        ..Options::default()
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let (_stop, stopped) = watch::channel(false);
+    tokio::spawn(serve_check(listener, state.clone(), stopped));
+    // One connection holds the only place; a client's call waits for it.
+    let holder = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let mut client = AuthorizationClient::new(
+        tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+            .expect("endpoint")
+            .connect_lazy(),
+    );
+    let question = check_request("GET", "/healthz", HOST, &[]);
+    let mut call = Box::pin(client.check(question));
+    let waited = tokio::time::timeout(std::time::Duration::from_millis(300), &mut call).await;
+    assert!(
+        waited.is_err(),
+        "answered beside the connection holding the only place"
+    );
+    drop(holder);
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(10), call)
+        .await
+        .expect("answered once the place is free")
+        .expect("answered");
+    let refused = refusal(&answer.into_inner()).map(refused_status);
+    assert_eq!(
+        refused,
+        Some(401),
+        "nobody is signed in, and no rule makes it public"
+    );
+}

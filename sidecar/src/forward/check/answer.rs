@@ -5,13 +5,16 @@
 //!   spelling of an identity header the client sent (`X_Forwarded_User`,
 //!   `x-portcullis-role` for a caller without one, the signed identity's
 //!   header) is removed, since Envoy keeps any header an answer does not
-//!   touch. A renewed session's `Set-Cookie` goes to the client.
+//!   touch; so is every header that would make the app route to another
+//!   path or read another client (`X-Original-URL`, `Forwarded`), as the
+//!   reverse proxy strips them, but the forwarding headers Envoy writes
+//!   itself. A renewed session's `Set-Cookie` goes to the client.
 //! - **Refusal**: the HTTP answer the other doors give (a `303` to sign
 //!   in, `401`, `403`, `503`), as a `DeniedHttpResponse` with its status,
 //!   headers and body, under the gRPC status that says why.
 
 use crate::forward::verify::Passed;
-use crate::gate::identity_headers::{IDENTITY, same_name};
+use crate::gate::identity_headers::{IDENTITY, is_sidecar_owned, same_name};
 use envoy_types::pb::envoy::config::core::v3::header_value_option::HeaderAppendAction;
 use envoy_types::pb::envoy::config::core::v3::{HeaderValue, HeaderValueOption};
 use envoy_types::pb::envoy::service::auth::v3::check_response::HttpResponse;
@@ -101,20 +104,31 @@ pub fn denied(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> CheckResp
     }
 }
 
-/// The client's headers that speak for the caller without the gate having
-/// set them: any spelling of an identity header (or the signed identity's)
-/// the pass does not set, and every identity header the caller lacks.
+/// Forwarding headers Envoy writes itself on every request, by its own
+/// configuration (`use_remote_address`, `forward_client_cert_details`):
+/// the app reads Envoy's, which a removal would take away.
+const ENVOYS_OWN: [&str; 3] = [
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-client-cert",
+];
+
+/// The client's headers the app must not read, as the reverse proxy strips
+/// them: any spelling of an identity header the pass does not set (the
+/// signed identity's among them), every identity header the caller lacks,
+/// and every header by which an app server routes to another path or
+/// reads another client ([`is_sidecar_owned`]) but those Envoy writes.
 fn to_remove(identity: &HeaderMap, client: &HeaderMap, signed: Option<&HeaderName>) -> Vec<String> {
     let is_identity = |name: &HeaderName| {
-        IDENTITY
-            .iter()
-            .chain(signed)
-            .any(|owned| same_name(name.as_str().as_bytes(), owned.as_str().as_bytes()))
+        signed.is_some_and(|owned| same_name(name.as_str().as_bytes(), owned.as_str().as_bytes()))
     };
+    let sent_for_the_sidecar = client.keys().filter(|name| {
+        (is_sidecar_owned(name) || is_identity(name)) && !ENVOYS_OWN.contains(&name.as_str())
+    });
     let mut names: Vec<String> = IDENTITY
         .iter()
         .chain(signed)
-        .chain(client.keys().filter(|name| is_identity(name)))
+        .chain(sent_for_the_sidecar)
         .filter(|name| !identity.contains_key(*name))
         .map(|name| name.as_str().to_owned())
         .collect();
@@ -123,21 +137,19 @@ fn to_remove(identity: &HeaderMap, client: &HeaderMap, signed: Option<&HeaderNam
     names
 }
 
-/// One header of an answer: as text when it is, else as raw bytes.
+/// One header of an answer, its value as text: Envoy's gRPC client copies
+/// `value` and drops `raw_value`. Values are UTF-8 (names from the
+/// provider's claims, the sidecar's own URLs), so nothing is replaced.
 fn option(
     name: &HeaderName,
     value: &http::HeaderValue,
     action: HeaderAppendAction,
 ) -> HeaderValueOption {
-    let (value, raw_value) = match value.to_str() {
-        Ok(text) => (text.to_owned(), Vec::new()),
-        Err(_) => (String::new(), value.as_bytes().to_vec()),
-    };
     HeaderValueOption {
         header: Some(HeaderValue {
             key: name.as_str().to_owned(),
-            value,
-            raw_value,
+            value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            raw_value: Vec::new(),
         }),
         append_action: action.into(),
         ..Default::default()

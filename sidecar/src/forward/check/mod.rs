@@ -13,5 +13,6 @@
 //! HTTP/1.1 only.
 
 pub mod answer;
+pub mod bounded_incoming;
 pub mod question;
 pub mod service;

@@ -3,10 +3,11 @@
 //! Every question gets a `CheckResponse`, a refusal included: a gRPC
 //! error would leave the verdict to Envoy's `failure_mode_allow`, and a
 //! forward-auth service decides, it does not fail open by configuration.
-//! Each call is bounded in time, and a connection in the number of calls
-//! it runs at once.
+//! Each call is bounded in time and size, a connection in the calls it runs
+//! at once, and the port in its open connections.
 
 use super::answer::{allowed, denied};
+use super::bounded_incoming::bounded;
 use super::question::question_of;
 use crate::forward::verify::{judge, not_believed};
 use crate::runtime::state::SharedState;
@@ -21,13 +22,22 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 
 /// The longest a call may take: a verdict waits at most for a session
-/// store or a provider's keys, both bounded well inside it.
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-/// Calls one connection (one Envoy) may run at once.
-const CALLS_PER_CONNECTION: usize = 1024;
+/// store or a provider's keys, both bounded inside it. Envoy's own timeout
+/// is usually shorter; what it does then is its `failure_mode_allow`,
+/// which must be false (the README says so).
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Calls one connection (one Envoy) may run at once, and the HTTP/2
+/// streams it may open.
+const CALLS_PER_CONNECTION: u32 = 256;
+/// The largest `CheckRequest` read: Envoy's headers (at most 96 KiB) and a
+/// body only when `with_request_body` asks, which the gate never reads.
+const MAX_QUESTION_BYTES: usize = 1024 * 1024;
+/// Pings on an idle connection, and how long an answer may take, so a
+/// vanished Envoy's connections are closed.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest answer body passed on: refusal pages are a few KiB.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -97,11 +107,17 @@ pub async fn serve_check(
     state: SharedState,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), tonic::transport::Error> {
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let max_connections = state.settings.load().connections.max_connections;
+    let incoming = bounded(listener, max_connections);
+    let service = AuthorizationServer::new(CheckService::new(state))
+        .max_decoding_message_size(MAX_QUESTION_BYTES);
     Server::builder()
         .timeout(CALL_TIMEOUT)
-        .concurrency_limit_per_connection(CALLS_PER_CONNECTION)
-        .add_service(AuthorizationServer::new(CheckService::new(state)))
+        .concurrency_limit_per_connection(CALLS_PER_CONNECTION as usize)
+        .max_concurrent_streams(CALLS_PER_CONNECTION)
+        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+        .add_service(service)
         .serve_with_incoming_shutdown(incoming, async move {
             let _ = stop.wait_for(|stopped| *stopped).await;
         })

@@ -33,17 +33,60 @@ fn a_pass_sets_what_the_caller_has_and_removes_every_other_identity_spelling() {
 }
 
 #[test]
-fn a_value_that_is_not_text_is_sent_as_raw_bytes() {
+fn a_value_beyond_ascii_is_sent_as_text_which_envoy_copies() {
+    // Envoy's gRPC client copies `value` and drops `raw_value`: a name
+    // beyond ASCII sent as raw bytes would reach the app empty.
     let name = HeaderName::from_static("x-forwarded-user");
     let value = Value::from_bytes("José".as_bytes()).expect("obs-text");
     let option = option(&name, &value, HeaderAppendAction::OverwriteIfExistsOrAdd);
     let header = option.header.expect("header");
-    assert!(header.value.is_empty());
-    assert_eq!(header.raw_value, "José".as_bytes());
+    assert_eq!(header.value, "José");
+    assert!(header.raw_value.is_empty());
     assert_eq!(
         option.append_action,
         i32::from(HeaderAppendAction::OverwriteIfExistsOrAdd)
     );
+}
+
+#[test]
+fn headers_that_reroute_the_request_or_speak_for_the_client_are_removed_but_envoys_own() {
+    let mut client = HeaderMap::new();
+    for name in [
+        "x-original-url",
+        "x-rewrite-url",
+        "x-envoy-original-path",
+        "forwarded",
+        "x-real-ip",
+        "x-forwarded-host",
+        "x_forwarded_for",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-client-cert",
+        "accept",
+    ] {
+        client.insert(HeaderName::from_static(name), Value::from_static("x"));
+    }
+    let removed = to_remove(&HeaderMap::new(), &client, None);
+    let removed = names(&removed);
+    for gone in [
+        "x-original-url",
+        "x-rewrite-url",
+        "x-envoy-original-path",
+        "forwarded",
+        "x-real-ip",
+        "x-forwarded-host",
+        "x_forwarded_for",
+    ] {
+        assert!(removed.contains(&gone), "{gone} stays: {removed:?}");
+    }
+    for kept in [
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-client-cert",
+        "accept",
+    ] {
+        assert!(!removed.contains(&kept), "{kept} is removed: {removed:?}");
+    }
 }
 
 #[test]
