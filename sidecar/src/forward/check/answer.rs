@@ -31,6 +31,7 @@ mod code {
     pub const OK: i32 = 0;
     pub const INVALID_ARGUMENT: i32 = 3;
     pub const PERMISSION_DENIED: i32 = 7;
+    pub const INTERNAL: i32 = 13;
     pub const UNAVAILABLE: i32 = 14;
     pub const UNAUTHENTICATED: i32 = 16;
 }
@@ -74,6 +75,7 @@ pub fn denied(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> CheckResp
         StatusCode::UNAUTHORIZED => code::UNAUTHENTICATED,
         status if status.is_redirection() => code::UNAUTHENTICATED,
         StatusCode::SERVICE_UNAVAILABLE => code::UNAVAILABLE,
+        status if status.is_server_error() => code::INTERNAL,
         _ => code::PERMISSION_DENIED,
     };
     let headers = headers

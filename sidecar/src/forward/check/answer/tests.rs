@@ -113,6 +113,7 @@ fn a_refusal_carries_its_http_answer_under_the_grpc_code_that_says_why() {
         (StatusCode::UNAUTHORIZED, code::UNAUTHENTICATED),
         (StatusCode::FORBIDDEN, code::PERMISSION_DENIED),
         (StatusCode::SERVICE_UNAVAILABLE, code::UNAVAILABLE),
+        (StatusCode::INTERNAL_SERVER_ERROR, code::INTERNAL),
         (StatusCode::NOT_FOUND, code::PERMISSION_DENIED),
     ] {
         let answer = denied(status, &HeaderMap::new(), b"");
