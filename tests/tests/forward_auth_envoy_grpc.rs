@@ -14,6 +14,8 @@ mod envoy_question;
 #[path = "../../sidecar/tests/handlers/gate_table.rs"]
 #[allow(dead_code)]
 mod gate_table;
+#[path = "table/cookies.rs"]
+mod table_cookies;
 
 use anyhow::{Context, Result};
 use envoy_question::{check_request, ok, refusal, refused_status, set};
@@ -23,11 +25,10 @@ use gate_table::{Outcome, RULES, VECTORS, Who};
 use portcullis_contract::config::SidecarConfig;
 use portcullis_contract::forward_auth::ForwardAuthConfig;
 use portcullis_e2e::browser::Browser;
-use portcullis_e2e::guarded::sealed_cookie_for;
 use portcullis_e2e::idp::Idp;
 use portcullis_e2e::process::free_port;
 use portcullis_e2e::sidecar::{Sidecar, SidecarSetup, reserve_public_url};
-use portcullis_sidecar::access::roles::Role;
+use table_cookies::table_cookie;
 use tonic::transport::Channel;
 
 /// A forward-auth sidecar answering gRPC, and a client connected to it.
@@ -75,14 +76,7 @@ impl Service {
 
     /// A session cookie for `who` (`None` for nobody).
     fn cookie(&self, who: Who) -> Result<Option<String>> {
-        let (user, caller) = match who {
-            Who::Nobody => return Ok(None),
-            Who::Untrusted => ("ursula", (Role::Untrusted, false)),
-            Who::Trusted => ("trudy", (Role::Trusted, false)),
-            Who::Admin => ("alice", (Role::Admin, false)),
-            Who::Root => ("root", (Role::Admin, true)),
-        };
-        sealed_cookie_for(&self.sidecar, user, caller).map(Some)
+        table_cookie(&self.sidecar, who)
     }
 }
 

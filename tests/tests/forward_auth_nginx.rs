@@ -7,6 +7,8 @@
 #[path = "../../sidecar/tests/handlers/gate_table.rs"]
 #[allow(dead_code)]
 mod gate_table;
+#[path = "table/cookies.rs"]
+mod table_cookies;
 
 use anyhow::{Context, Result};
 use gate_table::{Outcome, RULES, VECTORS, Who};
@@ -14,15 +16,15 @@ use portcullis_contract::config::SidecarConfig;
 use portcullis_contract::forward_auth::ForwardAuthConfig;
 use portcullis_e2e::browser::Browser;
 use portcullis_e2e::echo::Echo;
-use portcullis_e2e::guarded::{RawResponse, sealed_cookie_for};
+use portcullis_e2e::guarded::RawResponse;
 use portcullis_e2e::idp::Idp;
 use portcullis_e2e::nginx::{Addresses, Nginx};
 use portcullis_e2e::process::free_port;
 use portcullis_e2e::sidecar::{Sidecar, SidecarSetup, reserve_public_url};
 use portcullis_e2e::webdriver::Chromium;
-use portcullis_sidecar::access::roles::Role;
 use serde_json::{Value, json};
 use std::time::Duration;
+use table_cookies::table_cookie;
 
 /// nginx, the app behind it and the forward-auth sidecar it asks.
 struct Front {
@@ -80,14 +82,7 @@ impl Front {
 
     /// A session cookie for `who` (`None` for nobody).
     fn cookie(&self, who: Who) -> Result<Option<String>> {
-        let (user, caller) = match who {
-            Who::Nobody => return Ok(None),
-            Who::Untrusted => ("ursula", (Role::Untrusted, false)),
-            Who::Trusted => ("trudy", (Role::Trusted, false)),
-            Who::Admin => ("alice", (Role::Admin, false)),
-            Who::Root => ("root", (Role::Admin, true)),
-        };
-        sealed_cookie_for(&self.sidecar, user, caller).map(Some)
+        table_cookie(&self.sidecar, who)
     }
 
     /// Sends `<method> <target>` to nginx exactly as written, with
