@@ -83,14 +83,13 @@ pub fn validate(config: &SidecarConfig) -> Result<Valid, Problems> {
     let public_url = public_url(&mut problems, &config.public_url);
     let issuer = issuer_from_well_known(&mut problems, &config.oidc.well_known_url);
     if let (Some(listen), Some(admin)) = (listen, admin_listen)
-        && listen.port() == admin.port()
-        && listen.port() != 0
+        && same_port(listen, admin)
     {
         problems.push("adminListen", "must use another port than `listen`");
     }
     if let Some(grpc) = grpc_listen {
         for (field, address) in [("listen", listen), ("adminListen", admin_listen)] {
-            if address.is_some_and(|address| address.port() == grpc.port() && grpc.port() != 0) {
+            if address.is_some_and(|address| same_port(address, grpc)) {
                 problems.push(
                     "forwardAuth.grpcListen",
                     format!("must use another port than `{field}`"),
@@ -201,6 +200,12 @@ pub fn validate(config: &SidecarConfig) -> Result<Valid, Problems> {
         }),
         _ => Err(problems),
     }
+}
+
+/// Whether two listen addresses ask for the same fixed port (`0`, any free
+/// port, never collides).
+fn same_port(one: SocketAddr, other: SocketAddr) -> bool {
+    one.port() == other.port() && one.port() != 0
 }
 
 fn connections(problems: &mut Problems, config: &ConnectionsConfig) {
