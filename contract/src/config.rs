@@ -224,6 +224,11 @@ pub struct SessionConfig {
     /// Name of the session cookie.
     #[serde(default = "default_cookie_name")]
     pub cookie_name: String,
+    /// The parent domain the session cookie is set for, so that every host
+    /// of a forward-auth service under it shares one sign-in (see
+    /// [`crate::many_hosts`]); absent: the public URL's host only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie_domain: Option<String>,
     /// Session lifetime when the provider's token response has no `expires_in`.
     #[serde(default = "default_fallback_lifetime")]
     pub fallback_lifetime_seconds: u64,
@@ -327,6 +332,7 @@ impl Default for SessionConfig {
         Self {
             key_file: PathBuf::new(),
             cookie_name: default_cookie_name(),
+            cookie_domain: None,
             fallback_lifetime_seconds: default_fallback_lifetime(),
             max_lifetime_seconds: default_max_session_lifetime(),
             refresh_skew_seconds: default_refresh_skew(),

@@ -25,6 +25,11 @@ pub struct ForwardAuthConfig {
     /// absent: not answered over gRPC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grpc_listen: Option<String>,
+    /// Hosts answered for beside the public URL's, each under
+    /// `session.cookieDomain` (see [`crate::many_hosts`]); empty: the
+    /// public URL's host only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
 }
 
 /// Checks a config's door: `upstream` for the proxy, or `forwardAuth` with

@@ -21,6 +21,7 @@ pub mod hash;
 pub mod header_value;
 pub mod identity;
 pub mod identity_keys;
+pub mod many_hosts;
 pub mod password;
 #[cfg(feature = "pool")]
 pub mod password_pool;

@@ -19,6 +19,7 @@ use crate::config::{ConnectionsConfig, OidcConfig, SidecarConfig};
 use crate::defaults::REQUIRED_SCOPE;
 use crate::email_domains::EmailDomains;
 use crate::header_value::is_header_safe;
+use crate::many_hosts::ManyHosts;
 use crate::paths::CALLBACK_PATH;
 use crate::problems::Problems;
 use addresses::{
@@ -55,6 +56,8 @@ pub struct Valid {
     pub issuer: String,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// A forward-auth service's other hosts and the session cookie's domain.
+    pub many_hosts: ManyHosts,
     /// Where in the claims the groups are.
     pub group_claim: ClaimPath,
 }
@@ -82,6 +85,15 @@ pub fn validate(config: &SidecarConfig) -> Result<Valid, Problems> {
         .and_then(|grpc| socket_addr(&mut problems, "forwardAuth.grpcListen", grpc));
     let public_url = public_url(&mut problems, &config.public_url);
     let issuer = issuer_from_well_known(&mut problems, &config.oidc.well_known_url);
+    let many_hosts = crate::many_hosts::check(
+        &mut problems,
+        config
+            .forward_auth
+            .as_ref()
+            .map(|forward| forward.hosts.as_slice()),
+        config.session.cookie_domain.as_deref(),
+        public_url.as_ref().and_then(Url::host_str),
+    );
     if let (Some(listen), Some(admin)) = (listen, admin_listen)
         && same_port(listen, admin)
     {
@@ -196,6 +208,7 @@ pub fn validate(config: &SidecarConfig) -> Result<Valid, Problems> {
             redirect_url,
             issuer,
             trusted_proxies,
+            many_hosts,
             group_claim,
         }),
         _ => Err(problems),

@@ -231,3 +231,28 @@ fn bearer_tokens_need_an_audience_and_a_bounded_leeway() {
     ))
     .expect("the client id counts when listed, and no leeway is a choice");
 }
+
+#[test]
+fn a_forward_auth_service_for_many_hosts_shares_its_cookie_on_their_domain() {
+    let many = GOOD
+        .replace(
+            "upstream: http://127.0.0.1:8080\n",
+            "trustedProxies: [10.0.0.0/8]\nforwardAuth:\n  hosts: [films.example.com]\n",
+        )
+        .replace(
+            "  keyFile: /s/keys\n",
+            "  keyFile: /s/keys\n  cookieDomain: example.com\n",
+        );
+    let valid = check(&many).expect("valid");
+    assert_eq!(valid.many_hosts.hosts, ["films.example.com"]);
+    assert_eq!(
+        valid.many_hosts.cookie_domain.as_deref(),
+        Some("example.com")
+    );
+    let outside = many.replace(
+        "cookieDomain: example.com",
+        "cookieDomain: films.example.com",
+    );
+    let problems = check(&outside).expect_err("public host outside the domain");
+    assert!(problems.mentions("session.cookieDomain"), "{problems}");
+}

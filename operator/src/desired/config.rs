@@ -65,6 +65,7 @@ pub fn sidecar_config(namespace: &str, name: &str, spec: &OidcSettingsSpec) -> S
             cookie_name: session
                 .cookie_name
                 .unwrap_or_else(|| default_cookie_name(name)),
+            cookie_domain: None,
             fallback_lifetime_seconds: seconds(
                 session.fallback_lifetime_seconds,
                 DEFAULT_FALLBACK_LIFETIME_SECONDS,
