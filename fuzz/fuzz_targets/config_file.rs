@@ -79,6 +79,23 @@ fuzz_target!(|data: &[u8]| {
                 settings.session.secure_cookies,
                 settings.public_url.scheme() == "https"
             );
+            if let Some(domain) = &settings.session.cookie_domain {
+                assert!(
+                    settings.door.upstream().is_none(),
+                    "a shared cookie for a proxy"
+                );
+                let within = |host: &str| host == domain || host.ends_with(&format!(".{domain}"));
+                let public_host = settings.public_url.host_str().unwrap_or_default();
+                assert!(within(&public_host.to_ascii_lowercase()), "{public_host}");
+                for host in &settings.other_hosts {
+                    assert!(within(host), "{host} outside {domain}");
+                }
+            } else {
+                assert!(
+                    settings.other_hosts.is_empty(),
+                    "hosts with no shared cookie"
+                );
+            }
             for name in settings.session.cookie_names() {
                 assert!(!name.is_empty());
                 assert!(

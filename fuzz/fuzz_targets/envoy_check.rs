@@ -20,6 +20,7 @@ use envoy_types::pb::envoy::service::auth::v3::check_response::HttpResponse;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use ipnet::IpNet;
 use libfuzzer_sys::fuzz_target;
+use portcullis_sidecar::config::hosts::Hosts;
 use portcullis_sidecar::forward::check::answer::allowed;
 use portcullis_sidecar::forward::check::question::question_of;
 use portcullis_sidecar::forward::verify::Passed;
@@ -34,11 +35,12 @@ fuzz_target!(|data: &[u8]| {
     };
     let trusted: [IpNet; 1] = ["10.0.0.0/8".parse().expect("net")];
     let public_url = Url::parse("https://books.example.com").expect("url");
+    let hosts = Hosts::new(&public_url, &[]);
     let stranger: IpAddr = "192.0.2.1".parse().expect("ip");
-    assert!(question_of(stranger, &check, &trusted, &public_url).is_err());
+    assert!(question_of(stranger, &check, &trusted, hosts).is_err());
 
     let proxy: IpAddr = "10.1.2.3".parse().expect("ip");
-    let Ok(question) = question_of(proxy, &check, &trusted, &public_url) else {
+    let Ok(question) = question_of(proxy, &check, &trusted, hosts) else {
         return;
     };
     let http = check

@@ -17,10 +17,11 @@
 
 #![no_main]
 
-use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::Method;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 use ipnet::IpNet;
 use libfuzzer_sys::fuzz_target;
+use portcullis_sidecar::config::hosts::Hosts;
 use portcullis_sidecar::forward::original::{Contract, envoy_request, original_request};
 use std::net::IpAddr;
 use url::Url;
@@ -60,9 +61,21 @@ fuzz_target!(|data: &[u8]| {
     }
     let trusted_peer = trusted[0].contains(&peer);
 
-    let read = original_request(peer, &headers, &trusted, &public_url);
+    let others = ["films.example.com".to_owned()];
+    let hosts = Hosts::new(&public_url, &others);
+    let read = original_request(peer, &headers, &trusted, hosts);
     if let Ok(original) = &read {
         assert!(trusted_peer, "believed from {peer}");
+        assert!(
+            hosts.protects(original.authority.host()),
+            "{}",
+            original.authority
+        );
+        assert!(
+            !original.authority.as_str().contains('@'),
+            "{}",
+            original.authority
+        );
         let uri = original.uri.to_string();
         assert!(uri.starts_with('/'), "{uri}");
         assert!(original.uri.scheme().is_none() && original.uri.authority().is_none());
@@ -83,7 +96,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(read.is_err());
     }
 
-    let envoy = envoy_request(peer, &method, &target, &headers, &trusted, &public_url);
+    let envoy = envoy_request(peer, &method, &target, &headers, &trusted, hosts);
     if let Ok(original) = envoy {
         assert!(trusted_peer, "believed from {peer}");
         assert_eq!(original.contract, Contract::Envoy);

@@ -48,6 +48,7 @@ impl Service {
         setup.config.upstream = String::new();
         setup.config.forward_auth = Some(ForwardAuthConfig {
             grpc_listen: Some(grpc.clone()),
+            ..ForwardAuthConfig::default()
         });
         setup.config.trusted_proxies = vec!["127.0.0.1".to_owned()];
         setup.config.authorization = SidecarConfig::from_yaml(rules)?.authorization;

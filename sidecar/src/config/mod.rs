@@ -4,6 +4,7 @@
 pub mod connections;
 pub mod door;
 pub mod hash;
+pub mod hosts;
 pub mod problems;
 mod secret_files;
 pub mod settings;

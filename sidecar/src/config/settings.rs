@@ -7,12 +7,14 @@
 
 use super::connections::ConnectionLimits;
 use super::door::{Door, Upstream, authority_of};
+use super::hosts::Hosts;
 use super::problems::Problems;
 use super::secret_files::{ca_certificates, identity_keys, key_ring, password_hash, secret_file};
 use super::store::store_settings;
 use crate::access::AccessRules;
 use crate::access::roles::RoleMapping;
 use crate::identity::signer::SignedIdentity;
+use crate::session::cookie::CookieScope;
 use crate::session::keys::KeyRing;
 use crate::session::store::settings::StoreSettings;
 use http::HeaderName;
@@ -43,6 +45,8 @@ pub struct Settings {
     pub door: Door,
     /// The public origin, without a trailing slash in its path.
     pub public_url: Url,
+    /// A forward-auth service's hosts beside the public URL's, lowercased.
+    pub other_hosts: Vec<String>,
     /// OpenID Connect settings.
     pub oidc: ProviderSettings,
     /// Root admin, when configured.
@@ -117,7 +121,9 @@ pub struct SessionSettings {
     pub keys: KeyRing,
     /// Session cookie name: the configured name, with the `__Host-` prefix
     /// when the public URL is https (the browser then refuses the cookie
-    /// from a sibling or parent domain, so nobody can plant one).
+    /// from a sibling or parent domain, so nobody can plant one), or
+    /// `__Secure-` when the cookie is set for a parent domain (`__Host-`
+    /// forbids a `Domain`; `__Secure-` still refuses one set over http).
     pub cookie_name: String,
     /// The configured name without the prefix, still read (and cleared at
     /// log out) so sessions issued before the prefix keep working.
@@ -134,6 +140,9 @@ pub struct SessionSettings {
     pub refresh_grace: Duration,
     /// Whether cookies get the `Secure` attribute (public URL is https).
     pub secure_cookies: bool,
+    /// The parent domain the session cookie is set for; `None`: the public
+    /// URL's host only.
+    pub cookie_domain: Option<String>,
     /// Where the replicas share the log-out list; `None`: this replica only.
     pub store: Option<StoreSettings>,
 }
@@ -143,9 +152,23 @@ impl SessionSettings {
     pub fn cookie_names(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.cookie_name.as_str()).chain(self.legacy_cookie_name.as_deref())
     }
+
+    /// Where the session cookie is sent: `Secure` over https, and to every
+    /// host under the cookie domain when there is one.
+    pub fn cookie_scope(&self) -> CookieScope<'_> {
+        CookieScope {
+            secure: self.secure_cookies,
+            domain: self.cookie_domain.as_deref(),
+        }
+    }
 }
 
 impl Settings {
+    /// The hosts answered for and a browser may be sent back to.
+    pub fn hosts(&self) -> Hosts<'_> {
+        Hosts::new(&self.public_url, &self.other_hosts)
+    }
+
     /// The signed identity's header, when the identity is signed.
     pub fn signed_identity_header(&self) -> Option<&HeaderName> {
         self.signed_identity.as_ref().map(|signed| &signed.header)
@@ -272,7 +295,11 @@ impl Settings {
                     root_admin,
                     session: SessionSettings {
                         keys,
-                        cookie_name: session_cookie_name(cookie_name, &public_url),
+                        cookie_name: session_cookie_name(
+                            cookie_name,
+                            &public_url,
+                            valid.many_hosts.cookie_domain.is_some(),
+                        ),
                         legacy_cookie_name: https.then(|| cookie_name.clone()),
                         fallback_lifetime: Duration::from_secs(
                             config.session.fallback_lifetime_seconds,
@@ -281,11 +308,13 @@ impl Settings {
                         refresh_skew: Duration::from_secs(config.session.refresh_skew_seconds),
                         refresh_grace: Duration::from_secs(config.session.refresh_grace_seconds),
                         secure_cookies: https,
+                        cookie_domain: valid.many_hosts.cookie_domain,
                         store,
                     },
                     connections: ConnectionLimits::from(&config.connections),
                     trusted_proxies: valid.trusted_proxies,
                     public_url,
+                    other_hosts: valid.many_hosts.hosts,
                     access,
                     bearer: config.bearer_tokens.clone(),
                     signed_identity,
@@ -299,12 +328,15 @@ impl Settings {
 
 /// The prefix that binds a cookie to exactly this host (RFC 6265bis §4.1.3.2).
 const HOST_PREFIX: &str = "__Host-";
+/// The prefix of a cookie only a secure origin may set (RFC 6265bis
+/// §4.1.3.1): what is left when the cookie names a parent domain.
+const SECURE_PREFIX: &str = "__Secure-";
 
-fn session_cookie_name(configured: &str, public_url: &Url) -> String {
-    if public_url.scheme() == "https" {
-        format!("{HOST_PREFIX}{configured}")
-    } else {
-        configured.to_owned()
+fn session_cookie_name(configured: &str, public_url: &Url, for_a_domain: bool) -> String {
+    match (public_url.scheme() == "https", for_a_domain) {
+        (true, false) => format!("{HOST_PREFIX}{configured}"),
+        (true, true) => format!("{SECURE_PREFIX}{configured}"),
+        (false, _) => configured.to_owned(),
     }
 }
 

@@ -18,12 +18,13 @@
 //! protect. Only these exact names are read: a `X_Original_URL` is not
 //! taken for `X-Original-URL`.
 
+use crate::config::hosts::Hosts;
 use crate::gate::client_hops::is_trusted_proxy;
+use http::uri::Authority;
 use http::{HeaderMap, Method, Uri};
 use ipnet::IpNet;
 use portcullis_contract::paths::ENVOY_AUTHZ_PREFIX;
 use std::net::IpAddr;
-use url::Url;
 
 /// Which proxy's contract a question follows, and so how it is answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +48,9 @@ pub struct Original {
     pub method: Method,
     /// Its target, in origin form (path and query as sent).
     pub uri: Uri,
+    /// Its host (and port, when one was named), a host this service
+    /// answers for.
+    pub authority: Authority,
     /// The contract the question followed.
     pub contract: Contract,
 }
@@ -103,7 +107,7 @@ const FORWARDED_HOST: &str = "x-forwarded-host";
 const FORWARDED_URI: &str = "x-forwarded-uri";
 
 /// The original request of a question from `peer`, believed only when
-/// `peer` is in `trusted` and the request is for `public_url`'s host.
+/// `peer` is in `trusted` and the request is for one of `hosts`.
 ///
 /// Hosts are compared by name only: behind a load balancer that ends TLS,
 /// nginx sees `http` and no port where the browser used `https`.
@@ -111,7 +115,7 @@ pub fn original_request(
     peer: IpAddr,
     headers: &HeaderMap,
     trusted: &[IpNet],
-    public_url: &Url,
+    hosts: Hosts,
 ) -> Result<Original, NotBelieved> {
     from_trusted_proxy(peer, trusted)?;
     let original = match (
@@ -123,8 +127,7 @@ pub fn original_request(
         (true, false) => nginx(headers)?,
         (false, true) => traefik(headers)?,
     };
-    let (host, original) = original;
-    same_host(public_url, host)?;
+    protected(hosts, &original.authority)?;
     Ok(original)
 }
 
@@ -137,7 +140,7 @@ pub fn envoy_request(
     target: &str,
     headers: &HeaderMap,
     trusted: &[IpNet],
-    public_url: &Url,
+    hosts: Hosts,
 ) -> Result<Original, NotBelieved> {
     from_trusted_proxy(peer, trusted)?;
     let malformed = |why| NotBelieved::Malformed {
@@ -148,11 +151,12 @@ pub fn envoy_request(
         .strip_prefix(ENVOY_AUTHZ_PREFIX)
         .ok_or_else(|| malformed("does not start with the ext_authz prefix"))?;
     let uri = origin_form(original).ok_or_else(|| malformed("names no path after the prefix"))?;
-    let host = host_in(headers, "host", "Host")?;
-    same_host(public_url, host)?;
+    let authority = authority_in(headers, "host", "Host")?;
+    protected(hosts, &authority)?;
     Ok(Original {
         method: method.clone(),
         uri,
+        authority,
         contract: Contract::Envoy,
     })
 }
@@ -167,7 +171,7 @@ pub fn envoy_check_request(
     path: &str,
     host: &str,
     trusted: &[IpNet],
-    public_url: &Url,
+    hosts: Hosts,
 ) -> Result<Original, NotBelieved> {
     const METHOD: &str = "attributes.request.http.method";
     const PATH: &str = "attributes.request.http.path";
@@ -178,10 +182,12 @@ pub fn envoy_check_request(
         header: PATH,
         why: "not a path such as `/books?page=2`",
     })?;
-    same_host(public_url, host_of(non_empty(host, HOST)?, HOST)?)?;
+    let authority = authority_of(non_empty(host, HOST)?, HOST)?;
+    protected(hosts, &authority)?;
     Ok(Original {
         method,
         uri,
+        authority,
         contract: Contract::Envoy,
     })
 }
@@ -204,19 +210,17 @@ pub(super) fn from_trusted_proxy(peer: IpAddr, trusted: &[IpNet]) -> Result<(), 
     }
 }
 
-/// `host` when it is `public_url`'s, by name.
-fn same_host(public_url: &Url, host: String) -> Result<(), NotBelieved> {
-    if public_url
-        .host_str()
-        .is_none_or(|ours| !ours.eq_ignore_ascii_case(&host))
-    {
-        return Err(NotBelieved::OtherHost(host));
+/// Whether `authority` names one of `hosts`, by name.
+fn protected(hosts: Hosts, authority: &Authority) -> Result<(), NotBelieved> {
+    if hosts.protects(authority.host()) {
+        Ok(())
+    } else {
+        Err(NotBelieved::OtherHost(authority.host().to_owned()))
     }
-    Ok(())
 }
 
-/// The host and request an nginx question names.
-fn nginx(headers: &HeaderMap) -> Result<(String, Original), NotBelieved> {
+/// The request an nginx question names.
+fn nginx(headers: &HeaderMap) -> Result<Original, NotBelieved> {
     let url = one(headers, ORIGINAL_URL, "X-Original-URL")?;
     let method = method(
         one(headers, ORIGINAL_METHOD, "X-Original-Method")?,
@@ -233,62 +237,63 @@ fn nginx(headers: &HeaderMap) -> Result<(String, Original), NotBelieved> {
     if !matches!(parsed.scheme_str(), Some("http" | "https")) {
         return Err(malformed("not an http or https URL"));
     }
-    let host = parsed
-        .host()
+    let authority = parsed
+        .authority()
+        .filter(|authority| !authority.host().is_empty())
         .ok_or_else(|| malformed("names no host"))?
-        .to_owned();
+        .clone();
+    if authority.as_str().contains('@') {
+        return Err(malformed("names a user before its host"));
+    }
     let target = parsed
         .path_and_query()
         .map_or("/", |target| target.as_str());
-    Ok((
-        host,
-        Original {
-            method,
-            uri: origin_form(target)
-                .ok_or_else(|| malformed("its path is not a request target"))?,
-            contract: Contract::Nginx,
-        },
-    ))
+    Ok(Original {
+        method,
+        uri: origin_form(target).ok_or_else(|| malformed("its path is not a request target"))?,
+        authority,
+        contract: Contract::Nginx,
+    })
 }
 
-/// The host and request a Traefik question names.
-fn traefik(headers: &HeaderMap) -> Result<(String, Original), NotBelieved> {
+/// The request a Traefik question names.
+fn traefik(headers: &HeaderMap) -> Result<Original, NotBelieved> {
     let method = method(
         one(headers, FORWARDED_METHOD, "X-Forwarded-Method")?,
         "X-Forwarded-Method",
     )?;
-    let host = host_in(headers, FORWARDED_HOST, "X-Forwarded-Host")?;
+    let authority = authority_in(headers, FORWARDED_HOST, "X-Forwarded-Host")?;
     let target = one(headers, FORWARDED_URI, "X-Forwarded-Uri")?;
     let uri = origin_form(target).ok_or(NotBelieved::Malformed {
         header: "X-Forwarded-Uri",
         why: "not a path such as `/books?page=2`",
     })?;
-    Ok((
-        host,
-        Original {
-            method,
-            uri,
-            contract: Contract::Traefik,
-        },
-    ))
+    Ok(Original {
+        method,
+        uri,
+        authority,
+        contract: Contract::Traefik,
+    })
 }
 
-/// The host name of the single `host[:port]` value of `name`.
-fn host_in(
+/// The single `host[:port]` value of `name`.
+fn authority_in(
     headers: &HeaderMap,
     name: &'static str,
     shown: &'static str,
-) -> Result<String, NotBelieved> {
-    host_of(one(headers, name, shown)?, shown)
+) -> Result<Authority, NotBelieved> {
+    authority_of(one(headers, name, shown)?, shown)
 }
 
-/// The host name of a `host[:port]` value `shown` gives.
-fn host_of(value: &str, shown: &'static str) -> Result<String, NotBelieved> {
-    let authority = http::uri::Authority::try_from(value).map_err(|_| NotBelieved::Malformed {
-        header: shown,
-        why: "not a host",
-    })?;
-    Ok(authority.host().to_owned())
+/// The `host[:port]` value `shown` gives: a host, and no user before it.
+fn authority_of(value: &str, shown: &'static str) -> Result<Authority, NotBelieved> {
+    Authority::try_from(value)
+        .ok()
+        .filter(|authority| !authority.host().is_empty() && !authority.as_str().contains('@'))
+        .ok_or(NotBelieved::Malformed {
+            header: shown,
+            why: "not a host",
+        })
 }
 
 /// The single value of `name`, as text.

@@ -14,6 +14,7 @@
 
 use super::original::{Contract, NotBelieved, Original, envoy_request, original_request};
 use crate::config::Settings;
+use crate::config::hosts::Hosts;
 use crate::gate::identity_headers::IDENTITY;
 use crate::gate::{Asked, Refusal, decide};
 use crate::http::refusal::sign_in_start;
@@ -21,6 +22,7 @@ use crate::runtime::state::SharedState;
 use crate::session::session_cookies::SessionCookies;
 use axum::body::Body;
 use axum::extract::Request;
+use axum::http::uri::Authority;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_contract::paths::{ENVOY_AUTHZ_PREFIX, FORWARD_AUTH_PATH};
@@ -44,7 +46,7 @@ pub async fn answer(
             peer.ip(),
             request.headers(),
             &settings.trusted_proxies,
-            &settings.public_url,
+            settings.hosts(),
         )
     } else if path.starts_with(ENVOY_AUTHZ_PREFIX) {
         let target = request
@@ -57,7 +59,7 @@ pub async fn answer(
             target,
             request.headers(),
             &settings.trusted_proxies,
-            &settings.public_url,
+            settings.hosts(),
         )
     } else {
         return (StatusCode::NOT_FOUND, NO_APP).into_response();
@@ -121,7 +123,7 @@ pub async fn judge(
                 set_cookie: pass.set_cookie.take(),
             })
         }
-        Err(refusal) => Err(refused(original.contract, refusal)),
+        Err(refusal) => Err(refused(settings, original, refusal)),
     }
 }
 
@@ -136,20 +138,41 @@ fn answer_every_identity_header(headers: &mut HeaderMap, signed: Option<&HeaderN
     }
 }
 
-/// The refusal's answer under `contract`.
-fn refused(contract: Contract, refusal: Refusal) -> Response {
-    let mut response = match (contract, refusal) {
-        (Contract::Nginx, Refusal::SignIn { return_to }) => {
-            let mut response = StatusCode::UNAUTHORIZED.into_response();
-            if let Ok(start) = HeaderValue::try_from(sign_in_start(&return_to)) {
+/// The refusal's answer to the question about `original`, under its
+/// contract.
+fn refused(settings: &Settings, original: &Original, refusal: Refusal) -> Response {
+    let mut response = match refusal {
+        Refusal::SignIn { return_to } => {
+            let status = match original.contract {
+                Contract::Nginx => StatusCode::UNAUTHORIZED,
+                Contract::Traefik | Contract::Envoy => StatusCode::SEE_OTHER,
+            };
+            let mut response = status.into_response();
+            let start = sign_in_location(settings.hosts(), &original.authority, &return_to);
+            if let Ok(start) = HeaderValue::try_from(start) {
                 response.headers_mut().insert(header::LOCATION, start);
             }
             response
         }
-        (_, refusal) => refusal.into_response(),
+        refusal => refusal.into_response(),
     };
     no_store(&mut response);
     response
+}
+
+/// Where a browser asking `authority` for `return_to` starts signing in:
+/// on its own host, relative, when that is the public URL's; else on the
+/// public URL's host, coming back to the absolute URL it asked for.
+fn sign_in_location(hosts: Hosts, authority: &Authority, return_to: &str) -> String {
+    if hosts.is_public(authority.host()) {
+        return sign_in_start(return_to);
+    }
+    let public_url = hosts.public_url();
+    let scheme = public_url.scheme();
+    let start = sign_in_start(&format!("{scheme}://{authority}{return_to}"));
+    public_url
+        .join(&start)
+        .map_or(start, |absolute| absolute.to_string())
 }
 
 /// A question that is not believed: 403 from an untrusted peer or for a

@@ -154,6 +154,6 @@ fn cookie_for(settings: &Settings, session: &Session) -> Option<SessionCookies> 
         name,
         parts,
         i64::try_from(lifetime).unwrap_or(i64::MAX),
-        settings.session.secure_cookies,
+        settings.session.cookie_scope(),
     ))
 }

@@ -20,7 +20,7 @@ use crate::http::csrf;
 use crate::http::error::AppError;
 use crate::http::issue_session::session_response;
 use crate::http::pages::{backup_login_page, message_page};
-use crate::http::return_path::return_path_or_default;
+use crate::http::return_path::return_target_or_default;
 use crate::runtime::state::{SharedState, unix_now};
 use crate::session::model::new_session_id;
 use crate::session::{LoginMethod, Session};
@@ -97,7 +97,7 @@ pub async fn backup_login(
     Form(form): Form<BackupForm>,
 ) -> Response {
     let settings = state.settings.load_full();
-    let return_to = return_path_or_default(form.rd.as_deref(), &settings.public_url);
+    let return_to = return_target_or_default(form.rd.as_deref(), settings.hosts());
     let Some((root_username, hash)) = settings.root_admin.as_ref().and_then(|root| {
         root.password_hash
             .as_ref()

@@ -22,7 +22,7 @@ pub fn session_response(
         name,
         parts,
         i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX),
-        settings.session.secure_cookies,
+        settings.session.cookie_scope(),
     )
     .append_to(response.headers_mut());
     Ok(response)

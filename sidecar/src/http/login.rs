@@ -7,7 +7,7 @@ use crate::config::Settings;
 use crate::gate::caller::{list_vouches_for, store_retry_after};
 use crate::gate::{Fresh, current_session, fresh_session};
 use crate::http::backup_login::backup_form;
-use crate::http::return_path::return_path_or_default;
+use crate::http::return_path::return_target_or_default;
 use crate::observe::metrics::LoginOutcome;
 use crate::oidc::flow::{authorization_request, finish_login};
 use crate::oidc::issuer_param::check_issuer_param;
@@ -18,7 +18,9 @@ use crate::oidc::pending::{
 use crate::oidc::signed_in::{Proof, session_from_claims};
 use crate::runtime::state::{SharedState, unix_now};
 use crate::session::LoginMethod;
-use crate::session::cookie::{clear_cookie, request_cookie_pairs, request_cookies, set_cookie};
+use crate::session::cookie::{
+    CookieScope, clear_cookie, request_cookie_pairs, request_cookies, set_cookie,
+};
 use crate::session::kept_refresh::keep_in_store;
 use crate::session::model::Refresh;
 use axum::extract::{Query, State};
@@ -46,7 +48,7 @@ pub async fn login_page_handler(
     headers: HeaderMap,
 ) -> Response {
     let settings = state.settings.load();
-    let return_to = return_path_or_default(query.rd.as_deref(), &settings.public_url);
+    let return_to = return_target_or_default(query.rd.as_deref(), settings.hosts());
     if query
         .backup
         .as_deref()
@@ -74,7 +76,7 @@ pub async fn start(
             tracing::warn!(reason = %error.chain(), "sign-in impossible: identity provider unavailable");
             error
         })?;
-    let return_to = return_path_or_default(query.rd.as_deref(), &settings.public_url);
+    let return_to = return_target_or_default(query.rd.as_deref(), settings.hosts());
     let (url, pending) = authorization_request(&discovered, &settings.oidc, return_to, unix_now());
     let cookie_name = pending_cookie_name(&settings.session.cookie_name, &pending.state)
         .unwrap_or_else(|| format!("{}_login", settings.session.cookie_name));
@@ -82,13 +84,14 @@ pub async fn start(
         &cookie_name,
         pending.seal(&settings.session.keys, &cookie_name),
         PENDING_LOGIN_SECONDS as i64,
-        settings.session.secure_cookies,
+        CookieScope::host(settings.session.secure_cookies),
     );
     let mut response = ([(header::SET_COOKIE, cookie)], Redirect::to(url.as_str())).into_response();
     for name in forgotten_sign_ins(&settings, &headers) {
-        if let Ok(clear) =
-            HeaderValue::from_str(&clear_cookie(&name, settings.session.secure_cookies))
-        {
+        if let Ok(clear) = HeaderValue::from_str(&clear_cookie(
+            &name,
+            CookieScope::host(settings.session.secure_cookies),
+        )) {
             response.headers_mut().append(header::SET_COOKIE, clear);
         }
     }
@@ -152,8 +155,10 @@ pub async fn callback(
     }
     let mut response = outcome.unwrap_or_else(IntoResponse::into_response);
     if let Some(pending_name) = &pending_name
-        && let Ok(clear) =
-            HeaderValue::from_str(&clear_cookie(pending_name, settings.session.secure_cookies))
+        && let Ok(clear) = HeaderValue::from_str(&clear_cookie(
+            pending_name,
+            CookieScope::host(settings.session.secure_cookies),
+        ))
     {
         response.headers_mut().append(header::SET_COOKIE, clear);
     }

@@ -5,9 +5,15 @@
 //! backslash tricks `/\evil`, absolute URLs, control characters. A refused or
 //! missing path falls back to `/`, so a hostile `rd` is never an open redirect.
 //!
-//! One absolute URL is read: one for the public URL's own host, which
-//! ingress-nginx sends as `rd` (`$scheme://$http_host$request_uri`); only
-//! its path and query are kept, and judged as any other path.
+//! Absolute URLs are read for the hosts this service answers for, which
+//! ingress-nginx sends as `rd` (`$scheme://$http_host$request_uri`): one
+//! for the public URL's own host gives its path and query, judged as any
+//! other path; one for another host a forward-auth service lists
+//! (`forwardAuth.hosts`) is kept absolute, rebuilt from its checked parts
+//! with the public URL's scheme (the session cookie, `Secure` over https,
+//! would not reach an http page). Any other host falls back to `/`.
+
+use crate::config::hosts::Hosts;
 
 /// The path used when none, or an unsafe one, is given.
 pub const DEFAULT_RETURN_PATH: &str = "/";
@@ -29,28 +35,43 @@ pub fn safe_return_path(candidate: &str) -> Option<&str> {
         .then_some(candidate)
 }
 
-/// The safe return path for an optional `rd` value, defaulting to `/`; an
-/// absolute URL for `public_url`'s host gives its path.
-pub fn return_path_or_default(candidate: Option<&str>, public_url: &url::Url) -> String {
+/// Where to send a browser back for an optional `rd` value, defaulting to
+/// `/`: a safe path, or an absolute URL for a host of `hosts` other than
+/// the public URL's.
+pub fn return_target_or_default(candidate: Option<&str>, hosts: Hosts) -> String {
     candidate
-        .map(|candidate| own_host_path(candidate, public_url).unwrap_or(candidate))
-        .and_then(safe_return_path)
-        .unwrap_or(DEFAULT_RETURN_PATH)
-        .to_owned()
+        .and_then(|candidate| match absolute(candidate) {
+            None => safe_return_path(candidate).map(str::to_owned),
+            Some((authority, path)) => {
+                let path = safe_return_path(path)?;
+                if hosts.is_public(authority.host()) {
+                    Some(path.to_owned())
+                } else if hosts.protects(authority.host()) {
+                    let scheme = hosts.public_url().scheme();
+                    Some(format!("{scheme}://{authority}{path}"))
+                } else {
+                    None
+                }
+            }
+        })
+        .unwrap_or_else(|| DEFAULT_RETURN_PATH.to_owned())
 }
 
-/// The path and query of `candidate` when it is an `http` or `https` URL
-/// for `public_url`'s host (any port), as sent.
-fn own_host_path<'a>(candidate: &'a str, public_url: &url::Url) -> Option<&'a str> {
+/// The authority and the path and query of `candidate` when it is an
+/// `http` or `https` URL with a host and no user, as sent.
+fn absolute(candidate: &str) -> Option<(http::uri::Authority, &str)> {
     let rest = candidate
         .strip_prefix("https://")
         .or_else(|| candidate.strip_prefix("http://"))?;
     let end = rest.find('/').unwrap_or(rest.len());
     let authority = http::uri::Authority::try_from(&rest[..end]).ok()?;
-    let ours = public_url.host_str()?;
-    let same_host =
-        authority.host().eq_ignore_ascii_case(ours) && !authority.as_str().contains('@');
-    same_host.then(|| if end == rest.len() { "/" } else { &rest[end..] })
+    if authority.as_str().contains('@') {
+        return None;
+    }
+    Some((
+        authority,
+        if end == rest.len() { "/" } else { &rest[end..] },
+    ))
 }
 
 #[cfg(test)]
@@ -105,6 +126,10 @@ mod tests {
         url::Url::parse("https://books.example.com").expect("url")
     }
 
+    fn return_path_or_default(candidate: Option<&str>, public: &url::Url) -> String {
+        return_target_or_default(candidate, Hosts::new(public, &[]))
+    }
+
     #[test]
     fn refused_or_missing_paths_fall_back_to_root() {
         let public = public_url();
@@ -128,6 +153,34 @@ mod tests {
             ("https://books.example.com/\\evil.example", "/"),
         ] {
             assert_eq!(return_path_or_default(Some(rd), &public), kept, "{rd}");
+        }
+    }
+
+    #[test]
+    fn a_url_for_another_listed_host_is_kept_absolute_with_the_public_scheme() {
+        let public = url::Url::parse("https://auth.example.com").expect("url");
+        let others = ["books.example.com".to_owned()];
+        let hosts = Hosts::new(&public, &others);
+        for (rd, kept) in [
+            (
+                "http://books.example.com/shelf?page=2",
+                "https://books.example.com/shelf?page=2",
+            ),
+            (
+                "https://Books.example.com:8443",
+                "https://Books.example.com:8443/",
+            ),
+            ("https://auth.example.com/account", "/account"),
+            ("https://films.example.com/", "/"),
+            ("https://books.example.com@evil.example/", "/"),
+            ("https://evil.example@books.example.com/", "/"),
+            ("https://books.example.com.evil.example/", "/"),
+            ("https://books.example.com//evil.example", "/"),
+            ("https://books.example.com/\\evil.example", "/"),
+            ("https://books.example.com/\r\nSet-Cookie:x=y", "/"),
+            ("//books.example.com/shelf", "/"),
+        ] {
+            assert_eq!(return_target_or_default(Some(rd), hosts), kept, "{rd}");
         }
     }
 

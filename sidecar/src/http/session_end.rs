@@ -9,7 +9,7 @@ use axum::response::Response;
 /// Clears every cookie the session may be under on `response`.
 pub fn clear_session_cookies(settings: &Settings, response: &mut Response) {
     for name in settings.session.cookie_names() {
-        SessionCookies::cleared(name, settings.session.secure_cookies)
+        SessionCookies::cleared(name, settings.session.cookie_scope())
             .append_to(response.headers_mut());
     }
 }

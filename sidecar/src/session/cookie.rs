@@ -178,21 +178,45 @@ pub fn is_sidecar_cookie(session_cookie: &str, name: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('_'))
 }
 
-/// A `Set-Cookie` value: `HttpOnly`, `SameSite=Lax`, path `/`, `Secure` when asked.
-pub fn set_cookie(name: &str, value: String, max_age_seconds: i64, secure: bool) -> String {
-    Cookie::build((name.to_owned(), value))
+/// Where a cookie is sent: over https only or not, and to the host that
+/// set it or to every host under a parent domain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CookieScope<'a> {
+    /// Whether the cookie gets `Secure`.
+    pub secure: bool,
+    /// The parent domain named in `Domain`; `None`: this host only.
+    pub domain: Option<&'a str>,
+}
+
+impl CookieScope<'_> {
+    /// This host only, `Secure` when `secure`.
+    pub fn host(secure: bool) -> Self {
+        Self {
+            secure,
+            domain: None,
+        }
+    }
+}
+
+/// A `Set-Cookie` value: `HttpOnly`, `SameSite=Lax`, path `/`, `Secure`
+/// and `Domain` as `scope` says.
+pub fn set_cookie(name: &str, value: String, max_age_seconds: i64, scope: CookieScope) -> String {
+    let mut cookie = Cookie::build((name.to_owned(), value))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(secure)
-        .max_age(cookie::time::Duration::seconds(max_age_seconds.max(0)))
-        .build()
-        .to_string()
+        .secure(scope.secure)
+        .max_age(cookie::time::Duration::seconds(max_age_seconds.max(0)));
+    if let Some(domain) = scope.domain {
+        cookie = cookie.domain(domain.to_owned());
+    }
+    cookie.build().to_string()
 }
 
-/// A `Set-Cookie` value that deletes the cookie called `name`.
-pub fn clear_cookie(name: &str, secure: bool) -> String {
-    set_cookie(name, String::new(), 0, secure)
+/// A `Set-Cookie` value that deletes the cookie called `name` in `scope`:
+/// a browser deletes only the cookie of the same name, path and domain.
+pub fn clear_cookie(name: &str, scope: CookieScope) -> String {
+    set_cookie(name, String::new(), 0, scope)
 }
 
 #[cfg(test)]
@@ -345,7 +369,7 @@ mod tests {
 
     #[test]
     fn set_cookie_carries_the_safety_attributes() {
-        let header = set_cookie("s", "v".into(), 60, true);
+        let header = set_cookie("s", "v".into(), 60, CookieScope::host(true));
         for part in [
             "s=v",
             "HttpOnly",
@@ -356,7 +380,23 @@ mod tests {
         ] {
             assert!(header.contains(part), "{part} missing from {header}");
         }
-        assert!(!set_cookie("s", "v".into(), 60, false).contains("Secure"));
-        assert!(clear_cookie("s", false).contains("Max-Age=0"));
+        assert!(!header.contains("Domain"), "{header}");
+        assert!(!set_cookie("s", "v".into(), 60, CookieScope::host(false)).contains("Secure"));
+        assert!(clear_cookie("s", CookieScope::host(false)).contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn a_cookie_for_a_parent_domain_names_it_and_so_does_its_clear() {
+        let scope = CookieScope {
+            secure: true,
+            domain: Some("example.com"),
+        };
+        for header in [
+            set_cookie("s", "v".into(), 60, scope),
+            clear_cookie("s", scope),
+        ] {
+            assert!(header.contains("Domain=example.com"), "{header}");
+            assert!(header.contains("Secure"), "{header}");
+        }
     }
 }

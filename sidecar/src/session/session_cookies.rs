@@ -3,7 +3,7 @@
 //! session that shrank sends no stale part), and the whole sealed values a
 //! request carries (see [`super::split_cookie`]).
 
-use super::cookie::{clear_cookie, request_cookies, set_cookie};
+use super::cookie::{CookieScope, clear_cookie, request_cookies, set_cookie};
 use super::split_cookie::{MAX_PARTS, joins, part_name, parts_announced};
 use http::header::SET_COOKIE;
 use http::{HeaderMap, HeaderValue};
@@ -15,9 +15,9 @@ pub struct SessionCookies(Vec<HeaderValue>);
 
 impl SessionCookies {
     /// Writes `parts` (from [`super::seal_session`]) under the session
-    /// cookie `name` and its part names, kept `max_age_seconds`; clears the
-    /// part names it does not use.
-    pub fn new(name: &str, parts: Vec<String>, max_age_seconds: i64, secure: bool) -> Self {
+    /// cookie `name` and its part names in `scope`, kept `max_age_seconds`;
+    /// clears the part names it does not use.
+    pub fn new(name: &str, parts: Vec<String>, max_age_seconds: i64, scope: CookieScope) -> Self {
         let used = parts.len();
         let mut values: Vec<String> = parts
             .into_iter()
@@ -27,11 +27,11 @@ impl SessionCookies {
                     0 => name.to_owned(),
                     index => part_name(name, index),
                 };
-                set_cookie(&cookie_name, part, max_age_seconds, secure)
+                set_cookie(&cookie_name, part, max_age_seconds, scope)
             })
             .collect();
         values.extend(
-            (used.max(1)..MAX_PARTS).map(|index| clear_cookie(&part_name(name, index), secure)),
+            (used.max(1)..MAX_PARTS).map(|index| clear_cookie(&part_name(name, index), scope)),
         );
         Self(
             values
@@ -41,12 +41,12 @@ impl SessionCookies {
         )
     }
 
-    /// Clears the session cookie `name` and every part name.
-    pub fn cleared(name: &str, secure: bool) -> Self {
+    /// Clears the session cookie `name` and every part name in `scope`.
+    pub fn cleared(name: &str, scope: CookieScope) -> Self {
         Self(
             std::iter::once(name.to_owned())
                 .chain((1..MAX_PARTS).map(|index| part_name(name, index)))
-                .filter_map(|name| HeaderValue::from_str(&clear_cookie(&name, secure)).ok())
+                .filter_map(|name| HeaderValue::from_str(&clear_cookie(&name, scope)).ok())
                 .collect(),
         )
     }
@@ -122,7 +122,7 @@ mod tests {
 
     #[test]
     fn a_whole_session_clears_the_part_names() {
-        let cookies = SessionCookies::new("s", vec!["whole".into()], 60, true);
+        let cookies = SessionCookies::new("s", vec!["whole".into()], 60, CookieScope::host(true));
         assert_eq!(
             names(&cookies),
             ["s=whole", "s_1= (cleared)", "s_2= (cleared)"]
@@ -131,13 +131,18 @@ mod tests {
 
     #[test]
     fn a_split_session_writes_each_part_and_clears_the_rest() {
-        let cookies = SessionCookies::new("s", vec!["2.ab".into(), "cd".into()], 60, true);
+        let cookies = SessionCookies::new(
+            "s",
+            vec!["2.ab".into(), "cd".into()],
+            60,
+            CookieScope::host(true),
+        );
         assert_eq!(names(&cookies), ["s=2.ab", "s_1=cd", "s_2= (cleared)"]);
     }
 
     #[test]
     fn clearing_clears_the_cookie_and_every_part() {
-        let cookies = SessionCookies::cleared("s", false);
+        let cookies = SessionCookies::cleared("s", CookieScope::host(false));
         assert_eq!(
             names(&cookies),
             ["s= (cleared)", "s_1= (cleared)", "s_2= (cleared)"]

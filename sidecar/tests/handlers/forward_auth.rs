@@ -2,7 +2,10 @@
 //! what its answers carry. (Its verdicts, request by request, are held to
 //! the gate's in `gate_vectors`.)
 
-use crate::support::{Options, send, send_from, session_cookie, state, text};
+use crate::support::{
+    Options, ROOT_PASSWORD, ROOT_USER, csrf_pair, get, header_text, post_form, send, send_from,
+    session_cookie, set_cookies, state, text,
+};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use portcullis_sidecar::access::roles::Role;
@@ -150,5 +153,161 @@ async fn envoy_is_answered_the_signed_identity_header_too_empty_without_a_caller
         anonymous.headers()["x-jwt-assertion"],
         "",
         "Envoy would keep the client's token"
+    );
+}
+
+/// A forward-auth service signing in on `auth.example.com` for
+/// `films.example.com` too, its cookie shared on `example.com`.
+fn many_hosts() -> SharedState {
+    state(Options {
+        forward_auth: true,
+        public_url: "https://auth.example.com",
+        many_hosts: ("films.example.com", "example.com"),
+        ..Options::default()
+    })
+}
+
+/// A browser's nginx question about `GET url`.
+fn browser_question(url: &str) -> Request<Body> {
+    Request::builder()
+        .uri("/auth/verify")
+        .header("x-original-url", url)
+        .header("x-original-method", "GET")
+        .header(header::ACCEPT, "text/html")
+        .body(Body::empty())
+        .expect("request")
+}
+
+#[tokio::test]
+async fn a_listed_host_signs_in_on_the_public_host_and_comes_back_to_itself() {
+    let state = many_hosts();
+    let films = send(
+        &state,
+        browser_question("http://films.example.com/reel?x=1"),
+    )
+    .await;
+    assert_eq!(films.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        films.headers()[header::LOCATION],
+        "https://auth.example.com/auth/start?rd=https%3A%2F%2Ffilms.example.com%2Freel%3Fx%3D1",
+        "the sign-in is on the public host, and comes back over its scheme"
+    );
+    let own = send(&state, browser_question("https://auth.example.com/account")).await;
+    assert_eq!(
+        own.headers()[header::LOCATION],
+        "/auth/start?rd=%2Faccount",
+        "the public host's own pages stay relative"
+    );
+    let traefik = Request::builder()
+        .uri("/auth/verify")
+        .header("x-forwarded-method", "GET")
+        .header("x-forwarded-host", "films.example.com")
+        .header("x-forwarded-uri", "/reel")
+        .header(header::ACCEPT, "text/html")
+        .body(Body::empty())
+        .expect("request");
+    let traefik = send(&state, traefik).await;
+    assert_eq!(traefik.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        traefik.headers()[header::LOCATION],
+        "https://auth.example.com/auth/start?rd=https%3A%2F%2Ffilms.example.com%2Freel"
+    );
+    let alice = session_cookie(&state, "alice", Role::Trusted);
+    let cookie = [(header::COOKIE.as_str(), alice.as_str())];
+    let passed = send(&state, question("https://films.example.com/reel", &cookie)).await;
+    assert_eq!(passed.status(), StatusCode::OK);
+    assert_eq!(passed.headers()["x-forwarded-user"], "alice");
+    let unlisted = send(&state, question("https://books.example.com/", &cookie)).await;
+    assert_eq!(unlisted.status(), StatusCode::FORBIDDEN);
+    assert!(unlisted.headers().get("x-forwarded-user").is_none());
+}
+
+#[tokio::test]
+async fn the_sign_in_pages_send_back_to_listed_hosts_only() {
+    let state = many_hosts();
+    for (rd, kept) in [
+        (
+            "https://films.example.com/reel",
+            "https://films.example.com/reel",
+        ),
+        (
+            "http://films.example.com/reel",
+            "https://films.example.com/reel",
+        ),
+        ("https://auth.example.com/account", "/account"),
+        ("https://books.example.com/", "/"),
+        ("https://films.example.com.evil.example/", "/"),
+        ("https://evil.example/?films.example.com", "/"),
+    ] {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("rd", rd)
+            .finish();
+        let page = text(send(&state, get(&format!("/login?{query}"), None, None)).await).await;
+        assert!(
+            page.contains(&format!("name=\"rd\" value=\"{kept}\"")),
+            "{rd} should give {kept}: {page}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_shared_on_the_domain_under_the_secure_prefix() {
+    let state = many_hosts();
+    let (token, csrf) = csrf_pair(&state, "/login?backup=1", None).await;
+    let fields = [
+        ("username", ROOT_USER),
+        ("password", ROOT_PASSWORD),
+        ("csrf", token.as_str()),
+        ("rd", "https://films.example.com/reel"),
+    ];
+    let response = send(&state, post_form("/login", &fields, Some(&csrf))).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        header_text(&response, header::LOCATION),
+        "https://films.example.com/reel"
+    );
+    let session = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("__Secure-portcullis_session="))
+        .expect("a session cookie under the __Secure- prefix");
+    for attribute in ["Domain=example.com", "Secure", "HttpOnly", "SameSite=Lax"] {
+        assert!(session.contains(attribute), "{attribute}: {session}");
+    }
+    let pair = session.split(';').next().expect("pair");
+    let films = send(
+        &state,
+        question(
+            "https://films.example.com/reel",
+            &[(header::COOKIE.as_str(), pair)],
+        ),
+    )
+    .await;
+    assert_eq!(films.status(), StatusCode::OK);
+    assert_eq!(films.headers()["x-forwarded-user"], ROOT_USER);
+    let host_only = set_cookies(&response)
+        .into_iter()
+        .filter(|pair| pair.starts_with("__Host-"))
+        .count();
+    assert_eq!(host_only, 0, "a __Host- cookie cannot name a Domain");
+    let (token, csrf) = csrf_pair(&state, "/logout", Some(pair)).await;
+    let cookies = format!("{pair}; {csrf}");
+    let logout = send(
+        &state,
+        post_form("/logout", &[("csrf", token.as_str())], Some(&cookies)),
+    )
+    .await;
+    let cleared = logout
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("__Secure-portcullis_session=;"))
+        .expect("the session cookie cleared");
+    assert!(
+        cleared.contains("Domain=example.com"),
+        "a browser clears only the cookie of the same domain: {cleared}"
     );
 }

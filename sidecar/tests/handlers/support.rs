@@ -44,6 +44,11 @@ pub struct Options {
     /// A forward-auth service answering [`CLIENT`]'s address, instead of a
     /// proxy to `upstream`.
     pub forward_auth: bool,
+    /// The public URL.
+    pub public_url: &'static str,
+    /// A forward-auth service's other hosts (`forwardAuth.hosts`, comma
+    /// separated) and the session cookie's domain; empty: none.
+    pub many_hosts: (&'static str, &'static str),
 }
 
 impl Default for Options {
@@ -53,6 +58,8 @@ impl Default for Options {
             upstream: closed_port(),
             extra: "",
             forward_auth: false,
+            public_url: "http://127.0.0.1:4180",
+            many_hosts: ("", ""),
         }
     }
 }
@@ -87,8 +94,12 @@ pub fn settings(options: Options) -> Settings {
     } else {
         ""
     };
+    let (hosts, cookie_domain) = options.many_hosts;
     let door = if options.forward_auth {
-        format!("forwardAuth: {{}}\ntrustedProxies: [{}]", CLIENT.ip())
+        format!(
+            "forwardAuth: {{hosts: [{hosts}]}}\ntrustedProxies: [{}]",
+            CLIENT.ip()
+        )
     } else {
         format!("upstream: http://{}", options.upstream)
     };
@@ -97,7 +108,7 @@ pub fn settings(options: Options) -> Settings {
 listen: 127.0.0.1:0
 adminListen: 127.0.0.1:0
 {door}
-publicUrl: http://127.0.0.1:4180
+publicUrl: {public_url}
 oidc:
   wellKnownUrl: http://{provider}/.well-known/openid-configuration
   clientId: books
@@ -106,7 +117,13 @@ rootAdmin:
   username: {ROOT_USER}
 {root_hash_line}session:
   keyFile: /secrets/keys
-{extra}"#,
+{domain_line}{extra}"#,
+        public_url = options.public_url,
+        domain_line = if cookie_domain.is_empty() {
+            String::new()
+        } else {
+            format!("  cookieDomain: {cookie_domain}\n")
+        },
         extra = options.extra,
     );
     let files = HashMap::from([
@@ -216,7 +233,11 @@ pub async fn csrf_pair(
     let response = send(state, get(form_uri, None, cookie)).await;
     let cookie = set_cookies(&response)
         .into_iter()
-        .find(|pair| pair.starts_with(&format!("{SESSION_COOKIE}_csrf=")))
+        .find(|pair| {
+            pair.split('=')
+                .next()
+                .is_some_and(|name| name.ends_with(&format!("{SESSION_COOKIE}_csrf")))
+        })
         .expect("a CSRF cookie");
     let page = text(response).await;
     let marker = "name=\"csrf\" value=\"";

@@ -7,13 +7,13 @@
 //! headers (`:path`, `:authority`) are skipped: the attributes name the
 //! request, and a header never does.
 
+use crate::config::hosts::Hosts;
 use crate::forward::original::{NotBelieved, Original, envoy_check_request, from_trusted_proxy};
 use envoy_types::pb::envoy::service::auth::v3::CheckRequest;
 use envoy_types::pb::envoy::service::auth::v3::attribute_context::HttpRequest;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use ipnet::IpNet;
 use std::net::IpAddr;
-use url::Url;
 
 /// What `attributes.request.http` names: it must be there.
 const HTTP: &str = "attributes.request.http";
@@ -30,12 +30,12 @@ pub struct Question {
 }
 
 /// The question `check` from `peer`, believed only when `peer` is in
-/// `trusted` and the request is for `public_url`'s host.
+/// `trusted` and the request is for one of `hosts`.
 pub fn question_of(
     peer: IpAddr,
     check: &CheckRequest,
     trusted: &[IpNet],
-    public_url: &Url,
+    hosts: Hosts,
 ) -> Result<Question, NotBelieved> {
     let http = check
         .attributes
@@ -46,14 +46,7 @@ pub fn question_of(
     // nothing about what a question must hold.
     from_trusted_proxy(peer, trusted)?;
     let http = http.ok_or(NotBelieved::Missing(HTTP))?;
-    let original = envoy_check_request(
-        peer,
-        &http.method,
-        &http.path,
-        &http.host,
-        trusted,
-        public_url,
-    )?;
+    let original = envoy_check_request(peer, &http.method, &http.path, &http.host, trusted, hosts)?;
     Ok(Question {
         original,
         headers: client_headers(http)?,

@@ -66,11 +66,10 @@ impl CheckService {
             )
             .await;
         }
-        let question =
-            match question_of(peer, check, &settings.trusted_proxies, &settings.public_url) {
-                Ok(question) => question,
-                Err(why) => return denied_by(not_believed(&why)).await,
-            };
+        let question = match question_of(peer, check, &settings.trusted_proxies, settings.hosts()) {
+            Ok(question) => question,
+            Err(why) => return denied_by(not_believed(&why)).await,
+        };
         match judge(
             &self.state,
             &settings,

@@ -6,6 +6,13 @@ use http::HeaderValue;
 const INGRESS: &str = "10.0.0.7";
 const PUBLIC_URL: &str = "https://books.example.com";
 
+static PUBLIC: std::sync::LazyLock<url::Url> =
+    std::sync::LazyLock::new(|| url::Url::parse(PUBLIC_URL).expect("url"));
+
+fn hosts() -> Hosts<'static> {
+    Hosts::new(&PUBLIC, &[])
+}
+
 fn ask(peer: &str, headers: &[(&'static str, &str)]) -> Result<Original, NotBelieved> {
     let mut map = HeaderMap::new();
     for (name, value) in headers {
@@ -15,7 +22,7 @@ fn ask(peer: &str, headers: &[(&'static str, &str)]) -> Result<Original, NotBeli
         peer.parse().expect("address"),
         &map,
         &["10.0.0.0/24".parse().expect("net")],
-        &Url::parse(PUBLIC_URL).expect("url"),
+        hosts(),
     )
 }
 
@@ -243,7 +250,7 @@ fn envoy(peer: &str, target: &str, host: &str) -> Result<Original, NotBelieved> 
         target,
         &headers,
         &["10.0.0.0/24".parse().expect("net")],
-        &Url::parse(PUBLIC_URL).expect("url"),
+        hosts(),
     )
 }
 
@@ -278,6 +285,73 @@ fn envoy_questions_are_believed_from_trusted_peers_for_the_public_host_only() {
         assert!(
             matches!(error, NotBelieved::Malformed { .. }),
             "{target}: {error}"
+        );
+    }
+}
+
+#[test]
+fn a_listed_host_is_believed_by_every_contract_with_its_port_kept() {
+    let public = url::Url::parse("https://auth.example.com").expect("url");
+    let others = ["films.example.com".to_owned()];
+    let hosts = Hosts::new(&public, &others);
+    let trusted = ["10.0.0.0/24".parse().expect("net")];
+    let peer: IpAddr = INGRESS.parse().expect("address");
+    let headers = |pairs: &[(&'static str, &str)]| {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_str(value).expect("header value"));
+        }
+        map
+    };
+    let nginx = headers(&[
+        ("x-original-url", "https://Films.example.com:8443/reel?x=1"),
+        ("x-original-method", "GET"),
+    ]);
+    let read = original_request(peer, &nginx, &trusted, hosts).expect("listed host");
+    assert_eq!(read.authority, "Films.example.com:8443");
+    assert_eq!(read.uri, "/reel?x=1");
+    let traefik = headers(&[
+        ("x-forwarded-method", "GET"),
+        ("x-forwarded-host", "films.example.com"),
+        ("x-forwarded-uri", "/reel"),
+    ]);
+    let read = original_request(peer, &traefik, &trusted, hosts).expect("listed host");
+    assert_eq!(read.authority, "films.example.com");
+    let envoy = envoy_check_request(peer, "GET", "/reel", "films.example.com", &trusted, hosts)
+        .expect("listed host");
+    assert_eq!(envoy.authority, "films.example.com");
+    for unlisted in [
+        "books.example.com",
+        "films.example.com.evil.example",
+        "example.com",
+    ] {
+        let asked = headers(&[
+            ("x-original-url", &format!("https://{unlisted}/")),
+            ("x-original-method", "GET"),
+        ]);
+        assert_eq!(
+            original_request(peer, &asked, &trusted, hosts),
+            Err(NotBelieved::OtherHost(unlisted.to_owned()))
+        );
+    }
+}
+
+#[test]
+fn a_host_with_a_user_before_it_is_not_believed() {
+    for (name, value) in [
+        ("x-original-url", "https://evil@books.example.com/"),
+        ("x-forwarded-host", "evil@books.example.com"),
+    ] {
+        let mut asked = vec![(name, value)];
+        if name == "x-original-url" {
+            asked.push(("x-original-method", "GET"));
+        } else {
+            asked.extend([("x-forwarded-method", "GET"), ("x-forwarded-uri", "/")]);
+        }
+        let read = ask(INGRESS, &asked);
+        assert!(
+            matches!(read, Err(NotBelieved::Malformed { .. })),
+            "{name}: {read:?}"
         );
     }
 }

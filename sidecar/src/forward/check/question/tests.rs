@@ -12,8 +12,11 @@ fn trusted() -> Vec<IpNet> {
     vec!["10.0.0.0/8".parse().expect("net")]
 }
 
-fn public() -> Url {
-    Url::parse("https://books.example.com").expect("url")
+static PUBLIC: std::sync::LazyLock<url::Url> =
+    std::sync::LazyLock::new(|| url::Url::parse("https://books.example.com").expect("url"));
+
+fn public() -> Hosts<'static> {
+    Hosts::new(&PUBLIC, &[])
 }
 
 fn check(http: HttpRequest) -> CheckRequest {
@@ -42,7 +45,7 @@ fn http(headers: &[(&str, &str)]) -> HttpRequest {
 }
 
 fn ask(check: &CheckRequest) -> Result<Question, NotBelieved> {
-    question_of(proxy(), check, &trusted(), &public())
+    question_of(proxy(), check, &trusted(), public())
 }
 
 #[test]
@@ -94,7 +97,7 @@ fn a_header_no_http_request_could_carry_is_refused_by_name() {
 fn an_untrusted_peer_is_refused_before_anything_about_the_message_is_said() {
     let stranger = IpAddr::from([192, 0, 2, 1]);
     let empty = CheckRequest::default();
-    let refused = question_of(stranger, &empty, &trusted(), &public()).expect_err("untrusted");
+    let refused = question_of(stranger, &empty, &trusted(), public()).expect_err("untrusted");
     assert_eq!(refused, NotBelieved::UntrustedPeer(stranger));
     assert_eq!(ask(&empty).expect_err("empty"), NotBelieved::Missing(HTTP));
 }
