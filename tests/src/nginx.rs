@@ -1,6 +1,6 @@
 //! nginx in front of the echo app, asking a forward-auth sidecar before
-//! each request: `examples/forward-auth/nginx.conf` itself, with its
-//! addresses replaced by the test's.
+//! each request: `examples/forward-auth/nginx.conf` (or the many-host
+//! example beside it) itself, with its addresses replaced by the test's.
 //!
 //! Debian's `nginx-light` (built with `auth_request`) is installed by
 //! `make test` (`bench/install-nginx.sh`); its service is never used: each
@@ -13,8 +13,10 @@ use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
 use tokio::process::{Child, Command};
 
-/// The example every test runs.
-const EXAMPLE: &str = "examples/forward-auth/nginx.conf";
+/// The example most tests run: one app on the public URL's host.
+pub const ONE_HOST: &str = "examples/forward-auth/nginx.conf";
+/// The example of one sign-in host for many app hosts.
+pub const MANY_HOSTS: &str = "examples/forward-auth/nginx-many-hosts.conf";
 
 /// A running nginx; stopped on drop.
 pub struct Nginx {
@@ -35,13 +37,21 @@ pub struct Addresses<'a> {
 }
 
 impl Nginx {
-    /// Starts the example's nginx with `addresses`; returns once it answers.
+    /// Starts the [`ONE_HOST`] example's nginx with `addresses`; returns
+    /// once it answers.
     pub async fn start(addresses: &Addresses<'_>) -> Result<Self> {
+        Self::start_example(ONE_HOST, addresses).await
+    }
+
+    /// Starts the nginx of `example` (a path from the repository's root)
+    /// with `addresses`; returns once it answers.
+    pub async fn start_example(example: &str, addresses: &Addresses<'_>) -> Result<Self> {
         let binary = binary()?;
         let dir = tempfile::tempdir()?;
-        let example = std::fs::read_to_string(repo_root().join(EXAMPLE))
-            .with_context(|| format!("cannot read {EXAMPLE}"))?;
-        let server = fill_in(&example, addresses)?;
+        let text = std::fs::read_to_string(repo_root().join(example))
+            .with_context(|| format!("cannot read {example}"))?;
+        let server = fill_in(&text, addresses)
+            .with_context(|| format!("{example} no longer holds an address it is known by"))?;
         let prefix = dir.path();
         for temp in ["body", "proxy", "fastcgi", "uwsgi", "scgi"] {
             std::fs::create_dir_all(prefix.join("temp").join(temp))?;
@@ -91,7 +101,7 @@ impl Nginx {
     }
 }
 
-/// The example's server block with the test's addresses; fails when the
+/// The example's server blocks with the test's addresses; fails when the
 /// example no longer holds the addresses it is known by.
 fn fill_in(example: &str, addresses: &Addresses<'_>) -> Result<String> {
     let mut text = example.to_owned();
@@ -109,7 +119,7 @@ fn fill_in(example: &str, addresses: &Addresses<'_>) -> Result<String> {
             format!("listen 127.0.0.1:{};", addresses.port),
         ),
     ] {
-        anyhow::ensure!(text.contains(known), "{EXAMPLE} no longer holds `{known}`");
+        anyhow::ensure!(text.contains(known), "`{known}` is missing");
         text = text.replace(known, &replacement);
     }
     Ok(text)
@@ -134,19 +144,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_example_takes_the_tests_addresses() -> Result<()> {
-        let example = std::fs::read_to_string(repo_root().join(EXAMPLE))?;
-        let filled = fill_in(
-            &example,
-            &Addresses {
-                port: 41000,
-                app: "127.0.0.1:41001",
-                portcullis: "127.0.0.1:41002",
-            },
-        )?;
-        assert!(filled.contains("listen 127.0.0.1:41000;"));
-        assert!(filled.contains("server 127.0.0.1:41001;"));
-        assert!(filled.contains("server 127.0.0.1:41002;"));
+    fn the_examples_take_the_tests_addresses() -> Result<()> {
+        for example in [ONE_HOST, MANY_HOSTS] {
+            let text = std::fs::read_to_string(repo_root().join(example))?;
+            let filled = fill_in(
+                &text,
+                &Addresses {
+                    port: 41000,
+                    app: "127.0.0.1:41001",
+                    portcullis: "127.0.0.1:41002",
+                },
+            )?;
+            assert!(filled.contains("listen 127.0.0.1:41000;"), "{example}");
+            assert!(!filled.contains("listen 80;"), "{example}");
+            assert!(filled.contains("server 127.0.0.1:41001;"), "{example}");
+            assert!(filled.contains("server 127.0.0.1:41002;"), "{example}");
+        }
         assert!(
             fill_in(
                 "server {}",

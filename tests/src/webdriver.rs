@@ -78,6 +78,21 @@ impl Chromium {
     ///
     /// Fails, never skips, when the packages are not installed.
     pub async fn start() -> Result<Self> {
+        Self::start_with_args(Vec::new()).await
+    }
+
+    /// [`Chromium::start`], with `names` resolved to 127.0.0.1 and nowhere
+    /// else: a test's many hosts on one loopback nginx.
+    pub async fn start_resolving(names: &[&str]) -> Result<Self> {
+        let rules = names
+            .iter()
+            .map(|name| format!("MAP {name} 127.0.0.1"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Self::start_with_args(vec![format!("--host-resolver-rules={rules}")]).await
+    }
+
+    async fn start_with_args(extra: Vec<String>) -> Result<Self> {
         for (path, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
             anyhow::ensure!(
                 Path::new(path).exists(),
@@ -111,6 +126,7 @@ impl Chromium {
         };
         let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|arg| (*arg).to_owned()).collect();
         args.push(format!("--user-data-dir={}", profile.display()));
+        args.extend(extra);
         let wait_ms = u64::try_from(WAIT.as_millis())?;
         let capabilities = json!({
             "browserName": "chrome",
