@@ -161,6 +161,37 @@ async fn a_browser_without_a_session_is_denied_with_the_redirect_to_sign_in() {
 }
 
 #[tokio::test]
+async fn a_browser_on_another_listed_host_is_sent_to_sign_in_on_the_public_host() {
+    let state = state(Options {
+        forward_auth: true,
+        public_url: "https://auth.example.com",
+        many_hosts: ("films.example.com", "example.com"),
+        ..Options::default()
+    });
+    let mut served = served(&state).await;
+    let browser = [("accept", "text/html")];
+    let answer = served
+        .client
+        .check(check_request("GET", "/reel", "films.example.com", &browser))
+        .await
+        .expect("answered")
+        .into_inner();
+    let denied = refusal(&answer).expect("refused");
+    assert_eq!(refused_status(denied), 303);
+    assert_eq!(
+        set(&denied.headers, "location"),
+        Some("https://auth.example.com/auth/start?rd=https%3A%2F%2Ffilms.example.com%2Freel")
+    );
+    let unlisted = served
+        .client
+        .check(check_request("GET", "/", "books.example.com", &browser))
+        .await
+        .expect("answered")
+        .into_inner();
+    assert_eq!(refused_status(refusal(&unlisted).expect("refused")), 403);
+}
+
+#[tokio::test]
 async fn a_role_too_low_is_denied_403_and_the_client_keeps_no_identity() {
     let state = forward_auth();
     let mut served = served(&state).await;
