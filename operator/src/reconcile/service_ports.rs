@@ -20,5 +20,10 @@ pub async fn check(settings: &OidcSettings, ctx: &Context, namespace: &str) -> R
         }
         _ => Vec::new(),
     };
-    Ok(service_ports(version, &services, settings.spec.listen_port))
+    Ok(service_ports(
+        version,
+        &services,
+        settings.spec.listen_port,
+        settings.spec.admin_port,
+    ))
 }

@@ -1,6 +1,6 @@
 //! Whether the Services in front of injected pods reach the sidecar.
 //!
-//! A Service whose `targetPort` names the sidecar's port (`portcullis`)
+//! A Service whose `targetPort` names a sidecar port (`portcullis`, `portcullis-adm`)
 //! gets no endpoints on Kubernetes before 1.33: the EndpointSlice
 //! controller did not look up named ports of native sidecars (init
 //! containers with `restartPolicy: Always`), which the injected sidecar
@@ -17,8 +17,14 @@ use kube::ResourceExt;
 
 /// The check for a cluster at `version` (`None`: unknown) with the
 /// namespace's `services` (read only when the cluster cannot resolve the
-/// names), the sidecar's public port being `port`.
-pub fn service_ports(version: Option<ClusterVersion>, services: &[Service], port: i32) -> Check {
+/// names), the sidecar's public port being `port` and its admin port
+/// `admin_port`.
+pub fn service_ports(
+    version: Option<ClusterVersion>,
+    services: &[Service],
+    port: i32,
+    admin_port: i32,
+) -> Check {
     let Some(version) = version else {
         return Check::new(
             SERVICE_PORTS,
@@ -37,10 +43,18 @@ pub fn service_ports(version: Option<ClusterVersion>, services: &[Service], port
             ),
         );
     }
+    let numbers = [(PUBLIC_PORT_NAME, port), (ADMIN_PORT_NAME, admin_port)];
     let naming: Vec<String> = services
         .iter()
-        .filter(|service| names_sidecar_port(service))
-        .map(ResourceExt::name_any)
+        .flat_map(|service| {
+            named_sidecar_ports(service).filter_map(|name| {
+                let (name, number) = numbers.iter().find(|(known, _)| *known == name)?;
+                Some(format!(
+                    "Service {} names targetPort `{name}` (write targetPort: {number})",
+                    service.name_any()
+                ))
+            })
+        })
         .collect();
     if naming.is_empty() {
         return Check::new(
@@ -57,24 +71,27 @@ pub fn service_ports(version: Option<ClusterVersion>, services: &[Service], port
         Some(false),
         Reason::NamedSidecarPort,
         format!(
-            "Service {} names targetPort `{PUBLIC_PORT_NAME}`: Kubernetes {version} gives it no endpoints (a native sidecar's named port is resolved from {RESOLVES_NAMED_SIDECAR_PORTS}); write targetPort: {port}",
-            naming.join(", ")
+            "{}: Kubernetes {version} gives such a Service no endpoints (a native sidecar's named port is resolved from {RESOLVES_NAMED_SIDECAR_PORTS})",
+            naming.join("; ")
         ),
     )
 }
 
-/// Whether a port of `service` targets one of the sidecar's ports by name.
-fn names_sidecar_port(service: &Service) -> bool {
-    let ports = service
+/// The sidecar's port names the ports of `service` target.
+fn named_sidecar_ports(service: &Service) -> impl Iterator<Item = &str> {
+    service
         .spec
         .as_ref()
         .and_then(|spec| spec.ports.as_ref())
         .into_iter()
-        .flatten();
-    ports
-        .filter_map(|port| port.target_port.as_ref())
-        .any(|target| {
-            matches!(target, IntOrString::String(name) if name == PUBLIC_PORT_NAME || name == ADMIN_PORT_NAME)
+        .flatten()
+        .filter_map(|port| match port.target_port.as_ref() {
+            Some(IntOrString::String(name))
+                if name == PUBLIC_PORT_NAME || name == ADMIN_PORT_NAME =>
+            {
+                Some(name.as_str())
+            }
+            _ => None,
         })
 }
 
@@ -114,7 +131,7 @@ mod tests {
             service("films", IntOrString::Int(4180)),
             service("metrics", IntOrString::String("http".to_owned())),
         ];
-        let check = service_ports(Some(OLD), &services, 4180);
+        let check = service_ports(Some(OLD), &services, 4180, 9090);
         assert_eq!(check.passed, Some(false));
         assert_eq!(check.reason, Reason::NamedSidecarPort);
         assert!(!check.blocking, "a warning");
@@ -133,10 +150,28 @@ mod tests {
     }
 
     #[test]
+    fn a_service_naming_the_admin_port_is_told_the_admin_ports_number() {
+        let services = [service(
+            "books-metrics",
+            IntOrString::String(ADMIN_PORT_NAME.to_owned()),
+        )];
+        let check = service_ports(Some(OLD), &services, 4180, 9090);
+        assert_eq!(check.reason, Reason::NamedSidecarPort);
+        assert!(
+            check.message.contains(&format!(
+                "names targetPort `{ADMIN_PORT_NAME}` (write targetPort: 9090)"
+            )),
+            "{}",
+            check.message
+        );
+        assert!(!check.message.contains("4180"), "{}", check.message);
+    }
+
+    #[test]
     fn numbers_on_an_old_cluster_and_names_on_a_new_one_pass() {
         let by_number = [service("books", IntOrString::Int(4180))];
         assert_eq!(
-            service_ports(Some(OLD), &by_number, 4180).passed,
+            service_ports(Some(OLD), &by_number, 4180, 9090).passed,
             Some(true)
         );
         let by_name = [service(
@@ -147,9 +182,9 @@ mod tests {
             major: 1,
             minor: 33,
         };
-        let check = service_ports(Some(new), &by_name, 4180);
+        let check = service_ports(Some(new), &by_name, 4180, 9090);
         assert_eq!(check.passed, Some(true));
         assert_eq!(check.reason, Reason::NamedSidecarPortsResolved);
-        assert_eq!(service_ports(None, &by_name, 4180).passed, None);
+        assert_eq!(service_ports(None, &by_name, 4180, 9090).passed, None);
     }
 }
