@@ -61,6 +61,15 @@ pub const GROUP: &str = "portcullis.dev";
 #[x_kube(validation = Rule::new("self.listenPort != self.adminPort && self.upstreamPort != self.listenPort && self.upstreamPort != self.adminPort")
     .message("listenPort, adminPort and upstreamPort must be three different ports")
     .field_path(".listenPort"))]
+#[x_kube(validation = Rule::new("!has(self.forwardAuth) || has(self.trustedProxies) && size(self.trustedProxies) > 0")
+    .message("forwardAuth needs trustedProxies: the addresses of the ingress or gateway pods that ask")
+    .field_path(".trustedProxies"))]
+#[x_kube(validation = Rule::new("!has(self.forwardAuth) || !has(self.forwardAuth.replicas) || self.forwardAuth.replicas <= 1 || has(self.sessionStore)")
+    .message("more than one forward-auth replica needs sessionStore, so that a log out seen by one is seen by all")
+    .field_path(".forwardAuth.replicas"))]
+#[x_kube(validation = Rule::new("!has(self.forwardAuth) || !has(self.forwardAuth.grpcPort) || self.forwardAuth.grpcPort != self.listenPort && self.forwardAuth.grpcPort != self.adminPort")
+    .message("forwardAuth.grpcPort must differ from listenPort and adminPort")
+    .field_path(".forwardAuth.grpcPort"))]
 pub struct OidcSettingsSpec {
     /// The provider's discovery document URL; the issuer is this URL without
     /// `/.well-known/openid-configuration`.
@@ -180,6 +189,11 @@ pub struct OidcSettingsSpec {
     /// replica keeps its own, right for one replica.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_store: Option<crate::crd_store::SessionStoreSpec>,
+    /// Run these settings as a forward-auth service (a Deployment and a
+    /// Service) that an ingress or gateway asks, instead of a sidecar in
+    /// the app's pods; see the README's "Forward-auth".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_auth: Option<crate::crd_forward::ForwardAuthSpec>,
 }
 
 /// A claim name or dotted path, segments of anything but `.` and `\`, or an
@@ -236,6 +250,12 @@ pub struct SessionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 86_400))]
     pub refresh_grace_seconds: Option<i64>,
+    /// The parent domain the session cookie is set for, so every host of a
+    /// forward-auth service under it shares one sign-in (forward-auth
+    /// only); absent: `publicUrl`'s host only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub cookie_domain: Option<String>,
 }
 
 /// Whether and how the operator writes the `<name>-portcullis` NetworkPolicy.

@@ -25,7 +25,7 @@ use portcullis_e2e::kube::rbac::{manifest, operator_kubeconfig};
 use portcullis_e2e::kube::{Cluster, Operator};
 use portcullis_e2e::process::{free_port, repo_root};
 use portcullis_operator::crd::{OidcSettings, OidcSettingsSpec, SecretKeyRef};
-use portcullis_operator::webhook::sidecar::{SidecarOptions, SidecarPorts, sidecar_container};
+use portcullis_operator::sidecar_container::{SidecarOptions, SidecarPorts, sidecar_container};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 

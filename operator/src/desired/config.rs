@@ -23,6 +23,7 @@ use portcullis_contract::defaults::{
     DEFAULT_REFRESH_GRACE_SECONDS, DEFAULT_REFRESH_SKEW_SECONDS,
     DEFAULT_ROOT_SESSION_LIFETIME_SECONDS,
 };
+use portcullis_contract::forward_auth::ForwardAuthConfig;
 
 /// The sidecar config of the `OidcSettings` `namespace/name`, with secrets
 /// as paths under the Secret mount.
@@ -31,8 +32,14 @@ pub fn sidecar_config(namespace: &str, name: &str, spec: &OidcSettingsSpec) -> S
     SidecarConfig {
         listen: format!("0.0.0.0:{}", spec.listen_port),
         admin_listen: format!("0.0.0.0:{}", spec.admin_port),
-        upstream: format!("http://127.0.0.1:{}", spec.upstream_port),
-        forward_auth: None,
+        upstream: match spec.forward_auth {
+            Some(_) => String::new(),
+            None => format!("http://127.0.0.1:{}", spec.upstream_port),
+        },
+        forward_auth: spec.forward_auth.as_ref().map(|forward| ForwardAuthConfig {
+            grpc_listen: forward.grpc_port.map(|port| format!("0.0.0.0:{port}")),
+            hosts: forward.hosts.clone(),
+        }),
         public_url: spec.public_url.trim_end_matches('/').to_owned(),
         oidc: OidcConfig {
             well_known_url: spec.well_known_url.clone(),
@@ -65,7 +72,7 @@ pub fn sidecar_config(namespace: &str, name: &str, spec: &OidcSettingsSpec) -> S
             cookie_name: session
                 .cookie_name
                 .unwrap_or_else(|| default_cookie_name(name)),
-            cookie_domain: None,
+            cookie_domain: session.cookie_domain.clone(),
             fallback_lifetime_seconds: seconds(
                 session.fallback_lifetime_seconds,
                 DEFAULT_FALLBACK_LIFETIME_SECONDS,
@@ -161,6 +168,7 @@ pub(crate) mod tests {
             bearer_tokens: None,
             signed_identity: None,
             session_store: None,
+            forward_auth: None,
         }
     }
 
@@ -333,5 +341,30 @@ pub(crate) mod tests {
         let mut spec = spec();
         spec.root_admin = None;
         assert_eq!(sidecar_config("media", "books", &spec).root_admin, None);
+    }
+
+    #[test]
+    fn a_forward_auth_service_has_no_upstream_and_its_hosts_and_cookie_domain() {
+        let mut spec = spec();
+        spec.public_url = "https://auth.example.com".into();
+        spec.trusted_proxies = vec!["10.0.0.0/8".into()];
+        spec.forward_auth = Some(crate::crd_forward::ForwardAuthSpec {
+            replicas: None,
+            hosts: vec!["films.example.com".into()],
+            grpc_port: Some(9191),
+        });
+        spec.session = Some(SessionSpec {
+            cookie_domain: Some("example.com".into()),
+            ..SessionSpec::default()
+        });
+        let config = sidecar_config("media", "books", &spec);
+        assert_eq!(config.upstream, "");
+        let forward = config.forward_auth.as_ref().expect("forwardAuth");
+        assert_eq!(forward.grpc_listen.as_deref(), Some("0.0.0.0:9191"));
+        assert_eq!(forward.hosts, ["films.example.com"]);
+        assert_eq!(config.session.cookie_domain.as_deref(), Some("example.com"));
+        let valid = portcullis_contract::validate::validate(&config).expect("the contract agrees");
+        assert!(valid.upstream.is_none());
+        assert_eq!(valid.many_hosts.hosts, ["films.example.com"]);
     }
 }

@@ -9,7 +9,7 @@ use crate::crd::OidcSettings;
 use crate::metrics::Metrics;
 use crate::names::generated_name;
 use crate::webhook::patch::{Plan, SettingsState, generated_objects, inject, plan};
-use crate::webhook::sidecar::{SidecarOptions, SidecarPorts};
+use crate::sidecar_container::{SidecarOptions, SidecarPorts};
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};

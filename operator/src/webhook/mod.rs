@@ -6,12 +6,12 @@
 //! Fail`: a pod meant to be protected never starts without its sidecar.
 //! Every replica serves it, leader or not.
 //!
-//! `sidecar`, `pre_stop` and `patch` are pure; `admission` is the HTTP handler that looks
+//! The sidecar container itself is [`crate::sidecar_container`]'s (a
+//! forward-auth Deployment runs it too); `pre_stop` and `patch` are pure; `admission` is the HTTP handler that looks
 //! the `OidcSettings` up; `tls` keeps the HTTPS certificate.
 
 pub mod admission;
 pub mod patch;
 pub mod pre_stop;
-pub mod sidecar;
 pub mod start;
 pub mod tls;

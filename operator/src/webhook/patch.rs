@@ -12,7 +12,7 @@ use crate::names::{
     generated_name,
 };
 use crate::webhook::pre_stop::pre_stop_additions;
-use crate::webhook::sidecar::{SidecarOptions, SidecarPorts, sidecar_container, sidecar_volumes};
+use crate::sidecar_container::{SidecarOptions, SidecarPorts, sidecar_container, sidecar_volumes};
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, Patch, PatchOperation};
 use k8s_openapi::api::core::v1::{LocalObjectReference, Pod};
@@ -208,7 +208,7 @@ fn add(path: &[&str], value: Value) -> Result<PatchOperation, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::webhook::sidecar::tests::options;
+    use crate::sidecar_container::tests::options;
     use k8s_openapi::api::core::v1::{Container, PodSpec, Volume};
     use std::collections::BTreeMap;
 

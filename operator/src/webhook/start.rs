@@ -6,7 +6,7 @@
 use crate::cli::{Args, CertSource};
 use crate::metrics::Metrics;
 use crate::webhook::admission::{AdmissionState, app};
-use crate::webhook::sidecar::SidecarOptions;
+use crate::sidecar_container::SidecarOptions;
 use crate::webhook::tls::serve::{CertSlot, serve, server_config};
 use crate::webhook::tls::store::{CertMode, CertStore};
 use anyhow::{Context as _, Result};

@@ -1,8 +1,10 @@
-//! The sidecar container and its volumes, as the webhook adds them to a pod.
+//! The sidecar container and its volumes: what the webhook adds to a pod,
+//! and what a forward-auth Deployment runs.
 //!
-//! The sidecar is a *native* sidecar: an init container with
+//! Injected, the sidecar is a *native* sidecar: an init container with
 //! `restartPolicy: Always`, so the kubelet starts it (and waits for its
-//! readiness probe) before the app's containers, and stops it after them.
+//! readiness probe) before the app's containers, and stops it after them;
+//! a forward-auth Deployment runs the same container as its only one.
 //! Its security context passes the Pod Security Standards `restricted`
 //! profile on its own, whatever the pod sets. Ports, probe paths and mount
 //! folders come from the contract crate, the same constants the generated
