@@ -13,6 +13,7 @@ pub mod bearer;
 pub mod ca_bundle;
 pub mod claim_path;
 pub mod config;
+pub mod cookie_names;
 pub mod defaults;
 pub mod email_domains;
 pub mod enrolment;

@@ -26,6 +26,20 @@ pub const FORWARD_AUTH_PATH: &str = "/auth/verify";
 /// carries the original method and `Host`.
 pub const ENVOY_AUTHZ_PREFIX: &str = "/auth/envoy";
 
+/// Where a browser starts signing in, with `rd` the page to come back to.
+pub const SIGN_IN_START_PATH: &str = "/auth/start";
+
+/// The identity headers an app behind the sidecar or a forward-auth
+/// service receives, as a proxy copies them from an answer.
+pub const IDENTITY_HEADERS: [&str; 6] = [
+    "X-Forwarded-User",
+    "X-Forwarded-Groups",
+    "X-Forwarded-Email",
+    "X-Forwarded-Preferred-Username",
+    "X-Portcullis-Role",
+    "X-Portcullis-Root",
+];
+
 /// Liveness path on the sidecar's admin port.
 pub const HEALTHZ_PATH: &str = "/healthz";
 /// Readiness path on the sidecar's admin port.

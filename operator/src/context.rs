@@ -4,6 +4,7 @@ use crate::cluster_version::ClusterVersion;
 use crate::crd::{OidcSettings, OidcSettingsStatus};
 use crate::discovery::DiscoveryCache;
 use crate::metrics::Metrics;
+use crate::sidecar_container::SidecarOptions;
 use kube::runtime::events::Recorder;
 use kube::{Client, ResourceExt};
 use portcullis_contract::password_pool::PasswordPool;
@@ -21,6 +22,8 @@ pub struct Context {
     pub client: Client,
     /// The API server's Kubernetes version, read at start-up.
     pub cluster_version: Option<ClusterVersion>,
+    /// The sidecar container a forward-auth service's Deployment runs.
+    pub sidecar: SidecarOptions,
     /// Discovery documents by URL.
     pub discovery: DiscoveryCache,
     /// Metrics.

@@ -302,6 +302,11 @@ pub struct OidcSettingsStatus {
     #[serde(default)]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
+    /// A forward-auth service's address and the snippets for its proxies;
+    /// `null` when the settings run no such service (a merge patch then
+    /// removes what was there).
+    #[serde(default)]
+    pub forward_auth: Option<crate::crd_forward::ForwardAuthStatus>,
 }
 
 fn default_username_claim() -> String {

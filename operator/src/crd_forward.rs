@@ -31,3 +31,23 @@ pub struct ForwardAuthSpec {
     #[schemars(range(min = 1, max = 65535))]
     pub grpc_port: Option<i32>,
 }
+
+/// Where a forward-auth service answers, and what to paste into the proxy
+/// that asks it; written while `spec.forwardAuth` is set.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ForwardAuthStatus {
+    /// The URL nginx and Traefik ask:
+    /// `http://<service>.<namespace>.svc.cluster.local:<listenPort>/auth/verify`.
+    pub verify_url: String,
+    /// Where Envoy's gRPC `ext_authz` is answered (`<host>:<grpcPort>`),
+    /// when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc_address: Option<String>,
+    /// The exact configuration to paste, by proxy: `ingressNginx` (an
+    /// Ingress's annotations), `traefik` (a `Middleware`), `envoyGateway`
+    /// (a `SecurityPolicy`), `istio` (the mesh config's provider and an
+    /// `AuthorizationPolicy`). Names in angle brackets are yours to fill.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub snippets: std::collections::BTreeMap<String, String>,
+}

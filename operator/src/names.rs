@@ -112,3 +112,11 @@ pub fn common_labels(settings: &str) -> BTreeMap<String, String> {
 pub fn secret_path(key: &str) -> String {
     format!("{SECRET_DIR}/{key}")
 }
+
+/// Name of a forward-auth service's Deployment and Service.
+pub fn forward_auth_name(settings: &str) -> String {
+    format!("{settings}-portcullis-forward")
+}
+
+/// Named port of a forward-auth service's gRPC `ext_authz` listener.
+pub const GRPC_PORT_NAME: &str = "grpc";

@@ -91,6 +91,7 @@ pub async fn run(args: Args) -> Result<()> {
     let ctx = Arc::new(Context {
         client: client.clone(),
         cluster_version,
+        sidecar: crate::webhook::start::sidecar_options(&args),
         discovery: DiscoveryCache::new(
             Duration::from_secs(args.discovery_timeout_seconds),
             Duration::from_secs(args.discovery_cache_seconds),

@@ -123,6 +123,7 @@ impl Context {
         let context = Context {
             client: client.clone(),
             cluster_version: None,
+            sidecar: crate::sidecar_container::tests::options(),
             discovery: DiscoveryCache::new(
                 PATIENCE,
                 Duration::from_secs(60),

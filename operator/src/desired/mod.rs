@@ -4,6 +4,7 @@
 //! asks these functions what should exist, and applies the answer.
 
 pub mod config;
+pub mod forward_service;
 pub mod hash;
 pub mod network_policy;
 pub mod objects;

@@ -11,6 +11,7 @@
 //! reported as `Ready=False` too, and retried with backoff like any error.
 
 mod enrolment;
+mod forward;
 mod inputs;
 mod kept_keys;
 mod network;
@@ -28,6 +29,7 @@ use crate::desired::config::sidecar_config;
 use crate::error::{Error, Result};
 use crate::spec_fields::in_spec_terms;
 use crate::status::checks::{SecretsOutcome, checks, store_check};
+use crate::status::forward_snippets::forward_status;
 use crate::status::refusal::refusal_reason;
 use crate::store_probe::probe;
 use kube::ResourceExt;
@@ -123,6 +125,7 @@ async fn run(settings: &OidcSettings, ctx: &Context) -> Result<Action> {
             if written > 0 {
                 info!(written, "wrote the generated objects");
             }
+            forward::apply(settings, ctx, &namespace).await?;
             SecretsOutcome::Resolved
         }
         Err(missing) => {
@@ -140,7 +143,8 @@ async fn run(settings: &OidcSettings, ctx: &Context) -> Result<Action> {
     let mut checks = checks(&settings.spec, &spec, &outcome, &discovery);
     checks.extend(store.as_ref().map(store_check));
     checks.push(service_ports::check(settings, ctx, &namespace).await?);
-    let ready = status::report(settings, ctx, &namespace, &checks).await?;
+    let forward = forward_status(&namespace, &settings.name_any(), &config);
+    let ready = status::report(settings, ctx, &namespace, &checks, forward).await?;
     let delay = if ready { ctx.recheck } else { ctx.retry };
     Ok(Action::requeue(spread(delay, &key(settings))))
 }

@@ -8,6 +8,7 @@
 use crate::context::Context;
 use crate::crd::OidcSettings;
 use crate::crd::OidcSettingsStatus;
+use crate::crd_forward::ForwardAuthStatus;
 use crate::error::Result;
 use crate::status::checks::{Check, expected_issuer};
 use crate::status::conditions::{next_status, ready_condition, refused_status};
@@ -20,21 +21,24 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 use tracing::warn;
 
-/// Patches the status if it differs; returns whether `Ready` is `True`.
+/// Patches the status, with a forward-auth service's address and
+/// snippets (`forward`), if it differs; returns whether `Ready` is `True`.
 pub async fn report(
     settings: &OidcSettings,
     ctx: &Context,
     namespace: &str,
     checks: &[Check],
+    forward: Option<ForwardAuthStatus>,
 ) -> Result<bool> {
     let old = newest(settings, ctx);
-    let status = next_status(
+    let mut status = next_status(
         old.as_ref(),
         settings.metadata.generation,
         expected_issuer(&settings.spec),
         checks,
         now(),
     );
+    status.forward_auth = forward;
     write(settings, ctx, namespace, old.as_ref(), status).await
 }
 

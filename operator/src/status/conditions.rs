@@ -44,6 +44,7 @@ pub fn next_status(
         observed_generation: generation,
         issuer: Some(issuer),
         conditions,
+        forward_auth: None,
     }
 }
 
@@ -85,6 +86,7 @@ pub fn refused_status(
         observed_generation: generation,
         issuer: Some(issuer),
         conditions,
+        forward_auth: old.and_then(|old| old.forward_auth.clone()),
     }
 }
 

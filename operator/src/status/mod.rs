@@ -17,6 +17,7 @@ pub mod claims;
 pub mod compatibility;
 pub mod conditions;
 pub mod discovery_document;
+pub mod forward_snippets;
 pub mod issuer;
 pub mod provider;
 pub mod provider_logout;

@@ -8,8 +8,8 @@
 use crate::crd::OidcSettings;
 use crate::metrics::Metrics;
 use crate::names::generated_name;
-use crate::webhook::patch::{Plan, SettingsState, generated_objects, inject, plan};
 use crate::sidecar_container::{SidecarOptions, SidecarPorts};
+use crate::webhook::patch::{Plan, SettingsState, generated_objects, inject, plan};
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -108,6 +108,9 @@ async fn lookup(
     let Some(found) = all.get_opt(settings).await? else {
         return Ok(SettingsState::Missing);
     };
+    if found.spec.forward_auth.is_some() {
+        return Ok(SettingsState::ForwardAuth);
+    }
     let ports = SidecarPorts {
         listen: found.spec.listen_port,
         admin: found.spec.admin_port,

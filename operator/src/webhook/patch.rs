@@ -11,8 +11,8 @@ use crate::names::{
     CONFIG_VOLUME, INJECT_LABEL, INJECTED_ANNOTATION, SECRET_VOLUME, SIDECAR_CONTAINER,
     generated_name,
 };
-use crate::webhook::pre_stop::pre_stop_additions;
 use crate::sidecar_container::{SidecarOptions, SidecarPorts, sidecar_container, sidecar_volumes};
+use crate::webhook::pre_stop::pre_stop_additions;
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, Patch, PatchOperation};
 use k8s_openapi::api::core::v1::{LocalObjectReference, Pod};
@@ -38,6 +38,8 @@ pub enum SettingsState {
     Missing,
     /// It exists, but these generated objects do not yet (e.g. `ConfigMap books-portcullis`).
     NotReady(Vec<String>),
+    /// It runs as a forward-auth service, whose config has no app to proxy to.
+    ForwardAuth,
     /// It exists with its generated ConfigMap and Secret; the sidecar uses these ports.
     Ready(SidecarPorts),
 }
@@ -86,6 +88,11 @@ pub fn inject(
                  see `kubectl describe oidcsettings {settings} -n {namespace}` and check that the \
                  operator runs, then create the pod again",
                 missing.join(" and ")
+            ));
+        }
+        SettingsState::ForwardAuth => {
+            return Err(format!(
+                "OidcSettings {settings:?} in namespace {namespace:?} runs as a forward-auth service                  (spec.forwardAuth): it protects apps through the ingress or gateway that asks it,                  not as a sidecar; remove the pod's label {INJECT_LABEL}, or name settings without forwardAuth"
             ));
         }
         SettingsState::Ready(_) => {}
@@ -377,6 +384,20 @@ mod tests {
         assert!(error.contains("OidcSettings \"films\""), "{error}");
         assert!(error.contains("namespace \"media\""), "{error}");
         assert!(error.contains("create it first"), "{error}");
+    }
+
+    #[test]
+    fn settings_run_as_a_forward_auth_service_are_not_injected() {
+        let error = inject(
+            &pod(Some("books")),
+            "media",
+            "books",
+            &SettingsState::ForwardAuth,
+            &options(),
+        )
+        .expect_err("refused");
+        assert!(error.contains("forward-auth service"), "{error}");
+        assert!(error.contains(INJECT_LABEL), "{error}");
     }
 
     #[test]

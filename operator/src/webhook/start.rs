@@ -5,8 +5,8 @@
 
 use crate::cli::{Args, CertSource};
 use crate::metrics::Metrics;
-use crate::webhook::admission::{AdmissionState, app};
 use crate::sidecar_container::SidecarOptions;
+use crate::webhook::admission::{AdmissionState, app};
 use crate::webhook::tls::serve::{CertSlot, serve, server_config};
 use crate::webhook::tls::store::{CertMode, CertStore};
 use anyhow::{Context as _, Result};
@@ -39,23 +39,29 @@ pub async fn start(args: &Args, client: &Client, metrics: Arc<Metrics>) -> Resul
     tokio::spawn(store.run(slot.clone(), metrics.clone()));
     let state = AdmissionState {
         client: client.clone(),
-        options: Arc::new(SidecarOptions {
-            image: args.sidecar_image.clone(),
-            pull_policy: args.sidecar_pull_policy.clone(),
-            cpu_request: args.sidecar_cpu_request.clone(),
-            memory_request: args.sidecar_memory_request.clone(),
-            cpu_limit: args.sidecar_cpu_limit.clone(),
-            memory_limit: args.sidecar_memory_limit.clone(),
-            app_pre_stop_sleep_seconds: i64::from(args.app_pre_stop_sleep_seconds),
-            image_pull_secrets: args.sidecar_image_pull_secrets.clone(),
-            env: args.sidecar_env.clone(),
-        }),
+        options: Arc::new(sidecar_options(args)),
         metrics,
     };
     let config = server_config(slot.clone()).context("cannot configure the webhook's TLS")?;
     tokio::spawn(serve(listener, config, app(state)));
     info!(webhook = %args.webhook_listen, "webhook listening");
     Ok(slot)
+}
+
+/// The sidecar container the flags describe: injected by the webhook, and
+/// run by a forward-auth service's Deployment.
+pub fn sidecar_options(args: &Args) -> SidecarOptions {
+    SidecarOptions {
+        image: args.sidecar_image.clone(),
+        pull_policy: args.sidecar_pull_policy.clone(),
+        cpu_request: args.sidecar_cpu_request.clone(),
+        memory_request: args.sidecar_memory_request.clone(),
+        cpu_limit: args.sidecar_cpu_limit.clone(),
+        memory_limit: args.sidecar_memory_limit.clone(),
+        app_pre_stop_sleep_seconds: i64::from(args.app_pre_stop_sleep_seconds),
+        image_pull_secrets: args.sidecar_image_pull_secrets.clone(),
+        env: args.sidecar_env.clone(),
+    }
 }
 
 /// `<service>.<namespace>.svc` and the extra hosts.

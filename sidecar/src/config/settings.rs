@@ -21,6 +21,7 @@ use http::HeaderName;
 use ipnet::IpNet;
 use portcullis_contract::claim_path::ClaimPath;
 use portcullis_contract::config::SidecarConfig;
+use portcullis_contract::cookie_names::session_cookie_name;
 use portcullis_contract::email_domains::EmailDomains;
 use portcullis_contract::secret::Secret;
 use portcullis_contract::validate::validate;
@@ -297,7 +298,7 @@ impl Settings {
                         keys,
                         cookie_name: session_cookie_name(
                             cookie_name,
-                            &public_url,
+                            https,
                             valid.many_hosts.cookie_domain.is_some(),
                         ),
                         legacy_cookie_name: https.then(|| cookie_name.clone()),
@@ -323,20 +324,6 @@ impl Settings {
             }
             _ => Err(problems),
         }
-    }
-}
-
-/// The prefix that binds a cookie to exactly this host (RFC 6265bis §4.1.3.2).
-const HOST_PREFIX: &str = "__Host-";
-/// The prefix of a cookie only a secure origin may set (RFC 6265bis
-/// §4.1.3.1): what is left when the cookie names a parent domain.
-const SECURE_PREFIX: &str = "__Secure-";
-
-fn session_cookie_name(configured: &str, public_url: &Url, for_a_domain: bool) -> String {
-    match (public_url.scheme() == "https", for_a_domain) {
-        (true, false) => format!("{HOST_PREFIX}{configured}"),
-        (true, true) => format!("{SECURE_PREFIX}{configured}"),
-        (false, _) => configured.to_owned(),
     }
 }
 

@@ -167,6 +167,13 @@ mod tests {
     use crate::access::roles::Role;
     use crate::session::LoginMethod;
 
+    #[test]
+    fn the_identity_headers_are_the_ones_the_contract_tells_proxies_to_copy() {
+        let contract = portcullis_contract::paths::IDENTITY_HEADERS
+            .map(|name| HeaderName::from_bytes(name.as_bytes()).expect("header name"));
+        assert_eq!(IDENTITY, contract);
+    }
+
     fn session() -> Session {
         Session {
             sid: "x".into(),

@@ -18,10 +18,7 @@
 /// within 4096 bytes.
 pub const MAX_PART_LEN: usize = 3800;
 
-/// At most this many cookies per session: three are about 11 KiB a
-/// request, past which an ingress's header buffers (8 KiB by default in
-/// nginx) need raising for less and less benefit.
-pub const MAX_PARTS: usize = 3;
+pub use portcullis_contract::cookie_names::{MAX_PARTS, part_name};
 
 /// At most this many joins are tried for one session cookie when part
 /// names come more than once.
@@ -56,11 +53,6 @@ pub fn parts_announced(value: &str) -> Option<usize> {
     }
     let count = usize::from(bytes[0].checked_sub(b'0')?);
     (2..=MAX_PARTS).contains(&count).then_some(count)
-}
-
-/// The cookie that holds part `index` (from 1) of the session cookie `name`.
-pub fn part_name(name: &str, index: usize) -> String {
-    format!("{name}_{index}")
 }
 
 /// The whole values `first` (a first part) makes with the values found

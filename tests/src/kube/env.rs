@@ -282,6 +282,7 @@ pub fn settings(well_known_url: &str, public_url: &str) -> OidcSettings {
             bearer_tokens: None,
             signed_identity: None,
             session_store: None,
+            forward_auth: None,
         },
     )
 }
