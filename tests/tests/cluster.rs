@@ -228,6 +228,7 @@ async fn scenario(world: &World, port: u16) -> Result<()> {
     outcome?;
     operator_scaled_to_zero_fails_closed(world).await?;
     replicas_share_log_outs_through_a_redis_pod(world).await?;
+    a_forward_auth_service_runs_and_answers_its_proxy(world).await?;
     a_rollout_drops_no_request(world).await?;
     helm_uninstall_leaves_the_crd_and_the_app(world).await
 }
@@ -815,18 +816,111 @@ async fn replicas_share_log_outs_through_a_redis_pod(world: &World) -> Result<()
 
 /// A session cookie for `user`, sealed with the keys the operator generated.
 async fn session_cookie(world: &World, user: &str) -> Result<String> {
+    session_cookie_of(world, SETTINGS, user).await
+}
+
+/// A session cookie for `user` of the settings `settings`.
+async fn session_cookie_of(world: &World, settings: &str, user: &str) -> Result<String> {
     let secrets: Api<Secret> = Api::namespaced(world.client.clone(), &world.namespace);
     let keys = portcullis_e2e::kube::env::data(
-        &secrets.get(&format!("{SETTINGS}-portcullis")).await?,
+        &secrets.get(&format!("{settings}-portcullis")).await?,
     )["session-keys"]
         .clone();
     sealed_session_cookie(
         &keys,
-        &format!("portcullis_{SETTINGS}"),
+        &format!("portcullis_{settings}"),
         user,
         Role::Trusted,
         3600,
     )
+}
+
+/// `OidcSettings` with `spec.forwardAuth`: the operator runs its
+/// Deployment on the node, in the namespace that enforces the `restricted`
+/// Pod Security level; its pod answers nginx's question from the node
+/// (a trusted proxy) as the gate decides, and goes with the settings.
+async fn a_forward_auth_service_runs_and_answers_its_proxy(world: &World) -> Result<()> {
+    const EDGE: &str = "edge";
+    let settings: Api<OidcSettings> = Api::namespaced(world.client.clone(), &world.namespace);
+    let demo = settings.get(SETTINGS).await?;
+    let mut edge = OidcSettings::new(EDGE, demo.spec.clone());
+    edge.spec.session_store = None;
+    edge.spec.trusted_proxies = vec!["10.0.0.0/8".into()];
+    edge.spec.forward_auth = Some(portcullis_operator::crd_forward::ForwardAuthSpec::default());
+    settings.create(&PostParams::default(), &edge).await?;
+    let pod_ip = eventually(
+        "the forward-auth pod Ready",
+        Duration::from_secs(120),
+        POLL,
+        || async {
+            let pods = world
+                .pods(&world.namespace)
+                .await
+                .list(&ListParams::default().labels(&format!(
+                    "portcullis.dev/settings={EDGE},app.kubernetes.io/component=forward-auth"
+                )))
+                .await
+                .ok()?
+                .items;
+            pods.iter()
+                .find(|pod| is_ready(pod))
+                .and_then(|pod| pod.status.as_ref()?.pod_ip.clone())
+        },
+    )
+    .await?;
+    let ask = |cookie: Option<String>| {
+        let url = format!("http://{pod_ip}:4180/auth/verify");
+        let original = format!("{}/books", world.public_url);
+        async move {
+            let mut request = reqwest::Client::new()
+                .get(url)
+                .header("x-original-url", original)
+                .header("x-original-method", "GET")
+                .header("accept", "application/json");
+            if let Some(cookie) = cookie {
+                request = request.header("cookie", cookie);
+            }
+            request.send().await
+        }
+    };
+    let nobody = ask(None).await?;
+    ensure!(
+        nobody.status() == 401,
+        "a question without a session answered {}",
+        nobody.status()
+    );
+    let cookie = session_cookie_of(world, EDGE, "erin").await?;
+    let erin = ask(Some(cookie)).await?;
+    ensure!(
+        erin.status() == 200,
+        "a question with erin's session answered {}",
+        erin.status()
+    );
+    ensure!(
+        erin.headers()
+            .get("x-forwarded-user")
+            .and_then(|v| v.to_str().ok())
+            == Some("erin"),
+        "the answer names no user: {:?}",
+        erin.headers()
+    );
+    eprintln!("the forward-auth pod {pod_ip} answers nginx's question as the gate decides");
+    settings.delete(EDGE, &DeleteParams::default()).await?;
+    let deployments: Api<Deployment> = Api::namespaced(world.client.clone(), &world.namespace);
+    eventually(
+        "the forward-auth Deployment gone with its settings",
+        Duration::from_secs(120),
+        POLL,
+        || async {
+            deployments
+                .get_opt(&format!("{EDGE}-portcullis-forward"))
+                .await
+                .ok()?
+                .is_none()
+                .then_some(())
+        },
+    )
+    .await
 }
 
 /// The demo app exits at once on SIGTERM. With the `preStop` sleep the
