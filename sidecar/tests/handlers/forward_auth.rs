@@ -7,7 +7,7 @@ use crate::support::{
     session_cookie, set_cookies, state, text,
 };
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{Request, Response, StatusCode, header};
 use portcullis_sidecar::access::roles::Role;
 use portcullis_sidecar::runtime::state::SharedState;
 use std::net::SocketAddr;
@@ -266,12 +266,7 @@ async fn the_session_cookie_is_shared_on_the_domain_under_the_secure_prefix() {
         header_text(&response, header::LOCATION),
         "https://films.example.com/reel"
     );
-    let session = response
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find(|value| value.starts_with("__Secure-portcullis_session="))
+    let session = set_cookie_starting(&response, "__Secure-portcullis_session=")
         .expect("a session cookie under the __Secure- prefix");
     for attribute in ["Domain=example.com", "Secure", "HttpOnly", "SameSite=Lax"] {
         assert!(session.contains(attribute), "{attribute}: {session}");
@@ -299,15 +294,21 @@ async fn the_session_cookie_is_shared_on_the_domain_under_the_secure_prefix() {
         post_form("/logout", &[("csrf", token.as_str())], Some(&cookies)),
     )
     .await;
-    let cleared = logout
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find(|value| value.starts_with("__Secure-portcullis_session=;"))
+    let cleared = set_cookie_starting(&logout, "__Secure-portcullis_session=;")
         .expect("the session cookie cleared");
     assert!(
         cleared.contains("Domain=example.com"),
         "a browser clears only the cookie of the same domain: {cleared}"
     );
+}
+
+/// The whole `Set-Cookie` value of `response` that starts with `start`,
+/// attributes included.
+fn set_cookie_starting<'a>(response: &'a Response<Body>, start: &str) -> Option<&'a str> {
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with(start))
 }
