@@ -30,6 +30,14 @@ const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
 /// Its value on a forward-auth service's objects.
 const COMPONENT: &str = "forward-auth";
 
+/// The labels that select the forward-auth pods of the settings `name`.
+pub fn forward_pod_labels(name: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (SETTINGS_LABEL.to_owned(), name.to_owned()),
+        (COMPONENT_LABEL.to_owned(), COMPONENT.to_owned()),
+    ])
+}
+
 /// The Deployment and Service of `owner`, or `None` when it is not run as
 /// a forward-auth service.
 pub fn forward_service(
@@ -41,10 +49,7 @@ pub fn forward_service(
     };
     let name = forward_auth_name(&owner.name_any());
     let mut metadata = meta(owner, name, None)?;
-    let selector = BTreeMap::from([
-        (SETTINGS_LABEL.to_owned(), owner.name_any()),
-        (COMPONENT_LABEL.to_owned(), COMPONENT.to_owned()),
-    ]);
+    let selector = forward_pod_labels(&owner.name_any());
     if let Some(labels) = metadata.labels.as_mut() {
         labels.extend(selector.clone());
     }

@@ -7,8 +7,13 @@
 //! admin port (`spec.adminPort`, from the
 //! sources the resource names). Everything else, the app's port included, is
 //! dropped by a network plugin that enforces NetworkPolicy.
+//!
+//! For settings run as a forward-auth service the policy selects that
+//! service's pods instead, and opens its gRPC port beside the public one:
+//! nothing else listens there, and its admin port stays as closed.
 
 use crate::crd::OidcSettings;
+use crate::desired::forward_service::forward_pod_labels;
 use crate::desired::objects::{MissingMeta, meta};
 use crate::names::{INJECT_LABEL, generated_name};
 use k8s_openapi::api::networking::v1::{
@@ -27,9 +32,14 @@ pub fn network_policy(owner: &OidcSettings) -> Result<Option<NetworkPolicy>, Mis
         return Ok(None);
     }
     let name = owner.name_any();
+    let forward = owner.spec.forward_auth.as_ref();
+    let public_ports = std::iter::once(owner.spec.listen_port)
+        .chain(forward.and_then(|forward| forward.grpc_port))
+        .map(tcp)
+        .collect();
     let mut ingress = vec![NetworkPolicyIngressRule {
         from: None,
-        ports: Some(vec![tcp(owner.spec.listen_port)]),
+        ports: Some(public_ports),
     }];
     let admin_from = settings.map(|s| s.admin_from.clone()).unwrap_or_default();
     if !admin_from.is_empty() {
@@ -42,7 +52,10 @@ pub fn network_policy(owner: &OidcSettings) -> Result<Option<NetworkPolicy>, Mis
         metadata: meta(owner, generated_name(&name), None)?,
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(LabelSelector {
-                match_labels: Some(BTreeMap::from([(INJECT_LABEL.to_owned(), name)])),
+                match_labels: Some(match forward {
+                    Some(_) => forward_pod_labels(&name),
+                    None => BTreeMap::from([(INJECT_LABEL.to_owned(), name)]),
+                }),
                 ..LabelSelector::default()
             }),
             policy_types: Some(vec!["Ingress".into()]),
@@ -115,6 +128,25 @@ mod tests {
         let ingress = policy.spec.and_then(|s| s.ingress).expect("ingress");
         assert_eq!(ports(&ingress[1]), [IntOrString::Int(9090)]);
         assert_eq!(ingress[1].from, Some(vec![peer]));
+    }
+
+    #[test]
+    fn a_forward_auth_service_gets_the_policy_on_its_pods_with_its_grpc_port() {
+        let mut owner = owner();
+        owner.spec.forward_auth = Some(crate::crd_forward::ForwardAuthSpec {
+            grpc_port: Some(9191),
+            ..crate::crd_forward::ForwardAuthSpec::default()
+        });
+        let policy = network_policy(&owner).expect("built").expect("on");
+        let spec = policy.spec.expect("spec");
+        let selector = spec.pod_selector.and_then(|s| s.match_labels);
+        assert_eq!(selector, Some(forward_pod_labels("books")));
+        let ingress = spec.ingress.expect("ingress");
+        assert_eq!(ingress.len(), 1, "the admin port stays closed");
+        assert_eq!(
+            ports(&ingress[0]),
+            [IntOrString::Int(4180), IntOrString::Int(9191)]
+        );
     }
 
     #[test]
