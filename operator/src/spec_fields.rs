@@ -12,8 +12,9 @@ use portcullis_contract::secret_text::secret_text;
 
 /// Config fields whose spec field has another name, or which the operator
 /// fills itself (a problem there is the operator's, and says so).
-const RENAMED: [(&str, &str); 7] = [
+const RENAMED: [(&str, &str); 8] = [
     ("listen", "spec.listenPort"),
+    ("forwardAuth.grpcListen", "spec.forwardAuth.grpcPort"),
     ("adminListen", "spec.adminPort"),
     ("upstream", "spec.upstreamPort"),
     ("oidc.clientSecretFile", "spec.clientSecretRef"),
@@ -121,5 +122,17 @@ mod tests {
         assert_eq!(spec_field("upstream"), "spec.upstreamPort");
         assert_eq!(spec_field("oidc.clientSecretFile"), "spec.clientSecretRef");
         assert_eq!(spec_field("trustedProxies[0]"), "spec.trustedProxies[0]");
+        assert_eq!(
+            spec_field("forwardAuth.grpcListen"),
+            "spec.forwardAuth.grpcPort"
+        );
+        assert_eq!(
+            spec_field("forwardAuth.hosts[1]"),
+            "spec.forwardAuth.hosts[1]"
+        );
+        assert_eq!(
+            spec_field("session.cookieDomain"),
+            "spec.session.cookieDomain"
+        );
     }
 }

@@ -107,6 +107,33 @@ fn every_sidecar_config_an_example_holds_passes_the_contracts_validation() -> Re
 }
 
 #[test]
+fn every_oidc_settings_an_example_holds_renders_a_config_the_contract_accepts() -> Result<()> {
+    let mut seen = 0;
+    for file in example_files()? {
+        let text = std::fs::read_to_string(&file)?;
+        for document in serde_yaml::Deserializer::from_str(&text) {
+            let object = serde_yaml::Value::deserialize(document)?;
+            if object["kind"].as_str() != Some("OidcSettings") {
+                continue;
+            }
+            let settings: portcullis_operator::crd::OidcSettings =
+                serde_yaml::from_value(object).with_context(|| format!("{}", file.display()))?;
+            let config = portcullis_operator::desired::config::sidecar_config(
+                settings.metadata.namespace.as_deref().unwrap_or("default"),
+                settings.metadata.name.as_deref().unwrap_or_default(),
+                &settings.spec,
+            );
+            if let Err(problems) = portcullis_contract::validate::validate(&config) {
+                panic!("{}: {problems}", file.display());
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen > 0, "the examples hold OidcSettings");
+    Ok(())
+}
+
+#[test]
 fn the_examples_readme_lists_every_folder() -> Result<()> {
     let readme = std::fs::read_to_string(repo_root().join("examples/README.md"))?;
     for file in example_files()? {
