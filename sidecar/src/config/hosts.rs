@@ -6,6 +6,7 @@
 //! answered too, and a browser signed in on the public host may be sent
 //! back to it. A host nobody listed is neither.
 
+use http::uri::Authority;
 use url::Url;
 
 /// The hosts of one config, read by name (any port, any case).
@@ -41,6 +42,26 @@ impl<'a> Hosts<'a> {
                 .iter()
                 .any(|other| other.eq_ignore_ascii_case(host))
     }
+
+    /// The absolute URL of `path_and_query` on `authority` (a host
+    /// answered for), with the public URL's scheme: the session cookie,
+    /// `Secure` over https, would not reach an http page.
+    pub fn url_on(&self, authority: &Authority, path_and_query: &str) -> String {
+        let scheme = self.public_url.scheme();
+        format!("{scheme}://{authority}{path_and_query}")
+    }
+}
+
+/// Whether `authority` is a plain `host[:port]`: a host, and no user before
+/// it (`evil@books.example.com` names `books.example.com` to one reader
+/// and not to another).
+pub fn is_plain_host(authority: &Authority) -> bool {
+    !authority.host().is_empty() && !authority.as_str().contains('@')
+}
+
+/// The plain `host[:port]` `value` names, if it is one.
+pub fn plain_host(value: &str) -> Option<Authority> {
+    Authority::try_from(value).ok().filter(is_plain_host)
 }
 
 #[cfg(test)]
@@ -57,5 +78,18 @@ mod tests {
         assert!(hosts.protects("Books.Example.com"));
         assert!(!hosts.protects("films.example.com"));
         assert!(!hosts.protects("books.example.com.evil"));
+        let films = plain_host("films.example.com:8443").expect("a host");
+        assert_eq!(
+            hosts.url_on(&films, "/reel"),
+            "https://films.example.com:8443/reel"
+        );
+    }
+
+    #[test]
+    fn a_host_with_a_user_before_it_or_none_at_all_is_not_plain() {
+        assert!(plain_host("books.example.com").is_some());
+        assert!(plain_host("evil@books.example.com").is_none());
+        assert!(plain_host(":443").is_none());
+        assert!(plain_host("").is_none());
     }
 }

@@ -18,7 +18,7 @@
 //! protect. Only these exact names are read: a `X_Original_URL` is not
 //! taken for `X-Original-URL`.
 
-use crate::config::hosts::Hosts;
+use crate::config::hosts::{Hosts, is_plain_host, plain_host};
 use crate::gate::client_hops::is_trusted_proxy;
 use http::uri::Authority;
 use http::{HeaderMap, Method, Uri};
@@ -239,12 +239,9 @@ fn nginx(headers: &HeaderMap) -> Result<Original, NotBelieved> {
     }
     let authority = parsed
         .authority()
-        .filter(|authority| !authority.host().is_empty())
-        .ok_or_else(|| malformed("names no host"))?
+        .filter(|authority| is_plain_host(authority))
+        .ok_or_else(|| malformed("names no host, or a user before its host"))?
         .clone();
-    if authority.as_str().contains('@') {
-        return Err(malformed("names a user before its host"));
-    }
     let target = parsed
         .path_and_query()
         .map_or("/", |target| target.as_str());
@@ -287,13 +284,10 @@ fn authority_in(
 
 /// The `host[:port]` value `shown` gives: a host, and no user before it.
 fn authority_of(value: &str, shown: &'static str) -> Result<Authority, NotBelieved> {
-    Authority::try_from(value)
-        .ok()
-        .filter(|authority| !authority.host().is_empty() && !authority.as_str().contains('@'))
-        .ok_or(NotBelieved::Malformed {
-            header: shown,
-            why: "not a host",
-        })
+    plain_host(value).ok_or(NotBelieved::Malformed {
+        header: shown,
+        why: "not a host",
+    })
 }
 
 /// The single value of `name`, as text.

@@ -167,10 +167,9 @@ fn sign_in_location(hosts: Hosts, authority: &Authority, return_to: &str) -> Str
     if hosts.is_public(authority.host()) {
         return sign_in_start(return_to);
     }
-    let public_url = hosts.public_url();
-    let scheme = public_url.scheme();
-    let start = sign_in_start(&format!("{scheme}://{authority}{return_to}"));
-    public_url
+    let start = sign_in_start(&hosts.url_on(authority, return_to));
+    hosts
+        .public_url()
         .join(&start)
         .map_or(start, |absolute| absolute.to_string())
 }

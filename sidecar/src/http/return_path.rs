@@ -13,7 +13,7 @@
 //! with the public URL's scheme (the session cookie, `Secure` over https,
 //! would not reach an http page). Any other host falls back to `/`.
 
-use crate::config::hosts::Hosts;
+use crate::config::hosts::{Hosts, plain_host};
 
 /// The path used when none, or an unsafe one, is given.
 pub const DEFAULT_RETURN_PATH: &str = "/";
@@ -47,8 +47,7 @@ pub fn return_target_or_default(candidate: Option<&str>, hosts: Hosts) -> String
                 if hosts.is_public(authority.host()) {
                     Some(path.to_owned())
                 } else if hosts.protects(authority.host()) {
-                    let scheme = hosts.public_url().scheme();
-                    Some(format!("{scheme}://{authority}{path}"))
+                    Some(hosts.url_on(&authority, path))
                 } else {
                     None
                 }
@@ -64,10 +63,7 @@ fn absolute(candidate: &str) -> Option<(http::uri::Authority, &str)> {
         .strip_prefix("https://")
         .or_else(|| candidate.strip_prefix("http://"))?;
     let end = rest.find('/').unwrap_or(rest.len());
-    let authority = http::uri::Authority::try_from(&rest[..end]).ok()?;
-    if authority.as_str().contains('@') {
-        return None;
-    }
+    let authority = plain_host(&rest[..end])?;
     Some((
         authority,
         if end == rest.len() { "/" } else { &rest[end..] },
