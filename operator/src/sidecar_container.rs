@@ -170,7 +170,8 @@ fn restricted() -> SecurityContext {
     }
 }
 
-fn port(name: &str, number: i32) -> ContainerPort {
+/// A named TCP port of the sidecar container.
+pub fn port(name: &str, number: i32) -> ContainerPort {
     ContainerPort {
         name: Some(name.into()),
         container_port: number,

@@ -13,11 +13,12 @@
 use crate::crd::OidcSettings;
 use crate::desired::objects::{MissingMeta, meta};
 use crate::names::{GRPC_PORT_NAME, PUBLIC_PORT_NAME, SETTINGS_LABEL, forward_auth_name};
-use crate::sidecar_container::{SidecarOptions, SidecarPorts, sidecar_container, sidecar_volumes};
+use crate::sidecar_container::{
+    SidecarOptions, SidecarPorts, port, sidecar_container, sidecar_volumes,
+};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    ContainerPort, LocalObjectReference, PodSpec, PodTemplateSpec, Service, ServicePort,
-    ServiceSpec,
+    LocalObjectReference, PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -61,12 +62,7 @@ pub fn forward_service(
     // A regular container here: only an init container restarts on its own.
     container.restart_policy = None;
     if let (Some(grpc), Some(container_ports)) = (forward.grpc_port, container.ports.as_mut()) {
-        container_ports.push(ContainerPort {
-            name: Some(GRPC_PORT_NAME.into()),
-            container_port: grpc,
-            protocol: Some("TCP".into()),
-            ..ContainerPort::default()
-        });
+        container_ports.push(port(GRPC_PORT_NAME, grpc));
     }
     let pod = PodSpec {
         containers: vec![container],

@@ -6,7 +6,7 @@
 //! of an attacker who exhausts the shared one (see [`crate::backup::budgets`]).
 
 use crate::config::Settings;
-use crate::session::cookie::{CookieScope, request_cookies, set_cookie};
+use crate::session::cookie::{request_cookies, set_cookie};
 use http::HeaderMap;
 
 /// How long a browser stays known without another backup login (the most
@@ -31,6 +31,6 @@ pub fn remember_device(settings: &Settings, device: Option<String>) -> String {
         &name,
         settings.session.keys.seal(&name, &id),
         DEVICE_SECONDS,
-        CookieScope::host(settings.session.secure_cookies),
+        settings.session.host_cookie_scope(),
     )
 }

@@ -154,6 +154,12 @@ impl SessionSettings {
         std::iter::once(self.cookie_name.as_str()).chain(self.legacy_cookie_name.as_deref())
     }
 
+    /// Where the sidecar's other cookies (the pending sign-in, the CSRF
+    /// pair, a known device) are sent: this host only, `Secure` over https.
+    pub fn host_cookie_scope(&self) -> CookieScope<'static> {
+        CookieScope::host(self.secure_cookies)
+    }
+
     /// Where the session cookie is sent: `Secure` over https, and to every
     /// host under the cookie domain when there is one.
     pub fn cookie_scope(&self) -> CookieScope<'_> {

@@ -13,7 +13,7 @@
 use super::pages::message_page;
 use crate::config::Settings;
 use crate::runtime::state::{SharedState, unix_now};
-use crate::session::cookie::{CookieScope, request_cookies, set_cookie};
+use crate::session::cookie::{request_cookies, set_cookie};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
@@ -57,7 +57,7 @@ pub fn issue(settings: &Settings, headers: &HeaderMap) -> (String, String) {
         &name,
         keys.seal(&name, &secret),
         BROWSER_SECONDS,
-        CookieScope::host(settings.session.secure_cookies),
+        settings.session.host_cookie_scope(),
     );
     (token, cookie)
 }

@@ -18,9 +18,7 @@ use crate::oidc::pending::{
 use crate::oidc::signed_in::{Proof, session_from_claims};
 use crate::runtime::state::{SharedState, unix_now};
 use crate::session::LoginMethod;
-use crate::session::cookie::{
-    CookieScope, clear_cookie, request_cookie_pairs, request_cookies, set_cookie,
-};
+use crate::session::cookie::{clear_cookie, request_cookie_pairs, request_cookies, set_cookie};
 use crate::session::kept_refresh::keep_in_store;
 use crate::session::model::Refresh;
 use axum::extract::{Query, State};
@@ -84,14 +82,13 @@ pub async fn start(
         &cookie_name,
         pending.seal(&settings.session.keys, &cookie_name),
         PENDING_LOGIN_SECONDS as i64,
-        CookieScope::host(settings.session.secure_cookies),
+        settings.session.host_cookie_scope(),
     );
     let mut response = ([(header::SET_COOKIE, cookie)], Redirect::to(url.as_str())).into_response();
     for name in forgotten_sign_ins(&settings, &headers) {
-        if let Ok(clear) = HeaderValue::from_str(&clear_cookie(
-            &name,
-            CookieScope::host(settings.session.secure_cookies),
-        )) {
+        if let Ok(clear) =
+            HeaderValue::from_str(&clear_cookie(&name, settings.session.host_cookie_scope()))
+        {
             response.headers_mut().append(header::SET_COOKIE, clear);
         }
     }
@@ -157,7 +154,7 @@ pub async fn callback(
     if let Some(pending_name) = &pending_name
         && let Ok(clear) = HeaderValue::from_str(&clear_cookie(
             pending_name,
-            CookieScope::host(settings.session.secure_cookies),
+            settings.session.host_cookie_scope(),
         ))
     {
         response.headers_mut().append(header::SET_COOKIE, clear);
