@@ -146,9 +146,31 @@ pub struct Args {
         value_parser = clap::value_parser!(u8).range(0..=120)
     )]
     pub app_pre_stop_sleep_seconds: u8,
+    /// The operator's own pod labels, `KEY=VALUE` comma-separated: each
+    /// generated NetworkPolicy admits pods with these labels in the
+    /// operator's namespace to the sidecar's admin port, where the
+    /// operator asks which settings a pod serves (none: not admitted).
+    #[arg(
+        long,
+        env = "PORTCULLIS_OWN_POD_LABELS",
+        value_delimiter = ',',
+        value_parser = label
+    )]
+    pub own_pod_labels: Vec<(String, String)>,
     /// Log format.
     #[arg(long, env = "PORTCULLIS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
+}
+
+/// `KEY=VALUE`, a label as a selector names it.
+fn label(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))?;
+    if key.is_empty() || key.contains(char::is_whitespace) || value.contains(char::is_whitespace) {
+        return Err(format!("{text:?} is not a label KEY=VALUE"));
+    }
+    Ok((key.to_owned(), value.to_owned()))
 }
 
 /// `NAME=VALUE`, with a name a shell would take.
@@ -262,5 +284,29 @@ mod tests {
         .expect("parses");
         assert_eq!(args.namespace.as_deref(), Some("media"));
         assert_eq!(args.lease_seconds, 4);
+    }
+
+    #[test]
+    fn own_pod_labels_are_key_value_pairs() {
+        let args = Args::try_parse_from([
+            "portcullis-operator",
+            "--own-pod-labels",
+            "app.kubernetes.io/name=portcullis,app.kubernetes.io/component=operator",
+        ])
+        .expect("parses");
+        assert_eq!(
+            args.own_pod_labels,
+            [
+                ("app.kubernetes.io/name".to_owned(), "portcullis".to_owned()),
+                (
+                    "app.kubernetes.io/component".to_owned(),
+                    "operator".to_owned()
+                )
+            ]
+        );
+        let refused =
+            Args::try_parse_from(["portcullis-operator", "--own-pod-labels", "portcullis"])
+                .expect_err("not KEY=VALUE");
+        assert!(refused.to_string().contains("KEY=VALUE"), "{refused}");
     }
 }

@@ -5,6 +5,7 @@ use crate::crd::{OidcSettings, OidcSettingsStatus};
 use crate::discovery::DiscoveryCache;
 use crate::metrics::Metrics;
 use crate::sidecar_container::SidecarOptions;
+use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 use kube::runtime::events::Recorder;
 use kube::{Client, ResourceExt};
 use portcullis_contract::password_pool::PasswordPool;
@@ -26,6 +27,10 @@ pub struct Context {
     pub sidecar: SidecarOptions,
     /// Discovery documents by URL.
     pub discovery: DiscoveryCache,
+    /// Asks running pods on their admin port which settings they serve.
+    pub admin_client: reqwest::Client,
+    /// The operator's pods, admitted to that port by each NetworkPolicy.
+    pub operator_peer: Option<NetworkPolicyPeer>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Publishes Events on `Ready` transitions.

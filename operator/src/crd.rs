@@ -52,6 +52,12 @@ pub const GROUP: &str = "portcullis.dev";
         json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
     ),
     printcolumn(
+        name = "Current",
+        type_ = "integer",
+        json_path = ".status.rollout.podsCurrent"
+    ),
+    printcolumn(name = "Pods", type_ = "integer", json_path = ".status.rollout.pods"),
+    printcolumn(
         name = "Age",
         type_ = "date",
         json_path = ".metadata.creationTimestamp"
@@ -307,6 +313,10 @@ pub struct OidcSettingsStatus {
     /// removes what was there).
     #[serde(default)]
     pub forward_auth: Option<crate::crd_forward::ForwardAuthStatus>,
+    /// How many running pods serve the settings last written, and how long
+    /// that took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<crate::crd_rollout::RolloutStatus>,
 }
 
 fn default_username_claim() -> String {

@@ -15,6 +15,7 @@ pub mod crd_access;
 pub mod crd_forward;
 pub mod crd_identity;
 pub mod crd_refs;
+pub mod crd_rollout;
 pub mod crd_store;
 pub mod desired;
 pub mod discovery;

@@ -10,6 +10,7 @@ use crate::admin::{AdminState, app};
 use crate::cli::{Args, LogFormat};
 use crate::cluster_version::ClusterVersion;
 use crate::context::Context;
+use crate::desired::network_policy::operator_peer;
 use crate::discovery::DiscoveryCache;
 use crate::leader::lease::Elector;
 use crate::metrics::Metrics;
@@ -97,6 +98,8 @@ pub async fn run(args: Args) -> Result<()> {
             Duration::from_secs(args.discovery_cache_seconds),
             Duration::from_secs(args.discovery_cache_seconds.min(5)),
         ),
+        admin_client: crate::reconcile::admin_client(),
+        operator_peer: operator_peer(&args.lease_namespace, &args.own_pod_labels),
         metrics: metrics.clone(),
         recorder: Recorder::new(
             client.clone(),

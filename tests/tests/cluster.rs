@@ -505,6 +505,27 @@ async fn group_claim_change_reaches_the_running_sidecar(world: &World) -> Result
             "the kubelet brought the new config to the sidecar in {:.1} s",
             changed.elapsed().as_secs_f64()
         );
+        // The operator asks the pods too, and says when all served it.
+        let rollout = eventually(
+            "the status to say every pod serves the new config",
+            Duration::from_secs(60),
+            POLL,
+            || async {
+                let rollout = settings.get(SETTINGS).await.ok()?.status?.rollout?;
+                (rollout.config_hash == new_hash && rollout.seconds.is_some()).then_some(rollout)
+            },
+        )
+        .await?;
+        ensure!(
+            rollout.pods >= 1 && rollout.pods_current == rollout.pods,
+            "the roll-out completed with pods left behind: {rollout:?}"
+        );
+        eprintln!(
+            "status.rollout: {} of {} pods, rolled out in {} s",
+            rollout.pods_current,
+            rollout.pods,
+            rollout.seconds.unwrap_or_default()
+        );
         ensure!(
             sidecar_restarts(world).await? == restarts_before,
             "the sidecar restarted to take the change"

@@ -129,6 +129,8 @@ impl Context {
                 Duration::from_secs(60),
                 Duration::from_secs(60),
             ),
+            admin_client: crate::reconcile::admin_client(),
+            operator_peer: None,
             metrics: Arc::default(),
             recorder: Recorder::new(client, reporter),
             recheck: Duration::from_secs(300),

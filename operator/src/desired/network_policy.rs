@@ -8,6 +8,9 @@
 //! sources the resource names). Everything else, the app's port included, is
 //! dropped by a network plugin that enforces NetworkPolicy.
 //!
+//! The operator's own pods (when it knows its labels) are admitted to the
+//! admin port too: it asks each pod there which settings it serves.
+//!
 //! For settings run as a forward-auth service the policy selects that
 //! service's pods instead, and opens its gRPC port beside the public one:
 //! nothing else listens there, and its admin port stays as closed.
@@ -17,16 +20,40 @@ use crate::desired::forward_service::forward_pod_labels;
 use crate::desired::objects::{MissingMeta, meta};
 use crate::names::{INJECT_LABEL, generated_name};
 use k8s_openapi::api::networking::v1::{
-    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPort, NetworkPolicySpec,
+    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    NetworkPolicySpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 use std::collections::BTreeMap;
 
+/// The operator's pods, by their `labels` in their `namespace`, as a
+/// NetworkPolicy source; `None` without labels.
+pub fn operator_peer(namespace: &str, labels: &[(String, String)]) -> Option<NetworkPolicyPeer> {
+    if labels.is_empty() {
+        return None;
+    }
+    let selector = |labels: BTreeMap<String, String>| LabelSelector {
+        match_labels: Some(labels),
+        ..LabelSelector::default()
+    };
+    Some(NetworkPolicyPeer {
+        namespace_selector: Some(selector(BTreeMap::from([(
+            NAMESPACE_NAME_LABEL.to_owned(),
+            namespace.to_owned(),
+        )]))),
+        pod_selector: Some(selector(labels.iter().cloned().collect())),
+        ip_block: None,
+    })
+}
+
 /// The `<name>-portcullis` NetworkPolicy for `owner`, or `None` when the
-/// resource turned it off.
-pub fn network_policy(owner: &OidcSettings) -> Result<Option<NetworkPolicy>, MissingMeta> {
+/// resource turned it off; `operator` is admitted to the admin port.
+pub fn network_policy(
+    owner: &OidcSettings,
+    operator: Option<&NetworkPolicyPeer>,
+) -> Result<Option<NetworkPolicy>, MissingMeta> {
     let settings = owner.spec.network_policy.as_ref();
     if settings.is_some_and(|settings| !settings.enabled) {
         return Ok(None);
@@ -41,7 +68,8 @@ pub fn network_policy(owner: &OidcSettings) -> Result<Option<NetworkPolicy>, Mis
         from: None,
         ports: Some(public_ports),
     }];
-    let admin_from = settings.map(|s| s.admin_from.clone()).unwrap_or_default();
+    let mut admin_from = settings.map(|s| s.admin_from.clone()).unwrap_or_default();
+    admin_from.extend(operator.cloned());
     if !admin_from.is_empty() {
         ingress.push(NetworkPolicyIngressRule {
             from: Some(admin_from),
@@ -65,6 +93,9 @@ pub fn network_policy(owner: &OidcSettings) -> Result<Option<NetworkPolicy>, Mis
     }))
 }
 
+/// The label every namespace carries with its own name.
+const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
 fn tcp(port: i32) -> NetworkPolicyPort {
     NetworkPolicyPort {
         port: Some(IntOrString::Int(port)),
@@ -78,7 +109,6 @@ mod tests {
     use super::*;
     use crate::crd::NetworkPolicySettings;
     use crate::desired::config::tests::spec;
-    use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 
     fn owner() -> OidcSettings {
         let mut owner = OidcSettings::new("books", spec());
@@ -97,7 +127,7 @@ mod tests {
 
     #[test]
     fn by_default_only_the_public_port_is_open_to_the_labelled_pods() {
-        let policy = network_policy(&owner()).expect("built").expect("on");
+        let policy = network_policy(&owner(), None).expect("built").expect("on");
         assert_eq!(policy.metadata.name.as_deref(), Some("books-portcullis"));
         assert!(policy.metadata.owner_references.is_some());
         let spec = policy.spec.expect("spec");
@@ -124,7 +154,7 @@ mod tests {
             enabled: true,
             admin_from: vec![peer.clone()],
         });
-        let policy = network_policy(&owner).expect("built").expect("on");
+        let policy = network_policy(&owner, None).expect("built").expect("on");
         let ingress = policy.spec.and_then(|s| s.ingress).expect("ingress");
         assert_eq!(ports(&ingress[1]), [IntOrString::Int(9090)]);
         assert_eq!(ingress[1].from, Some(vec![peer]));
@@ -137,7 +167,7 @@ mod tests {
             grpc_port: Some(9191),
             ..crate::crd_forward::ForwardAuthSpec::default()
         });
-        let policy = network_policy(&owner).expect("built").expect("on");
+        let policy = network_policy(&owner, None).expect("built").expect("on");
         let spec = policy.spec.expect("spec");
         let selector = spec.pod_selector.and_then(|s| s.match_labels);
         assert_eq!(selector, Some(forward_pod_labels("books")));
@@ -156,6 +186,35 @@ mod tests {
             enabled: false,
             admin_from: vec![],
         });
-        assert_eq!(network_policy(&owner).expect("built"), None);
+        assert_eq!(network_policy(&owner, None).expect("built"), None);
+    }
+
+    #[test]
+    fn the_operator_is_admitted_to_the_admin_port_by_its_namespace_and_labels() {
+        let labels = [(
+            "app.kubernetes.io/component".to_owned(),
+            "operator".to_owned(),
+        )];
+        let operator = operator_peer("portcullis-system", &labels).expect("a peer");
+        let policy = network_policy(&owner(), Some(&operator))
+            .expect("built")
+            .expect("on");
+        let ingress = policy.spec.and_then(|s| s.ingress).expect("ingress");
+        assert_eq!(ports(&ingress[1]), [IntOrString::Int(9090)]);
+        let from = ingress[1].from.clone().expect("sources");
+        let namespaces = from[0]
+            .namespace_selector
+            .clone()
+            .and_then(|s| s.match_labels);
+        assert_eq!(
+            namespaces.expect("a namespace")[NAMESPACE_NAME_LABEL],
+            "portcullis-system"
+        );
+        let pods = from[0].pod_selector.clone().and_then(|s| s.match_labels);
+        assert_eq!(
+            pods.expect("pods")["app.kubernetes.io/component"],
+            "operator"
+        );
+        assert_eq!(operator_peer("portcullis-system", &[]), None);
     }
 }

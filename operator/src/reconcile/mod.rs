@@ -16,12 +16,15 @@ mod inputs;
 mod kept_keys;
 mod network;
 mod provider_ca;
+mod rollout;
 mod secret_keys;
 mod service_ports;
 mod status;
 #[cfg(test)]
 mod tests;
 mod write;
+
+pub use rollout::admin_client;
 
 use crate::context::{Context, backoff, settings_key as key, spread};
 use crate::crd::OidcSettings;
@@ -31,14 +34,19 @@ use crate::spec_fields::in_spec_terms;
 use crate::status::checks::{SecretsOutcome, checks, store_check};
 use crate::status::forward_snippets::forward_status;
 use crate::status::refusal::refusal_reason;
+use crate::status::rollout::look_again_soon;
 use crate::store_probe::probe;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use portcullis_contract::validate::validate;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tracing::{info, instrument, warn};
+
+/// How often an unfinished roll-out is looked at: its completion time is
+/// known to within this.
+const ROLLOUT_LOOK: Duration = Duration::from_secs(5);
 
 /// Reconciles one `OidcSettings`.
 #[instrument(skip(settings, ctx), fields(namespace = settings.namespace(), name = settings.name_any()))]
@@ -115,17 +123,19 @@ async fn run(settings: &OidcSettings, ctx: &Context) -> Result<Action> {
         (Some(store), Ok(inputs)) if spec.is_ok() => Some(probe(store, &inputs.store_files).await),
         _ => None,
     };
+    let mut hash = None;
     let outcome = match inputs {
         Ok(_) if spec.is_err() => {
             info!(problems = ?spec, "the sidecar would refuse this spec; nothing written");
             SecretsOutcome::Resolved
         }
         Ok(inputs) => {
-            let written = write::apply(settings, ctx, &namespace, &config, inputs).await?;
-            if written > 0 {
-                info!(written, "wrote the generated objects");
+            let applied = write::apply(settings, ctx, &namespace, &config, inputs).await?;
+            if applied.written > 0 {
+                info!(written = applied.written, "wrote the generated objects");
             }
             forward::apply(settings, ctx, &namespace).await?;
+            hash = Some(applied.hash);
             SecretsOutcome::Resolved
         }
         Err(missing) => {
@@ -144,7 +154,20 @@ async fn run(settings: &OidcSettings, ctx: &Context) -> Result<Action> {
     checks.extend(store.as_ref().map(store_check));
     checks.push(service_ports::check(settings, ctx, &namespace).await?);
     let forward = forward_status(&namespace, &settings.name_any(), &config);
-    let ready = status::report(settings, ctx, &namespace, &checks, forward).await?;
+    let now = status::now();
+    let rollout = match &hash {
+        Some(hash) => Some(rollout::observe(settings, ctx, &namespace, hash, &now).await?),
+        None => None,
+    };
+    let watching = rollout
+        .as_ref()
+        .is_some_and(|rollout| look_again_soon(rollout, &now));
+    let ready = status::report(settings, ctx, &namespace, &checks, forward, rollout).await?;
     let delay = if ready { ctx.recheck } else { ctx.retry };
+    let delay = if watching {
+        delay.min(ROLLOUT_LOOK)
+    } else {
+        delay
+    };
     Ok(Action::requeue(spread(delay, &key(settings))))
 }

@@ -21,7 +21,7 @@ pub async fn apply(settings: &OidcSettings, ctx: &Context, namespace: &str) -> R
     let name = generated_name(&settings.name_any());
     let api: Api<NetworkPolicy> = Api::namespaced(ctx.client.clone(), namespace);
     let existing = api.get_opt(&name).await?;
-    match network_policy(settings)? {
+    match network_policy(settings, ctx.operator_peer.as_ref())? {
         Some(desired) => {
             if network_policy_unchanged(existing.as_ref(), &desired) {
                 return Ok(0);

@@ -9,6 +9,7 @@ use crate::context::Context;
 use crate::crd::OidcSettings;
 use crate::crd::OidcSettingsStatus;
 use crate::crd_forward::ForwardAuthStatus;
+use crate::crd_rollout::RolloutStatus;
 use crate::error::Result;
 use crate::status::checks::{Check, expected_issuer};
 use crate::status::conditions::{next_status, ready_condition, refused_status};
@@ -22,13 +23,16 @@ use serde_json::json;
 use tracing::warn;
 
 /// Patches the status, with a forward-auth service's address and
-/// snippets (`forward`), if it differs; returns whether `Ready` is `True`.
+/// snippets (`forward`) and the pods' roll-out (kept as it was when
+/// `None`: nothing was written to roll out), if it differs; returns
+/// whether `Ready` is `True`.
 pub async fn report(
     settings: &OidcSettings,
     ctx: &Context,
     namespace: &str,
     checks: &[Check],
     forward: Option<ForwardAuthStatus>,
+    rollout: Option<RolloutStatus>,
 ) -> Result<bool> {
     let old = newest(settings, ctx);
     let mut status = next_status(
@@ -39,6 +43,7 @@ pub async fn report(
         now(),
     );
     status.forward_auth = forward;
+    status.rollout = rollout.or_else(|| old.as_ref().and_then(|old| old.rollout.clone()));
     write(settings, ctx, namespace, old.as_ref(), status).await
 }
 
@@ -65,12 +70,12 @@ pub async fn report_refusal(
 }
 
 /// The time now, to the second (as conditions carry it).
-fn now() -> Time {
+pub fn now() -> Time {
     Time(Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now()))
 }
 
 /// The newest status known: the one this process last wrote, else the cached one.
-fn newest(settings: &OidcSettings, ctx: &Context) -> Option<OidcSettingsStatus> {
+pub fn newest(settings: &OidcSettings, ctx: &Context) -> Option<OidcSettingsStatus> {
     let uid = settings.uid().unwrap_or_default();
     let last_written = ctx
         .written_status

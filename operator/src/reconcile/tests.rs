@@ -86,7 +86,26 @@ fn client_secret() -> Secret {
 fn cluster(settings: &OidcSettings) -> (Arc<Context>, ApiServer) {
     let (ctx, server) = Context::for_tests();
     server.insert(&path::<OidcSettings>(NAMESPACE, "books"), settings);
+    running_pods(&server, &[]);
     (ctx, server)
+}
+
+/// The namespace's pods the API server lists: each named, running at an
+/// address (a label selector is not applied by the stand-in).
+fn running_pods(server: &ApiServer, pods: &[(&str, &str)]) {
+    let items: Vec<Value> = pods
+        .iter()
+        .map(|(name, ip)| {
+            json!({
+                "metadata": {"name": name, "namespace": NAMESPACE},
+                "status": {"phase": "Running", "podIP": ip},
+            })
+        })
+        .collect();
+    server.insert(
+        &format!("/api/v1/namespaces/{NAMESPACE}/pods"),
+        &json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": items}),
+    );
 }
 
 fn settings_path() -> String {
@@ -427,5 +446,107 @@ async fn a_missing_session_store_secret_is_named_and_nothing_is_written() {
             .contains("sessionStore.redis.passwordSecretRef"),
         "{}",
         secrets.message
+    );
+}
+
+/// A sidecar's admin port on `ip`:`port` whose `/readyz` names the hash in
+/// `serves`, as it stands when asked.
+async fn sidecar_admin(ip: &str, port: u16, serves: Arc<std::sync::Mutex<String>>) {
+    let listener = tokio::net::TcpListener::bind((ip, port))
+        .await
+        .expect("the admin port");
+    let app = axum::Router::new().route(
+        "/readyz",
+        axum::routing::get(move || async move {
+            let hash = serves.lock().expect("the hash").clone();
+            axum::Json(json!({"ready": true, "config": {"hash": hash}}))
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+}
+
+#[tokio::test]
+async fn the_roll_out_counts_the_pods_serving_the_written_settings_until_all_do() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let mut settings = books(&unreachable_provider());
+    settings.spec.admin_port = i32::from(port);
+    let settings = Arc::new(settings);
+    let (ctx, server) = cluster(&settings);
+    server.insert(&path::<Secret>(NAMESPACE, "books-oidc"), &client_secret());
+    running_pods(
+        &server,
+        &[("books-a", "127.0.0.1"), ("books-b", "127.0.0.2")],
+    );
+    let a = Arc::new(std::sync::Mutex::new("older".to_owned()));
+    let b = Arc::new(std::sync::Mutex::new("older".to_owned()));
+    sidecar_admin("127.0.0.1", port, Arc::clone(&a)).await;
+    sidecar_admin("127.0.0.2", port, Arc::clone(&b)).await;
+    let rollout = || {
+        let written = server.object(&settings_path()).expect("the settings");
+        let status: OidcSettingsStatus =
+            serde_json::from_value(written["status"].clone()).expect("a status");
+        status.rollout.expect("a roll-out in status")
+    };
+
+    let action = server
+        .within(reconcile(settings.clone(), ctx.clone()))
+        .await
+        .expect("first reconcile");
+    let hash = server
+        .object(&generated_config_map())
+        .expect("the ConfigMap")["metadata"]["annotations"]["portcullis.dev/config-hash"]
+        .as_str()
+        .expect("its hash")
+        .to_owned();
+    let started = rollout();
+    assert_eq!(
+        (
+            started.config_hash.as_str(),
+            started.pods,
+            started.pods_current
+        ),
+        (hash.as_str(), 2, 0)
+    );
+    assert!(
+        started.message.contains("books-a, books-b"),
+        "{}",
+        started.message
+    );
+    assert_eq!(
+        action,
+        Action::requeue(spread(super::ROLLOUT_LOOK, "media/books")),
+        "an unfinished roll-out is looked at again soon"
+    );
+
+    *a.lock().expect("a") = hash.clone();
+    server
+        .within(reconcile(settings.clone(), ctx.clone()))
+        .await
+        .expect("second reconcile");
+    let halfway = rollout();
+    assert_eq!(
+        (halfway.pods_current, halfway.completed_at.as_ref()),
+        (1, None)
+    );
+    assert_eq!(halfway.started_at, started.started_at);
+
+    *b.lock().expect("b") = hash.clone();
+    let action = server
+        .within(reconcile(settings.clone(), ctx.clone()))
+        .await
+        .expect("third reconcile");
+    let done = rollout();
+    assert_eq!(done.pods_current, 2);
+    assert!(
+        done.completed_at.is_some() && done.seconds.is_some(),
+        "{done:?}"
+    );
+    assert_eq!(
+        action,
+        Action::requeue(spread(ctx.retry, "media/books")),
+        "a finished roll-out is left to the usual schedule (a retry: the provider is away)"
     );
 }

@@ -27,15 +27,24 @@ use kube::api::{Api, Patch, PatchParams};
 use portcullis_contract::config::SidecarConfig;
 use tracing::debug;
 
+/// What [`apply`] did: how many objects it wrote, and the hash of the
+/// settings they now hold.
+pub struct Applied {
+    /// Objects written (0 when everything was current).
+    pub written: usize,
+    /// The content hash the ConfigMap and Secret carry.
+    pub hash: String,
+}
+
 /// Applies `<name>-portcullis` Secret and ConfigMap where they differ from
-/// what they should be; returns how many objects were written.
+/// what they should be.
 pub async fn apply(
     settings: &OidcSettings,
     ctx: &Context,
     namespace: &str,
     config: &SidecarConfig,
     inputs: Inputs,
-) -> Result<usize> {
+) -> Result<Applied> {
     let name = generated_name(&settings.name_any());
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
     let config_maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
@@ -113,7 +122,10 @@ pub async fn apply(
         hash = generated.hash,
         written, "the generated Secret and ConfigMap are current"
     );
-    Ok(written)
+    Ok(Applied {
+        written,
+        hash: generated.hash,
+    })
 }
 
 /// The root-admin hash: reused while the password Secret is the version it was

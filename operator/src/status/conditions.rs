@@ -45,6 +45,7 @@ pub fn next_status(
         issuer: Some(issuer),
         conditions,
         forward_auth: None,
+        rollout: None,
     }
 }
 
@@ -87,6 +88,7 @@ pub fn refused_status(
         issuer: Some(issuer),
         conditions,
         forward_auth: old.and_then(|old| old.forward_auth.clone()),
+        rollout: old.and_then(|old| old.rollout.clone()),
     }
 }
 

@@ -23,5 +23,6 @@ pub mod provider;
 pub mod provider_logout;
 pub mod reason;
 pub mod refusal;
+pub mod rollout;
 pub mod service_ports;
 pub mod session_renewal;

@@ -1,0 +1,118 @@
+//! Asking the running pods of an `OidcSettings` which settings they serve:
+//! the IO around [`next_rollout`].
+//!
+//! Each pod's sidecar names the hash of the settings it loaded in its
+//! admin port's `/readyz` (an answer it gives whether ready or not). The
+//! pods are asked a bounded number at a time, each with a short timeout,
+//! so a namespace of silent pods delays a reconcile by seconds, not
+//! minutes.
+
+use crate::context::Context;
+use crate::crd::OidcSettings;
+use crate::crd_rollout::RolloutStatus;
+use crate::desired::forward_service::forward_pod_labels;
+use crate::error::Result;
+use crate::fetch_failure::failure_cause;
+use crate::names::INJECT_LABEL;
+use crate::status::rollout::{PodAnswer, PodReport, next_rollout};
+use futures_util::{StreamExt, stream};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+use kube::api::{Api, ListParams};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// How many pods are asked at once.
+const AT_ONCE: usize = 16;
+
+/// How long one pod has to answer.
+const ASK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The client that asks pods: plain HTTP to pod addresses, never through
+/// a proxy the operator's environment names.
+pub fn admin_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(ASK_TIMEOUT)
+        .no_proxy()
+        .build()
+        .unwrap_or_default()
+}
+
+/// The roll-out of `hash` to the running pods of `settings` in `namespace`.
+pub async fn observe(
+    settings: &OidcSettings,
+    ctx: &Context,
+    namespace: &str,
+    hash: &str,
+    now: &Time,
+) -> Result<RolloutStatus> {
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
+    let listed = pods
+        .list(&ListParams::default().labels(&selector(settings)))
+        .await?;
+    let running: Vec<(String, SocketAddr)> = listed
+        .items
+        .iter()
+        .filter_map(|pod| Some((pod.name_any(), admin_address(pod, settings)?)))
+        .collect();
+    let mut reports: Vec<PodReport> = stream::iter(running)
+        .map(|(name, address)| async move {
+            PodReport {
+                name,
+                answer: ask(&ctx.admin_client, address).await,
+            }
+        })
+        .buffer_unordered(AT_ONCE)
+        .collect()
+        .await;
+    let old = super::status::newest(settings, ctx).and_then(|status| status.rollout);
+    reports.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(next_rollout(old.as_ref(), hash, &reports, now))
+}
+
+/// The label selector of the pods serving `settings`: the injected ones,
+/// or a forward-auth service's.
+fn selector(settings: &OidcSettings) -> String {
+    let name = settings.name_any();
+    let labels = match settings.spec.forward_auth {
+        Some(_) => forward_pod_labels(&name),
+        None => [(INJECT_LABEL.to_owned(), name)].into(),
+    };
+    labels
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The admin address of a running pod that is not being deleted; a pod
+/// on its way out may serve older settings, as it should.
+fn admin_address(pod: &Pod, settings: &OidcSettings) -> Option<SocketAddr> {
+    if pod.metadata.deletion_timestamp.is_some() {
+        return None;
+    }
+    let status = pod.status.as_ref()?;
+    if status.phase.as_deref() != Some("Running") {
+        return None;
+    }
+    let ip: IpAddr = status.pod_ip.as_deref()?.parse().ok()?;
+    let port = u16::try_from(settings.spec.admin_port).ok()?;
+    Some(SocketAddr::new(ip, port))
+}
+
+/// What the sidecar at `address` says it serves.
+async fn ask(client: &reqwest::Client, address: SocketAddr) -> PodAnswer {
+    let url = format!("http://{address}/readyz");
+    let body = match client.get(&url).send().await {
+        Ok(response) => response.json::<serde_json::Value>().await,
+        Err(error) => return PodAnswer::NoAnswer(failure_cause(&error, ASK_TIMEOUT)),
+    };
+    match body {
+        Ok(body) => match body["config"]["hash"].as_str() {
+            Some(hash) if !hash.is_empty() => PodAnswer::Serves(hash.to_owned()),
+            _ => PodAnswer::NoAnswer("its /readyz names no settings hash".to_owned()),
+        },
+        Err(_) => PodAnswer::NoAnswer("its /readyz is not JSON".to_owned()),
+    }
+}
