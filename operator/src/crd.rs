@@ -444,15 +444,19 @@ mod tests {
     }
 
     #[test]
-    fn ready_has_a_reason_column() {
+    fn ready_has_a_reason_column_and_the_roll_out_its_pod_counts() {
         let crd = crd();
         let columns = crd.spec.versions[0]
             .additional_printer_columns
             .clone()
             .unwrap_or_default();
         let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, ["Issuer", "Ready", "Reason", "Age"]);
+        assert_eq!(
+            names,
+            ["Issuer", "Ready", "Reason", "Current", "Pods", "Age"]
+        );
         assert!(columns[2].json_path.ends_with(".reason"));
+        assert_eq!(columns[3].json_path, ".status.rollout.podsCurrent");
     }
 
     #[test]

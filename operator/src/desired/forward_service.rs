@@ -39,6 +39,32 @@ pub fn forward_pod_labels(name: &str) -> BTreeMap<String, String> {
     ])
 }
 
+/// Why the settings `name` cannot run a forward-auth service: its Service
+/// `<name>-portcullis-forward` must be a DNS label (RFC 1035: a lowercase
+/// letter first, letters, digits and `-`, at most 63 characters), which a
+/// resource name (a DNS subdomain, dots allowed) need not be.
+pub fn service_name_problem(name: &str) -> Option<String> {
+    let service = forward_auth_name(name);
+    let longest = MAX_SERVICE_NAME - (service.len() - name.len());
+    if service.len() > MAX_SERVICE_NAME {
+        return Some(format!(
+            "with spec.forwardAuth at most {longest} characters, as the Service {service} must fit in {MAX_SERVICE_NAME}"
+        ));
+    }
+    let label = name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    (!label).then(|| {
+        format!(
+            "with spec.forwardAuth a lowercase letter first, then only letters, digits and -, as the Service {service} must be a DNS label"
+        )
+    })
+}
+
+/// The longest Service name (a DNS label).
+const MAX_SERVICE_NAME: usize = 63;
+
 /// The Deployment and Service of `owner`, or `None` when it is not run as
 /// a forward-auth service.
 pub fn forward_service(
@@ -131,6 +157,18 @@ fn service_port(name: &str, port: i32, app_protocol: Option<&str>) -> ServicePor
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_name_the_service_cannot_carry_is_a_problem_naming_the_limit() {
+        assert_eq!(service_name_problem("books"), None);
+        assert_eq!(service_name_problem(&"a".repeat(44)), None);
+        let long = service_name_problem(&"a".repeat(45)).expect("too long");
+        assert!(long.contains("at most 44 characters"), "{long}");
+        for name in ["books.media", "9books"] {
+            let problem = service_name_problem(name).expect("not a DNS label");
+            assert!(problem.contains("DNS label"), "{name}: {problem}");
+        }
+    }
+
     use super::*;
     use crate::crd_forward::ForwardAuthSpec;
     use crate::desired::config::tests::spec;

@@ -29,6 +29,7 @@ pub use rollout::admin_client;
 use crate::context::{Context, backoff, settings_key as key, spread};
 use crate::crd::OidcSettings;
 use crate::desired::config::sidecar_config;
+use crate::desired::forward_service::service_name_problem;
 use crate::error::{Error, Result};
 use crate::spec_fields::in_spec_terms;
 use crate::status::checks::{SecretsOutcome, checks, store_check};
@@ -113,6 +114,11 @@ async fn run(settings: &OidcSettings, ctx: &Context) -> Result<Action> {
         .unwrap_or_default();
     if let Ok(inputs) = &inputs {
         problems.extend(inputs.problems.clone());
+    }
+    if settings.spec.forward_auth.is_some()
+        && let Some(problem) = service_name_problem(&settings.name_any())
+    {
+        problems.push("metadata.name", problem);
     }
     let spec = if problems.is_empty() {
         Ok(())

@@ -550,3 +550,42 @@ async fn the_roll_out_counts_the_pods_serving_the_written_settings_until_all_do(
         "a finished roll-out is left to the usual schedule (a retry: the provider is away)"
     );
 }
+
+#[tokio::test]
+async fn forward_auth_settings_whose_name_no_service_can_carry_are_refused_naming_the_name() {
+    let long = "a-name-long-enough-that-its-service-overflows";
+    let mut settings = books(&unreachable_provider());
+    settings.metadata.name = Some(long.to_owned());
+    settings.spec.forward_auth = Some(crate::crd_forward::ForwardAuthSpec::default());
+    settings.spec.trusted_proxies = vec!["10.0.0.0/8".to_owned()];
+    let settings = Arc::new(settings);
+    let (ctx, server) = Context::for_tests();
+    let settings_at = path::<OidcSettings>(NAMESPACE, long);
+    server.insert(&settings_at, &*settings);
+    running_pods(&server, &[]);
+    server.insert(&path::<Secret>(NAMESPACE, "books-oidc"), &client_secret());
+
+    server
+        .within(reconcile(settings.clone(), ctx))
+        .await
+        .expect("reconciled");
+
+    let patch = server
+        .expect(Method::PATCH, &format!("{settings_at}/status"))
+        .await;
+    let valid = condition(&patch.body, "SpecValid");
+    assert_eq!(valid.reason, "InvalidSpec");
+    assert!(
+        valid
+            .message
+            .contains("metadata.name: with spec.forwardAuth at most 44 characters"),
+        "{}",
+        valid.message
+    );
+    assert!(
+        server.writes().iter().all(
+            |write| !write.path.contains("/deployments/") && !write.path.contains("/services/")
+        ),
+        "a Deployment or Service was written"
+    );
+}
