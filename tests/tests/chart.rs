@@ -882,3 +882,46 @@ fn the_chart_readme_lists_every_value_and_is_current() {
         portcullis_e2e::chart_readme::GENERATED_BY
     );
 }
+
+/// The verbs the rendered ClusterRole grants on `resource`.
+fn cluster_role_verbs(rendered: &Rendered, resource: &str) -> Vec<String> {
+    let role: ClusterRole = rendered
+        .only("ClusterRole")
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    role.rules
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|rule| {
+            rule.resources
+                .as_ref()
+                .is_some_and(|resources| resources.iter().any(|r| r == resource))
+        })
+        .flat_map(|rule| rule.verbs)
+        .collect()
+}
+
+#[test]
+fn forward_auth_rights_are_granted_by_default_and_left_out_when_turned_off() {
+    for helm in Helm::all() {
+        let granted = render(&helm, &[]);
+        assert_eq!(
+            cluster_role_verbs(&granted, "deployments"),
+            ["get", "create", "patch", "delete"]
+        );
+        assert!(cluster_role_verbs(&granted, "services").contains(&"create".to_owned()));
+
+        let left_out = render(&helm, &["--set", "forwardAuth.enabled=false"]);
+        assert_eq!(
+            cluster_role_verbs(&left_out, "deployments"),
+            Vec::<String>::new(),
+            "helm {}",
+            helm.version
+        );
+        assert_eq!(
+            cluster_role_verbs(&left_out, "services"),
+            ["list"],
+            "only the named-port warning's list stays"
+        );
+        assert_eq!(cluster_role_verbs(&left_out, "pods"), ["list"]);
+    }
+}
