@@ -48,13 +48,15 @@ kube-tools:
 	tests/tools/install-kube-tools.sh --node
 
 # Debian packages the local cluster runs on: containerd, runc, the CNI
-# plugins, iptables, conntrack, and gcc for the static pause binary.
+# plugins, iptables, ipset (kube-router's NetworkPolicy firewall), conntrack,
+# and gcc for the static pause binary.
 cluster-deps:
 	@command -v containerd >/dev/null && command -v runc >/dev/null && command -v iptables >/dev/null && \
+	  command -v ipset >/dev/null && \
 	  command -v conntrack >/dev/null && command -v gcc >/dev/null && test -x /usr/lib/cni/bridge || { \
 	  $(SUDO) apt-get update && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-	    containerd runc containernetworking-plugins iptables conntrack gcc libc6-dev; }
+	    containerd runc containernetworking-plugins iptables ipset conntrack gcc libc6-dev; }
 
 # The operator, sidecar and demo-app images as archives in
 # $(CARGO_TARGET_DIR)/images, from static release binaries, pulling nothing.

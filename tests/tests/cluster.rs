@@ -10,6 +10,9 @@
 //! `restricted` Pod Security level; the sidecar runs as a native sidecar.
 //! Headless Chromium then signs in through the app's NodePort at the test
 //! provider, which listens on the node's address so pods reach it too.
+//! NetworkPolicy is enforced throughout (kube-router's firewall on the
+//! node): the generated policy keeps other pods from the app's port, and
+//! still lets the operator ask each sidecar which settings it serves.
 //!
 //! One cluster per test process ([`Cluster::shared`]); the tests here run
 //! one after another in [`the_product_installs_injects_and_serves_logins`]
@@ -22,6 +25,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use portcullis_e2e::cluster::images::IMAGES;
+use portcullis_e2e::cluster::pod_network::Origin;
 use portcullis_e2e::cluster::redis::redis_manifest;
 use portcullis_e2e::cluster::{Cluster, NODE_IP};
 use portcullis_e2e::guarded::{log_out_at_url, sealed_session_cookie};
@@ -211,6 +215,7 @@ async fn scenario(world: &World, port: u16) -> Result<()> {
     deploy_the_app(world, port).await?;
     let pod = app_pod_is_injected_and_restricted(world).await?;
     eprintln!("app pod {pod} runs with the sidecar");
+    network_policy_admits_other_pods_only_to_the_sidecar(world).await?;
 
     let browser = Chromium::start().await?;
     let outcome = async {
@@ -542,6 +547,105 @@ async fn group_claim_change_reaches_the_running_sidecar(world: &World) -> Result
     }
     .await;
     before.quit().await?;
+    outcome
+}
+
+/// A bare pod of the demo app's image in `namespace`, under the
+/// restricted Pod Security level, listening as `listen` says.
+fn echo_pod(name: &str, namespace: &str, labels: Value, listen: &str) -> Result<Pod> {
+    Ok(serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "automountServiceAccountToken": false,
+            "terminationGracePeriodSeconds": 1,
+            "securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{
+                "name": "app",
+                "image": IMAGES[2].1,
+                "imagePullPolicy": "IfNotPresent",
+                "args": [listen],
+                "securityContext": {
+                    "allowPrivilegeEscalation": false,
+                    "readOnlyRootFilesystem": true,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+            }],
+        },
+    }))?)
+}
+
+/// NetworkPolicy is enforced on this cluster: a pod in another namespace
+/// reaches an injected pod's sidecar port but not its app's port. The app
+/// here listens on every interface, as many do, and the node (whose own
+/// traffic policies leave alone, for probes) reaches it there: the port is
+/// open, and only the generated policy keeps other pods from it.
+async fn network_policy_admits_other_pods_only_to_the_sidecar(world: &World) -> Result<()> {
+    let cluster = world.cluster;
+    let outside = cluster.namespace("outside", &[]).await?;
+    let (exposed, client) = ("exposed-app", "client");
+    let inside = world.pods(&world.namespace).await;
+    let elsewhere = world.pods(&outside).await;
+    inside
+        .create(
+            &PostParams::default(),
+            &echo_pod(
+                exposed,
+                &world.namespace,
+                json!({"portcullis.dev/inject": SETTINGS}),
+                "0.0.0.0:8080",
+            )?,
+        )
+        .await?;
+    elsewhere
+        .create(
+            &PostParams::default(),
+            &echo_pod(client, &outside, json!({}), "8080")?,
+        )
+        .await?;
+    let outcome = async {
+        let address = eventually(
+            "both pods to be Ready",
+            Duration::from_secs(120),
+            POLL,
+            || async {
+                let exposed = inside.get(exposed).await.ok()?;
+                let client = elsewhere.get(client).await.ok()?;
+                (is_ready(&exposed) && is_ready(&client)).then_some(())?;
+                exposed.status?.pod_ip
+            },
+        )
+        .await?;
+        let patience = Duration::from_secs(5);
+        let from_client = Origin::Pod {
+            namespace: &outside,
+            name: client,
+        };
+        ensure!(
+            cluster
+                .connects(Origin::Node, &address, 8080, patience)
+                .await?,
+            "the app does not listen on its pod's address, so its port proves nothing"
+        );
+        ensure!(
+            cluster
+                .connects(from_client, &address, 4180, patience)
+                .await?,
+            "a pod in another namespace cannot reach the sidecar's port"
+        );
+        ensure!(
+            !cluster
+                .connects(from_client, &address, 8080, patience)
+                .await?,
+            "a pod in another namespace reached the app's port past the NetworkPolicy"
+        );
+        eprintln!("NetworkPolicy enforced: another namespace's pod reaches :4180, not :8080");
+        Ok(())
+    }
+    .await;
+    inside.delete(exposed, &DeleteParams::default()).await?;
+    cluster
+        .kubectl(&["delete", "namespace", &outside, "--wait=false"])
+        .await?;
     outcome
 }
 

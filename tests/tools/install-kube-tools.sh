@@ -3,8 +3,9 @@
 # tests/tools/kube/go.mod) into a cache outside the clone:
 #   ${PORTCULLIS_TOOLS_DIR:-$HOME/.cache/portcullis/tools}/kube-v<k8s version>/{kube-apiserver,etcd}
 # With --node it also builds what a single-node cluster needs (kubelet,
-# kube-controller-manager, kube-scheduler, kube-proxy, kubectl; CoreDNS from
-# its own module, tests/tools/coredns/go.mod) into the same directory.
+# kube-controller-manager, kube-scheduler, kube-proxy, kubectl; CoreDNS,
+# crictl and kube-router from their own modules under tests/tools/)
+# into the same directory.
 # Idempotent: builds only what is missing. Prints the directory as its last line.
 # The first build takes tens of minutes on 2 cores; build logs go to stderr.
 set -euo pipefail
@@ -69,10 +70,12 @@ if [[ "${1:-}" == "--node" ]]; then
 	for name in kubelet kube-controller-manager kube-scheduler kube-proxy kubectl; do
 		build "$name" "k8s.io/kubernetes/cmd/$name" "$kube_ldflags"
 	done
-	# CoreDNS and crictl from their own modules (their go.mod pins them).
+	# CoreDNS, crictl and kube-router (the NetworkPolicy enforcer) from their own modules
+	# (their go.mod pins them).
 	versions=""
 	for tool in coredns:github.com/coredns/coredns:github.com/coredns/coredns \
-		crictl:sigs.k8s.io/cri-tools:sigs.k8s.io/cri-tools/cmd/crictl; do
+		crictl:sigs.k8s.io/cri-tools:sigs.k8s.io/cri-tools/cmd/crictl \
+		kube-router:github.com/cloudnativelabs/kube-router/v2:github.com/cloudnativelabs/kube-router/v2/cmd/kube-router; do
 		IFS=: read -r name module pkg <<<"$tool"
 		mod="$here/$name"
 		version="$(awk -v m="$module" '$1 == m { print $2 }' "$mod/go.mod")"

@@ -10,8 +10,11 @@
 //! all (and not only because it is PID 1 in a container, which would
 //! otherwise ignore the signal): the app a rollout test needs.
 //!
-//! Usage: `echo-upstream [PORT]` (0 or none picks a free port); prints
-//! `ECHO_READY 127.0.0.1:<port>` once listening on loopback.
+//! Usage: `echo-upstream [PORT | ADDRESS:PORT]` (0 or none picks a free
+//! port; a port alone listens on loopback, as an app behind the sidecar
+//! should; `0.0.0.0:8080` is an app that listens everywhere, as many do,
+//! which only a NetworkPolicy keeps other pods from); prints
+//! `ECHO_READY <address>:<port>` once listening.
 
 use axum::Router;
 use axum::body::Body;
@@ -21,16 +24,17 @@ use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value, json};
 use std::io::Write;
+use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let port: u16 = std::env::args()
-        .nth(1)
-        .map(|arg| arg.parse())
-        .transpose()?
-        .unwrap_or(0);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let address = match std::env::args().nth(1) {
+        Some(arg) if arg.contains(':') => arg.parse()?,
+        Some(port) => SocketAddr::from(([127, 0, 0, 1], port.parse()?)),
+        None => SocketAddr::from(([127, 0, 0, 1], 0)),
+    };
+    let listener = tokio::net::TcpListener::bind(address).await?;
     println!("ECHO_READY {}", listener.local_addr()?);
     std::io::stdout().flush()?;
     let app = Router::new().fallback(echo);

@@ -11,6 +11,7 @@
 //! reason, so a test fails instead of skipping.
 
 pub mod images;
+pub mod pod_network;
 pub mod redis;
 pub mod tools;
 

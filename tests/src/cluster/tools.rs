@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use std::path::PathBuf;
 
 /// Binaries a node needs besides kube-apiserver and etcd.
-pub const NODE_TOOLS: [&str; 7] = [
+pub const NODE_TOOLS: [&str; 8] = [
     "kubelet",
     "kube-controller-manager",
     "kube-scheduler",
@@ -15,6 +15,7 @@ pub const NODE_TOOLS: [&str; 7] = [
     "kubectl",
     "coredns",
     "crictl",
+    "kube-router",
 ];
 
 /// The tools directory, checked to hold every node binary.

@@ -6,8 +6,8 @@
 # defaults to $PORTCULLIS_CLUSTER_DIR or /var/lib/portcullis-cluster.
 #
 # containerd (Debian) with runc, bridge CNI, etcd, kube-apiserver,
-# kube-controller-manager, kube-scheduler, a kubelet, kube-proxy (iptables)
-# and CoreDNS. No registry: the pause and CoreDNS images are built here
+# kube-controller-manager, kube-scheduler, a kubelet, kube-proxy (iptables),
+# CoreDNS, and kube-router's firewall enforcing NetworkPolicy. No registry: the pause and CoreDNS images are built here
 # from files (tests/src/bin/mkimage.rs) and imported into containerd.
 #
 # Addresses: the node is 10.250.0.1 on the empty bridge portcullis0 (the
@@ -42,13 +42,13 @@ fail() { echo "cannot start the test cluster: $*" >&2; exit 1; }
 
 # --- What this machine must offer; each missing piece is named.
 [[ "$(id -u)" == 0 ]] || fail "it needs root (containerd, the kubelet, bridges and iptables), and runs as uid $(id -u)"
-for cmd in containerd ctr runc iptables ip sysctl openssl curl gcc findmnt flock; do
+for cmd in containerd ctr runc iptables ipset ip sysctl openssl curl gcc findmnt flock nsenter timeout; do
 	command -v "$cmd" >/dev/null || fail "$cmd is not installed (make cluster-deps installs the Debian packages)"
 done
 for plugin in bridge host-local portmap loopback; do
 	[[ -x /usr/lib/cni/$plugin ]] || fail "the CNI plugin /usr/lib/cni/$plugin is missing (Debian package containernetworking-plugins)"
 done
-for bin in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl coredns crictl; do
+for bin in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl coredns crictl kube-router; do
 	[[ -x "$tools/$bin" ]] || fail "$tools/$bin is missing (tests/tools/install-kube-tools.sh --node builds it)"
 done
 [[ -x "$mkimage" ]] || fail "$mkimage is missing (cargo build -p portcullis-e2e --bin mkimage)"
@@ -324,6 +324,14 @@ node_ready() {
 	[[ "$(kubectl get node "$NODE" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" == True ]]
 }
 wait_for "node Ready" node_ready
+# NetworkPolicy enforced (the bridge CNI enforces none): kube-router's
+# firewall alone, as a node process, with iptables and ipsets. No listener
+# (health and metrics off); routes, Services and the CNI stay as they are.
+# It starts once the node is registered: it reads its address there.
+start kube-router "$tools/kube-router" --kubeconfig="$run/admin.kubeconfig" --hostname-override="$NODE" \
+	--run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false \
+	--enable-ipv6=false --health-port=0 --metrics-port=0
+wait_for "NetworkPolicy enforced" iptables -n -L KUBE-ROUTER-FORWARD
 wait_for "default ServiceAccount" kubectl get serviceaccount default -n default
 kubectl apply -f "$here/coredns.yaml" >/dev/null
 wait_for "CoreDNS ready" kubectl -n kube-system rollout status deploy/coredns --timeout=2s

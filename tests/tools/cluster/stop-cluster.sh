@@ -4,7 +4,8 @@
 # Processes by the pids it recorded (each checked by name first), every pod
 # sandbox through the runtime (so the CNI plugins remove their addresses and
 # iptables rules), the shims of our containerd, mounts under the state dir,
-# kube-proxy's, the kubelet's and the CNI plugins' iptables chains, both
+# kube-router's chains and ipsets, kube-proxy's, the kubelet's
+# and the CNI plugins' iptables chains, both
 # bridges, the kubepods cgroups, and the host sysctls as they were.
 # Safe to run twice, or after a half start. Images stay (state/images).
 set -uo pipefail
@@ -60,6 +61,8 @@ done
 findmnt -rn -o TARGET | grep "^$state/" | sort -r | while read -r mount; do
 	umount "$mount" 2>/dev/null || umount -l "$mount"
 done
+# kube-router's firewall: its iptables chains and ipsets.
+[[ -x "$tools/kube-router" ]] && timeout 30 "$tools/kube-router" --cleanup-config >/dev/null 2>&1
 # kube-proxy's chains.
 [[ -x "$tools/kube-proxy" ]] && timeout 30 "$tools/kube-proxy" --cleanup >/dev/null 2>&1
 # The kubelet's and kube-proxy's chains (KUBE-*: only a kubelet or
