@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod names;
 pub mod reconcile;
 pub mod run;
+pub mod sidecar_admin;
 pub mod sidecar_container;
 pub mod spec_fields;
 pub mod status;

@@ -98,7 +98,7 @@ pub async fn run(args: Args) -> Result<()> {
             Duration::from_secs(args.discovery_cache_seconds),
             Duration::from_secs(args.discovery_cache_seconds.min(5)),
         ),
-        admin_client: crate::reconcile::admin_client(),
+        admin_client: crate::sidecar_admin::admin_client(),
         operator_peer: operator_peer(&args.lease_namespace, &args.own_pod_labels),
         metrics: metrics.clone(),
         recorder: Recorder::new(

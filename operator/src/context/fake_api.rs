@@ -129,7 +129,7 @@ impl Context {
                 Duration::from_secs(60),
                 Duration::from_secs(60),
             ),
-            admin_client: crate::reconcile::admin_client(),
+            admin_client: crate::sidecar_admin::admin_client(),
             operator_peer: None,
             metrics: Arc::default(),
             recorder: Recorder::new(client, reporter),

@@ -24,8 +24,6 @@ mod status;
 mod tests;
 mod write;
 
-pub use rollout::admin_client;
-
 use crate::context::{Context, backoff, settings_key as key, spread};
 use crate::crd::OidcSettings;
 use crate::desired::config::sidecar_config;

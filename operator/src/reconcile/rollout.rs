@@ -12,32 +12,18 @@ use crate::crd::OidcSettings;
 use crate::crd_rollout::RolloutStatus;
 use crate::desired::forward_service::forward_pod_labels;
 use crate::error::Result;
-use crate::fetch_failure::failure_cause;
 use crate::names::INJECT_LABEL;
-use crate::status::rollout::{PodAnswer, PodReport, next_rollout};
+use crate::sidecar_admin::served_settings;
+use crate::status::rollout::{PodReport, next_rollout};
 use futures_util::{StreamExt, stream};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
 
 /// How many pods are asked at once.
 const AT_ONCE: usize = 16;
-
-/// How long one pod has to answer.
-const ASK_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// The client that asks pods: plain HTTP to pod addresses, never through
-/// a proxy the operator's environment names.
-pub fn admin_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(ASK_TIMEOUT)
-        .no_proxy()
-        .build()
-        .unwrap_or_default()
-}
 
 /// The roll-out of `hash` to the running pods of `settings` in `namespace`.
 pub async fn observe(
@@ -60,7 +46,7 @@ pub async fn observe(
         .map(|(name, address)| async move {
             PodReport {
                 name,
-                answer: ask(&ctx.admin_client, address).await,
+                answer: served_settings(&ctx.admin_client, address).await,
             }
         })
         .buffer_unordered(AT_ONCE)
@@ -99,20 +85,4 @@ fn admin_address(pod: &Pod, settings: &OidcSettings) -> Option<SocketAddr> {
     let ip: IpAddr = status.pod_ip.as_deref()?.parse().ok()?;
     let port = u16::try_from(settings.spec.admin_port).ok()?;
     Some(SocketAddr::new(ip, port))
-}
-
-/// What the sidecar at `address` says it serves.
-async fn ask(client: &reqwest::Client, address: SocketAddr) -> PodAnswer {
-    let url = format!("http://{address}/readyz");
-    let body = match client.get(&url).send().await {
-        Ok(response) => response.json::<serde_json::Value>().await,
-        Err(error) => return PodAnswer::NoAnswer(failure_cause(&error, ASK_TIMEOUT)),
-    };
-    match body {
-        Ok(body) => match body["config"]["hash"].as_str() {
-            Some(hash) if !hash.is_empty() => PodAnswer::Serves(hash.to_owned()),
-            _ => PodAnswer::NoAnswer("its /readyz names no settings hash".to_owned()),
-        },
-        Err(_) => PodAnswer::NoAnswer("its /readyz is not JSON".to_owned()),
-    }
 }
