@@ -12,7 +12,9 @@
 
 use crate::crd::OidcSettings;
 use crate::desired::objects::{MissingMeta, meta};
-use crate::names::{GRPC_PORT_NAME, PUBLIC_PORT_NAME, SETTINGS_LABEL, forward_auth_name};
+use crate::names::{
+    GRPC_PORT_NAME, INJECT_LABEL, PUBLIC_PORT_NAME, SETTINGS_LABEL, forward_auth_name,
+};
 use crate::sidecar_container::{
     SidecarOptions, SidecarPorts, port, sidecar_container, sidecar_volumes,
 };
@@ -37,6 +39,16 @@ pub fn forward_pod_labels(name: &str) -> BTreeMap<String, String> {
         (SETTINGS_LABEL.to_owned(), name.to_owned()),
         (COMPONENT_LABEL.to_owned(), COMPONENT.to_owned()),
     ])
+}
+
+/// The labels that select the pods serving `owner`'s settings: its
+/// forward-auth service's, or the pods injected with its sidecar.
+pub fn serving_pod_labels(owner: &OidcSettings) -> BTreeMap<String, String> {
+    let name = owner.name_any();
+    match owner.spec.forward_auth {
+        Some(_) => forward_pod_labels(&name),
+        None => BTreeMap::from([(INJECT_LABEL.to_owned(), name)]),
+    }
 }
 
 /// Why the settings `name` cannot run a forward-auth service: its Service
@@ -157,6 +169,11 @@ fn service_port(name: &str, port: i32, app_protocol: Option<&str>) -> ServicePor
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::crd_forward::ForwardAuthSpec;
+    use crate::desired::config::tests::spec;
+    use crate::sidecar_container::tests::options;
+
     #[test]
     fn a_name_the_service_cannot_carry_is_a_problem_naming_the_limit() {
         assert_eq!(service_name_problem("books"), None);
@@ -168,11 +185,6 @@ mod tests {
             assert!(problem.contains("DNS label"), "{name}: {problem}");
         }
     }
-
-    use super::*;
-    use crate::crd_forward::ForwardAuthSpec;
-    use crate::desired::config::tests::spec;
-    use crate::sidecar_container::tests::options;
 
     fn owner(forward: Option<ForwardAuthSpec>) -> OidcSettings {
         let mut spec = spec();

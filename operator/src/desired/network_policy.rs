@@ -16,9 +16,9 @@
 //! nothing else listens there, and its admin port stays as closed.
 
 use crate::crd::OidcSettings;
-use crate::desired::forward_service::forward_pod_labels;
+use crate::desired::forward_service::serving_pod_labels;
 use crate::desired::objects::{MissingMeta, meta};
-use crate::names::{INJECT_LABEL, generated_name};
+use crate::names::generated_name;
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
     NetworkPolicySpec,
@@ -80,10 +80,7 @@ pub fn network_policy(
         metadata: meta(owner, generated_name(&name), None)?,
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(LabelSelector {
-                match_labels: Some(match forward {
-                    Some(_) => forward_pod_labels(&name),
-                    None => BTreeMap::from([(INJECT_LABEL.to_owned(), name)]),
-                }),
+                match_labels: Some(serving_pod_labels(owner)),
                 ..LabelSelector::default()
             }),
             policy_types: Some(vec!["Ingress".into()]),
@@ -109,6 +106,8 @@ mod tests {
     use super::*;
     use crate::crd::NetworkPolicySettings;
     use crate::desired::config::tests::spec;
+    use crate::desired::forward_service::forward_pod_labels;
+    use crate::names::INJECT_LABEL;
 
     fn owner() -> OidcSettings {
         let mut owner = OidcSettings::new("books", spec());

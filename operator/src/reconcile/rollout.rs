@@ -10,9 +10,8 @@
 use crate::context::Context;
 use crate::crd::OidcSettings;
 use crate::crd_rollout::RolloutStatus;
-use crate::desired::forward_service::forward_pod_labels;
+use crate::desired::forward_service::serving_pod_labels;
 use crate::error::Result;
-use crate::names::INJECT_LABEL;
 use crate::sidecar_admin::served_settings;
 use crate::status::rollout::{PodReport, next_rollout};
 use futures_util::{StreamExt, stream};
@@ -60,12 +59,7 @@ pub async fn observe(
 /// The label selector of the pods serving `settings`: the injected ones,
 /// or a forward-auth service's.
 fn selector(settings: &OidcSettings) -> String {
-    let name = settings.name_any();
-    let labels = match settings.spec.forward_auth {
-        Some(_) => forward_pod_labels(&name),
-        None => [(INJECT_LABEL.to_owned(), name)].into(),
-    };
-    labels
+    serving_pod_labels(settings)
         .iter()
         .map(|(key, value)| format!("{key}={value}"))
         .collect::<Vec<_>>()

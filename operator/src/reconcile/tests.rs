@@ -16,6 +16,7 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta};
+use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -39,11 +40,19 @@ fn books(well_known_url: &str) -> OidcSettings {
     settings
 }
 
+/// A port of 127.0.0.1 that nobody listens on (the listener that found it
+/// is closed again).
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address").port()
+}
+
 /// A discovery URL on a port of 127.0.0.1 that nobody listens on.
 fn unreachable_provider() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let port = listener.local_addr().expect("its address").port();
-    format!("http://127.0.0.1:{port}/.well-known/openid-configuration")
+    format!(
+        "http://127.0.0.1:{}/.well-known/openid-configuration",
+        free_port()
+    )
 }
 
 /// Serves a discovery document that matches [`books`]; returns its URL.
@@ -82,10 +91,14 @@ fn client_secret() -> Secret {
     }
 }
 
-/// The stand-in holding `settings`, as the API server would.
+/// The stand-in holding `settings` (at its own name), as the API server
+/// would, with no pods running.
 fn cluster(settings: &OidcSettings) -> (Arc<Context>, ApiServer) {
     let (ctx, server) = Context::for_tests();
-    server.insert(&path::<OidcSettings>(NAMESPACE, "books"), settings);
+    server.insert(
+        &path::<OidcSettings>(NAMESPACE, &settings.name_any()),
+        settings,
+    );
     running_pods(&server, &[]);
     (ctx, server)
 }
@@ -467,10 +480,7 @@ async fn sidecar_admin(ip: &str, port: u16, serves: Arc<std::sync::Mutex<String>
 
 #[tokio::test]
 async fn the_roll_out_counts_the_pods_serving_the_written_settings_until_all_do() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
+    let port = free_port();
     let mut settings = books(&unreachable_provider());
     settings.spec.admin_port = i32::from(port);
     let settings = Arc::new(settings);
@@ -559,10 +569,8 @@ async fn forward_auth_settings_whose_name_no_service_can_carry_are_refused_namin
     settings.spec.forward_auth = Some(crate::crd_forward::ForwardAuthSpec::default());
     settings.spec.trusted_proxies = vec!["10.0.0.0/8".to_owned()];
     let settings = Arc::new(settings);
-    let (ctx, server) = Context::for_tests();
+    let (ctx, server) = cluster(&settings);
     let settings_at = path::<OidcSettings>(NAMESPACE, long);
-    server.insert(&settings_at, &*settings);
-    running_pods(&server, &[]);
     server.insert(&path::<Secret>(NAMESPACE, "books-oidc"), &client_secret());
 
     server
